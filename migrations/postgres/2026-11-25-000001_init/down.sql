@@ -1,0 +1,9 @@
+DROP TABLE revisions;
+DROP TABLE assessments;
+DROP TABLE infusions;
+DROP TABLE patients;
+DROP TABLE idempotency_keys;
+DROP TABLE audit_events;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE clinics;

@@ -1,0 +1,122 @@
+//! Login, refresh and logout.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::parse_json;
+use crate::auth::password;
+use crate::auth::token::{ACCESS_TTL_SECS, new_refresh_token, refresh_token_hash};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::audit::{self, AuditEntry};
+use crate::store::tokens::{self, Rotation};
+use crate::store::{now, users};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Serialize)]
+struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::Unauthorized("invalid email or password".into())
+}
+
+fn event(user: Option<&users::User>, email: &str, action: &'static str) -> AuditEntry {
+    AuditEntry {
+        clinic_id: user.map(|u| u.clinic_id),
+        actor_id: user.map(|u| u.id),
+        actor_email: Some(email.to_string()),
+        action: action.into(),
+        entity: "session",
+        entity_id: user.map(|u| u.id),
+        detail: json!({}),
+    }
+}
+
+/// Issues an access token and the first refresh token of a new family.
+async fn issue_pair(state: &AppState, user: &users::User) -> ApiResult<TokenPair> {
+    let access_token = state.tokens.issue(user.id, user.role.as_str(), user.clinic_id, now());
+    let refresh_token = new_refresh_token();
+    let (hash, user_id) = (refresh_token_hash(&refresh_token), user.id);
+    state.db(move |conn| Ok(tokens::issue(conn, user_id, Uuid::now_v7(), &hash)?)).await?;
+    Ok(TokenPair { access_token, token_type: "Bearer", expires_in: ACCESS_TTL_SECS, refresh_token })
+}
+
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let (login, _) = parse_json::<LoginRequest>(&req, &body)?;
+    let email = login.email.trim().to_lowercase();
+    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    state.throttle.attempt(&email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    let lookup = email.clone();
+    let user = state.db(move |conn| users::find_by_email(conn, &lookup)).await?;
+    // An unknown email is verified against a decoy hash: the same work, the same answer.
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::DECOY_HASH.clone());
+    let given = login.password;
+    let verified = state.hashing(move || password::verify(&given, &stored_hash)).await?;
+    let user = user.filter(|u| verified && u.active);
+    let entry = event(user.as_ref(), &email, if user.is_some() { "auth.login" } else { "auth.login_failed" });
+    state.db(move |conn| Ok(audit::record(conn, entry)?)).await?;
+    let user = user.ok_or_else(bad_credentials)?;
+    Ok(HttpResponse::Ok().json(issue_pair(&state, &user).await?))
+}
+
+pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let (request, _) = parse_json::<RefreshRequest>(&req, &body)?;
+    let presented = refresh_token_hash(&request.refresh_token);
+    let next = new_refresh_token();
+    let next_hash = refresh_token_hash(&next);
+    let outcome = state
+        .db(move |conn| {
+            let rotation = tokens::rotate(conn, &presented, &next_hash)?;
+            let user = match &rotation {
+                Rotation::Rotated { user } | Rotation::Reused { user } => users::find_by_id(conn, *user)?,
+                _ => None,
+            };
+            if let (Rotation::Reused { .. }, Some(user)) = (&rotation, &user) {
+                audit::record(conn, event(Some(user), &user.email, "auth.refresh_reused"))?;
+            }
+            Ok((rotation, user))
+        })
+        .await?;
+    match outcome {
+        (Rotation::Rotated { .. }, Some(user)) if user.active => {
+            let access_token = state.tokens.issue(user.id, user.role.as_str(), user.clinic_id, now());
+            Ok(HttpResponse::Ok().json(TokenPair { access_token, token_type: "Bearer", expires_in: ACCESS_TTL_SECS, refresh_token: next }))
+        }
+        (Rotation::Reused { .. }, _) => Err(ApiError::Unauthorized("refresh token reuse detected: the session has been revoked".into())),
+        _ => Err(ApiError::Unauthorized("invalid or expired refresh token".into())),
+    }
+}
+
+pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let (request, _) = parse_json::<RefreshRequest>(&req, &body)?;
+    let presented = refresh_token_hash(&request.refresh_token);
+    state
+        .db(move |conn| {
+            if let Some(user) = tokens::revoke(conn, &presented)?.map(|id| users::find_by_id(conn, id)).transpose()?.flatten() {
+                audit::record(conn, event(Some(&user), &user.email, "auth.logout"))?;
+            }
+            Ok(())
+        })
+        .await?;
+    // The same answer whether or not the token was known: logout reveals nothing.
+    Ok(HttpResponse::NoContent().finish())
+}

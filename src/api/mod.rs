@@ -1,0 +1,306 @@
+//! actix handlers, one file per resource, and what they share: JSON parsing with field
+//! errors, pagination, ETags and preconditions, idempotency keys.
+
+pub mod assessments;
+pub mod audit;
+pub mod auth;
+pub mod health;
+pub mod infusions;
+pub mod middleware;
+pub mod patients;
+pub mod records;
+pub mod users;
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use base64::Engine;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::store::Page;
+use crate::store::assessments::AssessmentRecord;
+use crate::store::infusions::InfusionRecord;
+use crate::store::idempotency::{IdempotencyKey, Stored};
+
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Every route of the service. `tests/api/contract.rs` checks this list against openapi.yaml.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use actix_web::web::{delete, get, patch, post};
+    cfg.service(resource("/healthz").route(get().to(health::healthz)))
+        .service(resource("/readyz").route(get().to(health::readyz)))
+        .service(resource("/metrics").route(get().to(health::metrics)))
+        .service(resource("/openapi.yaml").route(get().to(health::openapi)))
+        .service(resource("/api/v1/auth/login").route(post().to(auth::login)))
+        .service(resource("/api/v1/auth/refresh").route(post().to(auth::refresh)))
+        .service(resource("/api/v1/auth/logout").route(post().to(auth::logout)))
+        .service(resource("/api/v1/me").route(get().to(users::me)))
+        .service(resource("/api/v1/users").route(post().to(users::create)).route(get().to(users::list)))
+        .service(resource("/api/v1/users/{id}").route(patch().to(users::update)))
+        .service(resource("/api/v1/audit").route(get().to(audit::list)))
+        .service(resource("/api/v1/patients").route(post().to(patients::create)).route(get().to(patients::list)))
+        .service(resource("/api/v1/patients/{id}").route(get().to(patients::get)).route(patch().to(patients::update)))
+        .service(resource("/api/v1/patients/{id}/trajectory").route(get().to(patients::trajectory)))
+        .service(
+            resource("/api/v1/patients/{id}/infusions")
+                .route(post().to(records::create::<InfusionRecord>))
+                .route(get().to(records::list::<InfusionRecord>)),
+        )
+        .service(
+            resource("/api/v1/infusions/{id}")
+                .route(get().to(records::get::<InfusionRecord>))
+                .route(patch().to(records::amend::<InfusionRecord>))
+                .route(delete().to(records::retract::<InfusionRecord>)),
+        )
+        .service(resource("/api/v1/infusions/{id}/revisions").route(get().to(records::revisions::<InfusionRecord>)))
+        .service(
+            resource("/api/v1/patients/{id}/assessments")
+                .route(post().to(records::create::<AssessmentRecord>))
+                .route(get().to(records::list::<AssessmentRecord>)),
+        )
+        .service(
+            resource("/api/v1/assessments/{id}")
+                .route(get().to(records::get::<AssessmentRecord>))
+                .route(patch().to(records::amend::<AssessmentRecord>))
+                .route(delete().to(records::retract::<AssessmentRecord>)),
+        )
+        .service(resource("/api/v1/assessments/{id}/revisions").route(get().to(records::revisions::<AssessmentRecord>)));
+}
+
+/// A resource whose other methods answer 405 as a problem.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
+}
+
+/// The `{id}` of the path; an id that is not a UUID names nothing, so it is 404.
+pub fn path_id(req: &HttpRequest) -> ApiResult<Uuid> {
+    req.match_info().get("id").and_then(|id| Uuid::parse_str(id).ok()).ok_or(ApiError::NotFound)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body: malformed JSON is 400; a well-formed body of the wrong shape
+/// (unknown field, wrong type, missing field) is 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> ApiResult<(T, Value)> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType("the body must be application/json".into()));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    let parsed = from_value(value.clone())?;
+    Ok((parsed, value))
+}
+
+/// Deserialises a JSON value, naming the offending field on failure.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = match inner.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
+            Some(unknown) if path == "." => unknown.to_string(),
+            Some(unknown) => format!("{path}.{unknown}"),
+            None if path == "." => "body".to_string(),
+            None => path,
+        };
+        ApiError::Validation(vec![FieldError::new(field, inner)])
+    })
+}
+
+pub fn validation(errors: Vec<FieldError>) -> ApiError {
+    ApiError::Validation(errors)
+}
+
+/// Query-string parameters: unknown or malformed ones are 400.
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> ApiResult<T> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))
+}
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+const CURSOR_PREFIX: &[u8] = b"onset1:";
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    pub fn page(&self) -> ApiResult<Page> {
+        let limit = match &self.limit {
+            None => DEFAULT_LIMIT,
+            Some(l) => l
+                .parse::<i64>()
+                .ok()
+                .filter(|l| (1..=MAX_LIMIT).contains(l))
+                .ok_or_else(|| ApiError::BadRequest(format!("limit must be a whole number from 1 to {MAX_LIMIT}")))?,
+        };
+        let after = self.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+        Ok(Page { limit, after })
+    }
+}
+
+/// Cursors are opaque to clients: a versioned, encoded position. Tampering yields 400,
+/// and a decoded id only ever filters within the caller's clinic.
+pub fn encode_cursor(id: Uuid) -> String {
+    let mut bytes = CURSOR_PREFIX.to_vec();
+    bytes.extend_from_slice(id.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
+    let bad = || ApiError::BadRequest("invalid cursor".into());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let id = bytes.strip_prefix(CURSOR_PREFIX).ok_or_else(bad)?;
+    Uuid::from_slice(id).map_err(|_| bad())
+}
+
+#[derive(Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn list_response<T: Serialize>((items, next): (Vec<T>, Option<Uuid>)) -> HttpResponse {
+    HttpResponse::Ok().json(List { items, next_cursor: next.map(encode_cursor) })
+}
+
+/// A strong entity tag from the record's version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+pub fn with_etag(status: StatusCode, body: &impl Serialize, version: i32) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::ETAG, etag(version))).json(body)
+}
+
+/// What `If-Match` asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Precondition {
+    /// No `If-Match`: the change applies to whatever version is current.
+    None,
+    Any,
+    /// The entity tags listed (strong comparison: weak tags never match).
+    Tags(Vec<String>),
+}
+
+impl Precondition {
+    pub fn from_request(req: &HttpRequest, config: &Config) -> ApiResult<Precondition> {
+        let values: Vec<&str> = req.headers().get_all(header::IF_MATCH).filter_map(|v| v.to_str().ok()).collect();
+        if values.is_empty() {
+            return if config.require_if_match { Err(ApiError::PreconditionRequired) } else { Ok(Precondition::None) };
+        }
+        let tags: Vec<String> = values.iter().flat_map(|v| v.split(',')).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        if tags.iter().any(|t| t == "*") {
+            return Ok(Precondition::Any);
+        }
+        Ok(Precondition::Tags(tags))
+    }
+
+    pub fn is_pinned(&self) -> bool {
+        matches!(self, Precondition::Tags(_))
+    }
+
+    /// 412 unless the current version satisfies the precondition.
+    pub fn check(&self, current_version: i32) -> ApiResult<()> {
+        match self {
+            Precondition::None | Precondition::Any => Ok(()),
+            Precondition::Tags(tags) if tags.contains(&etag(current_version)) => Ok(()),
+            Precondition::Tags(_) => Err(ApiError::PreconditionFailed),
+        }
+    }
+}
+
+/// Reads `Idempotency-Key` and fingerprints the request it came with.
+pub fn idempotency_key(req: &HttpRequest, caller: &Caller, canonical_body: &Value) -> ApiResult<Option<IdempotencyKey>> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=255).contains(&k.len()))
+        .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()))?;
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(req.path().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_body.to_string().as_bytes());
+    Ok(Some(IdempotencyKey { user_id: caller.user_id, key: key.to_string(), fingerprint: hex::encode(hasher.finalize()) }))
+}
+
+/// A 201 that can be replayed for a repeated idempotent request.
+pub fn created(body: &impl Serialize, location: String, version: i32) -> Stored {
+    Stored {
+        status: StatusCode::CREATED.as_u16(),
+        body: serde_json::to_value(body).expect("response bodies serialise"),
+        etag: Some(etag(version)),
+        location: Some(location),
+    }
+}
+
+pub fn replay(stored: Stored) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    if let Some(etag) = stored.etag {
+        response.insert_header((header::ETAG, etag));
+    }
+    if let Some(location) = stored.location {
+        response.insert_header((header::LOCATION, location));
+    }
+    response.json(stored.body)
+}
+
+/// Methods the CORS layer allows.
+pub fn allowed_methods() -> Vec<Method> {
+    vec![Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_tampering_is_refused() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        let mut tampered = encode_cursor(id);
+        tampered.insert(3, 'x');
+        assert!(decode_cursor(&tampered).is_err());
+        assert!(decode_cursor("not base64 !").is_err());
+        assert!(decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())).is_err());
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        let q = |l: &str| ListQuery { limit: Some(l.into()), cursor: None }.page();
+        assert_eq!(q("500").unwrap().limit, 500);
+        assert_eq!(ListQuery::default().page().unwrap().limit, DEFAULT_LIMIT);
+        for bad in ["0", "501", "-1", "ten", "1.5"] {
+            assert!(q(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn if_match_uses_strong_comparison() {
+        let tags = |t: &[&str]| Precondition::Tags(t.iter().map(|s| s.to_string()).collect());
+        assert!(tags(&["\"3\""]).check(3).is_ok());
+        assert!(tags(&["\"2\"", "\"3\""]).check(3).is_ok());
+        assert!(tags(&["W/\"3\""]).check(3).is_err());
+        assert!(tags(&["\"2\""]).check(3).is_err());
+        assert!(Precondition::Any.check(7).is_ok());
+    }
+}

@@ -1,0 +1,104 @@
+//! Accounts of the caller's clinic (admin), and the caller itself.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::{ListQuery, Precondition, list_response, parse_json, path_id, query, validation, with_etag};
+use crate::auth::{Caller, Role, password};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::state::AppState;
+use crate::store::users::{self, NewUser, UserChange};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    email: String,
+    password: String,
+    name: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    active: Option<bool>,
+    role: Option<String>,
+    name: Option<String>,
+}
+
+pub fn check_email(email: &str) -> Option<&'static str> {
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+    (!valid).then_some("must be an email address")
+}
+
+fn check_name(errors: &mut Vec<FieldError>, name: &str) {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    }
+}
+
+fn parse_role(errors: &mut Vec<FieldError>, role: &str) -> Option<Role> {
+    let parsed = Role::parse(role);
+    if parsed.is_none() {
+        errors.push(FieldError::new("role", "must be one of: admin, clinician, researcher"));
+    }
+    parsed
+}
+
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let user = state.db(move |conn| users::find_by_id(conn, caller.user_id)).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let (new, _) = parse_json::<CreateUser>(&req, &body)?;
+    let mut errors = Vec::new();
+    if let Some(problem) = check_email(new.email.trim()) {
+        errors.push(FieldError::new("email", problem));
+    }
+    if let Some(weakness) = password::weakness(&new.password) {
+        errors.push(FieldError::new("password", weakness));
+    }
+    check_name(&mut errors, &new.name);
+    let role = parse_role(&mut errors, &new.role);
+    let Some(role) = role.filter(|_| errors.is_empty()) else { return Err(validation(errors)) };
+    let given = new.password;
+    let password_hash = state.hashing(move || password::hash(&given)).await?;
+    let new = NewUser { email: new.email.trim().to_lowercase(), name: new.name.trim().to_string(), role, password_hash };
+    let actor = caller.actor();
+    let user = state.db(move |conn| users::create(conn, &actor, new)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/users/{}", user.id)))
+        .insert_header((actix_web::http::header::ETAG, super::etag(user.version)))
+        .json(user))
+}
+
+pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let page = query::<ListQuery>(&req)?.page()?;
+    let clinic = caller.clinic_id;
+    Ok(list_response(state.db(move |conn| users::list(conn, clinic, page)).await?))
+}
+
+pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let id = path_id(&req)?;
+    let (change, _) = parse_json::<UpdateUser>(&req, &body)?;
+    let mut errors = Vec::new();
+    if let Some(name) = &change.name {
+        check_name(&mut errors, name);
+    }
+    let role = change.role.as_deref().and_then(|r| parse_role(&mut errors, r));
+    if !errors.is_empty() {
+        return Err(validation(errors));
+    }
+    let precondition = Precondition::from_request(&req, &state.config)?;
+    let change = UserChange { active: change.active, role, name: change.name.map(|n| n.trim().to_string()) };
+    let actor = caller.actor();
+    let user = state.db(move |conn| users::update(conn, &actor, id, |version| precondition.check(version), change)).await?;
+    Ok(with_etag(StatusCode::OK, &user, user.version))
+}

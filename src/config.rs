@@ -1,0 +1,128 @@
+//! Settings from the environment, with defaults that are safe on a fresh machine.
+
+use std::path::{Path, PathBuf};
+
+use crate::db::Backend;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: String,
+    pub database_url: String,
+    pub jwt_secret: Vec<u8>,
+    /// Key of the research export's subject ids; exports refuse to run without it.
+    pub export_key: Option<Vec<u8>>,
+    pub cors_origins: Vec<String>,
+    /// Researchers never see a count between 1 and `min_cell - 1`.
+    pub min_cell: u32,
+    /// When set, PATCH and DELETE without `If-Match` are refused with 428.
+    pub require_if_match: bool,
+    /// Login attempts allowed per minute, per account and per client address.
+    pub login_per_account_per_minute: u32,
+    pub login_per_address_per_minute: u32,
+    pub pool_size: u32,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://onset.db";
+const MIN_SECRET_BYTES: usize = 32;
+
+/// `DATABASE_URL`, or `./onset.db` when it is unset.
+pub fn database_url() -> String {
+    env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    match env(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| format!("{name}={v:?} is not a valid value")),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, String> {
+        let database_url = database_url();
+        let backend = Backend::from_url(&database_url);
+        let jwt_secret = match env("ONSET_JWT_SECRET") {
+            Some(secret) if secret.len() >= MIN_SECRET_BYTES => secret.into_bytes(),
+            Some(_) => {
+                return Err(format!("ONSET_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"));
+            }
+            None => match &backend {
+                Backend::Sqlite(path) => secret_beside(path)?,
+                Backend::Postgres(_) => {
+                    return Err("ONSET_JWT_SECRET is required with PostgreSQL: every instance \
+                                must share it (at least 32 bytes)"
+                        .into());
+                }
+            },
+        };
+        let export_key = env("ONSET_EXPORT_KEY").map(String::into_bytes);
+        if export_key.as_ref().is_some_and(|k| k.len() < MIN_SECRET_BYTES) {
+            return Err(format!("ONSET_EXPORT_KEY must be at least {MIN_SECRET_BYTES} bytes"));
+        }
+        let cors_origins: Vec<String> = env("ONSET_CORS_ORIGINS")
+            .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+        if let Some(bad) = cors_origins.iter().find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://"))) {
+            return Err(format!("ONSET_CORS_ORIGINS: {bad:?} is not an origin such as https://app.example.org"));
+        }
+        let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2);
+        Ok(Config {
+            bind: env("ONSET_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string()),
+            database_url,
+            jwt_secret,
+            export_key,
+            cors_origins,
+            min_cell: env_parsed("ONSET_MIN_CELL", 11)?,
+            require_if_match: env_parsed("ONSET_REQUIRE_IF_MATCH", false)?,
+            login_per_account_per_minute: env_parsed("ONSET_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
+            login_per_address_per_minute: env_parsed("ONSET_LOGIN_PER_ADDRESS_PER_MINUTE", 300)?,
+            pool_size: env_parsed("ONSET_DB_POOL_SIZE", (cores * 4).max(8))?,
+        })
+    }
+}
+
+/// Without ONSET_JWT_SECRET on SQLite, a random secret is made once and kept beside the
+/// database file (mode 0600), so tokens survive a restart with nothing to configure.
+fn secret_beside(db_path: &str) -> Result<Vec<u8>, String> {
+    let path: PathBuf = if db_path == ":memory:" {
+        return Ok(random_secret().into_bytes());
+    } else {
+        let db = Path::new(db_path);
+        let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        db.with_file_name(format!("{name}.jwt-secret"))
+    };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= MIN_SECRET_BYTES {
+            return Ok(existing.into_bytes());
+        }
+    }
+    let secret = random_secret();
+    write_private(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(secret.into_bytes())
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())
+}

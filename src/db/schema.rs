@@ -1,0 +1,178 @@
+//! The one schema for both backends; see migrations/postgres and migrations/sqlite.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    clinics (id) {
+        id -> PortableUuid,
+        name -> Text,
+        created_at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    users (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        version -> Integer,
+        created_at -> PortableTime,
+        updated_at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    refresh_tokens (id) {
+        id -> PortableUuid,
+        family_id -> PortableUuid,
+        user_id -> PortableUuid,
+        token_hash -> Text,
+        created_at -> PortableTime,
+        expires_at -> PortableTime,
+        rotated_at -> Nullable<PortableTime>,
+        revoked_at -> Nullable<PortableTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    audit_events (id) {
+        id -> PortableUuid,
+        clinic_id -> Nullable<PortableUuid>,
+        actor_id -> Nullable<PortableUuid>,
+        actor_email -> Nullable<Text>,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Nullable<PortableUuid>,
+        detail -> PortableJson,
+        at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    idempotency_keys (user_id, key) {
+        user_id -> PortableUuid,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        body -> PortableJson,
+        etag -> Nullable<Text>,
+        location -> Nullable<Text>,
+        created_at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    patients (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        external_id -> Nullable<Text>,
+        display_name -> Text,
+        birth_date -> Date,
+        sex -> Text,
+        diagnosis -> Text,
+        research_consent -> Bool,
+        version -> Integer,
+        created_at -> PortableTime,
+        updated_at -> PortableTime,
+        created_by -> PortableUuid,
+        updated_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    infusions (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        patient_id -> PortableUuid,
+        drug -> Text,
+        route -> Text,
+        guidance -> Nullable<Text>,
+        started_at -> PortableTime,
+        ended_at -> Nullable<PortableTime>,
+        discharged_at -> Nullable<PortableTime>,
+        dose_mg -> Double,
+        weight_kg -> Nullable<Double>,
+        dose_mg_per_kg -> Nullable<Double>,
+        series_number -> Integer,
+        lot_number -> Nullable<Text>,
+        vitals -> PortableJson,
+        cadss_total -> Nullable<Integer>,
+        moaas -> Nullable<Integer>,
+        adverse_event_codes -> PortableJson,
+        adverse_event_notes -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        status -> Text,
+        version -> Integer,
+        created_at -> PortableTime,
+        updated_at -> PortableTime,
+        created_by -> PortableUuid,
+        updated_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    assessments (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        patient_id -> PortableUuid,
+        instrument -> Text,
+        rated_at -> PortableTime,
+        recall -> Text,
+        items -> Nullable<PortableJson>,
+        total -> Integer,
+        cgi_s -> Nullable<Integer>,
+        cgi_i -> Nullable<Integer>,
+        rater -> Text,
+        collected_via -> Text,
+        notes -> Nullable<Text>,
+        status -> Text,
+        version -> Integer,
+        created_at -> PortableTime,
+        updated_at -> PortableTime,
+        created_by -> PortableUuid,
+        updated_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    revisions (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        entity -> Text,
+        entity_id -> PortableUuid,
+        version -> Integer,
+        snapshot -> PortableJson,
+        changed_at -> PortableTime,
+        changed_by -> PortableUuid,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(users -> clinics (clinic_id));
+diesel::joinable!(patients -> clinics (clinic_id));
+diesel::joinable!(infusions -> patients (patient_id));
+diesel::joinable!(assessments -> patients (patient_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
+    assessments, revisions,
+);

@@ -1,0 +1,160 @@
+//! Portable column types: one SQL type per concept, stored natively on PostgreSQL
+//! (`uuid`, `timestamptz`, `jsonb`) and as TEXT on SQLite.
+//!
+//! Each Rust newtype gets `ToSql`/`FromSql` for both backends plus the three glue impls
+//! the generated `MultiBackend` needs (see `../shared/notes/storage.md`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{HasSqlType, SqlType, Text};
+use diesel::sqlite::{Sqlite, SqliteValue};
+use diesel::query_builder::QueryId;
+
+use super::MultiBackend;
+
+#[derive(Debug, Clone, Copy, Default, QueryId, SqlType)]
+#[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct PortableUuid;
+
+#[derive(Debug, Clone, Copy, Default, QueryId, SqlType)]
+#[diesel(postgres_type(oid = 1184, array_oid = 1185))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct PortableTime;
+
+#[derive(Debug, Clone, Copy, Default, QueryId, SqlType)]
+#[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct PortableJson;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow)]
+#[diesel(sql_type = PortableUuid)]
+pub struct DbUuid(pub uuid::Uuid);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, AsExpression, FromSqlRow)]
+#[diesel(sql_type = PortableTime)]
+pub struct DbTime(pub DateTime<Utc>);
+
+#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = PortableJson)]
+pub struct DbJson(pub serde_json::Value);
+
+/// SQLite keeps times as fixed-width RFC 3339 UTC text with microseconds, so that text
+/// order is time order and range filters and indexes work.
+pub fn sqlite_time_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn sqlite_text(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<String> {
+    <String as FromSql<Text, Sqlite>>::from_sql(bytes)
+}
+
+impl ToSql<PortableUuid, Pg> for DbUuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <uuid::Uuid as ToSql<diesel::sql_types::Uuid, Pg>>::to_sql(&self.0, out)
+    }
+}
+impl FromSql<PortableUuid, Pg> for DbUuid {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        <uuid::Uuid as FromSql<diesel::sql_types::Uuid, Pg>>::from_sql(bytes).map(DbUuid)
+    }
+}
+impl ToSql<PortableUuid, Sqlite> for DbUuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.hyphenated().to_string());
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<PortableUuid, Sqlite> for DbUuid {
+    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(DbUuid(uuid::Uuid::parse_str(&sqlite_text(bytes)?)?))
+    }
+}
+
+impl ToSql<PortableTime, Pg> for DbTime {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <DateTime<Utc> as ToSql<diesel::sql_types::Timestamptz, Pg>>::to_sql(&self.0, out)
+    }
+}
+impl FromSql<PortableTime, Pg> for DbTime {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        <DateTime<Utc> as FromSql<diesel::sql_types::Timestamptz, Pg>>::from_sql(bytes).map(DbTime)
+    }
+}
+impl ToSql<PortableTime, Sqlite> for DbTime {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(sqlite_time_text(&self.0));
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<PortableTime, Sqlite> for DbTime {
+    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let text = sqlite_text(bytes)?;
+        Ok(DbTime(DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc)))
+    }
+}
+
+impl ToSql<PortableJson, Pg> for DbJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
+    }
+}
+impl FromSql<PortableJson, Pg> for DbJson {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        <serde_json::Value as FromSql<diesel::sql_types::Jsonb, Pg>>::from_sql(bytes).map(DbJson)
+    }
+}
+impl ToSql<PortableJson, Sqlite> for DbJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.to_string());
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<PortableJson, Sqlite> for DbJson {
+    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(DbJson(serde_json::from_str(&sqlite_text(bytes)?)?))
+    }
+}
+
+/// The glue between a portable type and the `MultiBackend` that
+/// `#[derive(MultiConnection)]` generates: it forwards to the backend in use.
+macro_rules! multi_backend_glue {
+    ($sql:ty, $rust:ty) => {
+        impl HasSqlType<$sql> for MultiBackend {
+            fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                MultiBackend::lookup_sql_type::<$sql>(lookup)
+            }
+        }
+        impl FromSql<$sql, MultiBackend> for $rust {
+            fn from_sql(
+                bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+            ) -> deserialize::Result<Self> {
+                bytes.from_sql::<$rust, $sql>()
+            }
+        }
+        impl ToSql<$sql, MultiBackend> for $rust {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value((<$sql>::default(), self));
+                Ok(IsNull::No)
+            }
+        }
+    };
+}
+
+multi_backend_glue!(PortableUuid, DbUuid);
+multi_backend_glue!(PortableTime, DbTime);
+multi_backend_glue!(PortableJson, DbJson);
+
+impl From<uuid::Uuid> for DbUuid {
+    fn from(id: uuid::Uuid) -> Self {
+        DbUuid(id)
+    }
+}
+impl From<DateTime<Utc>> for DbTime {
+    fn from(t: DateTime<Utc>) -> Self {
+        DbTime(t)
+    }
+}

@@ -1,0 +1,30 @@
+//! Pure clinical logic: plain data in, plain data out, no HTTP and no SQL.
+
+pub mod infusion;
+pub mod instruments;
+pub mod outcomes;
+pub mod patient;
+pub mod scoring;
+pub mod trajectory;
+
+use serde::Serialize;
+
+/// One field that failed validation; `field` is a dotted path such as `items.4`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+/// Hours between two instants, fractional, negative when `to` precedes `from`.
+pub fn hours_between(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> f64 {
+    (to - from).num_microseconds().map(|us| us as f64 / 3_600_000_000.0).unwrap_or(f64::NAN)
+}
+
+scoring::vocabulary!(RecordStatus { Active = "active", EnteredInError = "entered_in_error" });

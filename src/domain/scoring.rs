@@ -1,0 +1,430 @@
+//! Ratings parsed once into types that cannot hold an invalid rating.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::FieldError;
+use super::instruments::Instrument;
+
+/// What period a rating describes. Y-BOCS asks about the past week, so only a
+/// shortened recall (or the VAS, "right now") can resolve hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recall {
+    #[serde(rename = "P7D")]
+    Week,
+    #[serde(rename = "P24H")]
+    Day,
+    #[serde(rename = "NOW")]
+    Now,
+}
+
+impl Recall {
+    pub const ALL: [Recall; 3] = [Recall::Week, Recall::Day, Recall::Now];
+    pub fn code(self) -> &'static str {
+        match self {
+            Recall::Week => "P7D",
+            Recall::Day => "P24H",
+            Recall::Now => "NOW",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Recall> {
+        Recall::ALL.into_iter().find(|r| r.code() == s)
+    }
+    /// Shorter than the standard week: labelled so in every output.
+    pub fn is_short(self) -> bool {
+        self != Recall::Week
+    }
+}
+
+/// A closed vocabulary on the wire: a snake_case code per variant.
+macro_rules! vocabulary {
+    ($name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $(#[serde(rename = $code)] $variant),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn code(self) -> &'static str { match self { $($name::$variant => $code),+ } }
+            pub fn parse(s: &str) -> Option<$name> { Self::ALL.iter().copied().find(|v| v.code() == s) }
+            pub fn codes() -> Vec<&'static str> { Self::ALL.iter().map(|v| v.code()).collect() }
+        }
+    };
+}
+pub(crate) use vocabulary;
+
+vocabulary!(Rater { Clinician = "clinician", SelfReport = "self" });
+vocabulary!(CollectedVia { Interview = "interview", Paper = "paper", App = "app", Phone = "phone" });
+
+/// Validated scores: every given item in range, all core items present when any item is
+/// given, and a total that is the sum of the core items (or a paper total in range).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scores {
+    items: Option<BTreeMap<String, u32>>,
+    total: u32,
+}
+
+impl Scores {
+    /// Scores read back from the database, which were validated by `score` on the way in.
+    pub fn stored(items: Option<BTreeMap<String, u32>>, total: u32) -> Scores {
+        Scores { items, total }
+    }
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+    pub fn items(&self) -> Option<&BTreeMap<String, u32>> {
+        self.items.as_ref()
+    }
+    /// Obsessions (items 1–5) and compulsions (6–10) of the Y-BOCS family, when items were given.
+    pub fn subscales(&self, instrument: Instrument) -> Option<(u32, u32)> {
+        if !instrument.has_subscales() {
+            return None;
+        }
+        let items = self.items.as_ref()?;
+        let sum = |codes: &[&str]| codes.iter().map(|c| items.get(*c).copied().unwrap_or(0)).sum();
+        Some((sum(&["1", "2", "3", "4", "5"]), sum(&["6", "7", "8", "9", "10"])))
+    }
+}
+
+fn integer_in(value: &Value, min: i64, max: i64) -> Option<u32> {
+    let n = value.as_i64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))?;
+    (min..=max).contains(&n).then_some(n as u32)
+}
+
+/// Scores a rating: items keyed by item code, or a bare total for paper records.
+pub fn score(
+    instrument: Instrument,
+    items: Option<&BTreeMap<String, Value>>,
+    total: Option<&Value>,
+) -> Result<Scores, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let max_total = instrument.max_total();
+    let given_total = match total {
+        None | Some(Value::Null) => None,
+        Some(v) => match integer_in(v, 0, i64::from(max_total)) {
+            Some(t) => Some(t),
+            None => {
+                errors.push(FieldError::new("total", format!("must be an integer from 0 to {max_total}")));
+                None
+            }
+        },
+    };
+    let Some(items) = items else {
+        return match (given_total, errors.is_empty()) {
+            (Some(total), true) => Ok(Scores { items: None, total }),
+            (None, true) => Err(vec![FieldError::new("items", "give the items, or a total when only a total was recorded")]),
+            _ => Err(errors),
+        };
+    };
+    let mut scored = BTreeMap::new();
+    for (code, value) in items {
+        match instrument.item(code) {
+            None => errors.push(FieldError::new(format!("items.{code}"), format!("{} has no item {code:?}", instrument.code()))),
+            Some(item) => match integer_in(value, 0, i64::from(item.max)) {
+                Some(v) => {
+                    scored.insert(code.clone(), v);
+                }
+                None => errors.push(FieldError::new(format!("items.{code}"), format!("must be an integer from 0 to {}", item.max))),
+            },
+        }
+    }
+    for item in instrument.core_items() {
+        if !items.contains_key(item.code) {
+            errors.push(FieldError::new(format!("items.{}", item.code), "required: every core item must be given"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let computed = instrument.core_items().map(|i| scored[i.code]).sum();
+    if given_total.is_some_and(|t| t != computed) {
+        return Err(vec![FieldError::new("total", format!("does not match the items, which sum to {computed}"))]);
+    }
+    Ok(Scores { items: Some(scored), total: computed })
+}
+
+/// A rating as a client sends it; every field optional so that a merge patch can be
+/// laid over a stored rating before it is parsed again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingInput {
+    pub instrument: Option<String>,
+    pub rated_at: Option<String>,
+    pub recall: Option<String>,
+    pub items: Option<BTreeMap<String, Value>>,
+    pub total: Option<Value>,
+    pub cgi_s: Option<Value>,
+    pub cgi_i: Option<Value>,
+    pub rater: Option<String>,
+    pub collected_via: Option<String>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rating {
+    pub instrument: Instrument,
+    pub rated_at: DateTime<Utc>,
+    pub recall: Recall,
+    #[serde(flatten)]
+    pub scores: Scores,
+    pub cgi_s: Option<u32>,
+    pub cgi_i: Option<u32>,
+    pub rater: Rater,
+    pub collected_via: CollectedVia,
+    pub notes: Option<String>,
+}
+
+pub const MAX_NOTES: usize = 10_000;
+
+/// Parses an RFC 3339 instant into UTC at microsecond precision (what both databases keep).
+pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, FieldError> {
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| FieldError::new(field, "must be an RFC 3339 date-time, e.g. 2026-03-01T09:30:00Z"))?
+        .with_timezone(&Utc)
+        .trunc_subsecs(6);
+    let earliest = DateTime::parse_from_rfc3339("1900-01-01T00:00:00Z").expect("valid").with_timezone(&Utc);
+    if parsed < earliest {
+        return Err(FieldError::new(field, "must be after 1900"));
+    }
+    Ok(parsed)
+}
+
+/// An instant that may not lie in the future (a few minutes' clock skew allowed).
+pub fn parse_past_instant(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, FieldError> {
+    let t = parse_instant(field, text)?;
+    if t > now + chrono::Duration::minutes(5) {
+        return Err(FieldError::new(field, "must not be in the future"));
+    }
+    Ok(t)
+}
+
+pub(crate) fn required<'a>(errors: &mut Vec<FieldError>, field: &str, value: &'a Option<String>) -> Option<&'a str> {
+    if value.is_none() {
+        errors.push(FieldError::new(field, "required"));
+    }
+    value.as_deref()
+}
+
+pub(crate) fn one_of<T>(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, parse: impl Fn(&str) -> Option<T>, allowed: &[&str]) -> Option<T> {
+    let value = value?;
+    let parsed = parse(value);
+    if parsed.is_none() {
+        errors.push(FieldError::new(field, format!("must be one of: {}", allowed.join(", "))));
+    }
+    parsed
+}
+
+pub(crate) fn bounded_int(errors: &mut Vec<FieldError>, field: &str, value: Option<&Value>, min: i64, max: i64) -> Option<u32> {
+    match value {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let parsed = integer_in(v, min, max);
+            if parsed.is_none() {
+                errors.push(FieldError::new(field, format!("must be an integer from {min} to {max}")));
+            }
+            parsed
+        }
+    }
+}
+
+pub(crate) fn free_text(errors: &mut Vec<FieldError>, field: &str, value: &Option<String>, max: usize) -> Option<String> {
+    let text = value.as_ref()?;
+    if text.chars().count() > max {
+        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
+    }
+    Some(text.clone())
+}
+
+impl RatingInput {
+    pub fn parse(&self, now: DateTime<Utc>) -> Result<Rating, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let instrument_codes: Vec<&str> = Instrument::ALL.iter().map(|i| i.code()).collect();
+        let recall_codes: Vec<&str> = Recall::ALL.iter().map(|r| r.code()).collect();
+        let instrument = required(&mut errors, "instrument", &self.instrument);
+        let instrument = one_of(&mut errors, "instrument", instrument, Instrument::parse, &instrument_codes);
+        let rated_at = required(&mut errors, "rated_at", &self.rated_at)
+            .and_then(|t| parse_past_instant("rated_at", t, now).map_err(|e| errors.push(e)).ok());
+        let recall = required(&mut errors, "recall", &self.recall);
+        let recall = one_of(&mut errors, "recall", recall, Recall::parse, &recall_codes);
+        let rater = required(&mut errors, "rater", &self.rater);
+        let rater = one_of(&mut errors, "rater", rater, Rater::parse, &Rater::codes());
+        let via = required(&mut errors, "collected_via", &self.collected_via);
+        let collected_via = one_of(&mut errors, "collected_via", via, CollectedVia::parse, &CollectedVia::codes());
+        let cgi_s = bounded_int(&mut errors, "cgi_s", self.cgi_s.as_ref(), 1, 7);
+        let cgi_i = bounded_int(&mut errors, "cgi_i", self.cgi_i.as_ref(), 1, 7);
+        let notes = free_text(&mut errors, "notes", &self.notes, MAX_NOTES);
+        let scores = instrument.and_then(|i| score(i, self.items.as_ref(), self.total.as_ref()).map_err(|e| errors.extend(e)).ok());
+        match (instrument, rated_at, recall, rater, collected_via, scores) {
+            (Some(instrument), Some(rated_at), Some(recall), Some(rater), Some(collected_via), Some(scores)) if errors.is_empty() => {
+                Ok(Rating { instrument, rated_at, recall, scores, cgi_s, cgi_i, rater, collected_via, notes })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+impl Rating {
+    /// The client-owned fields of the rating, as a client would send them.
+    pub fn to_input(&self) -> RatingInput {
+        RatingInput {
+            instrument: Some(self.instrument.code().into()),
+            rated_at: Some(self.rated_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            recall: Some(self.recall.code().into()),
+            items: self.scores.items().map(|m| m.iter().map(|(k, v)| (k.clone(), Value::from(*v))).collect()),
+            // The total of an itemised rating is derived; only a paper total is the client's.
+            total: if self.scores.items().is_some() { None } else { Some(Value::from(self.scores.total())) },
+            cgi_s: self.cgi_s.map(Value::from),
+            cgi_i: self.cgi_i.map(Value::from),
+            rater: Some(self.rater.code().into()),
+            collected_via: Some(self.collected_via.code().into()),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn items(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    fn all_core(instrument: Instrument, value: u32) -> BTreeMap<String, Value> {
+        instrument.core_items().map(|i| (i.code.to_string(), json!(value))).collect()
+    }
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn every_item_range_edge_of_every_instrument() {
+        for instrument in Instrument::ALL {
+            for item in instrument.items() {
+                let mut base = all_core(instrument, 0);
+                for (value, ok) in [(0i64, true), (i64::from(item.max), true), (-1, false), (i64::from(item.max) + 1, false)] {
+                    base.insert(item.code.to_string(), json!(value));
+                    let result = score(instrument, Some(&base), None);
+                    assert_eq!(result.is_ok(), ok, "{instrument:?} item {} = {value}", item.code);
+                    if !ok {
+                        assert_eq!(fields(result.unwrap_err()), vec![format!("items.{}", item.code)]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn optional_items_are_checked_but_never_counted() {
+        let mut given = all_core(Instrument::Ybocs, 2);
+        for (code, v) in [("1b", 4), ("6b", 4), ("11", 4), ("16", 4), ("17", 6), ("18", 6), ("19", 3)] {
+            given.insert(code.into(), json!(v));
+        }
+        let scores = score(Instrument::Ybocs, Some(&given), None).unwrap();
+        assert_eq!(scores.total(), 20);
+        assert_eq!(scores.items().unwrap()["17"], 6);
+        assert_eq!(scores.subscales(Instrument::Ybocs), Some((10, 10)));
+        assert!(score(Instrument::YbocsIi, Some(&items(&[("1b", json!(1))])), None).is_err());
+    }
+
+    #[test]
+    fn totals_and_subscales() {
+        let mut given = all_core(Instrument::YbocsIi, 5);
+        given.insert("10".into(), json!(0));
+        let scores = score(Instrument::YbocsIi, Some(&given), None).unwrap();
+        assert_eq!(scores.total(), 45);
+        assert_eq!(scores.subscales(Instrument::YbocsIi), Some((25, 20)));
+        let vas = score(Instrument::OcdVas, Some(&items(&[("1", json!(100))])), None).unwrap();
+        assert_eq!((vas.total(), vas.subscales(Instrument::OcdVas)), (100, None));
+        assert_eq!(score(Instrument::Ybocs, Some(&all_core(Instrument::Ybocs, 4)), None).unwrap().total(), 40);
+    }
+
+    #[test]
+    fn missing_core_items_are_named() {
+        let mut given = all_core(Instrument::Ybocs, 1);
+        given.remove("4");
+        given.remove("10");
+        assert_eq!(fields(score(Instrument::Ybocs, Some(&given), None).unwrap_err()), vec!["items.4", "items.10"]);
+    }
+
+    #[test]
+    fn unknown_items_and_non_integers_are_named() {
+        let mut given = all_core(Instrument::Ybocs, 1);
+        given.insert("20".into(), json!(1));
+        given.insert("3".into(), json!(2.5));
+        given.insert("5".into(), json!("2"));
+        let mut got = fields(score(Instrument::Ybocs, Some(&given), None).unwrap_err());
+        got.sort();
+        assert_eq!(got, vec!["items.20", "items.3", "items.5"]);
+    }
+
+    #[test]
+    fn a_supplied_total_must_agree_with_the_items() {
+        let given = all_core(Instrument::Ybocs, 2);
+        assert!(score(Instrument::Ybocs, Some(&given), Some(&json!(20))).is_ok());
+        assert_eq!(fields(score(Instrument::Ybocs, Some(&given), Some(&json!(21))).unwrap_err()), vec!["total"]);
+    }
+
+    #[test]
+    fn a_paper_total_alone_is_range_checked() {
+        assert_eq!(score(Instrument::Ybocs, None, Some(&json!(40))).unwrap().total(), 40);
+        assert_eq!(score(Instrument::Ybocs, None, Some(&json!(0))).unwrap().items(), None);
+        assert!(score(Instrument::Ybocs, None, Some(&json!(41))).is_err());
+        assert!(score(Instrument::Ybocs, None, Some(&json!(-1))).is_err());
+        assert!(score(Instrument::YbocsIi, None, Some(&json!(50))).is_ok());
+        assert!(score(Instrument::YbocsIi, None, Some(&json!(51))).is_err());
+        assert!(score(Instrument::OcdVas, None, Some(&json!(101))).is_err());
+        assert_eq!(fields(score(Instrument::Ybocs, None, None).unwrap_err()), vec!["items"]);
+    }
+
+    fn full_input() -> RatingInput {
+        RatingInput {
+            instrument: Some("ybocs".into()),
+            rated_at: Some("2026-01-05T10:00:00+01:00".into()),
+            recall: Some("P24H".into()),
+            items: Some(all_core(Instrument::Ybocs, 3)),
+            cgi_i: Some(json!(2)),
+            rater: Some("clinician".into()),
+            collected_via: Some("interview".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_full_rating_parses_and_round_trips() {
+        let now = Utc::now();
+        let rating = full_input().parse(now).unwrap();
+        assert_eq!(rating.rated_at.to_rfc3339(), "2026-01-05T09:00:00+00:00");
+        assert!(rating.recall.is_short());
+        assert_eq!(rating.scores.total(), 30);
+        assert_eq!(rating.to_input().parse(now).unwrap(), rating);
+    }
+
+    #[test]
+    fn every_rating_field_is_validated_by_name() {
+        let input = RatingInput {
+            instrument: Some("madrs".into()),
+            rated_at: Some("yesterday".into()),
+            recall: Some("P1M".into()),
+            cgi_s: Some(json!(0)),
+            cgi_i: Some(json!(8)),
+            rater: Some("nurse".into()),
+            collected_via: None,
+            ..Default::default()
+        };
+        let mut got = fields(input.parse(Utc::now()).unwrap_err());
+        got.sort();
+        assert_eq!(got, vec!["cgi_i", "cgi_s", "collected_via", "instrument", "rated_at", "rater", "recall"]);
+    }
+
+    #[test]
+    fn a_future_rating_is_refused() {
+        let now = Utc::now();
+        let mut input = full_input();
+        input.rated_at = Some((now + chrono::Duration::hours(1)).to_rfc3339());
+        assert_eq!(fields(input.parse(now).unwrap_err()), vec!["rated_at"]);
+    }
+}

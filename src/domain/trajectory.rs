@@ -1,0 +1,341 @@
+//! Each patient's trajectory: every rating placed in hours relative to the infusions,
+//! measured against its baseline, and the onset summary per instrument.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::hours_between;
+use super::instruments::Instrument;
+use super::outcomes::{Criterion, DefinitionSet, percent_change};
+use super::scoring::Recall;
+
+/// An active rating, as the trajectory needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingPoint {
+    pub id: Uuid,
+    pub instrument: Instrument,
+    pub rated_at: DateTime<Utc>,
+    pub recall: Recall,
+    pub total: u32,
+    pub cgi_i: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Baseline {
+    pub assessment_id: Uuid,
+    pub total: u32,
+    pub rated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DerivedRating {
+    pub assessment_id: Uuid,
+    pub rated_at: DateTime<Utc>,
+    pub total: u32,
+    pub recall: Recall,
+    pub short_recall: bool,
+    pub hours_since_first_infusion: Option<f64>,
+    pub hours_since_last_infusion: Option<f64>,
+    pub infusion_number: u32,
+    /// total − baseline (negative is improvement); null without a baseline or before treatment.
+    pub change: Option<i64>,
+    pub percent_change: Option<f64>,
+    pub criterion: Option<Criterion>,
+    pub early_improvement: Option<bool>,
+    pub cgi_confirmed: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub hours_to_partial_response: Option<f64>,
+    pub hours_to_response: Option<f64>,
+    pub hours_to_remission: Option<f64>,
+    pub infusion_number_at_response: Option<u32>,
+    pub response_confirmed: bool,
+    pub remission_confirmed: bool,
+    /// Null where the definition set has no relapse rule for the instrument.
+    pub relapse: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    pub instrument: Instrument,
+    pub baseline: Option<Baseline>,
+    pub ratings: Vec<DerivedRating>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trajectory {
+    pub definition_set: &'static str,
+    pub first_infusion_at: Option<DateTime<Utc>>,
+    pub series: Vec<Series>,
+}
+
+/// Where a moment falls among the infusions (their start times, in any order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InfusionContext {
+    pub hours_since_first: Option<f64>,
+    pub hours_since_last: Option<f64>,
+    /// Sessions started at or before the moment.
+    pub infusion_number: u32,
+}
+
+pub fn infusion_context(sorted_starts: &[DateTime<Utc>], at: DateTime<Utc>) -> InfusionContext {
+    let number = sorted_starts.partition_point(|s| *s <= at);
+    InfusionContext {
+        hours_since_first: sorted_starts.first().map(|f| hours_between(*f, at)),
+        hours_since_last: number.checked_sub(1).map(|i| hours_between(sorted_starts[i], at)),
+        infusion_number: number as u32,
+    }
+}
+
+/// Builds the trajectory from active infusion start times and active ratings.
+pub fn trajectory(def: &'static DefinitionSet, infusion_starts: &[DateTime<Utc>], ratings: &[RatingPoint]) -> Trajectory {
+    let mut starts = infusion_starts.to_vec();
+    starts.sort();
+    let first_infusion_at = starts.first().copied();
+    let series = Instrument::ALL
+        .into_iter()
+        .filter_map(|instrument| {
+            let mut points: Vec<&RatingPoint> = ratings.iter().filter(|r| r.instrument == instrument).collect();
+            if points.is_empty() {
+                return None;
+            }
+            points.sort_by_key(|r| (r.rated_at, r.id));
+            Some(series(def, instrument, &starts, &points))
+        })
+        .collect();
+    Trajectory { definition_set: def.name, first_infusion_at, series }
+}
+
+fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>], points: &[&RatingPoint]) -> Series {
+    let first = starts.first().copied();
+    let baseline = first.and_then(|first| {
+        let rated: Vec<DateTime<Utc>> = points.iter().map(|p| p.rated_at).collect();
+        def.baseline_index(first, &rated).map(|i| points[i])
+    });
+    let ratings: Vec<DerivedRating> = points
+        .iter()
+        .map(|p| {
+            let context = infusion_context(starts, p.rated_at);
+            let treated = first.is_some_and(|f| p.rated_at >= f);
+            let base = baseline.filter(|_| treated);
+            let criterion = base.map(|b| def.criterion(instrument, b.total, p.total, p.cgi_i));
+            let early = criterion.map(|c| {
+                c.meets(Criterion::PartialResponse)
+                    && (p.recall.is_short() || context.hours_since_first.is_some_and(|h| h < def.early_window_hours))
+            });
+            DerivedRating {
+                assessment_id: p.id,
+                rated_at: p.rated_at,
+                total: p.total,
+                recall: p.recall,
+                short_recall: p.recall.is_short(),
+                hours_since_first_infusion: context.hours_since_first,
+                hours_since_last_infusion: context.hours_since_last,
+                infusion_number: context.infusion_number,
+                change: base.map(|b| i64::from(p.total) - i64::from(b.total)),
+                percent_change: base.and_then(|b| percent_change(b.total, p.total)),
+                criterion,
+                early_improvement: early,
+                cgi_confirmed: criterion.and_then(|c| def.cgi_confirmed(c, p.cgi_i)),
+            }
+        })
+        .collect();
+    let summary = summarise(def, instrument, &ratings, points);
+    Series {
+        instrument,
+        baseline: baseline.map(|b| Baseline { assessment_id: b.id, total: b.total, rated_at: b.rated_at }),
+        ratings,
+        summary,
+    }
+}
+
+/// The first rating meeting `endpoint`, as (hours since first infusion, infusion number).
+fn first_meeting(ratings: &[DerivedRating], endpoint: Criterion) -> Option<(f64, u32)> {
+    ratings
+        .iter()
+        .find(|r| r.criterion.is_some_and(|c| c.meets(endpoint)))
+        .and_then(|r| r.hours_since_first_infusion.map(|h| (h, r.infusion_number)))
+}
+
+/// The index of the rating at which `holds` has held at every rating for at least
+/// `hours` (a run of consecutive ratings spanning that long), if it ever does.
+pub fn sustained_from(ratings: &[DerivedRating], hours: f64, holds: impl Fn(usize) -> bool) -> Option<usize> {
+    let mut run_start: Option<usize> = None;
+    for i in 0..ratings.len() {
+        if !holds(i) {
+            run_start = None;
+            continue;
+        }
+        let start = *run_start.get_or_insert(i);
+        let span = super::hours_between(ratings[start].rated_at, ratings[i].rated_at);
+        if span >= hours {
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRating], points: &[&RatingPoint]) -> Summary {
+    let meets = |endpoint: Criterion| move |i: usize| ratings[i].criterion.is_some_and(|c| c.meets(endpoint));
+    let response_confirmed_at = sustained_from(ratings, def.confirmation_hours, meets(Criterion::Response));
+    let relapse = def.has_remission(instrument).then(|| {
+        response_confirmed_at.is_some_and(|confirmed| {
+            let relapsing = |i: usize| i > confirmed && def.relapse_rating(points[i].total, points[i].cgi_i);
+            sustained_from(ratings, def.relapse_sustained_hours, relapsing).is_some()
+        })
+    });
+    let response = first_meeting(ratings, Criterion::Response);
+    Summary {
+        hours_to_partial_response: first_meeting(ratings, Criterion::PartialResponse).map(|(h, _)| h),
+        hours_to_response: response.map(|(h, _)| h),
+        hours_to_remission: first_meeting(ratings, Criterion::Remission).map(|(h, _)| h),
+        infusion_number_at_response: response.map(|(_, n)| n),
+        response_confirmed: response_confirmed_at.is_some(),
+        remission_confirmed: sustained_from(ratings, def.confirmation_hours, meets(Criterion::Remission)).is_some(),
+        relapse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::outcomes::CONSENSUS_2016;
+    use chrono::Duration;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn rating(hours: f64, total: u32) -> RatingPoint {
+        RatingPoint {
+            id: Uuid::now_v7(),
+            instrument: Instrument::Ybocs,
+            rated_at: t0() + Duration::minutes((hours * 60.0) as i64),
+            recall: Recall::Week,
+            total,
+            cgi_i: None,
+        }
+    }
+
+    fn only_series(t: &Trajectory) -> &Series {
+        assert_eq!(t.series.len(), 1);
+        &t.series[0]
+    }
+
+    #[test]
+    fn hours_and_infusion_numbers() {
+        let starts = [t0(), t0() + Duration::days(2), t0() + Duration::days(4)];
+        let c = infusion_context(&starts, t0() + Duration::hours(50));
+        assert_eq!(c, InfusionContext { hours_since_first: Some(50.0), hours_since_last: Some(2.0), infusion_number: 2 });
+        let before = infusion_context(&starts, t0() - Duration::hours(3));
+        assert_eq!(before, InfusionContext { hours_since_first: Some(-3.0), hours_since_last: None, infusion_number: 0 });
+        let at_start = infusion_context(&starts, t0() + Duration::days(2));
+        assert_eq!(at_start.infusion_number, 2, "a session started at the rating's time counts");
+        assert_eq!(infusion_context(&[], t0()).hours_since_first, None);
+    }
+
+    #[test]
+    fn a_journey_with_early_and_confirmed_response() {
+        let ratings = vec![
+            rating(-24.0 * 40.0, 34), // outside the window: not the baseline
+            rating(-48.0, 30),        // baseline
+            rating(4.0, 24),          // 20 %: none
+            rating(24.0, 18),         // 40 %: response, early
+            rating(24.0 * 7.0, 19),   // 36.7 %: response, not early (168 h is past the window)
+            rating(24.0 * 14.0, 12),  // remission
+            rating(24.0 * 28.0, 10),  // remission
+        ];
+        let t = trajectory(&CONSENSUS_2016, &[t0(), t0() + Duration::days(3)], &ratings);
+        let s = only_series(&t);
+        assert_eq!(s.baseline.as_ref().unwrap().total, 30);
+        let r = &s.ratings;
+        assert_eq!(r[0].criterion, None);
+        assert_eq!(r[1].change, None, "the baseline precedes treatment");
+        assert_eq!(r[2].criterion, Some(Criterion::None));
+        assert_eq!(r[2].change, Some(-6));
+        assert!((r[2].percent_change.unwrap() - 20.0).abs() < 1e-12);
+        assert_eq!((r[3].criterion, r[3].early_improvement), (Some(Criterion::Response), Some(true)));
+        assert_eq!(r[3].infusion_number, 1);
+        assert_eq!((r[4].criterion, r[4].early_improvement), (Some(Criterion::Response), Some(false)));
+        assert_eq!(r[4].hours_since_last_infusion, Some(96.0));
+        assert_eq!(r[5].criterion, Some(Criterion::Remission));
+        assert_eq!(s.summary.hours_to_partial_response, Some(24.0));
+        assert_eq!(s.summary.hours_to_response, Some(24.0));
+        assert_eq!(s.summary.hours_to_remission, Some(336.0));
+        assert_eq!(s.summary.infusion_number_at_response, Some(1));
+        assert!(s.summary.response_confirmed);
+        assert!(s.summary.remission_confirmed, "336 h → 672 h is two weeks of remission");
+        assert_eq!(s.summary.relapse, Some(false));
+    }
+
+    #[test]
+    fn no_baseline_means_no_status() {
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(24.0, 10)]);
+        let s = only_series(&t);
+        assert_eq!(s.baseline, None);
+        assert_eq!((s.ratings[0].criterion, s.ratings[0].percent_change), (None, None));
+        assert_eq!(s.summary.hours_to_response, None);
+        let none = trajectory(&CONSENSUS_2016, &[], &[rating(0.0, 10)]);
+        assert_eq!(none.first_infusion_at, None);
+        assert_eq!(only_series(&none).ratings[0].hours_since_first_infusion, None);
+    }
+
+    #[test]
+    fn a_baseline_of_zero_has_no_percent_change() {
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 0), rating(5.0, 0)]);
+        let r = &only_series(&t).ratings[1];
+        assert_eq!((r.change, r.percent_change), (Some(0), None));
+        assert_eq!(r.criterion, Some(Criterion::Remission));
+    }
+
+    #[test]
+    fn short_recall_is_early_improvement_at_any_time() {
+        let mut late = rating(24.0 * 20.0, 15);
+        late.recall = Recall::Day;
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 30), late]);
+        let r = &only_series(&t).ratings[1];
+        assert_eq!((r.criterion, r.short_recall, r.early_improvement), (Some(Criterion::Response), true, Some(true)));
+    }
+
+    #[test]
+    fn response_needs_seven_days_at_every_rating_to_be_confirmed() {
+        let broken = [rating(-1.0, 30), rating(24.0, 18), rating(96.0, 25), rating(24.0 * 8.0, 18)];
+        assert!(!only_series(&trajectory(&CONSENSUS_2016, &[t0()], &broken)).summary.response_confirmed);
+        let short = [rating(-1.0, 30), rating(24.0, 18), rating(24.0 * 7.0 + 23.0, 18)];
+        assert!(!only_series(&trajectory(&CONSENSUS_2016, &[t0()], &short)).summary.response_confirmed);
+        let held = [rating(-1.0, 30), rating(24.0, 18), rating(24.0 * 8.0, 18)];
+        assert!(only_series(&trajectory(&CONSENSUS_2016, &[t0()], &held)).summary.response_confirmed);
+    }
+
+    #[test]
+    fn relapse_after_confirmed_response_sustained_a_month() {
+        let mut ratings = vec![rating(-1.0, 30), rating(24.0, 15), rating(24.0 * 8.0, 15)];
+        ratings.push(rating(24.0 * 20.0, 22));
+        ratings.push(rating(24.0 * 35.0, 24));
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &ratings);
+        assert_eq!(only_series(&t).summary.relapse, Some(false), "15 days of worsening is not a month");
+        ratings.push(rating(24.0 * 51.0, 25));
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &ratings);
+        assert_eq!(only_series(&t).summary.relapse, Some(true));
+    }
+
+    #[test]
+    fn instruments_are_separate_series_with_their_own_baselines() {
+        let mut vas = rating(-2.0, 80);
+        vas.instrument = Instrument::OcdVas;
+        let mut vas_after = rating(2.0, 40);
+        vas_after.instrument = Instrument::OcdVas;
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 30), vas, vas_after, rating(4.0, 28)]);
+        assert_eq!(t.series.len(), 2);
+        assert_eq!(t.series[0].instrument, Instrument::Ybocs);
+        assert_eq!(t.series[0].baseline.as_ref().unwrap().total, 30);
+        assert_eq!(t.series[1].baseline.as_ref().unwrap().total, 80);
+        assert_eq!(t.series[1].ratings[1].criterion, Some(Criterion::Response));
+        assert_eq!(t.series[1].summary.relapse, None);
+        assert_eq!(t.series[1].summary.hours_to_response, Some(2.0));
+    }
+}

@@ -1,0 +1,77 @@
+//! onset: clinical outcome tracking for ketamine and esketamine treatment of OCD.
+//!
+//! Data flows one way: `api` → `auth` → `store` → `db`, and `api` → `domain`.
+//! The domain never touches HTTP or SQL; handlers never build SQL.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod state;
+pub mod store;
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Config;
+use crate::state::AppState;
+
+fn cors(config: &Config) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(api::allowed_methods())
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, header::HeaderName::from_static("idempotency-key")])
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER, api::middleware::REQUEST_ID])
+        .max_age(3600);
+    for origin in &config.cors_origins {
+        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+    }
+    cors
+}
+
+/// The whole application; `main` and the tests build it the same way.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>,
+> {
+    let cors = cors(&state.config);
+    App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
+        .configure(api::routes)
+        .wrap(ErrorHandlers::new().default_handler(api::middleware::to_problem))
+        .wrap(cors)
+        .wrap(from_fn(api::middleware::observe))
+}
+
+/// Connects, migrates and builds the shared state.
+pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
+    let pool = db::connect(&config.database_url, config.pool_size)?;
+    let mut conn = pool.get().map_err(|e| format!("cannot get a database connection: {e}"))?;
+    let applied = db::migrate(&mut conn)?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrated");
+    }
+    drop(conn);
+    Ok(web::Data::new(AppState::new(pool, config)))
+}
+
+/// Starts serving on an already bound listener (tests bind port 0).
+pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || build_app(state.clone()))
+        .listen(listener)?
+        .workers(workers)
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .shutdown_timeout(10)
+        .run();
+    Ok(server)
+}

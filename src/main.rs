@@ -1,0 +1,120 @@
+//! The `onset` command: serve (the default), migrate, create-admin.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use onset::auth::{Role, password};
+use onset::config::{self, Config};
+use onset::store::users::{self, NewUser};
+
+#[derive(Parser)]
+#[command(name = "onset", version, about = "Clinical outcome tracking for ketamine and esketamine treatment of OCD")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a clinic (if new) and its admin. The password comes from
+    /// ONSET_ADMIN_PASSWORD, or is asked twice on the terminal.
+    CreateAdmin {
+        #[arg(long)]
+        clinic: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(),
+        Command::Migrate => migrate(),
+        Command::CreateAdmin { clinic, email, name } => create_admin(&clinic, &email, &name),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("onset: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let bind = config.bind.clone();
+    let state = onset::prepare(config)?;
+    let listener = TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    tracing::info!(address = %bind, "onset serving");
+    actix_web::rt::System::new()
+        .block_on(async move { onset::start(listener, state, workers)?.await })
+        .map_err(|e| format!("server stopped: {e}"))
+}
+
+fn open_database() -> Result<onset::db::Pool, String> {
+    let pool = onset::db::connect(&config::database_url(), 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    onset::db::migrate(&mut conn)?;
+    drop(conn);
+    Ok(pool)
+}
+
+fn migrate() -> Result<(), String> {
+    let pool = onset::db::connect(&config::database_url(), 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let applied = onset::db::migrate(&mut conn)?;
+    println!("{applied} migration(s) applied");
+    Ok(())
+}
+
+fn admin_password() -> Result<String, String> {
+    if let Ok(password) = std::env::var("ONSET_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    let first = rpassword::prompt_password("Password for the admin: ").map_err(|e| format!("cannot read the password: {e}"))?;
+    let second = rpassword::prompt_password("Again: ").map_err(|e| format!("cannot read the password: {e}"))?;
+    if first != second {
+        return Err("the two passwords differ".into());
+    }
+    Ok(first)
+}
+
+fn create_admin(clinic: &str, email: &str, name: &str) -> Result<(), String> {
+    let clinic = clinic.trim();
+    if clinic.is_empty() || clinic.chars().count() > 200 {
+        return Err("--clinic must be 1 to 200 characters".into());
+    }
+    let email = email.trim().to_lowercase();
+    if let Some(problem) = onset::api::users::check_email(&email) {
+        return Err(format!("--email {problem}"));
+    }
+    let password = admin_password()?;
+    if let Some(weakness) = password::weakness(&password) {
+        return Err(format!("the password {weakness}"));
+    }
+    let pool = open_database()?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let admin = NewUser { email: email.clone(), name: name.to_string(), role: Role::Admin, password_hash: password::hash(&password) };
+    let user = users::create_clinic_with_admin(&mut conn, clinic, admin).map_err(|e| match e {
+        onset::error::ApiError::Conflict(_) => format!("an account with the email {email} already exists"),
+        other => other.to_string(),
+    })?;
+    println!("created admin {} ({}) of clinic {}", user.email, user.id, user.clinic_id);
+    Ok(())
+}

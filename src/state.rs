@@ -1,0 +1,60 @@
+//! What every handler shares: the pool, the settings, the keys and the limits.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::auth::{throttle::LoginThrottle, token::TokenKeys};
+use crate::config::Config;
+use crate::db::{Db, Pool};
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Config,
+    pub tokens: TokenKeys,
+    /// At most one argon2 hash per core at a time: login floods queue here instead of
+    /// starving the blocking pool that database work also needs.
+    pub hashing: Arc<Semaphore>,
+    pub throttle: LoginThrottle,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, config: Config) -> AppState {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        AppState {
+            tokens: TokenKeys::new(&config.jwt_secret),
+            throttle: LoginThrottle::new(config.login_per_account_per_minute, config.login_per_address_per_minute),
+            hashing: Arc::new(Semaphore::new(cores)),
+            metrics: Metrics::default(),
+            pool,
+            config,
+        }
+    }
+
+    /// Runs one unit of database work on a blocking thread with a pooled connection.
+    pub async fn db<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs a password hash or verification on a blocking thread, one per core at most.
+    pub async fn hashing<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _permit = self.hashing.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(actix_web::web::block(work).await?)
+    }
+}

@@ -1,0 +1,244 @@
+//! Ratings and their amendments.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::revisions::{self, NewRevision};
+use super::{Actor, Page, audit, now, split_page};
+use crate::db::schema::assessments as a;
+use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::domain::RecordStatus;
+use crate::domain::instruments::Instrument;
+use crate::domain::scoring::{CollectedVia, Rater, Rating, Recall, Scores};
+use crate::domain::trajectory::RatingPoint;
+use crate::error::{ApiError, ApiResult};
+
+pub const ENTITY: &str = "assessment";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssessmentRecord {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    #[serde(flatten)]
+    pub rating: Rating,
+    pub obsessions: Option<u32>,
+    pub compulsions: Option<u32>,
+    pub severity: Option<&'static str>,
+    pub short_recall: bool,
+    pub status: RecordStatus,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: Uuid,
+    pub updated_by: Uuid,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = a)]
+struct AssessmentRow {
+    id: DbUuid,
+    patient_id: DbUuid,
+    instrument: String,
+    rated_at: DbTime,
+    recall: String,
+    items: Option<DbJson>,
+    total: i32,
+    cgi_s: Option<i32>,
+    cgi_i: Option<i32>,
+    rater: String,
+    collected_via: String,
+    notes: Option<String>,
+    status: String,
+    version: i32,
+    created_at: DbTime,
+    updated_at: DbTime,
+    created_by: DbUuid,
+    updated_by: DbUuid,
+}
+
+fn stored<T>(what: &str, value: Option<T>) -> ApiResult<T> {
+    value.ok_or_else(|| ApiError::Internal(format!("unreadable stored {what}")))
+}
+
+impl AssessmentRow {
+    fn into_record(self) -> ApiResult<AssessmentRecord> {
+        let items: Option<BTreeMap<String, u32>> = match self.items {
+            Some(json) => Some(stored("items", serde_json::from_value(json.0).ok())?),
+            None => None,
+        };
+        let rating = Rating {
+            instrument: stored("instrument", Instrument::parse(&self.instrument))?,
+            rated_at: self.rated_at.0,
+            recall: stored("recall", Recall::parse(&self.recall))?,
+            scores: Scores::stored(items, self.total as u32),
+            cgi_s: self.cgi_s.map(|v| v as u32),
+            cgi_i: self.cgi_i.map(|v| v as u32),
+            rater: stored("rater", Rater::parse(&self.rater))?,
+            collected_via: stored("collected_via", CollectedVia::parse(&self.collected_via))?,
+            notes: self.notes,
+        };
+        let subscales = rating.scores.subscales(rating.instrument);
+        Ok(AssessmentRecord {
+            id: self.id.0,
+            patient_id: self.patient_id.0,
+            obsessions: subscales.map(|s| s.0),
+            compulsions: subscales.map(|s| s.1),
+            severity: rating.instrument.severity(rating.scores.total()),
+            short_recall: rating.recall.is_short(),
+            rating,
+            status: stored("status", RecordStatus::parse(&self.status))?,
+            version: self.version,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+            created_by: self.created_by.0,
+            updated_by: self.updated_by.0,
+        })
+    }
+}
+
+fn items_json(rating: &Rating) -> Option<DbJson> {
+    rating.scores.items().map(|items| DbJson(serde_json::to_value(items).expect("a map of numbers serialises")))
+}
+
+/// The rating if it belongs to the clinic; 404 otherwise.
+pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<AssessmentRecord> {
+    let row = a::table
+        .filter(a::id.eq(DbUuid(id)))
+        .filter(a::clinic_id.eq(DbUuid(clinic)))
+        .select(AssessmentRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.ok_or(ApiError::NotFound)?.into_record()
+}
+
+fn snapshot(conn: &mut Db, actor: &Actor, record: &AssessmentRecord, reason: Option<&str>) -> ApiResult<()> {
+    revisions::record(conn, actor, NewRevision {
+        entity: ENTITY,
+        entity_id: record.id,
+        version: record.version,
+        snapshot: serde_json::to_value(record).expect("plain data serialises"),
+        changed_at: record.updated_at,
+        reason,
+    })?;
+    Ok(())
+}
+
+/// Inside the caller's write transaction (see `idempotency::once`). The patient must
+/// already be known to belong to the actor's clinic.
+pub fn create(conn: &mut Db, actor: &Actor, patient: Uuid, r: &Rating) -> ApiResult<AssessmentRecord> {
+    let id = Uuid::now_v7();
+    let at = DbTime(now());
+    diesel::insert_into(a::table)
+        .values((
+            a::id.eq(DbUuid(id)),
+            a::clinic_id.eq(DbUuid(actor.clinic_id)),
+            a::patient_id.eq(DbUuid(patient)),
+            a::instrument.eq(r.instrument.code()),
+            a::rated_at.eq(DbTime(r.rated_at)),
+            a::recall.eq(r.recall.code()),
+            a::items.eq(items_json(r)),
+            a::total.eq(r.scores.total() as i32),
+            a::cgi_s.eq(r.cgi_s.map(|v| v as i32)),
+            a::cgi_i.eq(r.cgi_i.map(|v| v as i32)),
+            a::rater.eq(r.rater.code()),
+            a::collected_via.eq(r.collected_via.code()),
+            a::notes.eq(&r.notes),
+            a::status.eq(RecordStatus::Active.code()),
+            a::version.eq(1),
+            a::created_at.eq(at),
+            (a::updated_at.eq(at), a::created_by.eq(DbUuid(actor.user_id)), a::updated_by.eq(DbUuid(actor.user_id))),
+        ))
+        .execute(conn)?;
+    let record = find(conn, actor.clinic_id, id)?;
+    snapshot(conn, actor, &record, None)?;
+    let detail = json!({"patient_id": patient, "instrument": r.instrument.code()});
+    audit::record(conn, actor.audit("assessment.create", ENTITY, Some(id), detail))?;
+    Ok(record)
+}
+
+pub fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<AssessmentRecord>, Option<Uuid>)> {
+    let mut query = a::table
+        .filter(a::clinic_id.eq(DbUuid(clinic)))
+        .filter(a::patient_id.eq(DbUuid(patient)))
+        .select(AssessmentRow::as_select())
+        .order(a::id.asc())
+        .limit(page.limit + 1)
+        .into_boxed();
+    if let Some(after) = page.after {
+        query = query.filter(a::id.gt(DbUuid(after)));
+    }
+    let records = query.load(conn)?.into_iter().map(AssessmentRow::into_record).collect::<ApiResult<Vec<_>>>()?;
+    Ok(split_page(records, page, |r| r.id))
+}
+
+/// The patient's active ratings, as the trajectory needs them.
+pub fn active_points(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Vec<RatingPoint>> {
+    let rows: Vec<(DbUuid, String, DbTime, String, i32, Option<i32>)> = a::table
+        .filter(a::clinic_id.eq(DbUuid(clinic)))
+        .filter(a::patient_id.eq(DbUuid(patient)))
+        .filter(a::status.eq(RecordStatus::Active.code()))
+        .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_i))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, instrument, rated_at, recall, total, cgi_i)| {
+            Ok(RatingPoint {
+                id: id.0,
+                instrument: stored("instrument", Instrument::parse(&instrument))?,
+                rated_at: rated_at.0,
+                recall: stored("recall", Recall::parse(&recall))?,
+                total: total as u32,
+                cgi_i: cgi_i.map(|v| v as u32),
+            })
+        })
+        .collect()
+}
+
+/// Saves a new version (amended fields, or a retraction) if the rating is still at
+/// `expected_version`, and keeps it as a revision.
+pub fn save_version(
+    conn: &mut Db,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i32,
+    r: &Rating,
+    status: RecordStatus,
+    reason: &str,
+) -> ApiResult<AssessmentRecord> {
+    write_tx(conn, |conn| {
+        let current = find(conn, actor.clinic_id, id)?;
+        if current.version != expected_version {
+            return Err(ApiError::PreconditionFailed);
+        }
+        if current.status != RecordStatus::Active {
+            return Err(ApiError::Conflict("the rating was entered in error and can no longer change".into()));
+        }
+        diesel::update(a::table.find(DbUuid(id)))
+            .set((
+                a::instrument.eq(r.instrument.code()),
+                a::rated_at.eq(DbTime(r.rated_at)),
+                a::recall.eq(r.recall.code()),
+                a::items.eq(items_json(r)),
+                a::total.eq(r.scores.total() as i32),
+                a::cgi_s.eq(r.cgi_s.map(|v| v as i32)),
+                a::cgi_i.eq(r.cgi_i.map(|v| v as i32)),
+                a::rater.eq(r.rater.code()),
+                a::collected_via.eq(r.collected_via.code()),
+                a::notes.eq(&r.notes),
+                a::status.eq(status.code()),
+                a::version.eq(expected_version + 1),
+                a::updated_at.eq(DbTime(now())),
+                a::updated_by.eq(DbUuid(actor.user_id)),
+            ))
+            .execute(conn)?;
+        let record = find(conn, actor.clinic_id, id)?;
+        snapshot(conn, actor, &record, Some(reason))?;
+        let action = if status == RecordStatus::Active { "assessment.amend" } else { "assessment.retract" };
+        audit::record(conn, actor.audit(action, ENTITY, Some(id), json!({"version": record.version})))?;
+        Ok(record)
+    })
+}

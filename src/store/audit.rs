@@ -1,0 +1,120 @@
+//! The append-only audit log: nothing here updates or deletes.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Actor, Page, now, split_page};
+use crate::db::schema::audit_events as a;
+use crate::db::{Db, DbJson, DbTime, DbUuid};
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub clinic_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub entity: &'static str,
+    pub entity_id: Option<Uuid>,
+    /// Small and never secret: no password, token or free text from a record.
+    pub detail: Value,
+}
+
+impl Actor {
+    pub fn audit(&self, action: impl Into<String>, entity: &'static str, entity_id: Option<Uuid>, detail: Value) -> AuditEntry {
+        AuditEntry {
+            clinic_id: Some(self.clinic_id),
+            actor_id: Some(self.user_id),
+            actor_email: Some(self.email.clone()),
+            action: action.into(),
+            entity,
+            entity_id,
+            detail,
+        }
+    }
+}
+
+pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
+    diesel::insert_into(a::table)
+        .values((
+            a::id.eq(DbUuid(Uuid::now_v7())),
+            a::clinic_id.eq(entry.clinic_id.map(DbUuid)),
+            a::actor_id.eq(entry.actor_id.map(DbUuid)),
+            a::actor_email.eq(entry.actor_email),
+            a::action.eq(entry.action),
+            a::entity.eq(entry.entity),
+            a::entity_id.eq(entry.entity_id.map(DbUuid)),
+            a::detail.eq(DbJson(entry.detail)),
+            a::at.eq(DbTime(now())),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<Uuid>,
+    pub detail: Value,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub actor_id: Option<Uuid>,
+    pub entity: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+type Row = (DbUuid, DbTime, Option<DbUuid>, Option<String>, String, String, Option<DbUuid>, DbJson);
+
+/// The clinic's events, newest first.
+pub fn list(conn: &mut Db, clinic: Uuid, filter: &AuditFilter, page: Page) -> QueryResult<(Vec<AuditEvent>, Option<Uuid>)> {
+    let mut query = a::table
+        .filter(a::clinic_id.eq(DbUuid(clinic)))
+        .select((a::id, a::at, a::actor_id, a::actor_email, a::action, a::entity, a::entity_id, a::detail))
+        .order(a::id.desc())
+        .limit(page.limit + 1)
+        .into_boxed();
+    if let Some(after) = page.after {
+        query = query.filter(a::id.lt(DbUuid(after)));
+    }
+    if let Some(actor) = filter.actor_id {
+        query = query.filter(a::actor_id.eq(DbUuid(actor)));
+    }
+    if let Some(entity) = &filter.entity {
+        query = query.filter(a::entity.eq(entity.clone()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(a::action.eq(action.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(a::at.ge(DbTime(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(a::at.lt(DbTime(to)));
+    }
+    let rows: Vec<Row> = query.load(conn)?;
+    let events = rows
+        .into_iter()
+        .map(|(id, at, actor_id, actor_email, action, entity, entity_id, detail)| AuditEvent {
+            id: id.0,
+            at: at.0,
+            actor_id: actor_id.map(|u| u.0),
+            actor_email,
+            action,
+            entity,
+            entity_id: entity_id.map(|u| u.0),
+            detail: detail.0,
+        })
+        .collect();
+    Ok(split_page(events, page, |e| e.id))
+}

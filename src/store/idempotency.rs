@@ -1,0 +1,81 @@
+//! Idempotent POSTs: the first response to a key is stored with the record it created,
+//! in the same transaction, and replayed for a repeat of the same request.
+
+use diesel::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::now;
+use crate::db::schema::idempotency_keys as k;
+use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::error::{ApiError, ApiResult};
+
+/// A key as the caller sent it, with a fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub user_id: Uuid,
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// A response that can be sent again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub status: u16,
+    pub body: Value,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+}
+
+type Row = (String, i32, DbJson, Option<String>, Option<String>);
+
+fn find(conn: &mut Db, key: &IdempotencyKey) -> ApiResult<Option<Stored>> {
+    let row: Option<Row> = k::table
+        .find((DbUuid(key.user_id), &key.key))
+        .select((k::fingerprint, k::status, k::body, k::etag, k::location))
+        .first(conn)
+        .optional()?;
+    let Some((fingerprint, status, body, etag, location)) = row else { return Ok(None) };
+    if fingerprint != key.fingerprint {
+        return Err(ApiError::invalid("Idempotency-Key", "this key was already used with a different request"));
+    }
+    Ok(Some(Stored { status: status as u16, body: body.0, etag, location }))
+}
+
+/// Runs `create` once per key: a repeat gets the stored response, a concurrent twin
+/// waits on the key's row and then gets it too.
+pub fn once(conn: &mut Db, key: Option<&IdempotencyKey>, create: impl FnOnce(&mut Db) -> ApiResult<Stored>) -> ApiResult<Stored> {
+    let Some(key) = key else { return write_tx(conn, create) };
+    if let Some(stored) = find(conn, key)? {
+        return Ok(stored);
+    }
+    let outcome = write_tx(conn, |conn| {
+        let stored = create(conn)?;
+        diesel::insert_into(k::table)
+            .values((
+                k::user_id.eq(DbUuid(key.user_id)),
+                k::key.eq(&key.key),
+                k::fingerprint.eq(&key.fingerprint),
+                k::status.eq(i32::from(stored.status)),
+                k::body.eq(DbJson(stored.body.clone())),
+                k::etag.eq(&stored.etag),
+                k::location.eq(&stored.location),
+                k::created_at.eq(DbTime(now())),
+            ))
+            .execute(conn)
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                    ApiError::Conflict(KEY_TAKEN.into())
+                }
+                other => other.into(),
+            })?;
+        Ok(stored)
+    });
+    match outcome {
+        // A twin committed first: this transaction rolled back, so send what the twin stored.
+        Err(ApiError::Conflict(reason)) if reason == KEY_TAKEN => find(conn, key)?.ok_or(ApiError::Internal("idempotency key vanished".into())),
+        other => other,
+    }
+}
+
+const KEY_TAKEN: &str = "idempotency key taken by a concurrent request";

@@ -1,0 +1,46 @@
+//! Queries, one file per aggregate. Every query on clinical data filters on the clinic.
+
+pub mod assessments;
+pub mod audit;
+pub mod idempotency;
+pub mod infusions;
+pub mod patients;
+pub mod revisions;
+pub mod tokens;
+pub mod users;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use uuid::Uuid;
+
+/// Now, at the microsecond precision both databases keep.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A keyset page: rows after (or, newest first, before) the cursor's id, by id. Ids are
+/// UUID v7, so id order is creation order and inserts never shift a page.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub after: Option<Uuid>,
+}
+
+/// Trims the one extra row a page query fetches and says where the next page starts.
+pub fn split_page<T>(mut rows: Vec<T>, page: Page, id: impl Fn(&T) -> Uuid) -> (Vec<T>, Option<Uuid>) {
+    let limit = page.limit as usize;
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(id);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+/// Who did something, for the audit log and the `*_by` columns.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub clinic_id: Uuid,
+    pub email: String,
+}

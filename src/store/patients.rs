@@ -1,0 +1,148 @@
+//! Patients of a clinic.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Actor, Page, audit, now, split_page};
+use crate::db::schema::patients as p;
+use crate::db::{Db, DbTime, DbUuid, write_tx};
+use crate::domain::patient::{PatientFields, Sex};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Patient {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub fields: PatientFields,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = p)]
+struct PatientRow {
+    id: DbUuid,
+    external_id: Option<String>,
+    display_name: String,
+    birth_date: NaiveDate,
+    sex: String,
+    diagnosis: String,
+    research_consent: bool,
+    version: i32,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+impl PatientRow {
+    fn into_patient(self) -> Patient {
+        Patient {
+            id: self.id.0,
+            fields: PatientFields {
+                external_id: self.external_id,
+                display_name: self.display_name,
+                birth_date: self.birth_date,
+                sex: Sex::parse(&self.sex).unwrap_or(Sex::Unknown),
+                diagnosis: self.diagnosis,
+                research_consent: self.research_consent,
+            },
+            version: self.version,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        }
+    }
+}
+
+fn duplicate_external_id(e: diesel::result::Error) -> ApiError {
+    match ApiError::from(e) {
+        ApiError::Conflict(_) => ApiError::Conflict("external_id is already used by another patient of this clinic".into()),
+        other => other,
+    }
+}
+
+/// Inside the caller's write transaction (see `idempotency::once`).
+pub fn create(conn: &mut Db, actor: &Actor, fields: &PatientFields) -> ApiResult<Patient> {
+    let id = Uuid::now_v7();
+    let at = DbTime(now());
+    diesel::insert_into(p::table)
+        .values((
+            p::id.eq(DbUuid(id)),
+            p::clinic_id.eq(DbUuid(actor.clinic_id)),
+            p::external_id.eq(&fields.external_id),
+            p::display_name.eq(&fields.display_name),
+            p::birth_date.eq(fields.birth_date),
+            p::sex.eq(fields.sex.code()),
+            p::diagnosis.eq(&fields.diagnosis),
+            p::research_consent.eq(fields.research_consent),
+            p::version.eq(1),
+            p::created_at.eq(at),
+            p::updated_at.eq(at),
+            p::created_by.eq(DbUuid(actor.user_id)),
+            p::updated_by.eq(DbUuid(actor.user_id)),
+        ))
+        .execute(conn)
+        .map_err(duplicate_external_id)?;
+    audit::record(conn, actor.audit("patient.create", "patient", Some(id), json!({})))?;
+    find(conn, actor.clinic_id, id)
+}
+
+/// The patient if it belongs to the clinic; 404 otherwise, whether or not it exists elsewhere.
+pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Patient> {
+    let row = p::table
+        .filter(p::id.eq(DbUuid(id)))
+        .filter(p::clinic_id.eq(DbUuid(clinic)))
+        .select(PatientRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(PatientRow::into_patient).ok_or(ApiError::NotFound)
+}
+
+pub fn exists(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<()> {
+    let n: i64 = p::table.filter(p::id.eq(DbUuid(id))).filter(p::clinic_id.eq(DbUuid(clinic))).count().get_result(conn)?;
+    if n == 1 { Ok(()) } else { Err(ApiError::NotFound) }
+}
+
+pub fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Patient>, Option<Uuid>)> {
+    let mut query = p::table
+        .filter(p::clinic_id.eq(DbUuid(clinic)))
+        .select(PatientRow::as_select())
+        .order(p::id.asc())
+        .limit(page.limit + 1)
+        .into_boxed();
+    if let Some(after) = page.after {
+        query = query.filter(p::id.gt(DbUuid(after)));
+    }
+    let patients = query.load(conn)?.into_iter().map(PatientRow::into_patient).collect();
+    Ok(split_page(patients, page, |p| p.id))
+}
+
+/// Replaces the patient's fields if it is still at `expected_version` (else 412).
+pub fn update(conn: &mut Db, actor: &Actor, id: Uuid, expected_version: i32, fields: &PatientFields) -> ApiResult<Patient> {
+    write_tx(conn, |conn| {
+        let changed = diesel::update(
+            p::table.filter(p::id.eq(DbUuid(id))).filter(p::clinic_id.eq(DbUuid(actor.clinic_id))).filter(p::version.eq(expected_version)),
+        )
+        .set((
+            p::external_id.eq(&fields.external_id),
+            p::display_name.eq(&fields.display_name),
+            p::birth_date.eq(fields.birth_date),
+            p::sex.eq(fields.sex.code()),
+            p::diagnosis.eq(&fields.diagnosis),
+            p::research_consent.eq(fields.research_consent),
+            p::version.eq(expected_version + 1),
+            p::updated_at.eq(DbTime(now())),
+            p::updated_by.eq(DbUuid(actor.user_id)),
+        ))
+        .execute(conn)
+        .map_err(duplicate_external_id)?;
+        if changed == 0 {
+            exists(conn, actor.clinic_id, id)?;
+            return Err(ApiError::PreconditionFailed);
+        }
+        audit::record(conn, actor.audit("patient.update", "patient", Some(id), json!({"version": expected_version + 1})))?;
+        find(conn, actor.clinic_id, id)
+    })
+}

@@ -1,0 +1,71 @@
+//! Every version of every clinical record, the current one included.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::Actor;
+use crate::db::schema::revisions as r;
+use crate::db::{Db, DbJson, DbTime, DbUuid};
+
+pub struct NewRevision<'a> {
+    pub entity: &'static str,
+    pub entity_id: Uuid,
+    pub version: i32,
+    pub snapshot: Value,
+    pub changed_at: DateTime<Utc>,
+    pub reason: Option<&'a str>,
+}
+
+pub fn record(conn: &mut Db, actor: &Actor, revision: NewRevision<'_>) -> QueryResult<()> {
+    diesel::insert_into(r::table)
+        .values((
+            r::id.eq(DbUuid(Uuid::now_v7())),
+            r::clinic_id.eq(DbUuid(actor.clinic_id)),
+            r::entity.eq(revision.entity),
+            r::entity_id.eq(DbUuid(revision.entity_id)),
+            r::version.eq(revision.version),
+            r::snapshot.eq(DbJson(revision.snapshot)),
+            r::changed_at.eq(DbTime(revision.changed_at)),
+            r::changed_by.eq(DbUuid(actor.user_id)),
+            r::reason.eq(revision.reason),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// One version: the record as it stood, who made it so, when and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revision {
+    pub version: i32,
+    #[serde(flatten)]
+    pub snapshot: Value,
+    pub changed_at: DateTime<Utc>,
+    pub changed_by: Uuid,
+    pub reason: Option<String>,
+}
+
+pub fn list(conn: &mut Db, clinic: Uuid, entity: &'static str, entity_id: Uuid) -> QueryResult<Vec<Revision>> {
+    let rows: Vec<(i32, DbJson, DbTime, DbUuid, Option<String>)> = r::table
+        .filter(r::clinic_id.eq(DbUuid(clinic)))
+        .filter(r::entity.eq(entity))
+        .filter(r::entity_id.eq(DbUuid(entity_id)))
+        .order(r::version.asc())
+        .select((r::version, r::snapshot, r::changed_at, r::changed_by, r::reason))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(version, snapshot, changed_at, changed_by, reason)| {
+            let mut snapshot = snapshot.0;
+            if let Value::Object(map) = &mut snapshot {
+                // The revision's own fields describe the change; the snapshot's would repeat them.
+                for key in ["version", "updated_at", "updated_by"] {
+                    map.remove(key);
+                }
+            }
+            Revision { version, snapshot, changed_at: changed_at.0, changed_by: changed_by.0, reason }
+        })
+        .collect())
+}

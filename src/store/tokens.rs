@@ -1,0 +1,85 @@
+//! Refresh tokens: stored as SHA-256 only, rotated on every use, grouped in families.
+//! Presenting a rotated token revokes its whole family (RFC 9700 §4.14).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::now;
+use crate::auth::token::REFRESH_TTL_DAYS;
+use crate::db::schema::refresh_tokens as t;
+use crate::db::{Db, DbTime, DbUuid, write_tx};
+use crate::error::ApiResult;
+
+pub fn issue(conn: &mut Db, user: Uuid, family: Uuid, token_hash: &str) -> QueryResult<()> {
+    let at = now();
+    diesel::insert_into(t::table)
+        .values((
+            t::id.eq(DbUuid(Uuid::now_v7())),
+            t::family_id.eq(DbUuid(family)),
+            t::user_id.eq(DbUuid(user)),
+            t::token_hash.eq(token_hash),
+            t::created_at.eq(DbTime(at)),
+            t::expires_at.eq(DbTime(at + Duration::days(REFRESH_TTL_DAYS))),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now rotated and `new_hash` issued in its family.
+    Rotated { user: Uuid },
+    /// A rotated or revoked token came back: its family is revoked.
+    Reused { user: Uuid },
+    Expired,
+    Unknown,
+}
+
+type TokenRow = (DbUuid, DbUuid, DbUuid, DbTime, Option<DbTime>, Option<DbTime>);
+
+fn revoke_family(conn: &mut Db, family: DbUuid, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(t::table.filter(t::family_id.eq(family)).filter(t::revoked_at.is_null()))
+        .set(t::revoked_at.eq(DbTime(at)))
+        .execute(conn)
+}
+
+pub fn rotate(conn: &mut Db, presented_hash: &str, new_hash: &str) -> ApiResult<Rotation> {
+    write_tx(conn, |conn| {
+        let row: Option<TokenRow> = t::table
+            .filter(t::token_hash.eq(presented_hash))
+            .select((t::id, t::family_id, t::user_id, t::expires_at, t::rotated_at, t::revoked_at))
+            .first(conn)
+            .optional()?;
+        let Some((id, family, user, expires_at, rotated_at, revoked_at)) = row else { return Ok(Rotation::Unknown) };
+        let at = now();
+        if rotated_at.is_some() || revoked_at.is_some() {
+            revoke_family(conn, family, at)?;
+            return Ok(Rotation::Reused { user: user.0 });
+        }
+        if expires_at.0 <= at {
+            return Ok(Rotation::Expired);
+        }
+        // The condition makes a concurrent second use of the same token lose the race.
+        let claimed = diesel::update(t::table.find(id).filter(t::rotated_at.is_null()).filter(t::revoked_at.is_null()))
+            .set(t::rotated_at.eq(DbTime(at)))
+            .execute(conn)?;
+        if claimed == 0 {
+            revoke_family(conn, family, at)?;
+            return Ok(Rotation::Reused { user: user.0 });
+        }
+        issue(conn, user.0, family.0, new_hash)?;
+        Ok(Rotation::Rotated { user: user.0 })
+    })
+}
+
+/// Logout: revokes the token's whole family. Returns the user it belonged to, if any.
+pub fn revoke(conn: &mut Db, presented_hash: &str) -> ApiResult<Option<Uuid>> {
+    write_tx(conn, |conn| {
+        let row: Option<(DbUuid, DbUuid)> =
+            t::table.filter(t::token_hash.eq(presented_hash)).select((t::family_id, t::user_id)).first(conn).optional()?;
+        let Some((family, user)) = row else { return Ok(None) };
+        revoke_family(conn, family, now())?;
+        Ok(Some(user.0))
+    })
+}

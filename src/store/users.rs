@@ -1,0 +1,211 @@
+//! Clinics and their accounts.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, AuditEntry};
+use super::{Actor, Page, now, split_page};
+use crate::auth::Role;
+use crate::db::schema::{clinics, users as u};
+use crate::db::{Db, DbTime, DbUuid, write_tx};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    #[serde(skip)]
+    pub password_hash: String,
+    #[serde(skip)]
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = u)]
+struct UserRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    email: String,
+    name: String,
+    role: String,
+    password_hash: String,
+    active: bool,
+    version: i32,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+impl UserRow {
+    fn into_user(self) -> ApiResult<User> {
+        let role = Role::parse(&self.role).ok_or_else(|| ApiError::Internal(format!("stored role {:?}", self.role)))?;
+        Ok(User {
+            id: self.id.0,
+            clinic_id: self.clinic_id.0,
+            email: self.email,
+            name: self.name,
+            role,
+            active: self.active,
+            password_hash: self.password_hash,
+            version: self.version,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+pub fn find_by_id(conn: &mut Db, id: Uuid) -> ApiResult<Option<User>> {
+    let row = u::table.find(DbUuid(id)).select(UserRow::as_select()).first(conn).optional()?;
+    row.map(UserRow::into_user).transpose()
+}
+
+pub fn find_by_email(conn: &mut Db, email: &str) -> ApiResult<Option<User>> {
+    let row = u::table.filter(u::email.eq(email.to_lowercase())).select(UserRow::as_select()).first(conn).optional()?;
+    row.map(UserRow::into_user).transpose()
+}
+
+/// A user of the caller's clinic, or 404: another clinic's accounts do not exist for it.
+pub fn find_in_clinic(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<User> {
+    find_by_id(conn, id)?.filter(|user| user.clinic_id == clinic).ok_or(ApiError::NotFound)
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+fn insert_user(conn: &mut Db, clinic: Uuid, new: &NewUser) -> ApiResult<Uuid> {
+    let id = Uuid::now_v7();
+    let at = DbTime(now());
+    diesel::insert_into(u::table)
+        .values((
+            u::id.eq(DbUuid(id)),
+            u::clinic_id.eq(DbUuid(clinic)),
+            u::email.eq(new.email.to_lowercase()),
+            u::name.eq(&new.name),
+            u::role.eq(new.role.as_str()),
+            u::password_hash.eq(&new.password_hash),
+            u::active.eq(true),
+            u::version.eq(1),
+            u::created_at.eq(at),
+            u::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => ApiError::Conflict("an account with this email already exists".into()),
+            other => other,
+        })?;
+    Ok(id)
+}
+
+pub fn create(conn: &mut Db, actor: &Actor, new: NewUser) -> ApiResult<User> {
+    write_tx(conn, |conn| {
+        let id = insert_user(conn, actor.clinic_id, &new)?;
+        audit::record(conn, actor.audit("user.create", "user", Some(id), json!({"role": new.role.as_str()})))?;
+        find_by_id(conn, id)?.ok_or(ApiError::NotFound)
+    })
+}
+
+/// Creates a clinic and its first admin (the `create-admin` command).
+pub fn create_clinic_with_admin(conn: &mut Db, clinic_name: &str, admin: NewUser) -> ApiResult<User> {
+    write_tx(conn, |conn| {
+        let clinic = clinics::table
+            .filter(clinics::name.eq(clinic_name))
+            .select(clinics::id)
+            .first::<DbUuid>(conn)
+            .optional()?;
+        let clinic = match clinic {
+            Some(id) => id.0,
+            None => {
+                let id = Uuid::now_v7();
+                diesel::insert_into(clinics::table)
+                    .values((clinics::id.eq(DbUuid(id)), clinics::name.eq(clinic_name), clinics::created_at.eq(DbTime(now()))))
+                    .execute(conn)?;
+                id
+            }
+        };
+        let id = insert_user(conn, clinic, &admin)?;
+        audit::record(conn, AuditEntry {
+            clinic_id: Some(clinic),
+            actor_id: None,
+            actor_email: None,
+            action: "user.create".into(),
+            entity: "user",
+            entity_id: Some(id),
+            detail: json!({"role": admin.role.as_str(), "via": "cli"}),
+        })?;
+        find_by_id(conn, id)?.ok_or(ApiError::NotFound)
+    })
+}
+
+pub fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<User>, Option<Uuid>)> {
+    let mut query = u::table
+        .filter(u::clinic_id.eq(DbUuid(clinic)))
+        .select(UserRow::as_select())
+        .order(u::id.asc())
+        .limit(page.limit + 1)
+        .into_boxed();
+    if let Some(after) = page.after {
+        query = query.filter(u::id.gt(DbUuid(after)));
+    }
+    let users = query.load(conn)?.into_iter().map(UserRow::into_user).collect::<ApiResult<Vec<_>>>()?;
+    Ok(split_page(users, page, |u| u.id))
+}
+
+#[derive(Debug, Default)]
+pub struct UserChange {
+    pub active: Option<bool>,
+    pub role: Option<Role>,
+    pub name: Option<String>,
+}
+
+/// Applies an admin's change. Refuses (409) to leave a clinic without an active admin.
+pub fn update(
+    conn: &mut Db,
+    actor: &Actor,
+    id: Uuid,
+    precondition: impl FnOnce(i32) -> ApiResult<()>,
+    change: UserChange,
+) -> ApiResult<User> {
+    write_tx(conn, |conn| {
+        let user = find_in_clinic(conn, actor.clinic_id, id)?;
+        precondition(user.version)?;
+        let active = change.active.unwrap_or(user.active);
+        let role = change.role.unwrap_or(user.role);
+        let name = change.name.clone().unwrap_or_else(|| user.name.clone());
+        let was_admin = user.active && user.role == Role::Admin;
+        if was_admin && !(active && role == Role::Admin) {
+            let admins: i64 = u::table
+                .filter(u::clinic_id.eq(DbUuid(actor.clinic_id)))
+                .filter(u::role.eq(Role::Admin.as_str()))
+                .filter(u::active.eq(true))
+                .count()
+                .get_result(conn)?;
+            if admins <= 1 {
+                return Err(ApiError::Conflict("the clinic's last active admin cannot be disabled or demoted".into()));
+            }
+        }
+        diesel::update(u::table.find(DbUuid(id)))
+            .set((
+                u::active.eq(active),
+                u::role.eq(role.as_str()),
+                u::name.eq(&name),
+                u::version.eq(user.version + 1),
+                u::updated_at.eq(DbTime(now())),
+            ))
+            .execute(conn)?;
+        let detail = json!({"active": change.active, "role": change.role.map(Role::as_str), "name_changed": change.name.is_some()});
+        audit::record(conn, actor.audit("user.update", "user", Some(id), detail))?;
+        find_by_id(conn, id)?.ok_or(ApiError::NotFound)
+    })
+}
