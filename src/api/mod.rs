@@ -106,11 +106,11 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        let field = match inner.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
-            Some(unknown) if path == "." => unknown.to_string(),
-            Some(unknown) => format!("{path}.{unknown}"),
-            None if path == "." => "body".to_string(),
-            None => path,
+        // For an unknown field the path already ends in its name.
+        let field = match (path.as_str(), inner.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next())) {
+            (".", Some(unknown)) => unknown.to_string(),
+            (".", None) => "body".to_string(),
+            _ => path,
         };
         ApiError::Validation(vec![FieldError::new(field, inner)])
     })

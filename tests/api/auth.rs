@@ -1,0 +1,198 @@
+use awc::http::Method;
+use base64::Engine;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[actix_rt::test]
+async fn login_returns_a_bearer_pair_that_opens_me() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let login = app.login(&admin.email.to_uppercase(), PASSWORD).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(login.body["token_type"], "Bearer");
+    assert_eq!(login.body["expires_in"], 900);
+    assert_eq!(login.body["refresh_token"].as_str().unwrap().len(), 43, "256 bits, base64url");
+    let me = app.get("/api/v1/me", login.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["email"], admin.email);
+    assert_eq!(me.body["role"], "admin");
+    assert_eq!(me.body["active"], true);
+    assert_eq!(me.body["clinic_id"], admin.clinic_id.to_string());
+    assert!(me.body.get("password_hash").is_none());
+}
+
+#[actix_rt::test]
+async fn unknown_email_and_wrong_password_get_the_same_answer() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let wrong = app.login(&admin.email, "not the password at all").await;
+    let unknown = app.login("nobody@example.org", PASSWORD).await;
+    wrong.assert_problem(401);
+    unknown.assert_problem(401);
+    assert_eq!(wrong.body, unknown.body);
+    let audit = app.get("/api/v1/audit?action=auth.login_failed", &admin.token).await;
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 1, "{}", audit.text);
+    assert_eq!(audit.body["items"][0]["actor_email"], admin.email);
+    assert!(!audit.text.contains("not the password"), "no password in the audit log");
+}
+
+#[actix_rt::test]
+async fn missing_and_forged_tokens_are_401() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = admin.token.split('.').collect();
+    let alg_none = format!("{}.{}.", engine.encode(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let mut bad_signature = admin.token.clone();
+    bad_signature.replace_range(bad_signature.len() - 4.., "AAAA");
+    let claims = json!({"sub": admin.id, "role": "admin", "clinic": admin.clinic_id, "iat": 1_600_000_000, "exp": 1_600_000_900, "iss": "onset", "aud": "onset-api"});
+    let expired = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET)).unwrap();
+    let other_secret = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": admin.id, "role": "admin", "clinic": admin.clinic_id, "iat": 1_900_000_000, "exp": 4_000_000_000u64, "iss": "onset", "aud": "onset-api"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"some other secret of thirty-two bytes"),
+    )
+    .unwrap();
+    for token in [alg_none.as_str(), bad_signature.as_str(), expired.as_str(), other_secret.as_str(), "garbage"] {
+        let response = app.get("/api/v1/me", token).await;
+        response.assert_problem(401);
+        assert_eq!(response.header("www-authenticate").as_deref(), Some("Bearer"));
+    }
+    app.request(Method::GET, "/api/v1/me", None, None, &[]).await.assert_problem(401);
+    app.request(Method::GET, "/api/v1/me", None, None, &[("authorization", &format!("Basic {}", admin.token))]).await.assert_problem(401);
+}
+
+#[actix_rt::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let refresh = |token: String| {
+        let app = &app;
+        async move { app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&json!({"refresh_token": token})), &[]).await }
+    };
+    let first = refresh(admin.refresh_token.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let second_token = first.body["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second_token, admin.refresh_token);
+    assert_eq!(app.get("/api/v1/me", first.body["access_token"].as_str().unwrap()).await.status, 200);
+    // The rotated token comes back: the whole family dies, the newest token included.
+    refresh(admin.refresh_token.clone()).await.assert_problem(401);
+    refresh(second_token).await.assert_problem(401);
+    // A separate login is a separate family and still works.
+    let other = app.login(&admin.email, PASSWORD).await;
+    assert_eq!(refresh(other.body["refresh_token"].as_str().unwrap().to_string()).await.status, 200);
+    refresh("never issued".into()).await.assert_problem(401);
+}
+
+#[actix_rt::test]
+async fn logout_revokes_the_refresh_token() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let body = json!({"refresh_token": admin.refresh_token});
+    let out = app.request(Method::POST, "/api/v1/auth/logout", None, Some(&body), &[]).await;
+    assert_eq!(out.status, 204, "{}", out.text);
+    app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&body), &[]).await.assert_problem(401);
+    let again = app.request(Method::POST, "/api/v1/auth/logout", None, Some(&body), &[]).await;
+    assert_eq!(again.status, 204);
+}
+
+#[actix_rt::test]
+async fn a_disabled_user_is_locked_out_at_once() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    assert_eq!(app.get("/api/v1/me", &clinician.token).await.status, 200);
+    let disabled = app.patch(&format!("/api/v1/users/{}", clinician.id), &admin.token, json!({"active": false})).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    assert_eq!(disabled.body["active"], false);
+    app.get("/api/v1/me", &clinician.token).await.assert_problem(401);
+    let body = json!({"refresh_token": clinician.refresh_token});
+    app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&body), &[]).await.assert_problem(401);
+    app.login(&clinician.email, PASSWORD).await.assert_problem(401);
+}
+
+#[actix_rt::test]
+async fn login_is_throttled_per_account_with_retry_after() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    // The admin's own login above used one attempt of the ten a minute.
+    for _ in 0..9 {
+        assert_eq!(app.login(&admin.email, "a wrong password!").await.status, 401);
+    }
+    let throttled = app.login(&admin.email, PASSWORD).await;
+    throttled.assert_problem(429);
+    let retry: u64 = throttled.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(app.login("someone.else@example.org", "whatever it is").await.status, 401, "other accounts are not throttled");
+}
+
+#[actix_rt::test]
+async fn login_is_throttled_per_address() {
+    let app = spawn_with(|c| c.login_per_address_per_minute = 3).await;
+    for i in 0..3 {
+        assert_eq!(app.login(&format!("user{i}@example.org"), "whatever it is").await.status, 401);
+    }
+    app.login("user9@example.org", "whatever it is").await.assert_problem(429);
+}
+
+#[actix_rt::test]
+async fn bad_bodies_are_problems() {
+    let app = spawn_app().await;
+    let login = "/api/v1/auth/login";
+    let malformed = app.raw(Method::POST, login, None, "application/json", b"{\"email\": ".to_vec()).await;
+    malformed.assert_problem(400);
+    let not_json = app.raw(Method::POST, login, None, "text/plain", b"hello".to_vec()).await;
+    not_json.assert_problem(415);
+    let extra = app.request(Method::POST, login, None, Some(&json!({"email": "a@b.org", "password": "x", "admin": true})), &[]).await;
+    extra.assert_problem(422);
+    assert_eq!(extra.error_fields(), vec!["admin"]);
+    let missing = app.request(Method::POST, login, None, Some(&json!({"email": "a@b.org"})), &[]).await;
+    missing.assert_problem(422);
+    let wrong_type = app.request(Method::POST, login, None, Some(&json!({"email": 5, "password": "x"})), &[]).await;
+    assert_eq!(wrong_type.error_fields(), vec!["email"]);
+}
+
+#[actix_rt::test]
+async fn bodies_over_one_mebibyte_are_413() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let mut big = br#"{"display_name": ""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', (1 << 20) + 10));
+    big.extend(br#""}"#);
+    app.raw(Method::POST, "/api/v1/patients", Some(&admin.token), "application/json", big).await.assert_problem(413);
+}
+
+#[actix_rt::test]
+async fn every_response_carries_a_request_id_and_errors_are_problems() {
+    let app = spawn_app().await;
+    let health = app.request(Method::GET, "/healthz", None, None, &[]).await;
+    assert_eq!(health.body["status"], "ok");
+    let a = health.header("x-request-id").unwrap();
+    let b = app.request(Method::GET, "/healthz", None, None, &[]).await.header("x-request-id").unwrap();
+    assert_ne!(a, b);
+    app.request(Method::GET, "/no/such/route", None, None, &[]).await.assert_problem(404);
+    app.request(Method::DELETE, "/healthz", None, None, &[]).await.assert_problem(405);
+    let ready = app.request(Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!((ready.status, ready.body["database"].as_str()), (200, Some("ok")));
+    let metrics = app.request(Method::GET, "/metrics", None, None, &[]).await;
+    assert!(metrics.text.contains(r#"onset_http_requests_total{method="GET",route="/healthz",status="200"} 2"#), "{}", metrics.text);
+    assert!(metrics.text.contains("onset_http_request_duration_seconds_bucket"));
+    assert!(metrics.text.contains("onset_db_pool_connections"));
+}
+
+#[actix_rt::test]
+async fn cors_allows_only_configured_origins() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.request(Method::OPTIONS, "/api/v1/patients", None, None, &[("origin", origin), ("access-control-request-method", "POST"), ("access-control-request-headers", "authorization,content-type,idempotency-key")]).await
+        }
+    };
+    let allowed = preflight("https://app.example.org").await;
+    assert_eq!(allowed.status, 200, "{}", allowed.text);
+    assert_eq!(allowed.header("access-control-allow-origin").as_deref(), Some("https://app.example.org"));
+    let refused = preflight("https://evil.example.com").await;
+    assert!(refused.header("access-control-allow-origin").is_none());
+}

@@ -1,0 +1,89 @@
+//! The routes the code registers and the paths openapi.yaml describes are the same set,
+//! and every documented operation is really routed.
+
+use std::collections::BTreeSet;
+
+use awc::http::Method;
+
+use crate::helpers::*;
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// (METHOD, path) pairs under `paths:` in openapi.yaml.
+fn documented() -> BTreeSet<(String, String)> {
+    let spec = onset::api::health::OPENAPI;
+    let mut operations = BTreeSet::new();
+    let mut in_paths = false;
+    let mut path: Option<String> = None;
+    for line in spec.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /") {
+            path = Some(format!("/{}", p.trim_end().trim_end_matches(':')));
+        } else if let (Some(p), Some(method)) = (&path, line.strip_prefix("    ").and_then(|l| l.strip_suffix(':'))) {
+            if METHODS.contains(&method) {
+                operations.insert((method.to_uppercase(), p.clone()));
+            }
+        }
+    }
+    operations
+}
+
+/// (METHOD, path) pairs registered in src/api/mod.rs.
+fn registered() -> BTreeSet<(String, String)> {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs")).unwrap();
+    let routes = &source[source.find("pub fn routes").unwrap()..source.find("/// A resource whose").unwrap()];
+    let mut operations = BTreeSet::new();
+    for chunk in routes.split("resource(\"").skip(1) {
+        let path = chunk.split('"').next().unwrap().to_string();
+        for method in METHODS {
+            if chunk.contains(&format!(".route({method}()")) {
+                operations.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    operations
+}
+
+#[test]
+fn every_route_is_in_the_contract_and_the_reverse() {
+    let (documented, registered) = (documented(), registered());
+    assert!(registered.len() > 20, "{registered:?}");
+    let undocumented: Vec<_> = registered.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&registered).collect();
+    assert!(undocumented.is_empty() && unrouted.is_empty(), "routes missing from openapi.yaml: {undocumented:?}; documented but not routed: {unrouted:?}");
+}
+
+#[actix_rt::test]
+async fn every_documented_operation_is_routed_and_others_are_405() {
+    let app = spawn_app().await;
+    let operations = documented();
+    let paths: BTreeSet<&String> = operations.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
+        for method in METHODS {
+            let method = method.to_uppercase();
+            let response = app.request(Method::from_bytes(method.as_bytes()).unwrap(), &concrete, None, None, &[]).await;
+            if operations.contains(&(method.clone(), path.clone())) {
+                assert!(![404, 405].contains(&response.status), "{method} {path} is documented but answered {}", response.status);
+            } else {
+                assert_eq!(response.status, 405, "{method} {path} is not documented but answered {}", response.status);
+            }
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn the_contract_is_served() {
+    let app = spawn_app().await;
+    let spec = app.request(Method::GET, "/openapi.yaml", None, None, &[]).await;
+    assert_eq!(spec.status, 200);
+    assert!(spec.content_type().starts_with("application/yaml"));
+    assert!(spec.text.starts_with("openapi: 3.1"));
+    assert_eq!(spec.text, onset::api::health::OPENAPI);
+}

@@ -1,0 +1,9 @@
+//! Black-box tests over HTTP: one binary, a fresh database and app per test.
+
+mod auth;
+mod contract;
+mod helpers;
+mod patients;
+mod records;
+mod trajectory;
+mod users;

@@ -1,0 +1,127 @@
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn close(value: &Value, expected: f64) -> bool {
+    value.as_f64().is_some_and(|v| (v - expected).abs() < 1e-9)
+}
+
+/// A patient's journey whose every derived value was worked out by hand:
+/// first infusion 2026-03-02T09:00Z, then sessions at +48 h, +96 h and +14 d;
+/// Y-BOCS baseline 30 three days before, ratings at +4 h, +24 h, +7 d, +14 d, +28 d.
+#[actix_rt::test]
+async fn a_full_journey_matches_the_hand_worked_trajectory() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let sessions = format!("/api/v1/patients/{patient}/infusions");
+    for start in ["2026-03-06T09:00:00Z", "2026-03-02T09:00:00Z", "2026-03-16T09:00:00Z", "2026-03-04T09:00:00Z"] {
+        assert_eq!(app.post(&sessions, &admin.token, infusion_body(start)).await.status, 201);
+    }
+    let ratings = format!("/api/v1/patients/{patient}/assessments");
+    let rate = |at: &'static str, total: u32, recall: &'static str, cgi_i: Option<u32>| {
+        let (app, ratings, token) = (&app, ratings.clone(), admin.token.clone());
+        async move {
+            let mut body = rating_body(at, total);
+            body["recall"] = json!(recall);
+            if let Some(cgi) = cgi_i {
+                body["cgi_i"] = json!(cgi);
+            }
+            let created = app.post(&ratings, &token, body).await;
+            assert_eq!(created.status, 201, "{}", created.text);
+            created.id()
+        }
+    };
+    let too_old = rate("2026-01-21T09:00:00Z", 34, "P7D", None).await;
+    let baseline = rate("2026-02-27T09:00:00Z", 30, "P7D", None).await;
+    let h4 = rate("2026-03-02T13:00:00Z", 24, "P24H", None).await;
+    let h24 = rate("2026-03-03T09:00:00Z", 20, "P24H", Some(3)).await;
+    let mistaken = rate("2026-03-04T09:00:00Z", 5, "P7D", None).await;
+    let d7 = rate("2026-03-09T09:00:00Z", 18, "P7D", None).await;
+    let d14 = rate("2026-03-16T09:00:00Z", 12, "P7D", None).await;
+    let d28 = rate("2026-03-30T09:00:00Z", 10, "P7D", None).await;
+    let retracted = app.delete(&format!("/api/v1/assessments/{mistaken}"), &admin.token, json!({"reason": "wrong patient"})).await;
+    assert_eq!(retracted.status, 200);
+    let vas = |at: &'static str, score: u32| {
+        let (app, ratings, token) = (&app, ratings.clone(), admin.token.clone());
+        async move {
+            let body = json!({"instrument": "ocd_vas", "rated_at": at, "recall": "NOW", "items": {"1": score}, "rater": "self", "collected_via": "app"});
+            assert_eq!(app.post(&ratings, &token, body).await.status, 201);
+        }
+    };
+    vas("2026-03-02T08:00:00Z", 80).await;
+    vas("2026-03-02T09:40:00Z", 44).await;
+
+    let t = app.get(&format!("/api/v1/patients/{patient}/trajectory"), &admin.token).await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(t.body["patient_id"], patient);
+    assert_eq!(t.body["definition_set"], "consensus-2016");
+    assert_eq!(t.body["first_infusion_at"], "2026-03-02T09:00:00Z");
+    let series = t.body["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2);
+    let y = &series[0];
+    assert_eq!(y["instrument"], "ybocs");
+    assert_eq!(y["baseline"], json!({"assessment_id": baseline, "total": 30, "rated_at": "2026-02-27T09:00:00Z"}));
+    let rows = y["ratings"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["assessment_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![too_old.as_str(), baseline.as_str(), h4.as_str(), h24.as_str(), d7.as_str(), d14.as_str(), d28.as_str()], "the retracted rating is gone");
+
+    // id, hours since first, hours since last, infusion number, change, percent change, criterion, early, cgi
+    type Row = (f64, Option<f64>, u64, Option<i64>, Option<f64>, Option<&'static str>, Option<bool>, Option<bool>);
+    let expected: [Row; 7] = [
+        (-40.0 * 24.0, None, 0, None, None, None, None, None),
+        (-72.0, None, 0, None, None, None, None, None),
+        (4.0, Some(4.0), 1, Some(-6), Some(20.0), Some("none"), Some(false), None),
+        (24.0, Some(24.0), 1, Some(-10), Some(100.0 / 3.0), Some("partial_response"), Some(true), Some(true)),
+        (168.0, Some(72.0), 3, Some(-12), Some(40.0), Some("response"), Some(false), None),
+        (336.0, Some(0.0), 4, Some(-18), Some(60.0), Some("remission"), Some(false), None),
+        (672.0, Some(336.0), 4, Some(-20), Some(200.0 / 3.0), Some("remission"), Some(false), None),
+    ];
+    for (row, (since_first, since_last, number, change, pct, criterion, early, cgi)) in rows.iter().zip(expected) {
+        let label = row["assessment_id"].as_str().unwrap();
+        assert!(close(&row["hours_since_first_infusion"], since_first), "{label}: {row}");
+        assert_eq!(row["hours_since_last_infusion"].as_f64(), since_last, "{label}: {row}");
+        assert_eq!(row["infusion_number"].as_u64(), Some(number), "{label}: {row}");
+        assert_eq!(row["change"].as_i64(), change, "{label}: {row}");
+        match pct {
+            Some(p) => assert!(close(&row["percent_change"], p), "{label}: {row}"),
+            None => assert!(row["percent_change"].is_null(), "{label}: {row}"),
+        }
+        assert_eq!(row["criterion"].as_str(), criterion, "{label}: {row}");
+        assert_eq!(row["early_improvement"].as_bool(), early, "{label}: {row}");
+        assert_eq!(row["cgi_confirmed"].as_bool(), cgi, "{label}: {row}");
+    }
+    assert_eq!(rows[2]["short_recall"], true);
+    assert_eq!(rows[2]["recall"], "P24H");
+    assert_eq!(rows[4]["short_recall"], false);
+    assert_eq!(
+        y["summary"],
+        json!({
+            "hours_to_partial_response": 24.0, "hours_to_response": 168.0, "hours_to_remission": 336.0,
+            "infusion_number_at_response": 3, "response_confirmed": true, "remission_confirmed": true, "relapse": false
+        })
+    );
+
+    let v = &series[1];
+    assert_eq!(v["instrument"], "ocd_vas");
+    assert_eq!(v["baseline"]["total"], 80);
+    let after = &v["ratings"][1];
+    assert!(close(&after["hours_since_first_infusion"], 40.0 / 60.0), "{after}");
+    assert!(close(&after["percent_change"], 45.0));
+    assert_eq!((after["criterion"].as_str(), after["early_improvement"].as_bool()), (Some("response"), Some(true)));
+    assert!(close(&v["summary"]["hours_to_response"], 40.0 / 60.0));
+    assert_eq!(v["summary"]["hours_to_remission"], Value::Null);
+    assert_eq!(v["summary"]["relapse"], Value::Null);
+
+    let audit = app.get("/api/v1/audit?action=patient.trajectory", &admin.token).await;
+    assert_eq!(audit.body["items"][0]["entity_id"], patient);
+}
+
+#[actix_rt::test]
+async fn a_patient_without_ratings_has_an_empty_trajectory() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let t = app.get(&format!("/api/v1/patients/{patient}/trajectory"), &admin.token).await;
+    assert_eq!(t.body, json!({"patient_id": patient, "definition_set": "consensus-2016", "first_infusion_at": null, "series": []}));
+}
