@@ -39,14 +39,16 @@ fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("invalid email or password".into())
 }
 
-fn event(user: Option<&users::User>, email: &str, action: &'static str) -> AuditEntry {
+/// An audit entry about a session. A failed login names the account it tried (so the
+/// clinic's admin sees it) but has no actor: nobody was authenticated.
+fn event(account: Option<&users::User>, authenticated: bool, email: &str, action: &'static str) -> AuditEntry {
     AuditEntry {
-        clinic_id: user.map(|u| u.clinic_id),
-        actor_id: user.map(|u| u.id),
+        clinic_id: account.map(|u| u.clinic_id),
+        actor_id: account.filter(|_| authenticated).map(|u| u.id),
         actor_email: Some(email.to_string()),
         action: action.into(),
         entity: "session",
-        entity_id: user.map(|u| u.id),
+        entity_id: account.map(|u| u.id),
         detail: json!({}),
     }
 }
@@ -71,10 +73,10 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::DECOY_HASH.clone());
     let given = login.password;
     let verified = state.hashing(move || password::verify(&given, &stored_hash)).await?;
-    let user = user.filter(|u| verified && u.active);
-    let entry = event(user.as_ref(), &email, if user.is_some() { "auth.login" } else { "auth.login_failed" });
+    let authenticated = verified && user.as_ref().is_some_and(|u| u.active);
+    let entry = event(user.as_ref(), authenticated, &email, if authenticated { "auth.login" } else { "auth.login_failed" });
     state.db(move |conn| Ok(audit::record(conn, entry)?)).await?;
-    let user = user.ok_or_else(bad_credentials)?;
+    let user = user.filter(|_| authenticated).ok_or_else(bad_credentials)?;
     Ok(HttpResponse::Ok().json(issue_pair(&state, &user).await?))
 }
 
@@ -91,7 +93,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
                 _ => None,
             };
             if let (Rotation::Reused { .. }, Some(user)) = (&rotation, &user) {
-                audit::record(conn, event(Some(user), &user.email, "auth.refresh_reused"))?;
+                audit::record(conn, event(Some(user), false, &user.email, "auth.refresh_reused"))?;
             }
             Ok((rotation, user))
         })
@@ -112,7 +114,7 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     state
         .db(move |conn| {
             if let Some(user) = tokens::revoke(conn, &presented)?.map(|id| users::find_by_id(conn, id)).transpose()?.flatten() {
-                audit::record(conn, event(Some(&user), &user.email, "auth.logout"))?;
+                audit::record(conn, event(Some(&user), true, &user.email, "auth.logout"))?;
             }
             Ok(())
         })

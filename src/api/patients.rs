@@ -64,12 +64,16 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -
 pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
-    let (patch, _) = parse_json::<Value>(&req, &body)?;
-    from_value::<PatientInput>(patch.clone())?; // unknown fields are refused before any read
-    let precondition = Precondition::from_request(&req, &state.config)?;
+    // A bad body is reported only once the patient is known to be the caller's (else 404).
+    let request = parse_json::<Value>(&req, &body).and_then(|(patch, _)| {
+        from_value::<PatientInput>(patch.clone())?;
+        Ok((patch, Precondition::from_request(&req, &state.config)?))
+    });
     let actor = caller.actor();
     let patient = state
         .db(move |conn| {
+            patients::exists(conn, actor.clinic_id, id)?;
+            let (patch, precondition) = request?;
             with_current_version(&precondition, || {
                 let current = patients::find(conn, actor.clinic_id, id)?;
                 precondition.check(current.version)?;

@@ -173,13 +173,16 @@ fn ok<R: Record>(record: &R) -> HttpResponse {
 pub async fn create<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let patient = path_id(&req)?;
-    let (input, canonical) = parse_json::<R::Input>(&req, &body)?;
-    let fields = R::parse(&input, now()).map_err(validation)?;
-    let key = idempotency_key(&req, &caller, &canonical)?;
+    // A bad body is reported only once the patient is known to be the caller's (else 404).
+    let request = parse_json::<R::Input>(&req, &body).and_then(|(input, canonical)| {
+        let fields = R::parse(&input, now()).map_err(validation)?;
+        Ok((fields, idempotency_key(&req, &caller, &canonical)?))
+    });
     let actor = caller.actor();
     let stored = state
         .db(move |conn| {
             patients::exists(conn, actor.clinic_id, patient)?;
+            let (fields, key) = request?;
             idempotency::once(conn, key.as_ref(), |conn| {
                 let record = R::create(conn, &actor, patient, &fields)?;
                 Ok(created(&record.view(), format!("{}/{}", R::COLLECTION, record.id()), record.version()))
@@ -222,13 +225,16 @@ pub async fn get<R: Record>(state: web::Data<AppState>, caller: Caller, req: Htt
 pub async fn amend<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
-    let (mut patch, _) = parse_json::<Value>(&req, &body)?;
-    let reason = take_reason(&mut patch)?;
-    from_value::<R::Input>(patch.clone())?; // unknown fields are refused before any read
-    let precondition = Precondition::from_request(&req, &state.config)?;
+    let request = parse_json::<Value>(&req, &body).and_then(|(mut patch, _)| {
+        let reason = take_reason(&mut patch)?;
+        from_value::<R::Input>(patch.clone())?; // unknown fields are refused before any merge
+        Ok((patch, reason, Precondition::from_request(&req, &state.config)?))
+    });
     let actor = caller.actor();
     let record = state
         .db(move |conn| {
+            R::find(conn, actor.clinic_id, id)?;
+            let (patch, reason, precondition) = request?;
             with_current_version(&precondition, || {
                 let current = R::find(conn, actor.clinic_id, id)?;
                 precondition.check(current.version())?;
@@ -246,12 +252,13 @@ pub async fn amend<R: Record>(state: web::Data<AppState>, caller: Caller, req: H
 pub async fn retract<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
-    let (body, _) = parse_json::<Value>(&req, &body)?;
-    let reason = only_reason(body)?;
-    let precondition = Precondition::from_request(&req, &state.config)?;
+    let request = parse_json::<Value>(&req, &body)
+        .and_then(|(body, _)| Ok((only_reason(body)?, Precondition::from_request(&req, &state.config)?)));
     let actor = caller.actor();
     let record = state
         .db(move |conn| {
+            R::find(conn, actor.clinic_id, id)?;
+            let (reason, precondition) = request?;
             with_current_version(&precondition, || {
                 let current = R::find(conn, actor.clinic_id, id)?;
                 precondition.check(current.version())?;
