@@ -2,6 +2,7 @@
 
 pub mod infusion;
 pub mod instruments;
+pub mod km;
 pub mod outcomes;
 pub mod patient;
 pub mod scoring;
