@@ -3,6 +3,7 @@
 pub mod infusion;
 pub mod instruments;
 pub mod km;
+pub mod onset;
 pub mod outcomes;
 pub mod patient;
 pub mod scoring;

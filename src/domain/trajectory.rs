@@ -110,7 +110,8 @@ pub fn trajectory(def: &'static DefinitionSet, infusion_starts: &[DateTime<Utc>]
     Trajectory { definition_set: def.name, first_infusion_at, series }
 }
 
-fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>], points: &[&RatingPoint]) -> Series {
+/// One instrument's series: `starts` sorted, `points` of that instrument sorted by time.
+pub fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>], points: &[&RatingPoint]) -> Series {
     let first = starts.first().copied();
     let baseline = first.and_then(|first| {
         let rated: Vec<DateTime<Utc>> = points.iter().map(|p| p.rated_at).collect();
