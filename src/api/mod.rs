@@ -1,9 +1,11 @@
 //! actix handlers, one file per resource, and what they share: JSON parsing with field
 //! errors, pagination, ETags and preconditions, idempotency keys.
 
+pub mod analytics;
 pub mod assessments;
 pub mod audit;
 pub mod auth;
+pub mod exports;
 pub mod health;
 pub mod infusions;
 pub mod middleware;
@@ -71,7 +73,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(patch().to(records::amend::<AssessmentRecord>))
                 .route(delete().to(records::retract::<AssessmentRecord>)),
         )
-        .service(resource("/api/v1/assessments/{id}/revisions").route(get().to(records::revisions::<AssessmentRecord>)));
+        .service(resource("/api/v1/assessments/{id}/revisions").route(get().to(records::revisions::<AssessmentRecord>)))
+        .service(resource("/api/v1/analytics/onset").route(get().to(analytics::onset)))
+        .service(resource("/api/v1/exports/assessments").route(get().to(exports::assessments)))
+        .service(resource("/api/v1/exports/infusions").route(get().to(exports::infusions)))
+        .service(resource("/api/v1/exports/codebook").route(get().to(exports::codebook)));
 }
 
 /// A resource whose other methods answer 405 as a problem.

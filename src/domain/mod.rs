@@ -1,5 +1,7 @@
 //! Pure clinical logic: plain data in, plain data out, no HTTP and no SQL.
 
+pub mod anonymise;
+pub mod export;
 pub mod infusion;
 pub mod instruments;
 pub mod km;

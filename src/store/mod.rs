@@ -5,6 +5,7 @@ pub mod audit;
 pub mod idempotency;
 pub mod infusions;
 pub mod patients;
+pub mod research;
 pub mod revisions;
 pub mod tokens;
 pub mod users;

@@ -1,0 +1,175 @@
+//! Cohort onset analytics (clinicians, admins; researchers with small cells suppressed).
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{query, validation};
+use crate::auth::{Caller, Role};
+use crate::domain::FieldError;
+use crate::domain::anonymise::age_at_first_infusion;
+use crate::domain::infusion::{Drug, Guidance, Route};
+use crate::domain::instruments::Instrument;
+use crate::domain::onset::{CohortPatient, OnsetReport, cohort_onset, report};
+use crate::domain::outcomes::{CONSENSUS_2016, Criterion};
+use crate::domain::patient::Sex;
+use crate::domain::scoring::one_of;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use crate::store::audit;
+use crate::store::research::{self, CohortInputs};
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnsetQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instrument: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drug: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guidance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_min: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_max: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+}
+
+/// The cohort's filters, parsed. The route, drug and guidance are those of the
+/// patient's first infusion; `from` and `to` bound its date (inclusive).
+#[derive(Debug, Clone)]
+struct Filters {
+    instrument: Instrument,
+    endpoint: Criterion,
+    route: Option<Route>,
+    drug: Option<Drug>,
+    guidance: Option<Guidance>,
+    sex: Option<Sex>,
+    age_min: Option<u32>,
+    age_max: Option<u32>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+fn date(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) -> Option<NaiveDate> {
+    let value = value?;
+    let parsed = NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .or_else(|| DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc).date_naive()));
+    if parsed.is_none() {
+        errors.push(FieldError::new(field, "must be a date (YYYY-MM-DD) or an RFC 3339 date-time"));
+    }
+    parsed
+}
+
+fn age(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) -> Option<u32> {
+    let value = value?;
+    let parsed = value.parse::<u32>().ok().filter(|a| *a <= 130);
+    if parsed.is_none() {
+        errors.push(FieldError::new(field, "must be a whole number of years from 0 to 130"));
+    }
+    parsed
+}
+
+impl OnsetQuery {
+    fn parse(&self) -> ApiResult<Filters> {
+        let mut e = Vec::new();
+        let instruments: Vec<&str> = Instrument::ALL.iter().map(|i| i.code()).collect();
+        let instrument = one_of(&mut e, "instrument", Some(self.instrument.as_deref().unwrap_or("ybocs")), Instrument::parse, &instruments);
+        let endpoint = one_of(&mut e, "endpoint", Some(self.endpoint.as_deref().unwrap_or("response")), Criterion::parse_endpoint, &["partial_response", "response", "remission"]);
+        let filters = Filters {
+            instrument: instrument.unwrap_or(Instrument::Ybocs),
+            endpoint: endpoint.unwrap_or(Criterion::Response),
+            route: one_of(&mut e, "route", self.route.as_deref(), Route::parse, &Route::codes()),
+            drug: one_of(&mut e, "drug", self.drug.as_deref(), Drug::parse, &Drug::codes()),
+            guidance: one_of(&mut e, "guidance", self.guidance.as_deref(), Guidance::parse, &Guidance::codes()),
+            sex: one_of(&mut e, "sex", self.sex.as_deref(), Sex::parse, &Sex::codes()),
+            age_min: age(&mut e, "age_min", self.age_min.as_deref()),
+            age_max: age(&mut e, "age_max", self.age_max.as_deref()),
+            from: date(&mut e, "from", self.from.as_deref()),
+            to: date(&mut e, "to", self.to.as_deref()),
+        };
+        if filters.endpoint == Criterion::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
+            e.push(FieldError::new("endpoint", "remission is defined for ybocs and ybocs_sr only"));
+        }
+        if e.is_empty() { Ok(filters) } else { Err(validation(e)) }
+    }
+}
+
+/// Patients whose first infusion and demographics pass the filters, with their data.
+fn select_cohort(inputs: CohortInputs, f: &Filters) -> Vec<CohortPatient> {
+    let mut sessions: HashMap<Uuid, Vec<&research::SessionFact>> = HashMap::new();
+    for s in &inputs.sessions {
+        sessions.entry(s.patient_id).or_default().push(s);
+    }
+    let mut ratings: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for (patient, point) in inputs.ratings {
+        ratings.entry(patient).or_default().push(point);
+    }
+    inputs
+        .patients
+        .iter()
+        .filter_map(|p| {
+            let own = sessions.get(&p.id)?;
+            let first = own.iter().min_by_key(|s| (s.started_at, s.patient_id))?;
+            let age = age_at_first_infusion(p.birth_date, Some(first.started_at))?;
+            let day = first.started_at.date_naive();
+            let keep = f.route.is_none_or(|r| first.route == Some(r))
+                && f.drug.is_none_or(|d| first.drug == Some(d))
+                && f.guidance.is_none_or(|g| first.guidance == Some(g))
+                && f.age_min.is_none_or(|min| age >= min)
+                && f.age_max.is_none_or(|max| age <= max)
+                && f.from.is_none_or(|from| day >= from)
+                && f.to.is_none_or(|to| day <= to);
+            keep.then(|| CohortPatient { infusion_starts: own.iter().map(|s| s.started_at).collect(), ratings: ratings.remove(&p.id).unwrap_or_default() })
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct OnsetView {
+    definition_set: &'static str,
+    instrument: Instrument,
+    endpoint: Criterion,
+    filters: OnsetQuery,
+    #[serde(flatten)]
+    report: OnsetReport,
+}
+
+pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
+    let given = query::<OnsetQuery>(&req)?;
+    let filters = given.parse()?;
+    let min_cell = (caller.role == Role::Researcher).then_some(state.config.min_cell);
+    let actor = caller.actor();
+    let (instrument, sex) = (filters.instrument, filters.sex);
+    let inputs = state.db(move |conn| research::cohort(conn, actor.clinic_id, instrument, sex)).await?;
+    let selected = {
+        let filters = filters.clone();
+        web::block(move || cohort_onset(&CONSENSUS_2016, filters.instrument, filters.endpoint, &select_cohort(inputs, &filters))).await?
+    };
+    let view = OnsetView {
+        definition_set: CONSENSUS_2016.name,
+        instrument: filters.instrument,
+        endpoint: filters.endpoint,
+        filters: given.clone(),
+        report: report(&selected, min_cell),
+    };
+    let actor = caller.actor();
+    let detail = json!({"filters": given, "n_patients": selected.n_patients, "n_events": selected.n_events, "suppressed": view.report.suppressed});
+    state.db(move |conn| Ok(audit::record(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

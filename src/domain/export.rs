@@ -1,0 +1,245 @@
+//! The research export's columns: one definition gives each column's name, type, unit,
+//! allowed values, meaning, and how its value is taken from a row. The exports and the
+//! codebook both read it, so they cannot drift apart.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::anonymise::round_to;
+use super::infusion::{AdverseEvent, Drug, Guidance, Infusion, Route};
+use super::instruments::Instrument;
+use super::outcomes::Criterion;
+use super::patient::Sex;
+use super::scoring::{CollectedVia, Rater, Rating, Recall};
+use super::trajectory::DerivedRating;
+
+/// One cell; `Null` is an empty CSV cell and a JSON null.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Int(i64),
+    Num(f64),
+    Bool(bool),
+}
+
+impl Cell {
+    fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+    fn int(v: Option<impl Into<i64>>) -> Cell {
+        v.map_or(Cell::Null, |v| Cell::Int(v.into()))
+    }
+    /// Rounded for display to `decimals`.
+    fn num(v: Option<f64>, decimals: i32) -> Cell {
+        v.filter(|v| v.is_finite()).map_or(Cell::Null, |v| Cell::Num(round_to(v, decimals)))
+    }
+    fn opt_text(v: Option<&str>) -> Cell {
+        v.map_or(Cell::Null, Cell::text)
+    }
+
+    /// The CSV form: empty for absent values.
+    pub fn to_csv(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Text(s) => s.clone(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Num(f) => f.to_string(),
+            Cell::Bool(b) => b.to_string(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Text(s) => serde_json::Value::from(s.as_str()),
+            Cell::Int(i) => serde_json::Value::from(*i),
+            Cell::Num(f) => serde_json::Value::from(*f),
+            Cell::Bool(b) => serde_json::Value::from(*b),
+        }
+    }
+}
+
+/// What is exported of a patient: never a name, id, date or free text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    pub subject_id: String,
+    pub age_at_first_infusion: Option<u32>,
+    pub sex: Sex,
+    pub diagnosis: String,
+}
+
+/// One rating row.
+#[derive(Debug, Clone)]
+pub struct RatingRow {
+    pub subject: Arc<Subject>,
+    pub definition_set: &'static str,
+    pub rating: Rating,
+    pub derived: DerivedRating,
+    pub baseline_total: Option<u32>,
+}
+
+/// One session row.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub subject: Arc<Subject>,
+    pub session: Infusion,
+    pub series_number: i32,
+    pub hours_since_first_infusion: Option<f64>,
+}
+
+pub struct Column<R> {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub unit: Option<&'static str>,
+    pub allowed_values: fn() -> Option<Vec<&'static str>>,
+    pub description: &'static str,
+    pub value: fn(&R) -> Cell,
+}
+
+/// What the codebook says of a column.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnDoc {
+    pub name: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub unit: Option<&'static str>,
+    pub allowed_values: Option<Vec<&'static str>>,
+    pub description: &'static str,
+}
+
+impl<R> Column<R> {
+    pub fn doc(&self) -> ColumnDoc {
+        ColumnDoc { name: self.name, kind: self.kind, unit: self.unit, allowed_values: (self.allowed_values)(), description: self.description }
+    }
+}
+
+fn any() -> Option<Vec<&'static str>> {
+    None
+}
+fn booleans() -> Option<Vec<&'static str>> {
+    Some(vec!["true", "false"])
+}
+fn sexes() -> Option<Vec<&'static str>> {
+    Some(Sex::codes())
+}
+fn instruments() -> Option<Vec<&'static str>> {
+    Some(Instrument::ALL.iter().map(|i| i.code()).collect())
+}
+fn recalls() -> Option<Vec<&'static str>> {
+    Some(Recall::ALL.iter().map(|r| r.code()).collect())
+}
+fn criteria() -> Option<Vec<&'static str>> {
+    Some([Criterion::None, Criterion::PartialResponse, Criterion::Response, Criterion::Remission].iter().map(|c| c.code()).collect())
+}
+
+macro_rules! column {
+    ($name:literal, $kind:literal, $unit:expr, $allowed:expr, $description:literal, $value:expr) => {
+        Column { name: $name, kind: $kind, unit: $unit, allowed_values: $allowed, description: $description, value: $value }
+    };
+}
+
+macro_rules! item_column {
+    ($code:literal, $name:literal) => {
+        column!($name, "integer", Some("points"), any, "Score of core item (Y-BOCS family and VAS item 1); empty for a paper total.", |r: &RatingRow| {
+            Cell::int(r.rating.scores.items().and_then(|items| items.get($code).copied()))
+        })
+    };
+}
+
+pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
+    column!("subject_id", "string", None, any, "Pseudonymous subject: lowercase hex HMAC-SHA256 of the patient id under the export key.", |r: &RatingRow| Cell::text(r.subject.subject_id.as_str())),
+    column!("definition_set", "string", None, || Some(vec!["consensus-2016"]), "Outcome definitions used for baseline, percent change and criterion.", |r: &RatingRow| Cell::text(r.definition_set)),
+    column!("instrument", "string", None, instruments, "Rating instrument; versions are never comparable with each other.", |r: &RatingRow| Cell::text(r.rating.instrument.code())),
+    column!("recall", "string", None, recalls, "Recall window of the rating (ISO 8601 duration, or NOW).", |r: &RatingRow| Cell::text(r.rating.recall.code())),
+    column!("short_recall", "boolean", None, booleans, "Recall shorter than the standard week.", |r: &RatingRow| Cell::Bool(r.rating.recall.is_short())),
+    column!("hours_since_first_infusion", "number", Some("hours"), any, "Hours from the start of the first infusion to the rating, to 0.01; negative before it; empty without infusions.", |r: &RatingRow| Cell::num(r.derived.hours_since_first_infusion, 2)),
+    column!("hours_since_last_infusion", "number", Some("hours"), any, "Hours from the start of the most recent infusion at or before the rating, to 0.01.", |r: &RatingRow| Cell::num(r.derived.hours_since_last_infusion, 2)),
+    column!("infusion_number", "integer", Some("sessions"), any, "Sessions started at or before the rating.", |r: &RatingRow| Cell::Int(i64::from(r.derived.infusion_number))),
+    column!("total", "integer", Some("points"), any, "Total score (sum of core items 1-10; the single VAS item).", |r: &RatingRow| Cell::Int(i64::from(r.rating.scores.total()))),
+    column!("obsessions", "integer", Some("points"), any, "Obsessions subscale, items 1-5 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscales(r.rating.instrument).map(|s| s.0))),
+    column!("compulsions", "integer", Some("points"), any, "Compulsions subscale, items 6-10 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscales(r.rating.instrument).map(|s| s.1))),
+    item_column!("1", "item_1"),
+    item_column!("2", "item_2"),
+    item_column!("3", "item_3"),
+    item_column!("4", "item_4"),
+    item_column!("5", "item_5"),
+    item_column!("6", "item_6"),
+    item_column!("7", "item_7"),
+    item_column!("8", "item_8"),
+    item_column!("9", "item_9"),
+    item_column!("10", "item_10"),
+    column!("cgi_s", "integer", Some("points"), any, "Clinical Global Impression - Severity, 1-7.", |r: &RatingRow| Cell::int(r.rating.cgi_s)),
+    column!("cgi_i", "integer", Some("points"), any, "Clinical Global Impression - Improvement, 1-7.", |r: &RatingRow| Cell::int(r.rating.cgi_i)),
+    column!("rater", "string", None, || Some(Rater::codes()), "Who rated.", |r: &RatingRow| Cell::text(r.rating.rater.code())),
+    column!("collected_via", "string", None, || Some(CollectedVia::codes()), "How the rating was collected.", |r: &RatingRow| Cell::text(r.rating.collected_via.code())),
+    column!("baseline_total", "integer", Some("points"), any, "Total of the series' baseline: the last rating within 30 days before the first infusion.", |r: &RatingRow| Cell::int(r.baseline_total)),
+    column!("percent_change", "number", Some("percent"), any, "(baseline - total) / baseline x 100, to 0.01; positive is improvement; empty before treatment or without a baseline.", |r: &RatingRow| Cell::num(r.derived.percent_change, 2)),
+    column!("criterion", "string", None, criteria, "Highest outcome level the rating meets under the definition set; empty before treatment or without a baseline.", |r: &RatingRow| Cell::opt_text(r.derived.criterion.map(Criterion::code))),
+    column!("early_improvement", "boolean", None, booleans, "A criterion met within 168 h of the first infusion or on a short recall: not yet a consensus response.", |r: &RatingRow| r.derived.early_improvement.map_or(Cell::Null, Cell::Bool)),
+    column!("age_at_first_infusion", "integer", Some("years"), any, "Age at the first infusion in whole years; 90 and over reported as 90.", |r: &RatingRow| Cell::int(r.subject.age_at_first_infusion)),
+    column!("sex", "string", None, sexes, "Sex.", |r: &RatingRow| Cell::text(r.subject.sex.code())),
+    column!("diagnosis", "string", None, any, "ICD-10 diagnosis code.", |r: &RatingRow| Cell::text(r.subject.diagnosis.as_str())),
+];
+
+pub const SESSION_COLUMNS: &[Column<SessionRow>] = &[
+    column!("subject_id", "string", None, any, "Pseudonymous subject: lowercase hex HMAC-SHA256 of the patient id under the export key.", |r: &SessionRow| Cell::text(r.subject.subject_id.as_str())),
+    column!("series_number", "integer", Some("sessions"), any, "The n-th session of the patient by start time.", |r: &SessionRow| Cell::Int(i64::from(r.series_number))),
+    column!("hours_since_first_infusion", "number", Some("hours"), any, "Hours from the start of the first infusion to the start of this one, to 0.01.", |r: &SessionRow| Cell::num(r.hours_since_first_infusion, 2)),
+    column!("drug", "string", None, || Some(Drug::codes()), "Drug given.", |r: &SessionRow| Cell::text(r.session.drug.code())),
+    column!("route", "string", None, || Some(Route::codes()), "Route of administration.", |r: &SessionRow| Cell::text(r.session.route.code())),
+    column!("guidance", "string", None, || Some(Guidance::codes()), "Psychological guidance during the session.", |r: &SessionRow| Cell::opt_text(r.session.guidance.map(Guidance::code))),
+    column!("dose_mg", "number", Some("mg"), any, "Dose given.", |r: &SessionRow| Cell::num(Some(r.session.dose_mg), 4)),
+    column!("weight_kg", "number", Some("kg"), any, "Body weight at the session.", |r: &SessionRow| Cell::num(r.session.weight_kg, 2)),
+    column!("dose_mg_per_kg", "number", Some("mg/kg"), any, "Dose per kilogram, to 0.0001.", |r: &SessionRow| Cell::num(r.session.dose_mg_per_kg, 4)),
+    column!("duration_minutes", "number", Some("minutes"), any, "From the start to the end of dosing, to 0.01.", |r: &SessionRow| {
+        Cell::num(r.session.ended_at.map(|end| (end - r.session.started_at).num_seconds() as f64 / 60.0), 2)
+    }),
+    column!("cadss_total", "integer", Some("points"), any, "Clinician-Administered Dissociative States Scale total (23 items, 0-92).", |r: &SessionRow| Cell::int(r.session.cadss_total)),
+    column!("moaas", "integer", Some("points"), any, "Lowest Modified Observer's Assessment of Alertness/Sedation observed, 0-5.", |r: &SessionRow| Cell::int(r.session.moaas)),
+    column!("adverse_event_codes", "string", None, || Some(AdverseEvent::codes()), "Adverse event codes, separated by ';'.", |r: &SessionRow| {
+        Cell::Text(r.session.adverse_event_codes.iter().map(|a| a.code()).collect::<Vec<_>>().join(";"))
+    }),
+    column!("age_at_first_infusion", "integer", Some("years"), any, "Age at the first infusion in whole years; 90 and over reported as 90.", |r: &SessionRow| Cell::int(r.subject.age_at_first_infusion)),
+    column!("sex", "string", None, sexes, "Sex.", |r: &SessionRow| Cell::text(r.subject.sex.code())),
+    column!("diagnosis", "string", None, any, "ICD-10 diagnosis code.", |r: &SessionRow| Cell::text(r.subject.diagnosis.as_str())),
+];
+
+/// The cells of a row, in column order.
+pub fn cells<R>(columns: &[Column<R>], row: &R) -> Vec<Cell> {
+    columns.iter().map(|c| (c.value)(row)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_in_the_contracted_order() {
+        let names: Vec<&str> = RATING_COLUMNS.iter().map(|c| c.name).collect();
+        let mut expected = vec!["subject_id", "definition_set", "instrument", "recall", "short_recall", "hours_since_first_infusion", "hours_since_last_infusion", "infusion_number", "total", "obsessions", "compulsions"];
+        let items: Vec<String> = (1..=10).map(|i| format!("item_{i}")).collect();
+        expected.extend(items.iter().map(String::as_str));
+        expected.extend(["cgi_s", "cgi_i", "rater", "collected_via", "baseline_total", "percent_change", "criterion", "early_improvement", "age_at_first_infusion", "sex", "diagnosis"]);
+        assert_eq!(names, expected);
+        let names: Vec<&str> = SESSION_COLUMNS.iter().map(|c| c.name).collect();
+        assert_eq!(names, vec!["subject_id", "series_number", "hours_since_first_infusion", "drug", "route", "guidance", "dose_mg", "weight_kg", "dose_mg_per_kg", "duration_minutes", "cadss_total", "moaas", "adverse_event_codes", "age_at_first_infusion", "sex", "diagnosis"]);
+    }
+
+    #[test]
+    fn cells_render_the_same_in_both_formats() {
+        for (cell, csv, json) in [
+            (Cell::Null, "", serde_json::Value::Null),
+            (Cell::Int(3), "3", serde_json::json!(3)),
+            (Cell::Num(-72.5), "-72.5", serde_json::json!(-72.5)),
+            (Cell::Bool(true), "true", serde_json::json!(true)),
+            (Cell::Text("a;b".into()), "a;b", serde_json::json!("a;b")),
+        ] {
+            assert_eq!(cell.to_csv(), csv);
+            assert_eq!(cell.to_json(), json);
+        }
+        assert_eq!(Cell::num(Some(100.0 / 3.0), 2), Cell::Num(33.33));
+        assert_eq!(Cell::num(Some(f64::NAN), 2), Cell::Null);
+    }
+}

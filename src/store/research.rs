@@ -1,0 +1,114 @@
+//! What cohort analytics and the research export read: demographics, session facts and
+//! ratings, never names, external ids or notes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::{assessments as a, clinics, infusions as i, patients as p};
+use crate::db::{Db, DbTime, DbUuid};
+use crate::domain::RecordStatus;
+use crate::domain::infusion::{Drug, Guidance, Route};
+use crate::domain::instruments::Instrument;
+use crate::domain::patient::Sex;
+use crate::domain::scoring::Recall;
+use crate::domain::trajectory::RatingPoint;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone)]
+pub struct Demographics {
+    pub id: Uuid,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    pub diagnosis: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionFact {
+    pub patient_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub drug: Option<Drug>,
+    pub route: Option<Route>,
+    pub guidance: Option<Guidance>,
+}
+
+type DemographicsRow = (DbUuid, NaiveDate, String, String);
+
+fn demographics(row: DemographicsRow) -> Demographics {
+    let (id, birth_date, sex, diagnosis) = row;
+    Demographics { id: id.0, birth_date, sex: Sex::parse(&sex).unwrap_or(Sex::Unknown), diagnosis }
+}
+
+/// The inputs of one cohort: patients who have ratings of `instrument`, their active
+/// sessions, and their active ratings of that instrument, and nothing else.
+pub struct CohortInputs {
+    pub patients: Vec<Demographics>,
+    pub sessions: Vec<SessionFact>,
+    pub ratings: Vec<(Uuid, RatingPoint)>,
+}
+
+pub fn cohort(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>) -> ApiResult<CohortInputs> {
+    let rated = a::table
+        .filter(a::clinic_id.eq(DbUuid(clinic)))
+        .filter(a::instrument.eq(instrument.code()))
+        .filter(a::status.eq(RecordStatus::Active.code()));
+    let mut patients_query = p::table
+        .filter(p::clinic_id.eq(DbUuid(clinic)))
+        .filter(p::id.eq_any(rated.select(a::patient_id)))
+        .select((p::id, p::birth_date, p::sex, p::diagnosis))
+        .into_boxed();
+    if let Some(sex) = sex {
+        patients_query = patients_query.filter(p::sex.eq(sex.code()));
+    }
+    let patients: Vec<Demographics> = patients_query.load::<DemographicsRow>(conn)?.into_iter().map(demographics).collect();
+    let sessions: Vec<(DbUuid, DbTime, String, String, Option<String>)> = i::table
+        .filter(i::clinic_id.eq(DbUuid(clinic)))
+        .filter(i::status.eq(RecordStatus::Active.code()))
+        .filter(i::patient_id.eq_any(rated.select(a::patient_id)))
+        .select((i::patient_id, i::started_at, i::drug, i::route, i::guidance))
+        .load(conn)?;
+    let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>)> =
+        rated.select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_i)).load(conn)?;
+    Ok(CohortInputs {
+        patients,
+        sessions: sessions
+            .into_iter()
+            .map(|(patient, started, drug, route, guidance)| SessionFact {
+                patient_id: patient.0,
+                started_at: started.0,
+                drug: Drug::parse(&drug),
+                route: Route::parse(&route),
+                guidance: guidance.as_deref().and_then(Guidance::parse),
+            })
+            .collect(),
+        ratings: ratings
+            .into_iter()
+            .map(|(patient, id, rated_at, recall, total, cgi_i)| {
+                let recall = Recall::parse(&recall).ok_or_else(|| ApiError::Internal(format!("stored recall {recall:?}")))?;
+                Ok((patient.0, RatingPoint { id: id.0, instrument, rated_at: rated_at.0, recall, total: total as u32, cgi_i: cgi_i.map(|c| c as u32) }))
+            })
+            .collect::<ApiResult<_>>()?,
+    })
+}
+
+/// A page of consenting patients by id, for the export (`clinic`: one, or all).
+pub fn consenting_patients(conn: &mut Db, clinic: Option<Uuid>, after: Option<Uuid>, limit: i64) -> ApiResult<Vec<Demographics>> {
+    let mut query = p::table
+        .filter(p::research_consent.eq(true))
+        .select((p::id, p::birth_date, p::sex, p::diagnosis))
+        .order(p::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(clinic) = clinic {
+        query = query.filter(p::clinic_id.eq(DbUuid(clinic)));
+    }
+    if let Some(after) = after {
+        query = query.filter(p::id.gt(DbUuid(after)));
+    }
+    Ok(query.load::<DemographicsRow>(conn)?.into_iter().map(demographics).collect())
+}
+
+/// A clinic's id by its name (the offline export command).
+pub fn clinic_by_name(conn: &mut Db, name: &str) -> ApiResult<Option<Uuid>> {
+    Ok(clinics::table.filter(clinics::name.eq(name)).select(clinics::id).first::<DbUuid>(conn).optional()?.map(|id| id.0))
+}
