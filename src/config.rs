@@ -31,6 +31,15 @@ pub fn database_url() -> String {
     env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())
 }
 
+/// `ONSET_EXPORT_KEY`, if set; at least 32 bytes.
+pub fn export_key() -> Result<Option<Vec<u8>>, String> {
+    let key = env("ONSET_EXPORT_KEY").map(String::into_bytes);
+    if key.as_ref().is_some_and(|k| k.len() < MIN_SECRET_BYTES) {
+        return Err(format!("ONSET_EXPORT_KEY must be at least {MIN_SECRET_BYTES} bytes"));
+    }
+    Ok(key)
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -60,10 +69,7 @@ impl Config {
                 }
             },
         };
-        let export_key = env("ONSET_EXPORT_KEY").map(String::into_bytes);
-        if export_key.as_ref().is_some_and(|k| k.len() < MIN_SECRET_BYTES) {
-            return Err(format!("ONSET_EXPORT_KEY must be at least {MIN_SECRET_BYTES} bytes"));
-        }
+        let export_key = export_key()?;
         let cors_origins: Vec<String> = env("ONSET_CORS_ORIGINS")
             .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
             .unwrap_or_default();

@@ -45,7 +45,8 @@ impl Cell {
             Cell::Null => String::new(),
             Cell::Text(s) => s.clone(),
             Cell::Int(i) => i.to_string(),
-            Cell::Num(f) => f.to_string(),
+            // The same digits as the NDJSON export, so the two formats agree cell by cell.
+            Cell::Num(_) => self.to_json().to_string(),
             Cell::Bool(b) => b.to_string(),
         }
     }
@@ -233,6 +234,7 @@ mod tests {
             (Cell::Null, "", serde_json::Value::Null),
             (Cell::Int(3), "3", serde_json::json!(3)),
             (Cell::Num(-72.5), "-72.5", serde_json::json!(-72.5)),
+            (Cell::Num(4.0), "4.0", serde_json::json!(4.0)),
             (Cell::Bool(true), "true", serde_json::json!(true)),
             (Cell::Text("a;b".into()), "a;b", serde_json::json!("a;b")),
         ] {

@@ -5,5 +5,6 @@ mod contract;
 mod helpers;
 mod patients;
 mod records;
+mod research;
 mod trajectory;
 mod users;

@@ -1,0 +1,263 @@
+use awc::http::Method;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::*;
+
+const T0: &str = "2026-03-02T09:00:00Z";
+
+/// A patient with an optional baseline (30, a day before T0), an infusion at T0 and
+/// ratings at the given hours after it.
+async fn journey(app: &TestApp, user: &TestUser, baseline: bool, infusion: bool, ratings: &[(&str, u32)]) -> String {
+    let patient = app.patient(user).await;
+    if infusion {
+        assert_eq!(app.post(&format!("/api/v1/patients/{patient}/infusions"), &user.token, infusion_body(T0)).await.status, 201);
+    }
+    let path = format!("/api/v1/patients/{patient}/assessments");
+    if baseline {
+        assert_eq!(app.post(&path, &user.token, rating_body("2026-03-01T09:00:00Z", 30)).await.status, 201);
+    }
+    for (at, total) in ratings {
+        assert_eq!(app.post(&path, &user.token, rating_body(at, *total)).await.status, 201);
+    }
+    patient
+}
+
+/// Responders at 4 h and 24 h, one censored at 168 h; one patient without a baseline and
+/// one without an infusion stay out of the cohort.
+async fn cohort(app: &TestApp, user: &TestUser) {
+    journey(app, user, true, true, &[("2026-03-02T13:00:00Z", 18)]).await;
+    journey(app, user, true, true, &[("2026-03-02T13:00:00Z", 27), ("2026-03-03T09:00:00Z", 19)]).await;
+    journey(app, user, true, true, &[("2026-03-02T13:00:00Z", 27), ("2026-03-09T09:00:00Z", 24)]).await;
+    journey(app, user, false, true, &[("2026-03-02T13:00:00Z", 10)]).await;
+    journey(app, user, true, false, &[]).await;
+}
+
+fn loglog_band(survival: f64, greenwood: f64) -> (f64, f64) {
+    let sigma = greenwood.sqrt() / survival.ln().abs();
+    let centre = (-survival.ln()).ln();
+    ((-(centre + 1.959963984540054 * sigma).exp()).exp(), (-(centre - 1.959963984540054 * sigma).exp()).exp())
+}
+
+fn close(v: &Value, expected: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - expected).abs() < 1e-9)
+}
+
+#[actix_rt::test]
+async fn the_onset_curve_matches_the_hand_worked_cohort() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    cohort(&app, &admin).await;
+    let r = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=response", &admin.token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["n_patients"].clone(), r.body["n_events"].clone(), r.body["suppressed"].clone()), (json!(3), json!(2), json!(false)));
+    assert_eq!((r.body["definition_set"].as_str(), r.body["endpoint"].as_str()), (Some("consensus-2016"), Some("response")));
+    let km = r.body["km"].as_array().unwrap();
+    let counts: Vec<(f64, u64, u64, u64)> = km.iter().map(|s| (s["hours"].as_f64().unwrap(), s["at_risk"].as_u64().unwrap(), s["events"].as_u64().unwrap(), s["censored"].as_u64().unwrap())).collect();
+    assert_eq!(counts, vec![(4.0, 3, 1, 0), (24.0, 2, 1, 0), (168.0, 1, 0, 1)]);
+    assert!(close(&km[0]["survival"], 2.0 / 3.0) && close(&km[1]["survival"], 1.0 / 3.0) && close(&km[2]["survival"], 1.0 / 3.0));
+    let (lo, hi) = loglog_band(2.0 / 3.0, 1.0 / 6.0);
+    assert!(close(&km[0]["ci_lower"], lo) && close(&km[0]["ci_upper"], hi), "{}", km[0]);
+    let (lo, hi) = loglog_band(1.0 / 3.0, 1.0 / 6.0 + 1.0 / 2.0);
+    assert!(close(&km[1]["ci_lower"], lo) && close(&km[1]["ci_upper"], hi), "{}", km[1]);
+    assert_eq!(r.body["median_hours"], 24.0);
+    assert!(close(&r.body["share_by"]["4h"], 1.0 / 3.0));
+    assert!(close(&r.body["share_by"]["24h"], 2.0 / 3.0) && close(&r.body["share_by"]["28d"], 2.0 / 3.0));
+    let bucket = |label: &str| r.body["acute_curve"].as_array().unwrap().iter().find(|b| b["bucket"] == label).unwrap().clone();
+    let early = bucket("4-24h");
+    assert_eq!(early["n"], 3);
+    assert!(close(&early["mean_percent_change"], 20.0) && close(&early["sd"], 300f64.sqrt()), "{early}");
+    assert_eq!(bucket("1-3d")["n"], 1);
+    assert_eq!(bucket("7-14d")["n"], 1);
+    assert_eq!((bucket("0-4h")["n"].clone(), bucket("0-4h")["mean_percent_change"].clone()), (json!(0), Value::Null));
+    // partial response counts the same events; filters narrow the cohort
+    let partial = app.get("/api/v1/analytics/onset?endpoint=partial_response", &admin.token).await;
+    assert_eq!(partial.body["n_events"], 2);
+    for (filter, n) in [("route=iv", 3), ("route=im", 0), ("drug=esketamine", 0), ("guidance=guided", 3), ("sex=female", 3), ("sex=male", 0), ("age_min=30&age_max=40", 3), ("age_min=40", 0), ("from=2026-03-02&to=2026-03-02", 3), ("from=2026-03-03", 0)] {
+        let filtered = app.get(&format!("/api/v1/analytics/onset?{filter}"), &admin.token).await;
+        assert_eq!(filtered.body["n_patients"], n, "{filter}: {}", filtered.text);
+    }
+    let audit = app.get("/api/v1/audit?action=analytics.onset", &admin.token).await;
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 12);
+    assert_eq!(audit.body["items"][0]["detail"]["filters"]["from"], "2026-03-03");
+}
+
+#[actix_rt::test]
+async fn analytics_input_is_validated() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let bad = app.get("/api/v1/analytics/onset?instrument=madrs&endpoint=cure&route=rectal&age_min=old&from=someday", &admin.token).await;
+    bad.assert_problem(422);
+    let mut fields = bad.error_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["age_min", "endpoint", "from", "instrument", "route"]);
+    assert_eq!(app.get("/api/v1/analytics/onset?instrument=ocd_vas&endpoint=remission", &admin.token).await.error_fields(), vec!["endpoint"]);
+    app.get("/api/v1/analytics/onset?colour=blue", &admin.token).await.assert_problem(400);
+    app.request(Method::GET, "/api/v1/analytics/onset", None, None, &[]).await.assert_problem(401);
+}
+
+#[actix_rt::test]
+async fn researchers_see_small_cells_suppressed_and_other_clinics_nothing() {
+    let app = spawn_with(|c| c.min_cell = 2).await;
+    let admin = app.admin("North").await;
+    let researcher = app.user(&admin, "researcher").await;
+    cohort(&app, &admin).await;
+    let r = app.get("/api/v1/analytics/onset", &researcher.token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = &r.body["km"][0];
+    assert_eq!((first["at_risk"].clone(), first["events"].clone(), first["suppressed"].clone()), (json!(3), Value::Null, json!(true)));
+    assert_eq!(r.body["n_events"], 2);
+    assert_eq!(r.body["acute_curve"].as_array().unwrap().iter().find(|b| b["bucket"] == "1-3d").unwrap()["n"], Value::Null);
+    let default_cells = spawn_app().await;
+    let admin2 = default_cells.admin("North").await;
+    let researcher2 = default_cells.user(&admin2, "researcher").await;
+    cohort(&default_cells, &admin2).await;
+    let hidden = default_cells.get("/api/v1/analytics/onset", &researcher2.token).await;
+    assert_eq!((hidden.body["suppressed"].clone(), hidden.body["km"].clone(), hidden.body["n_patients"].clone()), (json!(true), json!([]), Value::Null));
+    let exact = default_cells.get("/api/v1/analytics/onset", &admin2.token).await;
+    assert_eq!(exact.body["n_patients"], 3, "clinicians and admins see exact counts");
+    let south = default_cells.admin("South").await;
+    assert_eq!(default_cells.get("/api/v1/analytics/onset", &south.token).await.body["n_patients"], 0);
+}
+
+fn subject(patient: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(EXPORT_KEY).unwrap();
+    mac.update(patient.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    (header, rows)
+}
+
+fn ndjson_rows(text: &str) -> Vec<serde_json::Map<String, Value>> {
+    text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap().as_object().unwrap().clone()).collect()
+}
+
+fn as_csv(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[actix_rt::test]
+async fn the_export_is_pseudonymised_and_both_formats_agree() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let researcher = app.user(&admin, "researcher").await;
+    // an old, consenting patient with identifying details everywhere
+    let mut old = patient_body();
+    old["birth_date"] = json!("1930-01-15");
+    old["display_name"] = json!("Ada Identifiable");
+    old["external_id"] = json!("MRN-SECRET-1");
+    let old = app.post("/api/v1/patients", &admin.token, old).await.id();
+    let mut session = infusion_body(T0);
+    session["lot_number"] = json!("LOT-SECRET-9");
+    session["notes"] = json!("NOTE-SECRET session");
+    session["adverse_event_codes"] = json!(["nausea", "dizziness"]);
+    session["ended_at"] = json!("2026-03-02T09:40:00Z");
+    assert_eq!(app.post(&format!("/api/v1/patients/{old}/infusions"), &admin.token, session).await.status, 201);
+    let ratings = format!("/api/v1/patients/{old}/assessments");
+    let mut baseline = rating_body("2026-03-01T09:00:00Z", 30);
+    baseline["notes"] = json!("NOTE-SECRET rating");
+    app.post(&ratings, &admin.token, baseline).await;
+    app.post(&ratings, &admin.token, rating_body("2026-03-02T13:00:00Z", 18)).await;
+    let retracted = app.post(&ratings, &admin.token, rating_body("2026-03-02T15:00:00Z", 2)).await.id();
+    app.delete(&format!("/api/v1/assessments/{retracted}"), &admin.token, json!({"reason": "wrong patient"})).await;
+    let vas = json!({"instrument": "ocd_vas", "rated_at": "2026-03-02T10:00:00Z", "recall": "NOW", "items": {"1": 40}, "rater": "self", "collected_via": "app"});
+    app.post(&ratings, &admin.token, vas).await;
+    // a patient who did not consent
+    let mut refuser = patient_body();
+    refuser["research_consent"] = json!(false);
+    let refuser = app.post("/api/v1/patients", &admin.token, refuser).await.id();
+    app.post(&format!("/api/v1/patients/{refuser}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 25)).await;
+
+    let codebook = app.get("/api/v1/exports/codebook", &researcher.token).await;
+    assert_eq!(codebook.status, 200, "{}", codebook.text);
+    let columns = |kind: &str| -> Vec<String> { codebook.body[kind].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect() };
+    for column in codebook.body["assessments"].as_array().unwrap().iter().chain(codebook.body["infusions"].as_array().unwrap()) {
+        assert!(column["type"].is_string() && !column["description"].as_str().unwrap().is_empty(), "{column}");
+    }
+
+    let csv = app.get("/api/v1/exports/assessments?format=csv", &researcher.token).await;
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    assert!(csv.content_type().starts_with("text/csv"));
+    let ndjson = app.get("/api/v1/exports/assessments?format=ndjson", &researcher.token).await;
+    assert_eq!(ndjson.content_type(), "application/x-ndjson");
+    for leak in ["Ada", "Identifiable", "MRN-SECRET", "LOT-SECRET", "NOTE-SECRET", "2026-", "1930", &old, &refuser] {
+        assert!(!csv.text.contains(leak) && !ndjson.text.contains(leak), "{leak} leaked");
+    }
+    let (header, rows) = csv_rows(&csv.text);
+    assert_eq!(header, columns("assessments"));
+    assert_eq!(rows.len(), 3, "baseline, 4 h and the VAS; not the retracted rating nor the refuser: {}", csv.text);
+    let objects = ndjson_rows(&ndjson.text);
+    assert_eq!(objects.len(), rows.len());
+    for ((row, object), line) in rows.iter().zip(&objects).zip(ndjson.text.lines()) {
+        let positions: Vec<usize> = header.iter().map(|name| line.find(&format!("\"{name}\":")).unwrap()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "keys in codebook order: {line}");
+        assert_eq!(object.len(), header.len());
+        let values: Vec<String> = header.iter().map(|name| as_csv(&object[name])).collect();
+        assert_eq!(&values, row, "both formats agree");
+    }
+    let cell = |row: &Vec<String>, name: &str| row[header.iter().position(|h| h == name).unwrap()].clone();
+    let after = rows.iter().find(|r| cell(r, "total") == "18").unwrap();
+    assert_eq!(cell(after, "subject_id"), subject(&old));
+    assert_eq!(cell(after, "age_at_first_infusion"), "90");
+    assert_eq!(cell(after, "hours_since_first_infusion"), "4.0");
+    assert_eq!(cell(after, "percent_change"), "40.0");
+    assert_eq!(cell(after, "baseline_total"), "30");
+    assert_eq!(cell(after, "criterion"), "response");
+    assert_eq!(cell(after, "early_improvement"), "true");
+    assert_eq!(cell(after, "definition_set"), "consensus-2016");
+    let baseline_row = rows.iter().find(|r| cell(r, "total") == "30").unwrap();
+    assert_eq!((cell(baseline_row, "hours_since_first_infusion"), cell(baseline_row, "criterion")), ("-24.0".to_string(), String::new()));
+
+    let only_vas = app.get("/api/v1/exports/assessments?format=ndjson&instrument=ocd_vas", &researcher.token).await;
+    let vas_rows = ndjson_rows(&only_vas.text);
+    assert_eq!(vas_rows.len(), 1);
+    assert_eq!((vas_rows[0]["total"].clone(), vas_rows[0]["obsessions"].clone(), vas_rows[0]["short_recall"].clone()), (json!(40), Value::Null, json!(true)));
+    let none_changed = app.get("/api/v1/exports/assessments?changed_since=2999-01-01T00:00:00Z", &researcher.token).await;
+    assert_eq!(csv_rows(&none_changed.text).1.len(), 0);
+
+    let sessions = app.get("/api/v1/exports/infusions?format=csv", &researcher.token).await;
+    let (header, rows) = csv_rows(&sessions.text);
+    assert_eq!(header, columns("infusions"));
+    assert_eq!(rows.len(), 1);
+    let cell = |name: &str| rows[0][header.iter().position(|h| h == name).unwrap()].clone();
+    assert_eq!((cell("subject_id"), cell("dose_mg_per_kg"), cell("duration_minutes"), cell("adverse_event_codes")), (subject(&old), "0.5".into(), "40.0".into(), "nausea;dizziness".into()));
+    assert!(!sessions.text.contains("LOT-SECRET"));
+
+    let audit = app.get("/api/v1/audit?action=export.download", &admin.token).await;
+    let events = audit.body["items"].as_array().unwrap();
+    assert_eq!(events.len(), 5, "{}", audit.text);
+    assert_eq!(events[0]["detail"]["rows"], 1);
+    assert_eq!(events[0]["detail"]["kind"], "infusions");
+}
+
+#[actix_rt::test]
+async fn exports_are_for_researchers_and_admins_of_the_clinic_only() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let patient = app.patient(&admin).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 25)).await;
+    for path in ["/api/v1/exports/assessments", "/api/v1/exports/infusions", "/api/v1/exports/codebook"] {
+        app.get(path, &clinician.token).await.assert_problem(403);
+        app.request(Method::GET, path, None, None, &[]).await.assert_problem(401);
+    }
+    assert_eq!(csv_rows(&app.get("/api/v1/exports/assessments", &admin.token).await.text).1.len(), 1);
+    let south = app.admin("South").await;
+    let theirs = app.get("/api/v1/exports/assessments", &south.token).await;
+    assert_eq!(csv_rows(&theirs.text).1.len(), 0, "another clinic's export is empty");
+    app.get("/api/v1/exports/assessments?format=xlsx", &admin.token).await.assert_problem(422);
+    assert_eq!(app.get("/api/v1/exports/infusions?instrument=ybocs", &admin.token).await.error_fields(), vec!["instrument"]);
+    let keyless = spawn_with(|c| c.export_key = None).await;
+    let keyless_admin = keyless.admin("North").await;
+    keyless.get("/api/v1/exports/assessments", &keyless_admin.token).await.assert_problem(503);
+}
