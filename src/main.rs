@@ -31,6 +31,16 @@ enum Command {
         #[arg(long, default_value = "Administrator")]
         name: String,
     },
+    /// Create a realistic synthetic cohort in a demo clinic of its own (migrates first).
+    DemoData {
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        patients: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only print the demo admin's `email password` (derived from the seed) and exit.
+        #[arg(long)]
+        print_admin: bool,
+    },
     /// Write the pseudonymised research export to standard output (needs ONSET_EXPORT_KEY).
     Export {
         #[arg(long, value_parser = ["assessments", "infusions"])]
@@ -61,6 +71,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(),
         Command::Migrate => migrate(),
         Command::CreateAdmin { clinic, email, name } => create_admin(&clinic, &email, &name),
+        Command::DemoData { patients, seed, print_admin } => demo_data(patients, seed, print_admin),
         Command::Export { kind, format, clinic, instrument, changed_since } => {
             export(&kind, &format, clinic.as_deref(), instrument.as_deref(), changed_since.as_deref())
         }
@@ -180,5 +191,29 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
     }
     out.flush().map_err(|e| format!("cannot write the export: {e}"))?;
     eprintln!("onset: exported {rows} row(s)");
+    Ok(())
+}
+
+fn demo_data(patients: u32, seed: u64, print_admin: bool) -> Result<(), String> {
+    let (email, password) = onset::demo::admin_credentials(seed);
+    if print_admin {
+        println!("{email} {password}");
+        return Ok(());
+    }
+    let pool = open_database()?;
+    let started = std::time::Instant::now();
+    let summary = onset::demo::run(&pool, patients, seed, |done, total| {
+        if total > 1_000 {
+            eprintln!("onset: {done}/{total} patients written");
+        }
+    })?;
+    println!(
+        "{}: {} patients, {} sessions, {} ratings in {:.1} s\nlog in as: {email} {password}",
+        onset::demo::clinic_name(seed),
+        summary.patients,
+        summary.infusions,
+        summary.assessments,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -65,6 +65,92 @@ fn stored<T>(what: &str, value: Option<T>) -> ApiResult<T> {
     value.ok_or_else(|| ApiError::Internal(format!("unreadable stored {what}")))
 }
 
+impl AssessmentRecord {
+    /// A record around a rating, with its derived subscales and severity.
+    pub fn new(id: Uuid, patient_id: Uuid, rating: Rating, status: RecordStatus, version: i32, at: (DateTime<Utc>, DateTime<Utc>), by: (Uuid, Uuid)) -> Self {
+        let subscales = rating.scores.subscales(rating.instrument);
+        AssessmentRecord {
+            id,
+            patient_id,
+            obsessions: subscales.map(|s| s.0),
+            compulsions: subscales.map(|s| s.1),
+            severity: rating.instrument.severity(rating.scores.total()),
+            short_recall: rating.recall.is_short(),
+            rating,
+            status,
+            version,
+            created_at: at.0,
+            updated_at: at.1,
+            created_by: by.0,
+            updated_by: by.1,
+        }
+    }
+}
+
+/// The row a new rating becomes.
+#[derive(Insertable)]
+#[diesel(table_name = a)]
+pub struct NewAssessmentRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    patient_id: DbUuid,
+    instrument: &'static str,
+    rated_at: DbTime,
+    recall: &'static str,
+    items: Option<DbJson>,
+    total: i32,
+    cgi_s: Option<i32>,
+    cgi_i: Option<i32>,
+    rater: &'static str,
+    collected_via: &'static str,
+    notes: Option<String>,
+    status: &'static str,
+    version: i32,
+    created_at: DbTime,
+    updated_at: DbTime,
+    created_by: DbUuid,
+    updated_by: DbUuid,
+}
+
+impl NewAssessmentRow {
+    pub fn new(clinic: Uuid, record: &AssessmentRecord) -> Self {
+        let r = &record.rating;
+        NewAssessmentRow {
+            id: DbUuid(record.id),
+            clinic_id: DbUuid(clinic),
+            patient_id: DbUuid(record.patient_id),
+            instrument: r.instrument.code(),
+            rated_at: DbTime(r.rated_at),
+            recall: r.recall.code(),
+            items: items_json(r),
+            total: r.scores.total() as i32,
+            cgi_s: r.cgi_s.map(|v| v as i32),
+            cgi_i: r.cgi_i.map(|v| v as i32),
+            rater: r.rater.code(),
+            collected_via: r.collected_via.code(),
+            notes: r.notes.clone(),
+            status: record.status.code(),
+            version: record.version,
+            created_at: DbTime(record.created_at),
+            updated_at: DbTime(record.updated_at),
+            created_by: DbUuid(record.created_by),
+            updated_by: DbUuid(record.updated_by),
+        }
+    }
+}
+
+/// The revision that keeps a version of a rating.
+pub fn revision(record: &AssessmentRecord, reason: Option<&str>) -> NewRevision {
+    NewRevision {
+        entity: ENTITY,
+        entity_id: record.id,
+        version: record.version,
+        snapshot: serde_json::to_value(record).expect("plain data serialises"),
+        changed_at: record.updated_at,
+        reason: reason.map(str::to_string),
+    }
+}
+
 impl AssessmentRow {
     fn into_record(self) -> ApiResult<AssessmentRecord> {
         let items: Option<BTreeMap<String, u32>> = match self.items {
@@ -82,22 +168,16 @@ impl AssessmentRow {
             collected_via: stored("collected_via", CollectedVia::parse(&self.collected_via))?,
             notes: self.notes,
         };
-        let subscales = rating.scores.subscales(rating.instrument);
-        Ok(AssessmentRecord {
-            id: self.id.0,
-            patient_id: self.patient_id.0,
-            obsessions: subscales.map(|s| s.0),
-            compulsions: subscales.map(|s| s.1),
-            severity: rating.instrument.severity(rating.scores.total()),
-            short_recall: rating.recall.is_short(),
+        let status = stored("status", RecordStatus::parse(&self.status))?;
+        Ok(AssessmentRecord::new(
+            self.id.0,
+            self.patient_id.0,
             rating,
-            status: stored("status", RecordStatus::parse(&self.status))?,
-            version: self.version,
-            created_at: self.created_at.0,
-            updated_at: self.updated_at.0,
-            created_by: self.created_by.0,
-            updated_by: self.updated_by.0,
-        })
+            status,
+            self.version,
+            (self.created_at.0, self.updated_at.0),
+            (self.created_by.0, self.updated_by.0),
+        ))
     }
 }
 
@@ -116,48 +196,15 @@ pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<AssessmentRecord
     row.ok_or(ApiError::NotFound)?.into_record()
 }
 
-fn snapshot(conn: &mut Db, actor: &Actor, record: &AssessmentRecord, reason: Option<&str>) -> ApiResult<()> {
-    revisions::record(conn, actor, NewRevision {
-        entity: ENTITY,
-        entity_id: record.id,
-        version: record.version,
-        snapshot: serde_json::to_value(record).expect("plain data serialises"),
-        changed_at: record.updated_at,
-        reason,
-    })?;
-    Ok(())
-}
-
 /// Inside the caller's write transaction (see `idempotency::once`). The patient must
 /// already be known to belong to the actor's clinic.
 pub fn create(conn: &mut Db, actor: &Actor, patient: Uuid, r: &Rating) -> ApiResult<AssessmentRecord> {
-    let id = Uuid::now_v7();
-    let at = DbTime(now());
-    diesel::insert_into(a::table)
-        .values((
-            a::id.eq(DbUuid(id)),
-            a::clinic_id.eq(DbUuid(actor.clinic_id)),
-            a::patient_id.eq(DbUuid(patient)),
-            a::instrument.eq(r.instrument.code()),
-            a::rated_at.eq(DbTime(r.rated_at)),
-            a::recall.eq(r.recall.code()),
-            a::items.eq(items_json(r)),
-            a::total.eq(r.scores.total() as i32),
-            a::cgi_s.eq(r.cgi_s.map(|v| v as i32)),
-            a::cgi_i.eq(r.cgi_i.map(|v| v as i32)),
-            a::rater.eq(r.rater.code()),
-            a::collected_via.eq(r.collected_via.code()),
-            a::notes.eq(&r.notes),
-            a::status.eq(RecordStatus::Active.code()),
-            a::version.eq(1),
-            a::created_at.eq(at),
-            (a::updated_at.eq(at), a::created_by.eq(DbUuid(actor.user_id)), a::updated_by.eq(DbUuid(actor.user_id))),
-        ))
-        .execute(conn)?;
-    let record = find(conn, actor.clinic_id, id)?;
-    snapshot(conn, actor, &record, None)?;
+    let at = now();
+    let record = AssessmentRecord::new(Uuid::now_v7(), patient, r.clone(), RecordStatus::Active, 1, (at, at), (actor.user_id, actor.user_id));
+    diesel::insert_into(a::table).values(NewAssessmentRow::new(actor.clinic_id, &record)).execute(conn)?;
+    revisions::record(conn, actor, revision(&record, None))?;
     let detail = json!({"patient_id": patient, "instrument": r.instrument.code()});
-    audit::record(conn, actor.audit("assessment.create", ENTITY, Some(id), detail))?;
+    audit::record(conn, actor.audit("assessment.create", ENTITY, Some(record.id), detail))?;
     Ok(record)
 }
 
@@ -236,7 +283,7 @@ pub fn save_version(
             ))
             .execute(conn)?;
         let record = find(conn, actor.clinic_id, id)?;
-        snapshot(conn, actor, &record, Some(reason))?;
+        revisions::record(conn, actor, revision(&record, Some(reason)))?;
         let action = if status == RecordStatus::Active { "assessment.amend" } else { "assessment.retract" };
         audit::record(conn, actor.audit(action, ENTITY, Some(id), json!({"version": record.version})))?;
         Ok(record)

@@ -65,6 +65,84 @@ fn stored<T>(what: &str, value: Option<T>) -> ApiResult<T> {
     value.ok_or_else(|| ApiError::Internal(format!("unreadable stored {what}")))
 }
 
+/// The row a new session becomes.
+#[derive(Insertable)]
+#[diesel(table_name = i)]
+pub struct NewInfusionRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    patient_id: DbUuid,
+    drug: &'static str,
+    route: &'static str,
+    guidance: Option<&'static str>,
+    started_at: DbTime,
+    ended_at: Option<DbTime>,
+    discharged_at: Option<DbTime>,
+    dose_mg: f64,
+    weight_kg: Option<f64>,
+    dose_mg_per_kg: Option<f64>,
+    series_number: i32,
+    lot_number: Option<String>,
+    vitals: DbJson,
+    cadss_total: Option<i32>,
+    moaas: Option<i32>,
+    adverse_event_codes: DbJson,
+    adverse_event_notes: Option<String>,
+    notes: Option<String>,
+    status: &'static str,
+    version: i32,
+    created_at: DbTime,
+    updated_at: DbTime,
+    created_by: DbUuid,
+    updated_by: DbUuid,
+}
+
+impl NewInfusionRow {
+    pub fn new(clinic: Uuid, record: &InfusionRecord) -> Self {
+        let s = &record.session;
+        NewInfusionRow {
+            id: DbUuid(record.id),
+            clinic_id: DbUuid(clinic),
+            patient_id: DbUuid(record.patient_id),
+            drug: s.drug.code(),
+            route: s.route.code(),
+            guidance: s.guidance.map(Guidance::code),
+            started_at: DbTime(s.started_at),
+            ended_at: s.ended_at.map(DbTime),
+            discharged_at: s.discharged_at.map(DbTime),
+            dose_mg: s.dose_mg,
+            weight_kg: s.weight_kg,
+            dose_mg_per_kg: s.dose_mg_per_kg,
+            series_number: record.series_number,
+            lot_number: s.lot_number.clone(),
+            vitals: json_of(&s.vitals),
+            cadss_total: s.cadss_total.map(|v| v as i32),
+            moaas: s.moaas.map(|v| v as i32),
+            adverse_event_codes: json_of(&s.adverse_event_codes),
+            adverse_event_notes: s.adverse_event_notes.clone(),
+            notes: s.notes.clone(),
+            status: record.status.code(),
+            version: record.version,
+            created_at: DbTime(record.created_at),
+            updated_at: DbTime(record.updated_at),
+            created_by: DbUuid(record.created_by),
+            updated_by: DbUuid(record.updated_by),
+        }
+    }
+}
+
+/// The revision that keeps a version of a session.
+pub fn revision(record: &InfusionRecord, reason: Option<&str>) -> NewRevision {
+    NewRevision {
+        entity: ENTITY,
+        entity_id: record.id,
+        version: record.version,
+        snapshot: serde_json::to_value(record).expect("plain data serialises"),
+        changed_at: record.updated_at,
+        reason: reason.map(str::to_string),
+    }
+}
+
 impl InfusionRow {
     fn into_record(self) -> ApiResult<InfusionRecord> {
         let session = Infusion {
@@ -133,63 +211,27 @@ pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<InfusionRecord> 
     row.ok_or(ApiError::NotFound)?.into_record()
 }
 
-fn snapshot(conn: &mut Db, actor: &Actor, record: &InfusionRecord, reason: Option<&str>) -> ApiResult<()> {
-    revisions::record(conn, actor, NewRevision {
-        entity: ENTITY,
-        entity_id: record.id,
-        version: record.version,
-        snapshot: serde_json::to_value(record).expect("plain data serialises"),
-        changed_at: record.updated_at,
-        reason,
-    })?;
-    Ok(())
-}
-
 /// Inside the caller's write transaction (see `idempotency::once`). The patient must
 /// already be known to belong to the actor's clinic.
 pub fn create(conn: &mut Db, actor: &Actor, patient: Uuid, s: &Infusion) -> ApiResult<InfusionRecord> {
-    let id = Uuid::now_v7();
-    let at = DbTime(now());
-    diesel::insert_into(i::table)
-        .values((
-            (
-                i::id.eq(DbUuid(id)),
-                i::clinic_id.eq(DbUuid(actor.clinic_id)),
-                i::patient_id.eq(DbUuid(patient)),
-                i::drug.eq(s.drug.code()),
-                i::route.eq(s.route.code()),
-                i::guidance.eq(s.guidance.map(Guidance::code)),
-                i::started_at.eq(DbTime(s.started_at)),
-                i::ended_at.eq(s.ended_at.map(DbTime)),
-                i::discharged_at.eq(s.discharged_at.map(DbTime)),
-                i::dose_mg.eq(s.dose_mg),
-                i::weight_kg.eq(s.weight_kg),
-                i::dose_mg_per_kg.eq(s.dose_mg_per_kg),
-            ),
-            (
-                i::series_number.eq(0),
-                i::lot_number.eq(&s.lot_number),
-                i::vitals.eq(json_of(&s.vitals)),
-                i::cadss_total.eq(s.cadss_total.map(|v| v as i32)),
-                i::moaas.eq(s.moaas.map(|v| v as i32)),
-                i::adverse_event_codes.eq(json_of(&s.adverse_event_codes)),
-                i::adverse_event_notes.eq(&s.adverse_event_notes),
-                i::notes.eq(&s.notes),
-                i::status.eq(RecordStatus::Active.code()),
-                i::version.eq(1),
-            ),
-            (
-                i::created_at.eq(at),
-                i::updated_at.eq(at),
-                i::created_by.eq(DbUuid(actor.user_id)),
-                i::updated_by.eq(DbUuid(actor.user_id)),
-            ),
-        ))
-        .execute(conn)?;
+    let at = now();
+    let new = InfusionRecord {
+        id: Uuid::now_v7(),
+        patient_id: patient,
+        session: s.clone(),
+        series_number: 0, // numbered below, with the rest of the series
+        status: RecordStatus::Active,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        created_by: actor.user_id,
+        updated_by: actor.user_id,
+    };
+    diesel::insert_into(i::table).values(NewInfusionRow::new(actor.clinic_id, &new)).execute(conn)?;
     renumber(conn, patient)?;
-    let record = find(conn, actor.clinic_id, id)?;
-    snapshot(conn, actor, &record, None)?;
-    audit::record(conn, actor.audit("infusion.create", ENTITY, Some(id), json!({"patient_id": patient})))?;
+    let record = find(conn, actor.clinic_id, new.id)?;
+    revisions::record(conn, actor, revision(&record, None))?;
+    audit::record(conn, actor.audit("infusion.create", ENTITY, Some(record.id), json!({"patient_id": patient})))?;
     Ok(record)
 }
 
@@ -270,7 +312,7 @@ pub fn save_version(
             .execute(conn)?;
         renumber(conn, current.patient_id)?;
         let record = find(conn, actor.clinic_id, id)?;
-        snapshot(conn, actor, &record, Some(reason))?;
+        revisions::record(conn, actor, revision(&record, Some(reason)))?;
         let action = if status == RecordStatus::Active { "infusion.amend" } else { "infusion.retract" };
         audit::record(conn, actor.audit(action, ENTITY, Some(id), json!({"version": record.version})))?;
         Ok(record)

@@ -2,6 +2,7 @@
 
 pub mod assessments;
 pub mod audit;
+pub mod bulk;
 pub mod idempotency;
 pub mod infusions;
 pub mod patients;

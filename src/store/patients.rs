@@ -63,28 +63,49 @@ fn duplicate_external_id(e: diesel::result::Error) -> ApiError {
     }
 }
 
+/// The row a new patient becomes.
+#[derive(Insertable)]
+#[diesel(table_name = p)]
+pub struct NewPatientRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    external_id: Option<String>,
+    display_name: String,
+    birth_date: NaiveDate,
+    sex: &'static str,
+    diagnosis: String,
+    research_consent: bool,
+    version: i32,
+    created_at: DbTime,
+    updated_at: DbTime,
+    created_by: DbUuid,
+    updated_by: DbUuid,
+}
+
+impl NewPatientRow {
+    pub fn new(actor: &Actor, id: Uuid, fields: &PatientFields, at: DateTime<Utc>) -> Self {
+        NewPatientRow {
+            id: DbUuid(id),
+            clinic_id: DbUuid(actor.clinic_id),
+            external_id: fields.external_id.clone(),
+            display_name: fields.display_name.clone(),
+            birth_date: fields.birth_date,
+            sex: fields.sex.code(),
+            diagnosis: fields.diagnosis.clone(),
+            research_consent: fields.research_consent,
+            version: 1,
+            created_at: DbTime(at),
+            updated_at: DbTime(at),
+            created_by: DbUuid(actor.user_id),
+            updated_by: DbUuid(actor.user_id),
+        }
+    }
+}
+
 /// Inside the caller's write transaction (see `idempotency::once`).
 pub fn create(conn: &mut Db, actor: &Actor, fields: &PatientFields) -> ApiResult<Patient> {
     let id = Uuid::now_v7();
-    let at = DbTime(now());
-    diesel::insert_into(p::table)
-        .values((
-            p::id.eq(DbUuid(id)),
-            p::clinic_id.eq(DbUuid(actor.clinic_id)),
-            p::external_id.eq(&fields.external_id),
-            p::display_name.eq(&fields.display_name),
-            p::birth_date.eq(fields.birth_date),
-            p::sex.eq(fields.sex.code()),
-            p::diagnosis.eq(&fields.diagnosis),
-            p::research_consent.eq(fields.research_consent),
-            p::version.eq(1),
-            p::created_at.eq(at),
-            p::updated_at.eq(at),
-            p::created_by.eq(DbUuid(actor.user_id)),
-            p::updated_by.eq(DbUuid(actor.user_id)),
-        ))
-        .execute(conn)
-        .map_err(duplicate_external_id)?;
+    diesel::insert_into(p::table).values(NewPatientRow::new(actor, id, fields, now())).execute(conn).map_err(duplicate_external_id)?;
     audit::record(conn, actor.audit("patient.create", "patient", Some(id), json!({})))?;
     find(conn, actor.clinic_id, id)
 }

@@ -10,30 +10,48 @@ use super::Actor;
 use crate::db::schema::revisions as r;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 
-pub struct NewRevision<'a> {
+/// A version to keep: the record's snapshot, and when and why it changed.
+pub struct NewRevision {
     pub entity: &'static str,
     pub entity_id: Uuid,
     pub version: i32,
     pub snapshot: Value,
     pub changed_at: DateTime<Utc>,
-    pub reason: Option<&'a str>,
+    pub reason: Option<String>,
 }
 
-pub fn record(conn: &mut Db, actor: &Actor, revision: NewRevision<'_>) -> QueryResult<()> {
-    diesel::insert_into(r::table)
-        .values((
-            r::id.eq(DbUuid(Uuid::now_v7())),
-            r::clinic_id.eq(DbUuid(actor.clinic_id)),
-            r::entity.eq(revision.entity),
-            r::entity_id.eq(DbUuid(revision.entity_id)),
-            r::version.eq(revision.version),
-            r::snapshot.eq(DbJson(revision.snapshot)),
-            r::changed_at.eq(DbTime(revision.changed_at)),
-            r::changed_by.eq(DbUuid(actor.user_id)),
-            r::reason.eq(revision.reason),
-        ))
-        .execute(conn)
-        .map(|_| ())
+#[derive(Insertable)]
+#[diesel(table_name = r)]
+pub struct NewRevisionRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    entity: &'static str,
+    entity_id: DbUuid,
+    version: i32,
+    snapshot: DbJson,
+    changed_at: DbTime,
+    changed_by: DbUuid,
+    reason: Option<String>,
+}
+
+impl NewRevisionRow {
+    pub fn new(actor: &Actor, revision: NewRevision) -> Self {
+        NewRevisionRow {
+            id: DbUuid(Uuid::now_v7()),
+            clinic_id: DbUuid(actor.clinic_id),
+            entity: revision.entity,
+            entity_id: DbUuid(revision.entity_id),
+            version: revision.version,
+            snapshot: DbJson(revision.snapshot),
+            changed_at: DbTime(revision.changed_at),
+            changed_by: DbUuid(actor.user_id),
+            reason: revision.reason,
+        }
+    }
+}
+
+pub fn record(conn: &mut Db, actor: &Actor, revision: NewRevision) -> QueryResult<()> {
+    diesel::insert_into(r::table).values(NewRevisionRow::new(actor, revision)).execute(conn).map(|_| ())
 }
 
 /// One version: the record as it stood, who made it so, when and why.

@@ -1,0 +1,314 @@
+//! `onset demo-data`: a realistic synthetic cohort in its own clinic, the same for the
+//! same seed. Patients follow one of five courses (early responders, late responders,
+//! partial responders, non-responders, dropouts) through twice- to thrice-weekly
+//! ketamine or esketamine sessions, rated at clinic-like times: VAS at +40 min, +2 h
+//! and +4 h after every session, a short-recall Y-BOCS the day after the first, and
+//! weekly Y-BOCS. About 2 % of ratings are retracted.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use hmac::{Hmac, Mac};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use sha2::Sha256;
+use uuid::Uuid;
+
+use crate::auth::{Role, password};
+use crate::db::Pool;
+use crate::domain::RecordStatus;
+use crate::domain::infusion::{AdverseEvent, Drug, Guidance, Infusion, Route, Vitals};
+use crate::domain::instruments::Instrument;
+use crate::domain::patient::{PatientFields, Sex};
+use crate::domain::scoring::{CollectedVia, Rater, Rating, Recall, score};
+use crate::store::assessments::AssessmentRecord;
+use crate::store::bulk::{self, Cohort};
+use crate::store::infusions::InfusionRecord;
+use crate::store::users::{self, NewUser};
+use crate::store::{Actor, research};
+
+/// Patients written per transaction.
+const PATIENTS_PER_BATCH: u32 = 500;
+
+/// The demo clinic's admin: the email and a password derived from the seed (so a
+/// newcomer can log in without reading anything back from the database).
+pub fn admin_credentials(seed: u64) -> (String, String) {
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"onset demo password").expect("any key length");
+    mac.update(&seed.to_be_bytes());
+    let password = format!("demo-{}", &hex::encode(mac.finalize().into_bytes())[..16]);
+    (format!("admin@demo-{seed}.onset.example"), password)
+}
+
+pub fn clinic_name(seed: u64) -> String {
+    format!("Demo Clinic (seed {seed})")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Course {
+    Early,
+    Late,
+    Partial,
+    NonResponder,
+    Dropout,
+}
+
+impl Course {
+    fn draw(rng: &mut StdRng) -> Course {
+        match rng.random_range(0..100) {
+            0..35 => Course::Early,
+            35..55 => Course::Late,
+            55..70 => Course::Partial,
+            70..90 => Course::NonResponder,
+            _ => Course::Dropout,
+        }
+    }
+
+    /// The sustained share of symptoms relieved `days` after the first infusion.
+    fn relief(self, days: f64, strength: f64) -> f64 {
+        let ramp = |full_at: f64, level: f64| level * (days / full_at).clamp(0.0, 1.0);
+        strength
+            * match self {
+                Course::Early => ramp(2.0, 0.55),
+                Course::Late => ramp(4.0, 0.15) + ramp(21.0, 0.35),
+                Course::Partial => ramp(7.0, 0.30),
+                Course::NonResponder => ramp(7.0, 0.08),
+                Course::Dropout => ramp(3.0, 0.10),
+            }
+    }
+
+    /// The extra, transient relief in the hours right after a session (what the VAS sees).
+    fn acute(self, hours_after: f64) -> f64 {
+        let peak = match self {
+            Course::Early => 0.45,
+            Course::Late | Course::Partial => 0.30,
+            Course::NonResponder | Course::Dropout => 0.12,
+        };
+        peak * (-hours_after / 6.0).exp()
+    }
+}
+
+struct Generator {
+    rng: StdRng,
+    clock_ms: u64,
+}
+
+impl Generator {
+    /// Ids are UUID v7 with a deterministic clock, so the same seed gives the same ids.
+    fn id(&mut self) -> Uuid {
+        self.clock_ms += 1;
+        let random: [u8; 10] = self.rng.random();
+        uuid::Builder::from_unix_timestamp_millis(self.clock_ms, &random).into_uuid()
+    }
+
+    fn items(&mut self, instrument: Instrument, total: u32) -> BTreeMap<String, Value> {
+        let core: Vec<(&str, u32)> = instrument.core_items().map(|i| (i.code, i.max)).collect();
+        let mut values = vec![0u32; core.len()];
+        let mut left = total.min(core.iter().map(|c| c.1).sum());
+        while left > 0 {
+            let i = self.rng.random_range(0..core.len());
+            if values[i] < core[i].1 {
+                values[i] += 1;
+                left -= 1;
+            }
+        }
+        core.iter().zip(values).map(|((code, _), v)| (code.to_string(), Value::from(v))).collect()
+    }
+}
+
+struct PatientPlan {
+    id: Uuid,
+    first: DateTime<Utc>,
+    course: Course,
+    strength: f64,
+    baseline: f64,
+    vas_baseline: f64,
+    starts: Vec<DateTime<Utc>>,
+}
+
+fn rating(g: &mut Generator, instrument: Instrument, at: DateTime<Utc>, recall: Recall, total: u32, cgi_i: Option<u32>, rater: Rater, via: CollectedVia) -> Rating {
+    let items = g.items(instrument, total);
+    let scores = score(instrument, Some(&items), None).expect("generated items are in range");
+    Rating { instrument, rated_at: at, recall, scores, cgi_s: None, cgi_i, rater, collected_via: via, notes: None }
+}
+
+fn session(g: &mut Generator, start: DateTime<Utc>, drug: Drug, route: Route, weight: f64, guidance: Guidance) -> Infusion {
+    let rng = &mut g.rng;
+    let (dose_mg, minutes) = match (drug, route) {
+        (Drug::Esketamine, _) => (if rng.random_bool(0.5) { 56.0 } else { 84.0 }, 5),
+        (_, Route::Iv) => ((weight * 0.5 * 10.0).round() / 10.0, 40),
+        (_, Route::Im) => ((weight * rng.random_range(0.5..0.75) * 10.0).round() / 10.0, 1),
+        _ => ((weight * 1.0).round(), 1),
+    };
+    let bp = |rng: &mut StdRng, minute: i32, rise: u32| Vitals {
+        minute,
+        systolic: Some(rng.random_range(112..132) + rise),
+        diastolic: Some(rng.random_range(70..84) + rise / 2),
+        heart_rate: Some(rng.random_range(60..88)),
+        spo2: Some(rng.random_range(95..=99)),
+    };
+    let (rise_at_40, rise_at_120) = (rng.random_range(5..25), rng.random_range(0..8));
+    let vitals = vec![bp(rng, -5, 0), bp(rng, 40, rise_at_40), bp(rng, 120, rise_at_120)];
+    let mut adverse_event_codes = Vec::new();
+    for (code, chance) in [(AdverseEvent::Nausea, 0.12), (AdverseEvent::Dizziness, 0.15), (AdverseEvent::Dissociation, 0.25), (AdverseEvent::Headache, 0.08)] {
+        if rng.random_bool(chance) {
+            adverse_event_codes.push(code);
+        }
+    }
+    Infusion {
+        drug,
+        route,
+        started_at: start,
+        ended_at: Some(start + Duration::minutes(minutes)),
+        discharged_at: Some(start + Duration::minutes(rng.random_range(125..190))),
+        dose_mg,
+        weight_kg: Some(weight),
+        dose_mg_per_kg: Some(dose_mg / weight),
+        guidance: Some(guidance),
+        lot_number: Some(format!("DEMO-{}", rng.random_range(1000..9999))),
+        vitals,
+        cadss_total: Some(rng.random_range(0..35)),
+        moaas: Some(rng.random_range(3..=5)),
+        adverse_event_codes,
+        adverse_event_notes: None,
+        notes: None,
+    }
+}
+
+/// Generates one patient: their fields, sessions and ratings.
+fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
+    let anchor = Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).single().expect("a valid date");
+    let course = Course::draw(&mut g.rng);
+    let first = anchor + Duration::days(g.rng.random_range(0..330)) + Duration::minutes(g.rng.random_range(0..8) * 30);
+    let sessions = if course == Course::Dropout { 2 } else { 6 };
+    let days = [0, 2, 4, 7, 9, 11];
+    let plan = PatientPlan {
+        id: g.id(),
+        first,
+        course,
+        strength: g.rng.random_range(0.8..1.2),
+        baseline: f64::from(g.rng.random_range(18..35)),
+        vas_baseline: f64::from(g.rng.random_range(55..92)),
+        starts: days[..sessions].iter().map(|d| first + Duration::days(*d)).collect(),
+    };
+    let sex = if g.rng.random_bool(0.55) { Sex::Female } else if g.rng.random_bool(0.97) { Sex::Male } else { Sex::Other };
+    let birth = NaiveDate::from_ymd_opt(g.rng.random_range(1950..2006), g.rng.random_range(1..=12), g.rng.random_range(1..=28)).expect("a valid date");
+    let fields = PatientFields {
+        external_id: Some(format!("DEMO-{index:06}")),
+        display_name: format!("Demo Patient {index}"),
+        birth_date: birth,
+        sex,
+        diagnosis: ["F42.2", "F42.1", "F42.0", "F42.8"][g.rng.random_range(0..4)].to_string(),
+        research_consent: g.rng.random_bool(0.8),
+    };
+    cohort.patients.push((plan.id, fields, plan.first - Duration::days(14)));
+
+    let (drug, route) = match g.rng.random_range(0..100) {
+        0..50 => (Drug::Ketamine, Route::Iv),
+        50..65 => (Drug::Ketamine, Route::Im),
+        65..90 => (Drug::Esketamine, Route::Intranasal),
+        _ => (Drug::Ketamine, Route::Sublingual),
+    };
+    let weight = f64::from(g.rng.random_range(52..115));
+    let guidance = if g.rng.random_bool(0.5) { Guidance::Guided } else { Guidance::SelfGuided };
+    for (n, start) in plan.starts.iter().enumerate() {
+        let s = session(g, *start, drug, route, weight, guidance);
+        cohort.infusions.push(InfusionRecord {
+            id: g.id(),
+            patient_id: plan.id,
+            session: s,
+            series_number: n as i32 + 1,
+            status: RecordStatus::Active,
+            version: 1,
+            created_at: *start,
+            updated_at: *start,
+            created_by: actor.user_id,
+            updated_by: actor.user_id,
+        });
+    }
+
+    let noise = |g: &mut Generator, spread: f64| g.rng.random_range(-spread..=spread);
+    let mut ratings: Vec<Rating> = Vec::new();
+    let ybocs = |g: &mut Generator, days: f64| -> u32 {
+        let value = plan.baseline * (1.0 - plan.course.relief(days, plan.strength)) + noise(g, 1.5);
+        value.round().clamp(0.0, 40.0) as u32
+    };
+    let cgi = |relief: f64| if relief >= 0.35 { 2 } else if relief >= 0.25 { 3 } else { 4 };
+    let baseline_at = plan.first - Duration::days(g.rng.random_range(1..10));
+    let baseline = plan.baseline.round() as u32;
+    ratings.push(rating(g, Instrument::Ybocs, baseline_at, Recall::Week, baseline, None, Rater::Clinician, CollectedVia::Interview));
+    let vas_baseline = plan.vas_baseline.round() as u32;
+    ratings.push(rating(g, Instrument::OcdVas, plan.first - Duration::hours(1), Recall::Now, vas_baseline, None, Rater::SelfReport, CollectedVia::App));
+    for start in &plan.starts {
+        let days = (*start - plan.first).num_minutes() as f64 / 1440.0;
+        for minutes in [40i32, 120, 240] {
+            let relief = plan.course.relief(days, plan.strength) + plan.course.acute(f64::from(minutes) / 60.0);
+            let vas = (plan.vas_baseline * (1.0 - relief.min(0.95)) + noise(g, 4.0)).round().clamp(0.0, 100.0) as u32;
+            ratings.push(rating(g, Instrument::OcdVas, *start + Duration::minutes(i64::from(minutes)), Recall::Now, vas, None, Rater::SelfReport, CollectedVia::App));
+        }
+    }
+    let total = ybocs(g, 1.0);
+    ratings.push(rating(g, Instrument::Ybocs, plan.first + Duration::hours(24), Recall::Day, total, None, Rater::Clinician, CollectedVia::Phone));
+    let weeks = if plan.course == Course::Dropout { 1 } else { 4 };
+    for week in 1..=weeks {
+        let days = f64::from(week * 7);
+        let total = ybocs(g, days);
+        let relief = 1.0 - f64::from(total) / plan.baseline;
+        let at = plan.first + Duration::days(i64::from(week) * 7) + Duration::hours(2);
+        ratings.push(rating(g, Instrument::Ybocs, at, Recall::Week, total, Some(cgi(relief)), Rater::Clinician, CollectedVia::Interview));
+        if week == 2 && g.rng.random_bool(0.5) {
+            let self_report = (f64::from(total) + noise(g, 2.0)).round().clamp(0.0, 40.0) as u32;
+            ratings.push(rating(g, Instrument::YbocsSr, at + Duration::hours(1), Recall::Week, self_report, None, Rater::SelfReport, CollectedVia::App));
+        }
+    }
+    for r in ratings {
+        let at = r.rated_at;
+        let current = AssessmentRecord::new(g.id(), plan.id, r, RecordStatus::Active, 1, (at, at), (actor.user_id, actor.user_id));
+        let mut versions = vec![(current, None)];
+        if g.rng.random_bool(0.02) {
+            let mut retracted = versions[0].0.clone();
+            retracted.status = RecordStatus::EnteredInError;
+            retracted.version = 2;
+            retracted.updated_at = at + Duration::hours(1);
+            versions.push((retracted, Some("entered in error (demo data)".to_string())));
+        }
+        cohort.assessments.push(versions);
+    }
+}
+
+#[derive(Debug)]
+pub struct Summary {
+    pub clinic_id: Uuid,
+    pub patients: u32,
+    pub infusions: usize,
+    pub assessments: usize,
+}
+
+/// Creates the demo clinic with its admin, then the cohort, in batches.
+pub fn run(pool: &Pool, patients: u32, seed: u64, mut progress: impl FnMut(u32, u32)) -> Result<Summary, String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let name = clinic_name(seed);
+    if research::clinic_by_name(&mut conn, &name).map_err(|e| e.to_string())?.is_some() {
+        return Err(format!("{name} already exists: use another --seed, or a fresh database"));
+    }
+    let (email, secret) = admin_credentials(seed);
+    let admin = NewUser { email, name: "Demo Admin".into(), role: Role::Admin, password_hash: password::hash(&secret) };
+    let admin = users::create_clinic_with_admin(&mut conn, &name, admin).map_err(|e| e.to_string())?;
+    let actor = Actor { user_id: admin.id, clinic_id: admin.clinic_id, email: admin.email.clone() };
+    let mut generator = Generator { rng: StdRng::seed_from_u64(seed), clock_ms: 1_735_689_600_000 + seed % 1_000_000 * 1_000_000 };
+    let (mut infusions, mut assessments) = (0, 0);
+    let mut done = 0;
+    while done < patients {
+        let batch = PATIENTS_PER_BATCH.min(patients - done);
+        let mut cohort = Cohort::default();
+        for index in done..done + batch {
+            patient(&mut generator, index + 1, &actor, &mut cohort);
+        }
+        infusions += cohort.infusions.len();
+        assessments += cohort.assessments.len();
+        bulk::insert(&mut conn, &actor, &cohort).map_err(|e| e.to_string())?;
+        done += batch;
+        progress(done, patients);
+    }
+    Ok(Summary { clinic_id: admin.clinic_id, patients, infusions, assessments })
+}

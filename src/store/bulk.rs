@@ -1,0 +1,59 @@
+//! Bulk writes for generated cohorts. Multi-row INSERTs do not compile through the
+//! connection enum, so this is the one place that matches on the backend for them.
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::assessments::{self, AssessmentRecord, NewAssessmentRow};
+use super::infusions::{self, InfusionRecord, NewInfusionRow};
+use super::patients::NewPatientRow;
+use super::revisions::NewRevisionRow;
+use super::Actor;
+use crate::db::schema::{assessments as a, infusions as i, patients as p, revisions as r};
+use crate::db::{Db, write_tx};
+use crate::domain::patient::PatientFields;
+use crate::error::ApiResult;
+
+/// Rows per INSERT: within SQLite's and PostgreSQL's limits on bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Generated records, each already in its final state; every version of each record
+/// goes into the revisions table, as a hand-entered one would.
+#[derive(Default)]
+pub struct Cohort {
+    pub patients: Vec<(Uuid, PatientFields, chrono::DateTime<chrono::Utc>)>,
+    pub infusions: Vec<InfusionRecord>,
+    /// Each rating's versions, oldest first, each with the reason it was made (none for
+    /// the first); the last is the rating as it stands.
+    pub assessments: Vec<Vec<(AssessmentRecord, Option<String>)>>,
+}
+
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+            match &mut *$conn {
+                Db::Pg(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+                Db::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+            };
+        }
+    };
+}
+
+/// Writes a cohort in one transaction.
+pub fn insert(conn: &mut Db, actor: &Actor, cohort: &Cohort) -> ApiResult<()> {
+    write_tx(conn, |conn| {
+        let patients: Vec<NewPatientRow> = cohort.patients.iter().map(|(id, fields, at)| NewPatientRow::new(actor, *id, fields, *at)).collect();
+        insert_all!(conn, p::table, patients);
+        let sessions: Vec<NewInfusionRow> = cohort.infusions.iter().map(|s| NewInfusionRow::new(actor.clinic_id, s)).collect();
+        insert_all!(conn, i::table, sessions);
+        let ratings: Vec<NewAssessmentRow> =
+            cohort.assessments.iter().filter_map(|versions| versions.last()).map(|(current, _)| NewAssessmentRow::new(actor.clinic_id, current)).collect();
+        insert_all!(conn, a::table, ratings);
+        let mut kept: Vec<NewRevisionRow> = cohort.infusions.iter().map(|s| NewRevisionRow::new(actor, infusions::revision(s, None))).collect();
+        for (version, reason) in cohort.assessments.iter().flatten() {
+            kept.push(NewRevisionRow::new(actor, assessments::revision(version, reason.as_deref())));
+        }
+        insert_all!(conn, r::table, kept);
+        Ok(())
+    })
+}
