@@ -143,10 +143,14 @@ struct Batch {
 fn load_batch(pool: &Pool, request: &ExportRequest, after: Option<Uuid>) -> ApiResult<Option<Batch>> {
     let mut conn = pool.get()?;
     let patients = research::consenting_patients(&mut conn, request.clinic, after, BATCH_PATIENTS)?;
-    let Some(last) = patients.last().map(|p| p.id) else { return Ok(None) };
-    let sessions = infusions::for_export(&mut conn, request.clinic, after, last)?;
+    if patients.is_empty() {
+        return Ok(None);
+    }
+    // The page's patients were chosen by clinic and consent; their records follow by id.
+    let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
+    let sessions = infusions::for_export(&mut conn, &ids)?;
     let ratings = match request.kind {
-        Kind::Assessments => assessments::for_export(&mut conn, request.clinic, request.instrument, after, last)?,
+        Kind::Assessments => assessments::for_export(&mut conn, &ids, request.instrument)?,
         Kind::Infusions => Vec::new(),
     };
     Ok(Some(Batch { patients, sessions, ratings }))

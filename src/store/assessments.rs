@@ -290,30 +290,16 @@ pub fn save_version(
     })
 }
 
-/// Active ratings (of one instrument, or all) of consenting patients with ids in
-/// (`after`, `last`], for the research export.
-pub fn for_export(
-    conn: &mut Db,
-    clinic: Option<Uuid>,
-    instrument: Option<Instrument>,
-    after: Option<Uuid>,
-    last: Uuid,
-) -> ApiResult<Vec<AssessmentRecord>> {
-    use crate::db::schema::patients as p;
+/// Active ratings (of one instrument, or all) of the given patients (a page of the
+/// research export).
+pub fn for_export(conn: &mut Db, patients: &[Uuid], instrument: Option<Instrument>) -> ApiResult<Vec<AssessmentRecord>> {
+    let ids: Vec<DbUuid> = patients.iter().copied().map(DbUuid).collect();
     let mut query = a::table
-        .inner_join(p::table)
-        .filter(p::research_consent.eq(true))
+        .filter(a::patient_id.eq_any(ids))
         .filter(a::status.eq(RecordStatus::Active.code()))
-        .filter(a::patient_id.le(DbUuid(last)))
         .select(AssessmentRow::as_select())
         .order((a::patient_id.asc(), a::rated_at.asc(), a::id.asc()))
         .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(a::patient_id.gt(DbUuid(after)));
-    }
-    if let Some(clinic) = clinic {
-        query = query.filter(a::clinic_id.eq(DbUuid(clinic)));
-    }
     if let Some(instrument) = instrument {
         query = query.filter(a::instrument.eq(instrument.code()));
     }

@@ -319,23 +319,16 @@ pub fn save_version(
     })
 }
 
-/// Active sessions of consenting patients with ids in (`after`, `last`], for the
-/// research export (`clinic`: one clinic, or all for the offline command).
-pub fn for_export(conn: &mut Db, clinic: Option<Uuid>, after: Option<Uuid>, last: Uuid) -> ApiResult<Vec<InfusionRecord>> {
-    use crate::db::schema::patients as p;
-    let mut query = i::table
-        .inner_join(p::table)
-        .filter(p::research_consent.eq(true))
+/// Active sessions of the given patients (a page of the research export).
+pub fn for_export(conn: &mut Db, patients: &[Uuid]) -> ApiResult<Vec<InfusionRecord>> {
+    let ids: Vec<DbUuid> = patients.iter().copied().map(DbUuid).collect();
+    i::table
+        .filter(i::patient_id.eq_any(ids))
         .filter(i::status.eq(RecordStatus::Active.code()))
-        .filter(i::patient_id.le(DbUuid(last)))
         .select(InfusionRow::as_select())
         .order((i::patient_id.asc(), i::started_at.asc()))
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(i::patient_id.gt(DbUuid(after)));
-    }
-    if let Some(clinic) = clinic {
-        query = query.filter(i::clinic_id.eq(DbUuid(clinic)));
-    }
-    query.load(conn)?.into_iter().map(InfusionRow::into_record).collect()
+        .load(conn)?
+        .into_iter()
+        .map(InfusionRow::into_record)
+        .collect()
 }
