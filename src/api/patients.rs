@@ -76,10 +76,11 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
             let (patch, precondition) = request?;
             with_current_version(&precondition, || {
                 let current = patients::find(conn, actor.clinic_id, id)?;
-                precondition.check(current.version)?;
                 let mut merged = serde_json::to_value(current.fields.to_input()).expect("plain data serialises");
                 merge_patch(&mut merged, &patch);
+                // Invalid input is a 422 whatever the version; only a valid change can be stale.
                 let fields = from_value::<PatientInput>(merged)?.parse(today()).map_err(validation)?;
+                precondition.check(current.version)?;
                 patients::update(conn, &actor, id, current.version, &fields)
             })
         })

@@ -237,11 +237,12 @@ pub async fn amend<R: Record>(state: web::Data<AppState>, caller: Caller, req: H
             let (patch, reason, precondition) = request?;
             with_current_version(&precondition, || {
                 let current = R::find(conn, actor.clinic_id, id)?;
-                precondition.check(current.version())?;
                 let mut merged = serde_json::to_value(R::to_input(current.fields())).expect("plain data serialises");
                 R::before_merge(&mut merged, &patch);
                 merge_patch(&mut merged, &patch);
+                // Invalid input is a 422 whatever the version; only a valid change can be stale.
                 let fields = R::parse(&from_value::<R::Input>(merged)?, now()).map_err(validation)?;
+                precondition.check(current.version())?;
                 R::save_version(conn, &actor, id, current.version(), &fields, RecordStatus::Active, &reason)
             })
         })

@@ -122,6 +122,8 @@ pub struct Infusion {
 
 const MAX_TEXT: usize = 10_000;
 const MAX_VITALS: usize = 500;
+const MIN_WEIGHT_KG: f64 = 0.5;
+const MAX_DOSE_PER_KG: f64 = 50.0;
 /// A given mg/kg must agree with dose / weight within 1 %.
 const DOSE_PER_KG_TOLERANCE: f64 = 0.01;
 
@@ -161,11 +163,17 @@ impl InfusionInput {
             e.push(FieldError::new("dose_mg", "required"));
         }
         let dose_mg = positive(&mut e, "dose_mg", self.dose_mg, 2000.0);
-        let weight_kg = positive(&mut e, "weight_kg", self.weight_kg, 500.0);
-        let given_per_kg = positive(&mut e, "dose_mg_per_kg", self.dose_mg_per_kg, 50.0);
+        let weight_kg = self.weight_kg;
+        if weight_kg.is_some_and(|w| !(MIN_WEIGHT_KG..=500.0).contains(&w)) {
+            e.push(FieldError::new("weight_kg", format!("must be from {MIN_WEIGHT_KG} to 500")));
+        }
+        let given_per_kg = positive(&mut e, "dose_mg_per_kg", self.dose_mg_per_kg, MAX_DOSE_PER_KG);
         let dose_mg_per_kg = match (dose_mg, weight_kg, given_per_kg) {
-            (Some(dose), Some(weight), given) => {
+            (Some(dose), Some(weight), given) if weight >= MIN_WEIGHT_KG => {
                 let derived = dose / weight;
+                if derived > MAX_DOSE_PER_KG {
+                    e.push(FieldError::new("dose_mg", format!("dose_mg / weight_kg = {derived:.1} mg/kg is beyond any plausible dose")));
+                }
                 if given.is_some_and(|g| (g - derived).abs() > derived * DOSE_PER_KG_TOLERANCE) {
                     e.push(FieldError::new("dose_mg_per_kg", format!("disagrees with dose_mg / weight_kg = {derived:.4}")));
                 }

@@ -188,3 +188,23 @@ async fn idempotent_rating_retries_create_one_record() {
     let other = app.request(Method::POST, &path, Some(&admin.token), Some(&rating_body("2026-03-01T08:00:00Z", 31)), &[("idempotency-key", "k1")]).await;
     other.assert_problem(422);
 }
+
+#[actix_rt::test]
+async fn invalid_amendments_are_422_even_when_stale_and_implausible_doses_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let created = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T08:00:00Z", 30)).await;
+    let path = format!("/api/v1/assessments/{}", created.id());
+    let long = json!({"notes": "x".repeat(10_001), "reason": "typo"});
+    let stale = app.request(Method::PATCH, &path, Some(&admin.token), Some(&long), &[("if-match", "\"7\"")]).await;
+    stale.assert_problem(422);
+    assert_eq!(stale.error_fields(), vec!["notes"]);
+    let sessions = format!("/api/v1/patients/{patient}/infusions");
+    let absurd = app.post(&sessions, &admin.token, json!({"drug": "ketamine", "route": "im", "started_at": "2026-03-01T08:00:00Z", "dose_mg": 40, "weight_kg": 1e-300})).await;
+    assert_eq!(absurd.error_fields(), vec!["weight_kg"]);
+    let overdose = app.post(&sessions, &admin.token, json!({"drug": "ketamine", "route": "im", "started_at": "2026-03-01T08:00:00Z", "dose_mg": 2000, "weight_kg": 1})).await;
+    assert_eq!(overdose.error_fields(), vec!["dose_mg"]);
+    let cleared = app.post(&sessions, &admin.token, json!({"drug": "ketamine", "route": "im", "started_at": "2026-03-01T08:00:00Z", "dose_mg": 40, "vitals": null, "adverse_event_codes": null})).await;
+    assert_eq!((cleared.status, cleared.body["vitals"].clone()), (201, json!([])));
+}
