@@ -87,18 +87,26 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
 pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Admin])?;
     let id = path_id(&req)?;
-    let (change, _) = parse_json::<UpdateUser>(&req, &body)?;
-    let mut errors = Vec::new();
-    if let Some(name) = &change.name {
-        check_name(&mut errors, name);
-    }
-    let role = change.role.as_deref().and_then(|r| parse_role(&mut errors, r));
-    if !errors.is_empty() {
-        return Err(validation(errors));
-    }
-    let precondition = Precondition::from_request(&req, &state.config)?;
-    let change = UserChange { active: change.active, role, name: change.name.map(|n| n.trim().to_string()) };
+    // A bad body is reported only once the account is known to be the clinic's (else 404).
+    let request = parse_json::<UpdateUser>(&req, &body).and_then(|(change, _)| {
+        let mut errors = Vec::new();
+        if let Some(name) = &change.name {
+            check_name(&mut errors, name);
+        }
+        let role = change.role.as_deref().and_then(|r| parse_role(&mut errors, r));
+        if !errors.is_empty() {
+            return Err(validation(errors));
+        }
+        let change = UserChange { active: change.active, role, name: change.name.map(|n| n.trim().to_string()) };
+        Ok((change, Precondition::from_request(&req, &state.config)?))
+    });
     let actor = caller.actor();
-    let user = state.db(move |conn| users::update(conn, &actor, id, |version| precondition.check(version), change)).await?;
+    let user = state
+        .db(move |conn| {
+            users::find_in_clinic(conn, actor.clinic_id, id)?;
+            let (change, precondition) = request?;
+            users::update(conn, &actor, id, |version| precondition.check(version), change)
+        })
+        .await?;
     Ok(with_etag(StatusCode::OK, &user, user.version))
 }

@@ -264,7 +264,9 @@ pub fn save_version(
         if current.status != RecordStatus::Active {
             return Err(ApiError::Conflict("the rating was entered in error and can no longer change".into()));
         }
-        diesel::update(a::table.find(DbUuid(id)))
+        // The version in the WHERE clause makes a concurrent amendment that committed
+        // first win: on PostgreSQL this UPDATE then matches no row.
+        let changed = diesel::update(a::table.find(DbUuid(id)).filter(a::version.eq(expected_version)))
             .set((
                 a::instrument.eq(r.instrument.code()),
                 a::rated_at.eq(DbTime(r.rated_at)),
@@ -282,6 +284,9 @@ pub fn save_version(
                 a::updated_by.eq(DbUuid(actor.user_id)),
             ))
             .execute(conn)?;
+        if changed == 0 {
+            return Err(ApiError::PreconditionFailed);
+        }
         let record = find(conn, actor.clinic_id, id)?;
         revisions::record(conn, actor, revision(&record, Some(reason)))?;
         let action = if status == RecordStatus::Active { "assessment.amend" } else { "assessment.retract" };

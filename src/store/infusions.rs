@@ -185,6 +185,12 @@ fn json_of<T: Serialize>(value: &T) -> DbJson {
 /// Gives the patient's active sessions their numbers by start time; a session added
 /// or moved earlier renumbers the ones after it.
 fn renumber(conn: &mut Db, patient: Uuid) -> QueryResult<()> {
+    // Serialise renumbering per patient: on PostgreSQL this no-op update holds the
+    // patient's row until commit, so a concurrent session's numbering waits and then
+    // sees this one (SQLite's write lock already serialises writers).
+    diesel::update(crate::db::schema::patients::table.find(DbUuid(patient)))
+        .set(crate::db::schema::patients::version.eq(crate::db::schema::patients::version))
+        .execute(conn)?;
     let sessions: Vec<(DbUuid, DbTime, i32)> = i::table
         .filter(i::patient_id.eq(DbUuid(patient)))
         .filter(i::status.eq(RecordStatus::Active.code()))
@@ -282,7 +288,9 @@ pub fn save_version(
             return Err(ApiError::Conflict("the session was entered in error and can no longer change".into()));
         }
         let s = session;
-        diesel::update(i::table.find(DbUuid(id)))
+        // The version in the WHERE clause makes a concurrent amendment that committed
+        // first win: on PostgreSQL this UPDATE then matches no row.
+        let changed = diesel::update(i::table.find(DbUuid(id)).filter(i::version.eq(expected_version)))
             .set((
                 (
                     i::drug.eq(s.drug.code()),
@@ -310,6 +318,9 @@ pub fn save_version(
                 ),
             ))
             .execute(conn)?;
+        if changed == 0 {
+            return Err(ApiError::PreconditionFailed);
+        }
         renumber(conn, current.patient_id)?;
         let record = find(conn, actor.clinic_id, id)?;
         revisions::record(conn, actor, revision(&record, Some(reason)))?;

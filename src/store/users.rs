@@ -195,7 +195,7 @@ pub fn update(
                 return Err(ApiError::Conflict("the clinic's last active admin cannot be disabled or demoted".into()));
             }
         }
-        diesel::update(u::table.find(DbUuid(id)))
+        let changed = diesel::update(u::table.find(DbUuid(id)).filter(u::version.eq(user.version)))
             .set((
                 u::active.eq(active),
                 u::role.eq(role.as_str()),
@@ -204,6 +204,9 @@ pub fn update(
                 u::updated_at.eq(DbTime(now())),
             ))
             .execute(conn)?;
+        if changed == 0 {
+            return Err(ApiError::PreconditionFailed);
+        }
         let detail = json!({"active": change.active, "role": change.role.map(Role::as_str), "name_changed": change.name.is_some()});
         audit::record(conn, actor.audit("user.update", "user", Some(id), detail))?;
         find_by_id(conn, id)?.ok_or(ApiError::NotFound)

@@ -3,6 +3,7 @@
 mod auth;
 mod contract;
 mod helpers;
+mod isolation;
 mod patients;
 mod records;
 mod research;

@@ -1,0 +1,165 @@
+//! The tenant-isolation matrix: every secured operation of openapi.yaml, called with no
+//! token, a forged token, each role it does not allow, and (for a record of another
+//! clinic, or a list) by another clinic's user. The operations come from the contract,
+//! so a new route cannot be added untested.
+
+use std::collections::HashMap;
+
+use awc::http::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+struct Operation {
+    method: String,
+    path: String,
+    roles: Option<Vec<String>>,
+}
+
+/// Every operation with its `x-roles` (none for public operations).
+fn operations() -> Vec<Operation> {
+    let mut ops: Vec<Operation> = Vec::new();
+    let (mut in_paths, mut path) = (false, String::new());
+    for line in onset::api::health::OPENAPI.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /") {
+            path = format!("/{}", p.trim_end().trim_end_matches(':'));
+        } else if let Some(method) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')).filter(|m| ["get", "post", "patch", "delete", "put"].contains(m)) {
+            ops.push(Operation { method: method.to_uppercase(), path: path.clone(), roles: None });
+        } else if let Some(roles) = line.trim().strip_prefix("x-roles: [").and_then(|r| r.strip_suffix(']')) {
+            ops.last_mut().expect("x-roles follows an operation").roles = Some(roles.split(',').map(|r| r.trim().to_string()).collect());
+        }
+    }
+    ops
+}
+
+fn method(m: &str) -> Method {
+    Method::from_bytes(m.as_bytes()).unwrap()
+}
+
+/// The id of clinic North's record that a path's `{id}` names.
+fn concrete(path: &str, ids: &HashMap<&str, String>) -> String {
+    let kind = if path.starts_with("/api/v1/users/") {
+        "user"
+    } else if path.starts_with("/api/v1/infusions/") {
+        "infusion"
+    } else if path.starts_with("/api/v1/assessments/") {
+        "assessment"
+    } else {
+        "patient"
+    };
+    path.replace("{id}", &ids[kind])
+}
+
+/// A body that passes every check made before the clinic's records are looked up.
+fn body_for(op: &Operation) -> Option<Value> {
+    match op.method.as_str() {
+        "GET" => None,
+        _ => Some(json!({"reason": "isolation check"})),
+    }
+}
+
+#[actix_rt::test]
+async fn every_secured_operation_refuses_outsiders() {
+    let app = spawn_app().await;
+    let north = app.admin("North").await;
+    let north_clinician = app.user(&north, "clinician").await;
+    let north_researcher = app.user(&north, "researcher").await;
+    let south = app.admin("South").await;
+    let south_clinician = app.user(&south, "clinician").await;
+    let south_researcher = app.user(&south, "researcher").await;
+    let patient = app.patient(&north).await;
+    let assessment = app.post(&format!("/api/v1/patients/{patient}/assessments"), &north.token, rating_body("2026-03-01T08:00:00Z", 30)).await.id();
+    let infusion = app.post(&format!("/api/v1/patients/{patient}/infusions"), &north.token, infusion_body("2026-03-02T08:00:00Z")).await.id();
+    let ids: HashMap<&str, String> =
+        [("patient", patient.clone()), ("assessment", assessment.clone()), ("infusion", infusion), ("user", north_clinician.id.to_string())].into();
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": north.id, "role": "admin", "clinic": north.clinic_id, "iat": 1_900_000_000, "exp": 4_000_000_000u64, "iss": "onset", "aud": "onset-api"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"not the server's secret, but long enough"),
+    )
+    .unwrap();
+    let north_by_role: HashMap<&str, &TestUser> = [("admin", &north), ("clinician", &north_clinician), ("researcher", &north_researcher)].into();
+    let south_by_role: HashMap<&str, &TestUser> = [("admin", &south), ("clinician", &south_clinician), ("researcher", &south_researcher)].into();
+
+    let (mut secured, mut checks) = (0, 0);
+    for op in operations() {
+        let Some(roles) = &op.roles else { continue };
+        secured += 1;
+        let path = concrete(&op.path, &ids);
+        let body = body_for(&op);
+        let call = |token: Option<String>| {
+            let (app, path, body, m) = (&app, path.clone(), body.clone(), method(&op.method));
+            async move { app.request(m, &path, token.as_deref(), body.as_ref(), &[]).await }
+        };
+        let label = format!("{} {}", op.method, op.path);
+        for token in [None, Some(forged.clone()), Some("not.a.jwt".to_string())] {
+            let response = call(token).await;
+            assert_eq!(response.status, 401, "{label} without a valid token: {}", response.text);
+            checks += 1;
+        }
+        for (role, user) in &north_by_role {
+            let response = call(Some(user.token.clone())).await;
+            if roles.iter().any(|r| r == role) {
+                assert_ne!(response.status, 403, "{label} as {role} is allowed by the contract: {}", response.text);
+            } else {
+                assert_eq!(response.status, 403, "{label} as {role}: {}", response.text);
+            }
+            checks += 1;
+        }
+        // Another clinic, with an allowed role: a record of North does not exist for it,
+        // and a list, analytics or export shows nothing of North.
+        for role in roles {
+            let response = call(Some(south_by_role[role.as_str()].token.clone())).await;
+            checks += 1;
+            if op.path.contains("{id}") {
+                assert_eq!(response.status, 404, "{label} as South's {role}: {}", response.text);
+                continue;
+            }
+            for leak in [&patient, &assessment, &north.email, &north_clinician.email] {
+                assert!(!response.text.contains(leak.as_str()), "{label} as South's {role} shows North's {leak}: {}", response.text);
+            }
+            if response.status == 200 && op.method == "GET" {
+                match op.path.as_str() {
+                    "/api/v1/patients" => assert_eq!(response.body["items"], json!([])),
+                    "/api/v1/analytics/onset" => assert_eq!(response.body["n_patients"], 0),
+                    "/api/v1/exports/assessments" | "/api/v1/exports/infusions" => assert_eq!(response.text.lines().count(), 1, "header only"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Nothing South did reached North's records: every change there was North's own.
+    let mut cursor = String::new();
+    let north_users = [north.id.to_string(), north_clinician.id.to_string(), north_researcher.id.to_string()];
+    loop {
+        let page = app.get(&format!("/api/v1/audit?limit=500{cursor}"), &north.token).await;
+        for event in page.body["items"].as_array().unwrap() {
+            if let Some(actor) = event["actor_id"].as_str() {
+                assert!(north_users.contains(&actor.to_string()), "{event}");
+            }
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert!(secured >= 26, "{secured} secured operations");
+    eprintln!("isolation matrix: {secured} secured operations, {checks} checks");
+}
+
+#[test]
+fn every_secured_operation_declares_its_roles() {
+    let missing: Vec<String> = operations()
+        .into_iter()
+        .filter(|op| op.roles.is_none() && !(op.path.starts_with("/api/v1/auth/") || ["/healthz", "/readyz", "/metrics", "/openapi.yaml"].contains(&op.path.as_str())))
+        .map(|op| format!("{} {}", op.method, op.path))
+        .collect();
+    assert!(missing.is_empty(), "operations without x-roles: {missing:?}");
+}
