@@ -2,6 +2,7 @@
 
 mod auth;
 mod contract;
+mod crash;
 mod helpers;
 mod isolation;
 mod patients;

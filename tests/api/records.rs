@@ -208,3 +208,37 @@ async fn invalid_amendments_are_422_even_when_stale_and_implausible_doses_are_re
     let cleared = app.post(&sessions, &admin.token, json!({"drug": "ketamine", "route": "im", "started_at": "2026-03-01T08:00:00Z", "dose_mg": 40, "vitals": null, "adverse_event_codes": null})).await;
     assert_eq!((cleared.status, cleared.body["vitals"].clone()), (201, json!([])));
 }
+
+#[actix_rt::test]
+async fn sixteen_concurrent_writers_all_succeed() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let path = format!("/api/v1/patients/{patient}/assessments");
+    let writers = (0..16u32).map(|w| {
+        let (app, path, token) = (&app, path.clone(), admin.token.clone());
+        async move {
+            let mut statuses = Vec::new();
+            for n in 0..10u32 {
+                let created = app.post(&path, &token, rating_body("2026-03-01T08:00:00Z", (w + n) % 40)).await;
+                if created.status != 201 {
+                    eprintln!("{}", created.text);
+                }
+                statuses.push(created.status);
+                if n % 3 == 0 {
+                    let session = app.post(&format!("/api/v1/patients/{}/infusions", path.split('/').nth(4).unwrap()), &token, infusion_body("2026-03-02T08:00:00Z")).await;
+                    statuses.push(session.status);
+                }
+            }
+            statuses
+        }
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(writers).await.into_iter().flatten().collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let list = app.get(&format!("{path}?limit=500"), &admin.token).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 160);
+    let sessions = app.get(&format!("/api/v1/patients/{patient}/infusions?limit=500"), &admin.token).await;
+    let mut numbers: Vec<i64> = sessions.body["items"].as_array().unwrap().iter().map(|s| s["series_number"].as_i64().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=64).collect::<Vec<i64>>(), "concurrent sessions are numbered 1..n without gaps or repeats");
+}
