@@ -309,4 +309,24 @@ mod tests {
         assert!(tags(&["\"2\""]).check(3).is_err());
         assert!(Precondition::Any.check(7).is_ok());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_cursor_decodes_to_its_id(bytes in any::<[u8; 16]>()) {
+                let id = Uuid::from_bytes(bytes);
+                prop_assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+            }
+
+            #[test]
+            fn a_tampered_cursor_is_refused_or_names_another_id_never_a_panic(text in "\\PC{0,64}") {
+                if let Ok(id) = decode_cursor(&text) {
+                    prop_assert_eq!(encode_cursor(id), text);
+                }
+            }
+        }
+    }
 }

@@ -211,4 +211,30 @@ mod tests {
         assert_eq!(censored.median, None);
         assert!(estimate(&[]).steps.is_empty());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn survival_steps_down_inside_its_band(data in prop::collection::vec((0u32..500, any::<bool>()), 0..200)) {
+                let observations: Vec<Observation> = data.iter().map(|(t, e)| obs(f64::from(*t) / 4.0, *e)).collect();
+                let km = estimate(&observations);
+                let mut previous = 1.0;
+                let mut at_risk = observations.len() as u32 + 1;
+                for step in &km.steps {
+                    prop_assert!(step.survival <= previous && step.survival >= 0.0);
+                    prop_assert!(step.at_risk < at_risk);
+                    if let (Some(lo), Some(hi)) = (step.ci_lower, step.ci_upper) {
+                        prop_assert!(lo <= step.survival + 1e-12 && step.survival <= hi + 1e-12, "{:?}", step);
+                    }
+                    previous = step.survival;
+                    at_risk = step.at_risk;
+                }
+                let counted: u32 = km.steps.iter().map(|s| s.events + s.censored).sum();
+                prop_assert_eq!(counted as usize, observations.len());
+            }
+        }
+    }
 }

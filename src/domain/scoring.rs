@@ -427,4 +427,84 @@ mod tests {
         input.rated_at = Some((now + chrono::Duration::hours(1)).to_rfc3339());
         assert_eq!(fields(input.parse(now).unwrap_err()), vec!["rated_at"]);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn instrument() -> impl Strategy<Value = Instrument> {
+            prop::sample::select(Instrument::ALL.to_vec())
+        }
+
+        /// A valid itemised rating of any instrument, any recall, any companions.
+        fn valid_input() -> impl Strategy<Value = RatingInput> {
+            (instrument(), any::<u64>(), 0i64..(10 * 365 * 24 * 3600), prop::sample::select(Recall::ALL.to_vec()), prop::option::of(1u32..=7), prop::option::of(1u32..=7))
+                .prop_map(|(instrument, seed, seconds_ago, recall, cgi_s, cgi_i)| {
+                    let items = instrument
+                        .items()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, item)| item.core || (seed >> (i % 64)) & 1 == 1)
+                        .map(|(i, item)| (item.code.to_string(), json!((seed.rotate_left(i as u32) % u64::from(item.max + 1)) as u32)))
+                        .collect();
+                    let rated_at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc) - chrono::Duration::seconds(seconds_ago);
+                    RatingInput {
+                        instrument: Some(instrument.code().into()),
+                        rated_at: Some(rated_at.to_rfc3339()),
+                        recall: Some(recall.code().into()),
+                        items: Some(items),
+                        cgi_s: cgi_s.map(Value::from),
+                        cgi_i: cgi_i.map(Value::from),
+                        rater: Some("self".into()),
+                        collected_via: Some("app".into()),
+                        ..Default::default()
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn a_rating_that_parses_re_serialises_to_the_same_rating(input in valid_input()) {
+                let now = Utc::now();
+                let rating = input.parse(now).unwrap();
+                let total: u32 = rating.instrument.core_items().map(|i| rating.scores.items().unwrap()[i.code]).sum();
+                prop_assert_eq!(rating.scores.total(), total);
+                prop_assert!(total <= rating.instrument.max_total());
+                let again = rating.to_input().parse(now).unwrap();
+                prop_assert_eq!(again, rating);
+            }
+
+            #[test]
+            fn scoring_never_panics_and_never_accepts_out_of_range_items(
+                instrument in instrument(),
+                raw in prop::collection::btree_map("[0-9]{1,2}b?|[a-z]{1,3}", prop_oneof![any::<i64>().prop_map(Value::from), any::<f64>().prop_map(Value::from), "[0-9]{0,3}".prop_map(Value::from), Just(Value::Null)], 0..24),
+                total in prop::option::of(any::<i64>().prop_map(Value::from)),
+            ) {
+                if let Ok(scores) = score(instrument, Some(&raw), total.as_ref()) {
+                    prop_assert!(scores.total() <= instrument.max_total());
+                    for (code, value) in scores.items().unwrap() {
+                        prop_assert!(*value <= instrument.item(code).unwrap().max);
+                    }
+                }
+            }
+
+            #[test]
+            fn timestamps_parse_without_panics_and_round_trip(text in "\\PC{0,40}", seconds in -2_000_000_000i64..4_000_000_000i64, nanos in 0u32..1_000_000_000) {
+                let _ = parse_instant("t", &text);
+                let t = DateTime::from_timestamp(seconds, nanos).unwrap();
+                let parsed = parse_instant("t", &t.to_rfc3339());
+                if let Ok(parsed) = parsed {
+                    prop_assert_eq!(parse_instant("t", &parsed.to_rfc3339()).unwrap(), parsed);
+                    prop_assert!((t - parsed).num_microseconds().unwrap().abs() < 1);
+                }
+            }
+
+            #[test]
+            fn recall_codes_parse_only_as_themselves(text in "\\PC{0,6}") {
+                if let Some(recall) = Recall::parse(&text) {
+                    prop_assert_eq!(recall.code(), text.as_str());
+                }
+            }
+        }
+    }
 }
