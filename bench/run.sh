@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# onset benchmark: seeds demo cohorts and measures onset beside the database's own limit,
+# on SQLite and on PostgreSQL, then prints one table per backend.
+#
+#   cargo build --release && bench/run.sh [sqlite|postgres|both]
+#
+# Needs wrk and pgbench (Debian: apt-get install wrk postgresql-client) and a PostgreSQL
+# at $BENCH_PG (default postgres://postgres@127.0.0.1:5432) where the user may create
+# databases. Sizes: BENCH_PATIENTS (20000, the clinic that is written and read),
+# BENCH_SMALL (2000) and BENCH_LARGE (100000) for the analytics growth, BENCH_SECONDS (10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHICH="${1:-both}"
+PATIENTS="${BENCH_PATIENTS:-20000}"
+SMALL="${BENCH_SMALL:-2000}"
+LARGE="${BENCH_LARGE:-100000}"
+SECONDS_EACH="${BENCH_SECONDS:-10}"
+PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
+BIN="target/release/onset"
+PORT="${BENCH_PORT:-18950}"
+BASE="http://127.0.0.1:$PORT"
+WORK="$(mktemp -d)"
+trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+for tool in wrk curl python3; do command -v "$tool" >/dev/null || { echo "bench/run.sh needs $tool" >&2; exit 1; }; done
+
+export ONSET_JWT_SECRET="benchmark secret that is at least thirty-two bytes"
+export ONSET_EXPORT_KEY="benchmark export key, thirty-two bytes or more"
+export ONSET_LOGIN_PER_ADDRESS_PER_MINUTE=1000000
+export ONSET_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000
+export RUST_LOG=error
+
+json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
+login() { # seed → token of the demo clinic's admin
+    read -r email password < <("$BIN" demo-data --seed "$1" --print-admin)
+    curl -sf "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
+        -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json '["access_token"]'
+}
+seconds_of() { curl -s -o /dev/null -w '%{time_total}' "$@"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1000}'; }
+peak_rss() { awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$SERVER/status"; }
+# wrk's latency distribution line for a percentile, in ms
+wrk_ms() { awk -v p="$2" '$1 == p { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 } printf "%.1f", v }' "$1"; }
+wrk_rate() { awk '/Requests\/sec/ {printf "%.0f", $2}' "$1"; }
+wrk_errors() { awk '/Non-2xx/ {print $5} /Socket errors/ {print}' "$1"; }
+
+start_server() {
+    DATABASE_URL="$1" ONSET_BIND="127.0.0.1:$PORT" "$BIN" serve >"$WORK/server.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && return; sleep 0.1; done
+    echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1
+}
+
+run() {
+    local backend="$1" url
+    if [ "$backend" = sqlite ]; then
+        url="$WORK/bench.db"
+    else
+        psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS onset_bench_run" -c "CREATE DATABASE onset_bench_run" >/dev/null
+        url="$PG/onset_bench_run"
+    fi
+    echo "== $backend: seeding $PATIENTS, $SMALL and $LARGE patients" >&2
+    for pair in "1 $PATIENTS" "2 $SMALL" "3 $LARGE"; do
+        set -- $pair
+        [ "$2" -gt 0 ] && DATABASE_URL="$url" "$BIN" demo-data --seed "$1" --patients "$2" 2>/dev/null | head -1 >&2
+    done
+    start_server "$url"
+    local token patients
+    token=$(login 1)
+    patients=$(curl -sf "$BASE/api/v1/patients?limit=500" -H "authorization: Bearer $token" | json '["items"]' | python3 -c "import sys, ast; print(','.join(p['id'] for p in ast.literal_eval(sys.stdin.read())))")
+
+    echo "== $backend: rating writes, 16 connections, ${SECONDS_EACH}s" >&2
+    TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s bench/post_rating.lua "$BASE" >"$WORK/writes.txt"
+    local raw
+    if [ "$backend" = sqlite ]; then
+        raw=$(python3 bench/sqlite_raw_insert.py "$WORK/raw.db" "$SECONDS_EACH")
+        local raw_label="python sqlite3, 16 threads, WAL + synchronous=FULL"
+    else
+        psql "$url" -qc "CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY, patient_id uuid NOT NULL, total int NOT NULL, created_at timestamptz NOT NULL)" >/dev/null
+        echo "INSERT INTO bench_raw VALUES (gen_random_uuid(), gen_random_uuid(), 1, now());" >"$WORK/insert.sql"
+        raw=$(pgbench -n -c16 -j2 -T"$SECONDS_EACH" -f "$WORK/insert.sql" "$url" 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}')
+        local raw_label="pgbench, 16 clients, single-row INSERT"
+    fi
+
+    echo "== $backend: trajectory reads, 16 connections, ${SECONDS_EACH}s" >&2
+    TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s bench/get_trajectory.lua "$BASE" >"$WORK/reads.txt"
+
+    echo "== $backend: cohort analytics" >&2
+    local analytics=""
+    for pair in "2 $SMALL" "1 $PATIENTS" "3 $LARGE"; do
+        set -- $pair
+        [ "$2" -gt 0 ] || continue
+        local t; t=$(login "$1")
+        seconds_of "$BASE/api/v1/analytics/onset?instrument=ybocs" -H "authorization: Bearer $t" >/dev/null
+        local best; best=$(for _ in 1 2 3 4 5; do seconds_of "$BASE/api/v1/analytics/onset?instrument=ybocs" -H "authorization: Bearer $t"; echo; done | median)
+        analytics+="| cohort analytics (ybocs, response), $2 patients | $(ms "$best") ms (median of 5) |"$'\n'
+    done
+
+    echo "== $backend: exports" >&2
+    local exports=""
+    for pair in "1 $PATIENTS" "3 $LARGE"; do
+        set -- $pair
+        [ "$2" -gt 0 ] || continue
+        local t; t=$(login "$1")
+        local started ended rows
+        started=$(date +%s.%N)
+        rows=$(curl -sf "$BASE/api/v1/exports/assessments?format=csv" -H "authorization: Bearer $t" | tail -n +2 | wc -l)
+        ended=$(date +%s.%N)
+        exports+="| export, clinic of $2 patients: $rows rows | $(awk -v r="$rows" -v a="$started" -v b="$ended" 'BEGIN {printf "%.0f rows/s", r / (b - a)}'), server peak RSS so far $(peak_rss) |"$'\n'
+    done
+
+    local logins; logins=$(for _ in 1 2 3 4 5; do seconds_of "$BASE/api/v1/auth/login" -H 'content-type: application/json' -d "{\"email\":\"admin@demo-1.onset.example\",\"password\":\"$("$BIN" demo-data --seed 1 --print-admin | cut -d' ' -f2)\"}"; echo; done | median)
+
+    local writes; writes=$(wrk_rate "$WORK/writes.txt")
+    echo
+    echo "### $backend ($(nproc) cores, $(date -u +%Y-%m-%d))"
+    echo
+    echo "| measure | figure |"
+    echo "|---|---|"
+    echo "| durable rating writes, 16 connections | $writes/s, p50 $(wrk_ms "$WORK/writes.txt" 50%) ms, p99 $(wrk_ms "$WORK/writes.txt" 99%) ms $(wrk_errors "$WORK/writes.txt" | tr '\n' ' ') |"
+    echo "| raw single-row inserts ($raw_label) | $raw/s |"
+    echo "| onset writes / raw inserts | $(awk -v a="$writes" -v b="$raw" 'BEGIN {printf "%.0f %%", 100 * a / b}') |"
+    echo "| trajectory reads, 16 connections | $(wrk_rate "$WORK/reads.txt")/s, p50 $(wrk_ms "$WORK/reads.txt" 50%) ms, p99 $(wrk_ms "$WORK/reads.txt" 99%) ms $(wrk_errors "$WORK/reads.txt" | tr '\n' ' ') |"
+    printf '%s' "$analytics"
+    printf '%s' "$exports"
+    echo "| login (argon2id), median of 5 | $(ms "$logins") ms |"
+    echo "| server peak RSS through the run | $(peak_rss) |"
+    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+    [ "$backend" = postgres ] && psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS onset_bench_run" >/dev/null
+    return 0
+}
+
+case "$WHICH" in
+    sqlite) run sqlite ;;
+    postgres) run postgres ;;
+    both) run sqlite; run postgres ;;
+    *) echo "usage: bench/run.sh [sqlite|postgres|both]" >&2; exit 2 ;;
+esac
