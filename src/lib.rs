@@ -69,9 +69,13 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
 
 /// Starts serving on an already bound listener (tests bind port 0).
 pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
+    // Blocking threads beyond the pool's connections would only wait for one; each idle
+    // thread's malloc arena still costs resident memory.
+    let blocking_threads = (state.config.pool_size as usize).div_ceil(workers) + 2;
     let server = HttpServer::new(move || build_app(state.clone()))
         .listen(listener)?
         .workers(workers)
+        .worker_max_blocking_threads(blocking_threads)
         .client_request_timeout(std::time::Duration::from_secs(10))
         .shutdown_timeout(10)
         .run();

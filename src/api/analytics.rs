@@ -170,6 +170,6 @@ pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
     };
     let actor = caller.actor();
     let detail = json!({"filters": given, "n_patients": selected.n_patients, "n_events": selected.n_events, "suppressed": view.report.suppressed});
-    state.db(move |conn| Ok(audit::record(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
+    state.db(move |conn| Ok(audit::append(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::parse_json;
 use crate::auth::password;
 use crate::auth::token::{ACCESS_TTL_SECS, new_refresh_token, refresh_token_hash};
+use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEntry};
@@ -58,7 +59,7 @@ async fn issue_pair(state: &AppState, user: &users::User) -> ApiResult<TokenPair
     let access_token = state.tokens.issue(user.id, user.role.as_str(), user.clinic_id, now());
     let refresh_token = new_refresh_token();
     let (hash, user_id) = (refresh_token_hash(&refresh_token), user.id);
-    state.db(move |conn| Ok(tokens::issue(conn, user_id, Uuid::now_v7(), &hash)?)).await?;
+    state.db(move |conn| Ok(write_tx(conn, |conn| tokens::issue(conn, user_id, Uuid::now_v7(), &hash))?)).await?;
     Ok(TokenPair { access_token, token_type: "Bearer", expires_in: ACCESS_TTL_SECS, refresh_token })
 }
 
@@ -75,7 +76,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let verified = state.hashing(move || password::verify(&given, &stored_hash)).await?;
     let authenticated = verified && user.as_ref().is_some_and(|u| u.active);
     let entry = event(user.as_ref(), authenticated, &email, if authenticated { "auth.login" } else { "auth.login_failed" });
-    state.db(move |conn| Ok(audit::record(conn, entry)?)).await?;
+    state.db(move |conn| Ok(audit::append(conn, entry)?)).await?;
     let user = user.filter(|_| authenticated).ok_or_else(bad_credentials)?;
     Ok(HttpResponse::Ok().json(issue_pair(&state, &user).await?))
 }
@@ -93,7 +94,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
                 _ => None,
             };
             if let (Rotation::Reused { .. }, Some(user)) = (&rotation, &user) {
-                audit::record(conn, event(Some(user), false, &user.email, "auth.refresh_reused"))?;
+                audit::append(conn, event(Some(user), false, &user.email, "auth.refresh_reused"))?;
             }
             Ok((rotation, user))
         })
@@ -114,7 +115,7 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     state
         .db(move |conn| {
             if let Some(user) = tokens::revoke(conn, &presented)?.map(|id| users::find_by_id(conn, id)).transpose()?.flatten() {
-                audit::record(conn, event(Some(&user), true, &user.email, "auth.logout"))?;
+                audit::append(conn, event(Some(&user), true, &user.email, "auth.logout"))?;
             }
             Ok(())
         })

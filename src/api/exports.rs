@@ -74,7 +74,7 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
             }
         };
         let detail = json!({"kind": kind.name(), "filters": given, "rows": rows, "failed": error.is_some()});
-        let recorded = pool.get().map_err(ApiError::from).and_then(|mut conn| Ok(audit::record(&mut conn, actor.audit("export.download", "export", None, detail))?));
+        let recorded = pool.get().map_err(ApiError::from).and_then(|mut conn| Ok(audit::append(&mut conn, actor.audit("export.download", "export", None, detail))?));
         if let Err(e) = recorded {
             tracing::error!(error = %e, "could not audit an export");
         }

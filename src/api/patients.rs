@@ -40,7 +40,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
     let listed = state
         .db(move |conn| {
             let listed = patients::list(conn, actor.clinic_id, page)?;
-            audit::record(conn, actor.audit("patient.list", "patient", None, json!({"count": listed.0.len()})))?;
+            audit::append(conn, actor.audit("patient.list", "patient", None, json!({"count": listed.0.len()})))?;
             Ok(listed)
         })
         .await?;
@@ -54,7 +54,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -
     let patient = state
         .db(move |conn| {
             let patient = patients::find(conn, actor.clinic_id, id)?;
-            audit::record(conn, actor.audit("patient.read", "patient", Some(id), json!({})))?;
+            audit::append(conn, actor.audit("patient.read", "patient", Some(id), json!({})))?;
             Ok(patient)
         })
         .await?;
@@ -104,7 +104,7 @@ pub async fn trajectory(state: web::Data<AppState>, caller: Caller, req: HttpReq
             patients::exists(conn, actor.clinic_id, id)?;
             let starts = infusions::active_starts(conn, actor.clinic_id, id)?;
             let points = assessments::active_points(conn, actor.clinic_id, id)?;
-            audit::record(conn, actor.audit("patient.trajectory", "patient", Some(id), json!({})))?;
+            audit::append(conn, actor.audit("patient.trajectory", "patient", Some(id), json!({})))?;
             Ok((starts, points))
         })
         .await?;

@@ -201,7 +201,7 @@ pub async fn list<R: Record>(state: web::Data<AppState>, caller: Caller, req: Ht
         .db(move |conn| {
             patients::exists(conn, actor.clinic_id, patient)?;
             let listed = R::list(conn, actor.clinic_id, patient, page)?;
-            audit::record(conn, actor.audit(action::<R>("list"), "patient", Some(patient), json!({"count": listed.0.len()})))?;
+            audit::append(conn, actor.audit(action::<R>("list"), "patient", Some(patient), json!({"count": listed.0.len()})))?;
             Ok(listed)
         })
         .await?;
@@ -215,7 +215,7 @@ pub async fn get<R: Record>(state: web::Data<AppState>, caller: Caller, req: Htt
     let record = state
         .db(move |conn| {
             let record = R::find(conn, actor.clinic_id, id)?;
-            audit::record(conn, actor.audit(action::<R>("read"), R::ENTITY, Some(id), json!({})))?;
+            audit::append(conn, actor.audit(action::<R>("read"), R::ENTITY, Some(id), json!({})))?;
             Ok(record)
         })
         .await?;
@@ -278,7 +278,7 @@ pub async fn revisions<R: Record>(state: web::Data<AppState>, caller: Caller, re
         .db(move |conn| {
             R::find(conn, actor.clinic_id, id)?;
             let items = revisions::list(conn, actor.clinic_id, R::ENTITY, id)?;
-            audit::record(conn, actor.audit(action::<R>("revisions"), R::ENTITY, Some(id), json!({})))?;
+            audit::append(conn, actor.audit(action::<R>("revisions"), R::ENTITY, Some(id), json!({})))?;
             Ok(items)
         })
         .await?;

@@ -112,9 +112,14 @@ pub fn migrate(conn: &mut Db) -> Result<usize, String> {
     applied.map_err(|e| format!("migration failed: {e}"))
 }
 
-/// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred
-/// transaction that reads and then writes cannot wait for the lock (SQLITE_BUSY at once),
-/// while an immediate one queues on the busy timeout like any writer.
+/// SQLite has one writer at a time. Writers of this process queue here rather than in
+/// SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and so turns
+/// contention into long, unfair waits. Other processes still meet the busy timeout.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` in a write transaction; never nest it. On SQLite it is `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads and then writes cannot wait for the lock (SQLITE_BUSY
+/// at once), while an immediate one queues like any writer.
 pub fn write_tx<T, E>(conn: &mut Db, f: impl FnOnce(&mut Db) -> Result<T, E>) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
@@ -122,6 +127,7 @@ where
     match conn {
         Db::Pg(_) => conn.transaction(f),
         Db::Sqlite(sqlite) => {
+            let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             type Tm = diesel::connection::AnsiTransactionManager;
             Tm::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
             let outcome = f(conn);

@@ -36,6 +36,12 @@ impl Actor {
     }
 }
 
+/// Appends an event on its own (a read, a login): in a write transaction of its own.
+pub fn append(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
+    crate::db::write_tx(conn, |conn| record(conn, entry))
+}
+
+/// Appends an event inside the caller's write transaction, with the change it records.
 pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
     diesel::insert_into(a::table)
         .values((
