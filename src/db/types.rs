@@ -93,7 +93,40 @@ impl ToSql<PortableTime, Sqlite> for DbTime {
 impl FromSql<PortableTime, Sqlite> for DbTime {
     fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         let text = sqlite_text(bytes)?;
-        Ok(DbTime(DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc)))
+        match parse_sqlite_time(&text) {
+            Some(t) => Ok(DbTime(t)),
+            None => Ok(DbTime(DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc))),
+        }
+    }
+}
+
+/// The fixed-width form `sqlite_time_text` writes, read without a general RFC 3339
+/// parser: reading times dominated cohort loading.
+fn parse_sqlite_time(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() != 27 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[26] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(num(11..13)?, num(14..16)?, num(17..19)?, num(20..26)?)?;
+    Some(date.and_time(time).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_times_round_trip_through_the_fast_reader() {
+        for text in ["2026-03-02T09:00:00Z", "1999-12-31T23:59:59.123456Z", "2026-11-25T10:22:56.514456+00:00"] {
+            let t = DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+            assert_eq!(parse_sqlite_time(&sqlite_time_text(&t)), Some(t));
+        }
+        assert_eq!(parse_sqlite_time("2026-13-02T09:00:00.000000Z"), None);
+        assert_eq!(parse_sqlite_time("2026-03-02 09:00:00"), None);
     }
 }
 

@@ -39,8 +39,8 @@ fn demographics(row: DemographicsRow) -> Demographics {
     Demographics { id: id.0, birth_date, sex: Sex::parse(&sex).unwrap_or(Sex::Unknown), diagnosis }
 }
 
-/// The inputs of one cohort: patients who have ratings of `instrument`, their active
-/// sessions, and their active ratings of that instrument, and nothing else.
+/// The inputs of one cohort: the clinic's patients (demographics only), their active
+/// sessions, and their active ratings of one instrument, and nothing else.
 pub struct CohortInputs {
     pub patients: Vec<Demographics>,
     pub sessions: Vec<SessionFact>,
@@ -48,15 +48,9 @@ pub struct CohortInputs {
 }
 
 pub fn cohort(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>) -> ApiResult<CohortInputs> {
-    let rated = a::table
-        .filter(a::clinic_id.eq(DbUuid(clinic)))
-        .filter(a::instrument.eq(instrument.code()))
-        .filter(a::status.eq(RecordStatus::Active.code()));
-    let mut patients_query = p::table
-        .filter(p::clinic_id.eq(DbUuid(clinic)))
-        .filter(p::id.eq_any(rated.select(a::patient_id)))
-        .select((p::id, p::birth_date, p::sex, p::diagnosis))
-        .into_boxed();
+    // Each query is one scan of a covering index; patients and sessions without ratings
+    // of the instrument fall out of the cohort in the domain.
+    let mut patients_query = p::table.filter(p::clinic_id.eq(DbUuid(clinic))).select((p::id, p::birth_date, p::sex, p::diagnosis)).into_boxed();
     if let Some(sex) = sex {
         patients_query = patients_query.filter(p::sex.eq(sex.code()));
     }
@@ -64,11 +58,14 @@ pub fn cohort(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<S
     let sessions: Vec<(DbUuid, DbTime, String, String, Option<String>)> = i::table
         .filter(i::clinic_id.eq(DbUuid(clinic)))
         .filter(i::status.eq(RecordStatus::Active.code()))
-        .filter(i::patient_id.eq_any(rated.select(a::patient_id)))
         .select((i::patient_id, i::started_at, i::drug, i::route, i::guidance))
         .load(conn)?;
-    let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>)> =
-        rated.select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_i)).load(conn)?;
+    let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>)> = a::table
+        .filter(a::clinic_id.eq(DbUuid(clinic)))
+        .filter(a::instrument.eq(instrument.code()))
+        .filter(a::status.eq(RecordStatus::Active.code()))
+        .select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_i))
+        .load(conn)?;
     Ok(CohortInputs {
         patients,
         sessions: sessions

@@ -72,7 +72,8 @@ CREATE TABLE patients (
     updated_by uuid NOT NULL REFERENCES users (id),
     UNIQUE (clinic_id, external_id)
 );
-CREATE INDEX patients_by_clinic ON patients (clinic_id, id);
+-- Covering for cohorts and exports (demographics only), and ordered for lists.
+CREATE INDEX patients_by_clinic ON patients (clinic_id, id, birth_date, sex, diagnosis, research_consent);
 
 CREATE TABLE infusions (
     id uuid PRIMARY KEY,
@@ -106,6 +107,8 @@ CREATE TABLE infusions (
 -- SQLite without statistics; the patient-led index serves the export's id lists.
 CREATE INDEX infusions_by_clinic_patient ON infusions (clinic_id, patient_id, started_at);
 CREATE INDEX infusions_by_patient ON infusions (patient_id, started_at);
+-- Covering for cohort analytics: one index scan, no table lookups.
+CREATE INDEX infusions_for_cohorts ON infusions (clinic_id, status, patient_id, started_at, drug, route, guidance);
 
 CREATE TABLE assessments (
     id uuid PRIMARY KEY,
@@ -130,7 +133,8 @@ CREATE TABLE assessments (
 );
 CREATE INDEX assessments_by_clinic_patient ON assessments (clinic_id, patient_id, rated_at);
 CREATE INDEX assessments_by_patient ON assessments (patient_id, rated_at);
-CREATE INDEX assessments_by_clinic_instrument ON assessments (clinic_id, instrument);
+-- Covering for cohort analytics: one instrument's active ratings without table lookups.
+CREATE INDEX assessments_for_cohorts ON assessments (clinic_id, instrument, status, patient_id, rated_at, recall, total, cgi_i, id);
 
 -- Every version of every clinical record, the current one included: amendments never erase.
 CREATE TABLE revisions (
