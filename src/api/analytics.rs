@@ -14,7 +14,7 @@ use crate::domain::FieldError;
 use crate::domain::anonymise::age_at_first_infusion;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
-use crate::domain::onset::{CohortPatient, OnsetReport, cohort_onset, report};
+use crate::domain::onset::{CohortAccumulator, CohortPatient, OnsetReport, report};
 use crate::domain::outcomes::{CONSENSUS_2016, Criterion};
 use crate::domain::patient::Sex;
 use crate::domain::scoring::one_of;
@@ -22,6 +22,9 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::audit;
 use crate::store::research::{self, CohortInputs};
+
+/// Patients read at a time: the queries' id lists stay within every backend's limits.
+const COHORT_PAGE: i64 = 2_000;
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -156,10 +159,24 @@ pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
     let min_cell = (caller.role == Role::Researcher).then_some(state.config.min_cell);
     let actor = caller.actor();
     let (instrument, sex) = (filters.instrument, filters.sex);
-    let inputs = state.db(move |conn| research::cohort(conn, actor.clinic_id, instrument, sex)).await?;
     let selected = {
         let filters = filters.clone();
-        web::block(move || cohort_onset(&CONSENSUS_2016, filters.instrument, filters.endpoint, &select_cohort(inputs, &filters))).await?
+        state
+            .db(move |conn| {
+                // Page by patient so memory is bounded by the page, not the cohort.
+                let mut cohort = CohortAccumulator::new(&CONSENSUS_2016, filters.instrument, filters.endpoint);
+                let mut after = None;
+                loop {
+                    let page = research::cohort_page(conn, actor.clinic_id, instrument, sex, after, COHORT_PAGE)?;
+                    let Some(last) = page.patients.last().map(|p| p.id) else { break };
+                    for patient in select_cohort(page, &filters) {
+                        cohort.add(&patient);
+                    }
+                    after = Some(last);
+                }
+                Ok(cohort.finish())
+            })
+            .await?
     };
     let view = OnsetView {
         definition_set: CONSENSUS_2016.name,

@@ -79,33 +79,56 @@ fn mean_and_sd(values: &[f64]) -> (Option<f64>, Option<f64>) {
     (Some(mean), sd)
 }
 
-pub fn cohort_onset(def: &'static DefinitionSet, instrument: Instrument, endpoint: Criterion, patients: &[CohortPatient]) -> CohortOnset {
-    let mut observations = Vec::new();
-    let mut by_bucket: Vec<Vec<f64>> = vec![Vec::new(); ACUTE_BUCKETS.len()];
-    for patient in patients {
-        let Some((observation, treated)) = contribution(def, instrument, endpoint, patient) else { continue };
-        observations.push(observation);
+/// Builds a cohort's onset figures patient by patient, so a large cohort can be read in
+/// pages: only the observations (two numbers a patient) and the bucket values stay.
+pub struct CohortAccumulator {
+    def: &'static DefinitionSet,
+    instrument: Instrument,
+    endpoint: Criterion,
+    observations: Vec<Observation>,
+    by_bucket: Vec<Vec<f64>>,
+}
+
+impl CohortAccumulator {
+    pub fn new(def: &'static DefinitionSet, instrument: Instrument, endpoint: Criterion) -> Self {
+        CohortAccumulator { def, instrument, endpoint, observations: Vec::new(), by_bucket: vec![Vec::new(); ACUTE_BUCKETS.len()] }
+    }
+
+    pub fn add(&mut self, patient: &CohortPatient) {
+        let Some((observation, treated)) = contribution(self.def, self.instrument, self.endpoint, patient) else { return };
+        self.observations.push(observation);
         for rating in treated {
             let (Some(since_last), Some(pct)) = (rating.hours_since_last_infusion, rating.percent_change) else { continue };
             if let Some(i) = ACUTE_BUCKETS.iter().position(|(_, from, to)| since_last >= *from && since_last < *to) {
-                by_bucket[i].push(pct);
+                self.by_bucket[i].push(pct);
             }
         }
     }
-    let acute_curve = ACUTE_BUCKETS
-        .iter()
-        .zip(by_bucket)
-        .map(|((bucket, _, _), values)| {
-            let (mean_percent_change, sd) = mean_and_sd(&values);
-            BucketStats { bucket, n: values.len() as u32, mean_percent_change, sd }
-        })
-        .collect();
-    CohortOnset {
-        n_patients: observations.len() as u32,
-        n_events: observations.iter().filter(|o| o.event).count() as u32,
-        km: km::estimate(&observations),
-        acute_curve,
+
+    pub fn finish(self) -> CohortOnset {
+        let acute_curve = ACUTE_BUCKETS
+            .iter()
+            .zip(self.by_bucket)
+            .map(|((bucket, _, _), values)| {
+                let (mean_percent_change, sd) = mean_and_sd(&values);
+                BucketStats { bucket, n: values.len() as u32, mean_percent_change, sd }
+            })
+            .collect();
+        CohortOnset {
+            n_patients: self.observations.len() as u32,
+            n_events: self.observations.iter().filter(|o| o.event).count() as u32,
+            km: km::estimate(&self.observations),
+            acute_curve,
+        }
     }
+}
+
+pub fn cohort_onset(def: &'static DefinitionSet, instrument: Instrument, endpoint: Criterion, patients: &[CohortPatient]) -> CohortOnset {
+    let mut cohort = CohortAccumulator::new(def, instrument, endpoint);
+    for patient in patients {
+        cohort.add(patient);
+    }
+    cohort.finish()
 }
 
 // ---------------------------------------------------------------------------------------

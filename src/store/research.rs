@@ -39,31 +39,49 @@ fn demographics(row: DemographicsRow) -> Demographics {
     Demographics { id: id.0, birth_date, sex: Sex::parse(&sex).unwrap_or(Sex::Unknown), diagnosis }
 }
 
-/// The inputs of one cohort: the clinic's patients (demographics only), their active
-/// sessions, and their active ratings of one instrument, and nothing else.
+/// A page of a cohort's inputs: patients (demographics only), their active sessions, and
+/// their active ratings of one instrument, and nothing else.
 pub struct CohortInputs {
     pub patients: Vec<Demographics>,
     pub sessions: Vec<SessionFact>,
     pub ratings: Vec<(Uuid, RatingPoint)>,
 }
 
-pub fn cohort(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>) -> ApiResult<CohortInputs> {
-    // Each query is one scan of a covering index; patients and sessions without ratings
-    // of the instrument fall out of the cohort in the domain.
-    let mut patients_query = p::table.filter(p::clinic_id.eq(DbUuid(clinic))).select((p::id, p::birth_date, p::sex, p::diagnosis)).into_boxed();
+/// One page of a cohort: up to `limit` of the clinic's patients after `after` (by id),
+/// with their active sessions and their active ratings of `instrument`.
+pub fn cohort_page(
+    conn: &mut Db,
+    clinic: Uuid,
+    instrument: Instrument,
+    sex: Option<Sex>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> ApiResult<CohortInputs> {
+    let mut patients_query = p::table
+        .filter(p::clinic_id.eq(DbUuid(clinic)))
+        .select((p::id, p::birth_date, p::sex, p::diagnosis))
+        .order(p::id.asc())
+        .limit(limit)
+        .into_boxed();
     if let Some(sex) = sex {
         patients_query = patients_query.filter(p::sex.eq(sex.code()));
     }
+    if let Some(after) = after {
+        patients_query = patients_query.filter(p::id.gt(DbUuid(after)));
+    }
     let patients: Vec<Demographics> = patients_query.load::<DemographicsRow>(conn)?.into_iter().map(demographics).collect();
+    let ids: Vec<DbUuid> = patients.iter().map(|p| DbUuid(p.id)).collect();
     let sessions: Vec<(DbUuid, DbTime, String, String, Option<String>)> = i::table
         .filter(i::clinic_id.eq(DbUuid(clinic)))
         .filter(i::status.eq(RecordStatus::Active.code()))
+        .filter(i::patient_id.eq_any(ids.clone()))
         .select((i::patient_id, i::started_at, i::drug, i::route, i::guidance))
         .load(conn)?;
     let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>)> = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::instrument.eq(instrument.code()))
         .filter(a::status.eq(RecordStatus::Active.code()))
+        .filter(a::patient_id.eq_any(ids))
         .select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_i))
         .load(conn)?;
     Ok(CohortInputs {

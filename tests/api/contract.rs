@@ -11,27 +11,7 @@ const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// (METHOD, path) pairs under `paths:` in openapi.yaml.
 fn documented() -> BTreeSet<(String, String)> {
-    let spec = onset::api::health::OPENAPI;
-    let mut operations = BTreeSet::new();
-    let mut in_paths = false;
-    let mut path: Option<String> = None;
-    for line in spec.lines() {
-        if !line.starts_with(' ') && !line.trim().is_empty() {
-            in_paths = line.trim_end() == "paths:";
-            continue;
-        }
-        if !in_paths {
-            continue;
-        }
-        if let Some(p) = line.strip_prefix("  /") {
-            path = Some(format!("/{}", p.trim_end().trim_end_matches(':')));
-        } else if let (Some(p), Some(method)) = (&path, line.strip_prefix("    ").and_then(|l| l.strip_suffix(':'))) {
-            if METHODS.contains(&method) {
-                operations.insert((method.to_uppercase(), p.clone()));
-            }
-        }
-    }
-    operations
+    operations().into_iter().map(|op| (op.method, op.path)).collect()
 }
 
 /// (METHOD, path) pairs registered in src/api/mod.rs.

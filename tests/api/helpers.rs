@@ -227,3 +227,33 @@ pub fn rating_body(rated_at: &str, total: u32) -> Value {
 pub fn infusion_body(started_at: &str) -> Value {
     json!({"drug": "ketamine", "route": "iv", "started_at": started_at, "dose_mg": 35.0, "weight_kg": 70.0, "guidance": "guided"})
 }
+
+/// An operation of openapi.yaml: its method, path and `x-roles` (none when public).
+pub struct Operation {
+    pub method: String,
+    pub path: String,
+    pub roles: Option<Vec<String>>,
+}
+
+/// Every operation of the contract, read from openapi.yaml's `paths`.
+pub fn operations() -> Vec<Operation> {
+    let mut ops: Vec<Operation> = Vec::new();
+    let (mut in_paths, mut path) = (false, String::new());
+    for line in onset::api::health::OPENAPI.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /") {
+            path = format!("/{}", p.trim_end().trim_end_matches(':'));
+        } else if let Some(method) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')).filter(|m| ["get", "post", "patch", "delete", "put"].contains(m)) {
+            ops.push(Operation { method: method.to_uppercase(), path: path.clone(), roles: None });
+        } else if let Some(roles) = line.trim().strip_prefix("x-roles: [").and_then(|r| r.strip_suffix(']')) {
+            ops.last_mut().expect("x-roles follows an operation").roles = Some(roles.split(',').map(|r| r.trim().to_string()).collect());
+        }
+    }
+    ops
+}

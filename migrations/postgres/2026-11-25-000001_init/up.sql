@@ -131,7 +131,9 @@ CREATE TABLE assessments (
     created_by uuid NOT NULL REFERENCES users (id),
     updated_by uuid NOT NULL REFERENCES users (id)
 );
-CREATE INDEX assessments_by_clinic_patient ON assessments (clinic_id, patient_id, rated_at);
+-- Covering for a patient's trajectory: SQLite prefers a covering index, so this one
+-- must cover too or the cohort index below wins with one equality column.
+CREATE INDEX assessments_by_clinic_patient ON assessments (clinic_id, patient_id, status, rated_at, instrument, recall, total, cgi_i, id);
 CREATE INDEX assessments_by_patient ON assessments (patient_id, rated_at);
 -- Covering for cohort analytics: one instrument's active ratings without table lookups.
 CREATE INDEX assessments_for_cohorts ON assessments (clinic_id, instrument, status, patient_id, rated_at, recall, total, cgi_i, id);
