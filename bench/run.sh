@@ -65,7 +65,10 @@ run() {
     echo "== $backend: seeding $PATIENTS, $SMALL and $LARGE patients" >&2
     for pair in "1 $PATIENTS" "2 $SMALL" "3 $LARGE"; do
         set -- $pair
-        [ "$2" -gt 0 ] && DATABASE_URL="$url" "$BIN" demo-data --seed "$1" --patients "$2" 2>/dev/null | head -1 >&2
+        if [ "$2" -gt 0 ]; then
+            local seeded; seeded=$(DATABASE_URL="$url" "$BIN" demo-data --seed "$1" --patients "$2" 2>"$WORK/seed.log") || { cat "$WORK/seed.log" >&2; exit 1; }
+            echo "${seeded%%$'\n'*}" >&2
+        fi
     done
     start_server "$url"
     local token patients

@@ -70,18 +70,25 @@ pub fn cohort_page(
         patients_query = patients_query.filter(p::id.gt(DbUuid(after)));
     }
     let patients: Vec<Demographics> = patients_query.load::<DemographicsRow>(conn)?.into_iter().map(demographics).collect();
-    let ids: Vec<DbUuid> = patients.iter().map(|p| DbUuid(p.id)).collect();
+    let Some(last) = patients.last().map(|p| DbUuid(p.id)) else {
+        return Ok(CohortInputs { patients, sessions: Vec::new(), ratings: Vec::new() });
+    };
+    // The page's records are an id range, one contiguous stretch of each covering index
+    // (an id list made PostgreSQL scan the whole clinic for every page).
+    let first = after.map(DbUuid);
     let sessions: Vec<(DbUuid, DbTime, String, String, Option<String>)> = i::table
         .filter(i::clinic_id.eq(DbUuid(clinic)))
         .filter(i::status.eq(RecordStatus::Active.code()))
-        .filter(i::patient_id.eq_any(ids.clone()))
+        .filter(i::patient_id.le(last))
+        .filter(i::patient_id.gt(first.unwrap_or(DbUuid(Uuid::nil()))))
         .select((i::patient_id, i::started_at, i::drug, i::route, i::guidance))
         .load(conn)?;
     let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>)> = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::instrument.eq(instrument.code()))
         .filter(a::status.eq(RecordStatus::Active.code()))
-        .filter(a::patient_id.eq_any(ids))
+        .filter(a::patient_id.le(last))
+        .filter(a::patient_id.gt(first.unwrap_or(DbUuid(Uuid::nil()))))
         .select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_i))
         .load(conn)?;
     Ok(CohortInputs {
