@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::revisions::{self, NewRevision};
-use super::{Actor, Page, audit, now, split_page};
+use super::{Actor, Page, audit, now, split_page, stored};
 use crate::db::schema::assessments as a;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
@@ -59,10 +59,6 @@ struct AssessmentRow {
     updated_at: DbTime,
     created_by: DbUuid,
     updated_by: DbUuid,
-}
-
-fn stored<T>(what: &str, value: Option<T>) -> ApiResult<T> {
-    value.ok_or_else(|| ApiError::Internal(format!("unreadable stored {what}")))
 }
 
 impl AssessmentRecord {
@@ -141,14 +137,7 @@ impl NewAssessmentRow {
 
 /// The revision that keeps a version of a rating.
 pub fn revision(record: &AssessmentRecord, reason: Option<&str>) -> NewRevision {
-    NewRevision {
-        entity: ENTITY,
-        entity_id: record.id,
-        version: record.version,
-        snapshot: serde_json::to_value(record).expect("plain data serialises"),
-        changed_at: record.updated_at,
-        reason: reason.map(str::to_string),
-    }
+    NewRevision::of(ENTITY, record.id, record.version, record.updated_at, record, reason)
 }
 
 impl AssessmentRow {

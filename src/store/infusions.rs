@@ -7,7 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::revisions::{self, NewRevision};
-use super::{Actor, Page, audit, now, split_page};
+use super::{Actor, Page, audit, now, split_page, stored};
 use crate::db::schema::infusions as i;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
@@ -59,10 +59,6 @@ struct InfusionRow {
     updated_at: DbTime,
     created_by: DbUuid,
     updated_by: DbUuid,
-}
-
-fn stored<T>(what: &str, value: Option<T>) -> ApiResult<T> {
-    value.ok_or_else(|| ApiError::Internal(format!("unreadable stored {what}")))
 }
 
 /// The row a new session becomes.
@@ -133,14 +129,7 @@ impl NewInfusionRow {
 
 /// The revision that keeps a version of a session.
 pub fn revision(record: &InfusionRecord, reason: Option<&str>) -> NewRevision {
-    NewRevision {
-        entity: ENTITY,
-        entity_id: record.id,
-        version: record.version,
-        snapshot: serde_json::to_value(record).expect("plain data serialises"),
-        changed_at: record.updated_at,
-        reason: reason.map(str::to_string),
-    }
+    NewRevision::of(ENTITY, record.id, record.version, record.updated_at, record, reason)
 }
 
 impl InfusionRow {

@@ -39,6 +39,12 @@ pub fn split_page<T>(mut rows: Vec<T>, page: Page, id: impl Fn(&T) -> Uuid) -> (
     }
 }
 
+/// A stored value that does not parse back: the database holds what the service never
+/// writes, so it is an internal error, never the client's.
+pub(crate) fn stored<T>(what: &str, value: Option<T>) -> crate::error::ApiResult<T> {
+    value.ok_or_else(|| crate::error::ApiError::Internal(format!("unreadable stored {what}")))
+}
+
 /// Who did something, for the audit log and the `*_by` columns.
 #[derive(Debug, Clone)]
 pub struct Actor {

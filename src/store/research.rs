@@ -13,7 +13,7 @@ use crate::domain::instruments::Instrument;
 use crate::domain::patient::Sex;
 use crate::domain::scoring::Recall;
 use crate::domain::trajectory::RatingPoint;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 #[derive(Debug, Clone)]
 pub struct Demographics {
@@ -106,7 +106,7 @@ pub fn cohort_page(
         ratings: ratings
             .into_iter()
             .map(|(patient, id, rated_at, recall, total, cgi_i)| {
-                let recall = Recall::parse(&recall).ok_or_else(|| ApiError::Internal(format!("stored recall {recall:?}")))?;
+                let recall = super::stored("recall", Recall::parse(&recall))?;
                 Ok((patient.0, RatingPoint { id: id.0, instrument, rated_at: rated_at.0, recall, total: total as u32, cgi_i: cgi_i.map(|c| c as u32) }))
             })
             .collect::<ApiResult<_>>()?,

@@ -20,6 +20,20 @@ pub struct NewRevision {
     pub reason: Option<String>,
 }
 
+impl NewRevision {
+    /// A version of any record: its whole serialised form is the snapshot.
+    pub fn of(entity: &'static str, entity_id: Uuid, version: i32, changed_at: DateTime<Utc>, record: &impl Serialize, reason: Option<&str>) -> Self {
+        NewRevision {
+            entity,
+            entity_id,
+            version,
+            snapshot: serde_json::to_value(record).expect("plain data serialises"),
+            changed_at,
+            reason: reason.map(str::to_string),
+        }
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = r)]
 pub struct NewRevisionRow {
