@@ -16,7 +16,7 @@ use crate::domain::export::{Cell, Column, RATING_COLUMNS, RatingRow, SESSION_COL
 use crate::domain::hours_between;
 use crate::domain::instruments::Instrument;
 use crate::domain::outcomes::CONSENSUS_2016;
-use crate::domain::trajectory::{RatingPoint, series};
+use crate::domain::trajectory::{RatingPoint, instrument_series};
 use crate::error::{ApiError, ApiResult};
 use crate::store::assessments::{self, AssessmentRecord};
 use crate::store::infusions::{self, InfusionRecord};
@@ -189,13 +189,8 @@ fn patient_rows(
                 if of_instrument.is_empty() {
                     continue;
                 }
-                let points: Vec<RatingPoint> = of_instrument
-                    .iter()
-                    .map(|r| RatingPoint { id: r.id, instrument, rated_at: r.rating.rated_at, recall: r.rating.recall, total: r.rating.scores.total(), cgi_i: r.rating.cgi_i })
-                    .collect();
-                let mut sorted: Vec<&RatingPoint> = points.iter().collect();
-                sorted.sort_by_key(|p| (p.rated_at, p.id));
-                let derived = series(&CONSENSUS_2016, instrument, starts, &sorted);
+                let points: Vec<RatingPoint> = of_instrument.iter().map(|r| r.point()).collect();
+                let Some(derived) = instrument_series(&CONSENSUS_2016, instrument, starts, &points) else { continue };
                 let baseline_total = derived.baseline.as_ref().map(|b| b.total);
                 let by_id: HashMap<Uuid, &AssessmentRecord> = of_instrument.iter().map(|r| (r.id, *r)).collect();
                 for d in derived.ratings {

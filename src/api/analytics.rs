@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use crate::domain::anonymise::age_at_first_infusion;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
 use crate::domain::onset::{CohortAccumulator, CohortPatient, OnsetReport, report};
-use crate::domain::outcomes::{CONSENSUS_2016, Criterion};
+use crate::domain::outcomes::{CONSENSUS_2016, Endpoint};
 use crate::domain::patient::Sex;
 use crate::domain::scoring::one_of;
 use crate::error::ApiResult;
@@ -56,7 +56,7 @@ pub struct OnsetQuery {
 #[derive(Debug, Clone)]
 struct Filters {
     instrument: Instrument,
-    endpoint: Criterion,
+    endpoint: Endpoint,
     route: Option<Route>,
     drug: Option<Drug>,
     guidance: Option<Guidance>,
@@ -92,10 +92,10 @@ impl OnsetQuery {
         let mut e = Vec::new();
         let instruments: Vec<&str> = Instrument::ALL.iter().map(|i| i.code()).collect();
         let instrument = one_of(&mut e, "instrument", Some(self.instrument.as_deref().unwrap_or("ybocs")), Instrument::parse, &instruments);
-        let endpoint = one_of(&mut e, "endpoint", Some(self.endpoint.as_deref().unwrap_or("response")), Criterion::parse_endpoint, &["partial_response", "response", "remission"]);
+        let endpoint = one_of(&mut e, "endpoint", Some(self.endpoint.as_deref().unwrap_or("response")), Endpoint::parse, &Endpoint::codes());
         let filters = Filters {
             instrument: instrument.unwrap_or(Instrument::Ybocs),
-            endpoint: endpoint.unwrap_or(Criterion::Response),
+            endpoint: endpoint.unwrap_or(Endpoint::Response),
             route: one_of(&mut e, "route", self.route.as_deref(), Route::parse, &Route::codes()),
             drug: one_of(&mut e, "drug", self.drug.as_deref(), Drug::parse, &Drug::codes()),
             guidance: one_of(&mut e, "guidance", self.guidance.as_deref(), Guidance::parse, &Guidance::codes()),
@@ -105,10 +105,31 @@ impl OnsetQuery {
             from: date(&mut e, "from", self.from.as_deref()),
             to: date(&mut e, "to", self.to.as_deref()),
         };
-        if filters.endpoint == Criterion::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
+        if filters.endpoint == Endpoint::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
             e.push(FieldError::new("endpoint", "remission is defined for ybocs and ybocs_sr only"));
         }
         if e.is_empty() { Ok(filters) } else { Err(validation(e)) }
+    }
+}
+
+impl Filters {
+    /// Researchers filter coarsely, so that two close queries cannot be subtracted to
+    /// isolate a few patients: whole first-infusion months and 5-year age bands.
+    fn check_coarse(&self) -> ApiResult<()> {
+        let mut e = Vec::new();
+        if self.from.is_some_and(|d| d.day() != 1) {
+            e.push(FieldError::new("from", "researchers filter by whole months: give the first day of a month"));
+        }
+        if self.to.is_some_and(|d| d.succ_opt().is_some_and(|next| next.day() != 1)) {
+            e.push(FieldError::new("to", "researchers filter by whole months: give the last day of a month"));
+        }
+        if self.age_min.is_some_and(|a| a % 5 != 0) {
+            e.push(FieldError::new("age_min", "researchers filter by 5-year age bands: give a multiple of 5"));
+        }
+        if self.age_max.is_some_and(|a| a % 5 != 4) {
+            e.push(FieldError::new("age_max", "researchers filter by 5-year age bands: give the last year of a band (4, 9, 14, …)"));
+        }
+        if e.is_empty() { Ok(()) } else { Err(validation(e)) }
     }
 }
 
@@ -146,7 +167,7 @@ fn select_cohort(inputs: CohortInputs, f: &Filters) -> Vec<CohortPatient> {
 struct OnsetView {
     definition_set: &'static str,
     instrument: Instrument,
-    endpoint: Criterion,
+    endpoint: Endpoint,
     filters: OnsetQuery,
     #[serde(flatten)]
     report: OnsetReport,
@@ -156,7 +177,12 @@ pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
     caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
     let given = query::<OnsetQuery>(&req)?;
     let filters = given.parse()?;
-    let min_cell = (caller.role == Role::Researcher).then_some(state.config.min_cell);
+    let researcher = caller.role == Role::Researcher;
+    if researcher {
+        filters.check_coarse()?;
+    }
+    // Researchers see consenting patients only, like the export, and the private view.
+    let min_cell = researcher.then_some(state.config.min_cell);
     let actor = caller.actor();
     let (instrument, sex) = (filters.instrument, filters.sex);
     let selected = {
@@ -167,7 +193,7 @@ pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
                 let mut cohort = CohortAccumulator::new(&CONSENSUS_2016, filters.instrument, filters.endpoint);
                 let mut after = None;
                 loop {
-                    let page = research::cohort_page(conn, actor.clinic_id, instrument, sex, after, COHORT_PAGE)?;
+                    let page = research::cohort_page(conn, actor.clinic_id, instrument, sex, researcher, after, COHORT_PAGE)?;
                     let Some(last) = page.patients.last().map(|p| p.id) else { break };
                     for patient in select_cohort(page, &filters) {
                         cohort.add(&patient);
@@ -186,7 +212,7 @@ pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
         report: report(&selected, min_cell),
     };
     let actor = caller.actor();
-    let detail = json!({"filters": given, "n_patients": selected.n_patients, "n_events": selected.n_events, "suppressed": view.report.suppressed});
+    let detail = json!({"filters": given, "n_patients": selected.n_patients(), "n_events": selected.n_events(), "suppressed": view.report.suppressed});
     state.db(move |conn| Ok(audit::append(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

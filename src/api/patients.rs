@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::records::{merge_patch, with_current_version};
 use super::{ListQuery, Precondition, created, from_value, idempotency_key, list_response, parse_json, path_id, query, replay, validation, with_etag};
 use crate::auth::{CLINICAL, Caller};
+use crate::domain::FieldError;
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::patient::{PatientInput, today};
 use crate::domain::trajectory::{Trajectory, trajectory as build_trajectory};
@@ -67,6 +68,10 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     // A bad body is reported only once the patient is known to be the caller's (else 404).
     let request = parse_json::<Value>(&req, &body).and_then(|(patch, _)| {
         from_value::<PatientInput>(patch.clone())?;
+        // Consent is never implied: it changes only when the PATCH states true or false.
+        if patch.get("research_consent").is_some_and(Value::is_null) {
+            return Err(validation(vec![FieldError::new("research_consent", "must be true or false; leave it out to keep it")]));
+        }
         Ok((patch, Precondition::from_request(&req, &state.config)?))
     });
     let actor = caller.actor();
@@ -81,7 +86,7 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
                 // Invalid input is a 422 whatever the version; only a valid change can be stale.
                 let fields = from_value::<PatientInput>(merged)?.parse(today()).map_err(validation)?;
                 precondition.check(current.version)?;
-                patients::update(conn, &actor, id, current.version, &fields)
+                patients::update(conn, &actor, id, &current, &fields)
             })
         })
         .await?;

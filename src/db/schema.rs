@@ -90,6 +90,7 @@ diesel::table! {
         updated_at -> PortableTime,
         created_by -> PortableUuid,
         updated_by -> PortableUuid,
+        research_consent_changed_at -> Nullable<PortableTime>,
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::anonymise::round_to;
 use super::infusion::{AdverseEvent, Drug, Guidance, Infusion, Route};
 use super::instruments::Instrument;
-use super::outcomes::Criterion;
+use super::outcomes::Response;
 use super::patient::Sex;
 use super::scoring::{CollectedVia, Rater, Rating, Recall};
 use super::trajectory::DerivedRating;
@@ -131,8 +131,8 @@ fn instruments() -> Option<Vec<&'static str>> {
 fn recalls() -> Option<Vec<&'static str>> {
     Some(Recall::ALL.iter().map(|r| r.code()).collect())
 }
-fn criteria() -> Option<Vec<&'static str>> {
-    Some([Criterion::None, Criterion::PartialResponse, Criterion::Response, Criterion::Remission].iter().map(|c| c.code()).collect())
+fn responses() -> Option<Vec<&'static str>> {
+    Some(Response::ALL.iter().map(|c| c.code()).collect())
 }
 
 macro_rules! column {
@@ -151,7 +151,7 @@ macro_rules! item_column {
 
 pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
     column!("subject_id", "string", None, any, "Pseudonymous subject: lowercase hex HMAC-SHA256 of the patient id under the export key.", |r: &RatingRow| Cell::text(r.subject.subject_id.as_str())),
-    column!("definition_set", "string", None, || Some(vec!["consensus-2016"]), "Outcome definitions used for baseline, percent change and criterion.", |r: &RatingRow| Cell::text(r.definition_set)),
+    column!("definition_set", "string", None, || Some(vec!["consensus-2016"]), "Outcome definitions used for baseline, percent change, response and remission.", |r: &RatingRow| Cell::text(r.definition_set)),
     column!("instrument", "string", None, instruments, "Rating instrument; versions are never comparable with each other.", |r: &RatingRow| Cell::text(r.rating.instrument.code())),
     column!("recall", "string", None, recalls, "Recall window of the rating (ISO 8601 duration, or NOW).", |r: &RatingRow| Cell::text(r.rating.recall.code())),
     column!("short_recall", "boolean", None, booleans, "Recall shorter than the standard week.", |r: &RatingRow| Cell::Bool(r.rating.recall.is_short())),
@@ -177,8 +177,11 @@ pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
     column!("collected_via", "string", None, || Some(CollectedVia::codes()), "How the rating was collected.", |r: &RatingRow| Cell::text(r.rating.collected_via.code())),
     column!("baseline_total", "integer", Some("points"), any, "Total of the series' baseline: the last rating within 30 days before the first infusion.", |r: &RatingRow| Cell::int(r.baseline_total)),
     column!("percent_change", "number", Some("percent"), any, "(baseline - total) / baseline x 100, to 0.01; positive is improvement; empty before treatment or without a baseline.", |r: &RatingRow| Cell::num(r.derived.percent_change, 2)),
-    column!("criterion", "string", None, criteria, "Highest outcome level the rating meets under the definition set; empty before treatment or without a baseline.", |r: &RatingRow| Cell::opt_text(r.derived.criterion.map(Criterion::code))),
-    column!("early_improvement", "boolean", None, booleans, "A criterion met within 168 h of the first infusion or on a short recall: not yet a consensus response.", |r: &RatingRow| r.derived.early_improvement.map_or(Cell::Null, Cell::Bool)),
+    column!("response", "string", None, responses, "Response status: response (>= 35 % reduction and, when recorded, CGI-I <= 2), partial_response (>= 25 % and, when recorded, CGI-I <= 3), none; empty before treatment or without a baseline.", |r: &RatingRow| Cell::opt_text(r.derived.response.map(Response::code))),
+    column!("remission", "boolean", None, booleans, "Remission: total <= 12 and, when recorded, CGI-S <= 2 (ybocs, ybocs_sr only); independent of response; empty for other instruments, before treatment or without a baseline.", |r: &RatingRow| r.derived.remission.map_or(Cell::Null, Cell::Bool)),
+    column!("response_cgi_confirmed", "boolean", None, booleans, "Whether the recorded CGI-I corroborates the level the reduction reaches (<= 2 for >= 35 %, <= 3 for >= 25 %); empty without CGI-I.", |r: &RatingRow| r.derived.response_cgi_confirmed.map_or(Cell::Null, Cell::Bool)),
+    column!("remission_cgi_confirmed", "boolean", None, booleans, "Whether the recorded CGI-S is 1-2; empty without CGI-S or for instruments without remission.", |r: &RatingRow| r.derived.remission_cgi_confirmed.map_or(Cell::Null, Cell::Bool)),
+    column!("early_improvement", "boolean", None, booleans, "A response or remission met within 168 h of the first infusion or on a short recall: not yet a consensus response.", |r: &RatingRow| r.derived.early_improvement.map_or(Cell::Null, Cell::Bool)),
     column!("age_at_first_infusion", "integer", Some("years"), any, "Age at the first infusion in whole years; 90 and over reported as 90.", |r: &RatingRow| Cell::int(r.subject.age_at_first_infusion)),
     column!("sex", "string", None, sexes, "Sex.", |r: &RatingRow| Cell::text(r.subject.sex.code())),
     column!("diagnosis", "string", None, any, "ICD-10 diagnosis code.", |r: &RatingRow| Cell::text(r.subject.diagnosis.as_str())),
@@ -222,7 +225,7 @@ mod tests {
         let mut expected = vec!["subject_id", "definition_set", "instrument", "recall", "short_recall", "hours_since_first_infusion", "hours_since_last_infusion", "infusion_number", "total", "obsessions", "compulsions"];
         let items: Vec<String> = (1..=10).map(|i| format!("item_{i}")).collect();
         expected.extend(items.iter().map(String::as_str));
-        expected.extend(["cgi_s", "cgi_i", "rater", "collected_via", "baseline_total", "percent_change", "criterion", "early_improvement", "age_at_first_infusion", "sex", "diagnosis"]);
+        expected.extend(["cgi_s", "cgi_i", "rater", "collected_via", "baseline_total", "percent_change", "response", "remission", "response_cgi_confirmed", "remission_cgi_confirmed", "early_improvement", "age_at_first_infusion", "sex", "diagnosis"]);
         assert_eq!(names, expected);
         let names: Vec<&str> = SESSION_COLUMNS.iter().map(|c| c.name).collect();
         assert_eq!(names, vec!["subject_id", "series_number", "hours_since_first_infusion", "drug", "route", "guidance", "dose_mg", "weight_kg", "dose_mg_per_kg", "duration_minutes", "cadss_total", "moaas", "adverse_event_codes", "age_at_first_infusion", "sex", "diagnosis"]);

@@ -122,6 +122,17 @@ pub struct Infusion {
 
 const MAX_TEXT: usize = 10_000;
 const MAX_VITALS: usize = 500;
+/// As many as there are codes.
+const MAX_ADVERSE_EVENTS: usize = 20;
+
+/// The list if it has at most `max` elements; else one error and nothing to check further.
+fn within<'a, T>(errors: &mut Vec<FieldError>, field: &str, list: &'a [T], max: usize) -> &'a [T] {
+    if list.len() > max {
+        errors.push(FieldError::new(field, format!("at most {max} elements")));
+        return &[];
+    }
+    list
+}
 const MIN_WEIGHT_KG: f64 = 0.5;
 const MAX_DOSE_PER_KG: f64 = 50.0;
 /// A given mg/kg must agree with dose / weight within 1 %.
@@ -181,10 +192,11 @@ impl InfusionInput {
             }
             (_, _, given) => given,
         };
-        let vitals: Vec<Vitals> = self
-            .vitals
+        // Lengths are checked before elements: an oversized list gets one error, not one per
+        // element (a 1 MiB body holds 500,000 of them).
+        let vitals_given = within(&mut e, "vitals", self.vitals.as_deref().unwrap_or_default(), MAX_VITALS);
+        let vitals: Vec<Vitals> = vitals_given
             .iter()
-            .flatten()
             .enumerate()
             .filter_map(|(i, v)| match serde_json::from_value::<Vitals>(v.clone()) {
                 Ok(vitals) => {
@@ -197,13 +209,11 @@ impl InfusionInput {
                 }
             })
             .collect();
-        if vitals.len() > MAX_VITALS {
-            e.push(FieldError::new("vitals", format!("at most {MAX_VITALS} readings")));
-        }
         let cadss_total = bounded_int(&mut e, "cadss_total", self.cadss_total.as_ref(), 0, 92);
         let moaas = bounded_int(&mut e, "moaas", self.moaas.as_ref(), 0, 5);
         let mut adverse_event_codes = Vec::new();
-        for (i, code) in self.adverse_event_codes.iter().flatten().enumerate() {
+        let codes_given = within(&mut e, "adverse_event_codes", self.adverse_event_codes.as_deref().unwrap_or_default(), MAX_ADVERSE_EVENTS);
+        for (i, code) in codes_given.iter().enumerate() {
             match AdverseEvent::parse(code) {
                 Some(ae) if !adverse_event_codes.contains(&ae) => adverse_event_codes.push(ae),
                 Some(_) => {}
@@ -292,7 +302,10 @@ impl Infusion {
                 _ => {}
             }
         }
-        if self.drug == Drug::Esketamine {
+        // Spravato (esketamine nasal spray) prescribing information and REMS: the fixed
+        // 28/56/84 mg doses and the monitoring rules are those of the nasal spray. IV
+        // esketamine (off-label) is dosed by weight and gets the mg/kg check above instead.
+        if self.drug == Drug::Esketamine && self.route == Route::Intranasal {
             if !ESKETAMINE_DOSES_MG.iter().any(|d| (self.dose_mg - d).abs() < 1e-9) {
                 out.push(warn("esketamine_dose_nonstandard", format!("esketamine dose of {} mg is not 28, 56 or 84 mg", self.dose_mg)));
             }
@@ -302,12 +315,17 @@ impl Infusion {
             if !self.vitals.iter().any(|v| BP_40_MIN_WINDOW.contains(&v.minute) && v.has_blood_pressure()) {
                 out.push(warn("rems_bp_40_min_missing", "no blood pressure recorded at about 40 minutes after dosing"));
             }
-            if !self.vitals.iter().any(|v| v.spo2.is_some()) {
-                out.push(warn("rems_spo2_missing", "no pulse oximetry recorded"));
+            // "Monitor patients for at least 2 hours after each SPRAVATO administration" and
+            // pulse oximetry during that post-dose monitoring: both count from the last
+            // administration, which is `ended_at` when the session records it.
+            let last_dose = self.ended_at.unwrap_or(self.started_at);
+            let last_dose_minute = (last_dose - self.started_at).num_minutes();
+            if !self.vitals.iter().any(|v| v.spo2.is_some() && i64::from(v.minute) >= last_dose_minute) {
+                out.push(warn("rems_spo2_missing", "no pulse oximetry recorded during the observation after the last administration"));
             }
             if let Some(discharged) = self.discharged_at {
-                if discharged - self.started_at < Duration::hours(2) {
-                    out.push(warn("rems_early_discharge", "discharged less than 2 hours after dosing"));
+                if discharged - last_dose < Duration::hours(2) {
+                    out.push(warn("rems_early_discharge", "discharged less than 2 hours after the last administration"));
                 }
             }
         }
@@ -340,7 +358,7 @@ mod tests {
             dose_mg: Some(56.0),
             vitals: Some(vec![
                 json!({"minute": -5, "systolic": 128, "diastolic": 80, "spo2": 98}),
-                json!({"minute": 40, "systolic": 141, "diastolic": 88, "heart_rate": 80}),
+                json!({"minute": 40, "systolic": 141, "diastolic": 88, "heart_rate": 80, "spo2": 97}),
             ]),
             ..Default::default()
         }
@@ -365,6 +383,48 @@ mod tests {
         input.discharged_at = Some("2026-05-01T10:30:00Z".into());
         let s = input.parse(now()).unwrap();
         assert_eq!(codes(&s), vec!["esketamine_dose_nonstandard", "rems_bp_before_dose_missing", "rems_bp_40_min_missing", "rems_spo2_missing", "rems_early_discharge"]);
+    }
+
+    #[test]
+    fn spo2_before_dosing_alone_is_not_monitoring() {
+        let mut input = esketamine();
+        input.vitals = Some(vec![
+            json!({"minute": -5, "systolic": 128, "diastolic": 80, "spo2": 98}),
+            json!({"minute": 40, "systolic": 141, "diastolic": 88}),
+        ]);
+        assert_eq!(codes(&input.parse(now()).unwrap()), vec!["rems_spo2_missing"]);
+    }
+
+    #[test]
+    fn the_observation_counts_from_the_last_administration() {
+        // Dosing 09:00–09:10; discharged 11:05 is 1 h 55 min after the last spray.
+        let mut input = esketamine();
+        input.ended_at = Some("2026-05-01T09:10:00Z".into());
+        assert_eq!(codes(&input.parse(now()).unwrap()), vec!["rems_early_discharge"]);
+        input.discharged_at = Some("2026-05-01T11:10:00Z".into());
+        assert_eq!(codes(&input.parse(now()).unwrap()), Vec::<&str>::new(), "exactly 2 h after the last administration");
+        // pulse oximetry only before the last spray (minute 5 < 10) is not the observation
+        input.vitals = Some(vec![
+            json!({"minute": -5, "systolic": 128, "diastolic": 80}),
+            json!({"minute": 5, "spo2": 97}),
+            json!({"minute": 40, "systolic": 141, "diastolic": 88}),
+        ]);
+        assert_eq!(codes(&input.parse(now()).unwrap()), vec!["rems_spo2_missing"]);
+    }
+
+    #[test]
+    fn iv_esketamine_is_checked_per_kg_not_against_the_nasal_doses() {
+        let input = InfusionInput {
+            drug: Some("esketamine".into()),
+            route: Some("iv".into()),
+            started_at: Some("2026-05-01T09:00:00Z".into()),
+            dose_mg: Some(35.0),
+            weight_kg: Some(70.0),
+            ..Default::default()
+        };
+        assert_eq!(codes(&input.parse(now()).unwrap()), Vec::<&str>::new(), "0.5 mg/kg IV, no REMS rules");
+        let heavy = InfusionInput { dose_mg: Some(84.0), weight_kg: Some(60.0), ..input };
+        assert_eq!(codes(&heavy.parse(now()).unwrap()), vec!["iv_dose_out_of_range"], "1.4 mg/kg");
     }
 
     #[test]

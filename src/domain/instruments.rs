@@ -38,9 +38,11 @@ pub const YBOCS_BANDS: &[Band] = &[
     band(24, 31, "severe"),
     band(32, 40, "extreme"),
 ];
-/// Proposed Y-BOCS-II bands (Pinciotti 2025).
+/// Y-BOCS-II severity bands: Pinciotti CM et al., "Establishing Y-BOCS-II severity
+/// benchmarks", J Affect Disord 2025;390:119719: 0–14 subclinical, 15–21 mild,
+/// 22–34 moderate, 35–50 severe.
 pub const YBOCS_II_BANDS: &[Band] =
-    &[band(0, 14, "mild"), band(15, 21, "moderate"), band(22, 34, "severe"), band(35, 50, "extreme")];
+    &[band(0, 14, "subclinical"), band(15, 21, "mild"), band(22, 34, "moderate"), band(35, 50, "severe")];
 
 /// An item: its code, the highest score it takes, and whether it counts in the total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +96,17 @@ const YBOCS_ITEMS: &[Item] = &[
     optional("18", 6, "global improvement"),
     optional("19", 3, "reliability"),
 ];
-const YBOCS_II_ITEMS: &[Item] = &ybocs_core_items!(5);
+/// Y-BOCS self-report: the same items without 17–19, the interviewer's global judgements
+/// (severity, improvement, reliability), which a patient cannot rate of themselves.
+const YBOCS_SR_ITEMS: &[Item] = YBOCS_ITEMS.split_at(YBOCS_ITEMS.len() - 3).0;
+
+/// Y-BOCS-II (Storch 2010): item 4 is the obsession-free interval, which replaced
+/// resistance against obsessions; items score 0–5.
+const YBOCS_II_ITEMS: &[Item] = &{
+    let mut items = ybocs_core_items!(5);
+    items[3] = core("4", 5, "obsessions: obsession-free interval");
+    items
+};
 const VAS_ITEMS: &[Item] = &[core("1", 100, "OCD severity right now")];
 
 impl Instrument {
@@ -115,7 +127,8 @@ impl Instrument {
 
     pub fn items(self) -> &'static [Item] {
         match self {
-            Instrument::Ybocs | Instrument::YbocsSr => YBOCS_ITEMS,
+            Instrument::Ybocs => YBOCS_ITEMS,
+            Instrument::YbocsSr => YBOCS_SR_ITEMS,
             Instrument::YbocsIi => YBOCS_II_ITEMS,
             Instrument::OcdVas => VAS_ITEMS,
         }
@@ -177,6 +190,21 @@ mod tests {
     }
 
     #[test]
+    fn the_self_report_has_no_clinician_judgements() {
+        assert_eq!(Instrument::YbocsSr.items().len(), 18);
+        for code in ["17", "18", "19"] {
+            assert!(Instrument::YbocsSr.item(code).is_none() && Instrument::Ybocs.item(code).is_some(), "{code}");
+        }
+        assert_eq!(Instrument::YbocsSr.item("16").map(|i| i.max), Some(4));
+    }
+
+    #[test]
+    fn ybocs_ii_item_4_is_the_obsession_free_interval() {
+        assert_eq!(Instrument::YbocsIi.item("4").map(|i| (i.label, i.max, i.core)), Some(("obsessions: obsession-free interval", 5, true)));
+        assert_eq!(Instrument::Ybocs.item("4").map(|i| i.label), Some("obsessions: resistance"));
+    }
+
+    #[test]
     fn bands_cover_every_total_exactly_once() {
         for i in [Instrument::Ybocs, Instrument::YbocsSr, Instrument::YbocsIi] {
             for total in 0..=i.max_total() {
@@ -196,8 +224,8 @@ mod tests {
             assert_eq!(Instrument::YbocsSr.severity(total), Some(label));
         }
         let ii = Instrument::YbocsIi;
-        for (total, label) in [(0, "mild"), (14, "mild"), (15, "moderate"), (21, "moderate"), (22, "severe"),
-            (34, "severe"), (35, "extreme"), (50, "extreme")] {
+        for (total, label) in [(0, "subclinical"), (14, "subclinical"), (15, "mild"), (21, "mild"), (22, "moderate"),
+            (34, "moderate"), (35, "severe"), (50, "severe")] {
             assert_eq!(ii.severity(total), Some(label), "ybocs_ii {total}");
         }
         assert_eq!(Instrument::OcdVas.severity(50), None);

@@ -63,33 +63,58 @@ fn band(survival: f64, greenwood_sum: f64) -> (Option<f64>, Option<f64>) {
     (Some(bound(Z_95 * sigma)), Some(bound(-Z_95 * sigma)))
 }
 
+/// Survival products land a rounding error off the exact value: 12/24 reached through
+/// (23/24)(22/23)…(12/13) is 0.5000000000000001. A survival within this of ½ is ½.
+const HALF_TOLERANCE: f64 = 1e-9;
+
 /// The first time a step function falls to ½ or below.
 fn crossing(steps: &[Step], value: impl Fn(&Step) -> Option<f64>) -> Option<f64> {
-    steps.iter().find(|s| value(s).is_some_and(|v| v <= 0.5)).map(|s| s.hours)
+    steps.iter().find(|s| value(s).is_some_and(|v| v <= 0.5 + HALF_TOLERANCE)).map(|s| s.hours)
+}
+
+/// Events and censorings at one distinct time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tally {
+    pub hours: f64,
+    pub events: u32,
+    pub censored: u32,
+}
+
+/// The distinct times of the observations, in order, with their events and censorings.
+pub fn tally(observations: &[Observation]) -> Vec<Tally> {
+    let mut sorted: Vec<Observation> = observations.iter().copied().filter(|o| o.time.is_finite()).collect();
+    sorted.sort_by(|a, b| a.time.total_cmp(&b.time));
+    let mut tallies: Vec<Tally> = Vec::new();
+    for o in sorted {
+        match tallies.last_mut() {
+            Some(last) if last.hours == o.time => {}
+            _ => tallies.push(Tally { hours: o.time, events: 0, censored: 0 }),
+        }
+        let last = tallies.last_mut().expect("pushed above");
+        if o.event { last.events += 1 } else { last.censored += 1 }
+    }
+    tallies
 }
 
 pub fn estimate(observations: &[Observation]) -> Estimate {
-    let mut sorted: Vec<Observation> = observations.iter().copied().filter(|o| o.time.is_finite()).collect();
-    sorted.sort_by(|a, b| a.time.total_cmp(&b.time));
-    let mut at_risk = sorted.len() as u32;
+    from_tallies(&tally(observations))
+}
+
+/// The estimate from tallies in time order; everyone counted in them is at risk at first.
+pub fn from_tallies(tallies: &[Tally]) -> Estimate {
+    let mut at_risk: u32 = tallies.iter().map(|t| t.events + t.censored).sum();
     let mut survival = 1.0;
     let mut greenwood_sum = 0.0;
-    let mut steps = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let time = sorted[i].time;
-        let tied = sorted[i..].iter().take_while(|o| o.time == time).count();
-        let events = sorted[i..i + tied].iter().filter(|o| o.event).count() as u32;
-        let censored = tied as u32 - events;
+    let mut steps = Vec::with_capacity(tallies.len());
+    for &Tally { hours, events, censored } in tallies {
         if events > 0 {
             let (n, d) = (f64::from(at_risk), f64::from(events));
             survival *= 1.0 - d / n;
             greenwood_sum += if at_risk > events { d / (n * (n - d)) } else { f64::INFINITY };
         }
         let (ci_lower, ci_upper) = band(survival, greenwood_sum);
-        steps.push(Step { hours: time, at_risk, events, censored, survival, ci_lower, ci_upper });
-        at_risk -= tied as u32;
-        i += tied;
+        steps.push(Step { hours, at_risk, events, censored, survival, ci_lower, ci_upper });
+        at_risk -= events + censored;
     }
     let median = crossing(&steps, |s| Some(s.survival));
     // The lower band reaches ½ first, so it gives the lower end of the median's interval.
@@ -105,9 +130,11 @@ impl Estimate {
         self.steps.iter().take_while(|s| s.hours <= t).last().map_or(1.0, |s| s.survival)
     }
 
-    /// The cumulative share with the event by `t`: 1 − S(t).
-    pub fn share_by(&self, t: f64) -> f64 {
-        1.0 - self.survival_at(t)
+    /// The cumulative share with the event by `t`: 1 − S(t); unknown (None) beyond the
+    /// last follow-up, where the curve says nothing, and for an empty cohort.
+    pub fn share_by(&self, t: f64) -> Option<f64> {
+        let last = self.steps.last()?;
+        (t <= last.hours).then(|| 1.0 - self.survival_at(t))
     }
 }
 
@@ -154,8 +181,10 @@ mod tests {
         assert_eq!(km.steps.len(), 16);
         assert_eq!(km.median, Some(23.0));
         assert_eq!(km.median_ci, (Some(13.0), None));
-        assert!(close(km.share_by(12.0), 1.0 - 0.752941, 5e-7));
-        assert_eq!(km.share_by(5.9), 0.0);
+        assert!(close(km.share_by(12.0).unwrap(), 1.0 - 0.752941, 5e-7));
+        assert_eq!(km.share_by(5.9), Some(0.0));
+        assert_eq!(km.share_by(35.0).map(|v| close(v, 1.0 - 0.448179, 5e-7)), Some(true), "the last follow-up");
+        assert_eq!(km.share_by(35.5), None, "nothing is known beyond the last follow-up");
     }
 
     /// Greenwood by hand at the first step: 3 of 21 fail.
@@ -177,7 +206,26 @@ mod tests {
         assert_eq!(survival, vec![0.75, 0.5, 0.25, 0.0]);
         assert_eq!(km.median, Some(2.0));
         assert_eq!((km.steps[3].ci_lower, km.steps[3].ci_upper), (None, None), "undefined at S = 0");
-        assert_eq!(km.share_by(10.0), 1.0);
+        assert_eq!(km.share_by(4.0), Some(1.0));
+        assert_eq!(km.share_by(10.0), None);
+    }
+
+    /// 24 events at hours 1…24: S(12) = 12/24 exactly, though the product of
+    /// (1 − 1/24)(1 − 1/23)…(1 − 1/13) in floating point is 0.5000000000000001.
+    #[test]
+    fn the_median_is_where_survival_reaches_exactly_one_half() {
+        let km = estimate(&(1..=24).map(|h| obs(f64::from(h), true)).collect::<Vec<_>>());
+        assert!(km.steps[11].survival > 0.5, "the rounding this test is about: {}", km.steps[11].survival);
+        assert_eq!(km.median, Some(12.0));
+        let odd = estimate(&(1..=5).map(|h| obs(f64::from(h), true)).collect::<Vec<_>>());
+        assert_eq!(odd.median, Some(3.0), "S(2) = 0.6, S(3) = 0.4");
+    }
+
+    #[test]
+    fn tallies_group_ties_in_time_order() {
+        let t = tally(&[obs(2.0, false), obs(1.0, true), obs(2.0, true), obs(2.0, true)]);
+        assert_eq!(t, vec![Tally { hours: 1.0, events: 1, censored: 0 }, Tally { hours: 2.0, events: 2, censored: 1 }]);
+        assert_eq!(from_tallies(&t).steps[1].at_risk, 3);
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Onset analytics per cohort: time to an endpoint in hours from the first infusion
-//! (Kaplan–Meier), the share responding by 4 h, 24 h, 7 d and 28 d, and the mean percent
-//! change by hours since the most recent infusion. Small cells are suppressed for
-//! researchers.
+//! (Kaplan–Meier), the share meeting it by 4 h, 24 h, 7 d and 28 d, and the mean percent
+//! change by hours since the most recent infusion. Researchers see a private view: small
+//! cells suppressed, times on a coarse grid, nothing from which a hidden count follows.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::instruments::Instrument;
-use super::km::{self, Observation};
-use super::outcomes::{Criterion, DefinitionSet};
-use super::trajectory::{DerivedRating, RatingPoint, series};
+use super::km::{self, Observation, Tally};
+use super::outcomes::{DefinitionSet, Endpoint};
+use super::trajectory::{DerivedRating, RatingPoint, instrument_series};
 
 /// One patient's data for one instrument: active infusion starts and active ratings.
 #[derive(Debug, Clone)]
@@ -32,51 +32,58 @@ pub const ACUTE_BUCKETS: [(&str, f64, f64); 7] = [
 /// The horizons of `share_by`, in hours.
 pub const SHARE_HORIZONS: [(&str, f64); 4] = [("4h", 4.0), ("24h", 24.0), ("7d", 168.0), ("28d", 672.0)];
 
+/// One bucket of the acute curve. Each patient counts once: their ratings in the bucket
+/// are averaged first, so `n` is a number of patients and no patient weighs more.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BucketStats {
     pub bucket: &'static str,
     pub n: u32,
     pub mean_percent_change: Option<f64>,
-    /// Sample standard deviation (n − 1); null below two ratings.
+    /// Sample standard deviation (n − 1) of the patients' means; null below two patients.
     pub sd: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CohortOnset {
-    pub n_patients: u32,
-    pub n_events: u32,
-    pub km: km::Estimate,
+    /// One per patient in the cohort: the event time, or the censoring time.
+    pub observations: Vec<Observation>,
     pub acute_curve: Vec<BucketStats>,
+}
+
+impl CohortOnset {
+    pub fn n_patients(&self) -> u32 {
+        self.observations.len() as u32
+    }
+    pub fn n_events(&self) -> u32 {
+        self.observations.iter().filter(|o| o.event).count() as u32
+    }
 }
 
 /// What a patient contributes: an event time or a censoring time, and its post-infusion
 /// ratings. `None` when the patient is outside the cohort (no baseline, or no rating
 /// after the first infusion).
-fn contribution(def: &'static DefinitionSet, instrument: Instrument, endpoint: Criterion, patient: &CohortPatient) -> Option<(Observation, Vec<DerivedRating>)> {
+fn contribution(def: &DefinitionSet, instrument: Instrument, endpoint: Endpoint, patient: &CohortPatient) -> Option<(Observation, Vec<DerivedRating>)> {
     let mut starts = patient.infusion_starts.clone();
     starts.sort();
-    let mut points: Vec<&RatingPoint> = patient.ratings.iter().filter(|r| r.instrument == instrument).collect();
-    points.sort_by_key(|r| (r.rated_at, r.id));
-    let s = series(def, instrument, &starts, &points);
+    let s = instrument_series(def, instrument, &starts, &patient.ratings)?;
     s.baseline.as_ref()?;
-    // After the first infusion and measured against the baseline: the criterion is set.
-    let treated: Vec<DerivedRating> = s.ratings.into_iter().filter(|r| r.criterion.is_some()).collect();
+    // After the first infusion and measured against the baseline: the response is set.
+    let treated: Vec<DerivedRating> = s.ratings.into_iter().filter(|r| r.response.is_some()).collect();
     let hours = |r: &DerivedRating| r.hours_since_first_infusion.unwrap_or(0.0);
-    let observation = match treated.iter().find(|r| r.criterion.is_some_and(|c| c.meets(endpoint))) {
+    let observation = match treated.iter().find(|r| r.meets(endpoint)) {
         Some(first) => Observation { time: hours(first), event: true },
         None => Observation { time: hours(treated.last()?), event: false },
     };
     Some((observation, treated))
 }
 
-fn mean_and_sd(values: &[f64]) -> (Option<f64>, Option<f64>) {
-    if values.is_empty() {
-        return (None, None);
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let sd = (values.len() > 1).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
-    (Some(mean), sd)
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+fn sample_sd(values: &[f64]) -> Option<f64> {
+    let m = mean(values)?;
+    (values.len() > 1).then(|| (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() as f64 - 1.0)).sqrt())
 }
 
 /// Builds a cohort's onset figures patient by patient, so a large cohort can be read in
@@ -84,24 +91,28 @@ fn mean_and_sd(values: &[f64]) -> (Option<f64>, Option<f64>) {
 pub struct CohortAccumulator {
     def: &'static DefinitionSet,
     instrument: Instrument,
-    endpoint: Criterion,
+    endpoint: Endpoint,
     observations: Vec<Observation>,
     by_bucket: Vec<Vec<f64>>,
 }
 
 impl CohortAccumulator {
-    pub fn new(def: &'static DefinitionSet, instrument: Instrument, endpoint: Criterion) -> Self {
+    pub fn new(def: &'static DefinitionSet, instrument: Instrument, endpoint: Endpoint) -> Self {
         CohortAccumulator { def, instrument, endpoint, observations: Vec::new(), by_bucket: vec![Vec::new(); ACUTE_BUCKETS.len()] }
     }
 
     pub fn add(&mut self, patient: &CohortPatient) {
         let Some((observation, treated)) = contribution(self.def, self.instrument, self.endpoint, patient) else { return };
         self.observations.push(observation);
+        let mut own: Vec<Vec<f64>> = vec![Vec::new(); ACUTE_BUCKETS.len()];
         for rating in treated {
             let (Some(since_last), Some(pct)) = (rating.hours_since_last_infusion, rating.percent_change) else { continue };
             if let Some(i) = ACUTE_BUCKETS.iter().position(|(_, from, to)| since_last >= *from && since_last < *to) {
-                self.by_bucket[i].push(pct);
+                own[i].push(pct);
             }
+        }
+        for (bucket, values) in self.by_bucket.iter_mut().zip(own) {
+            bucket.extend(mean(&values));
         }
     }
 
@@ -109,21 +120,13 @@ impl CohortAccumulator {
         let acute_curve = ACUTE_BUCKETS
             .iter()
             .zip(self.by_bucket)
-            .map(|((bucket, _, _), values)| {
-                let (mean_percent_change, sd) = mean_and_sd(&values);
-                BucketStats { bucket, n: values.len() as u32, mean_percent_change, sd }
-            })
+            .map(|((bucket, _, _), values)| BucketStats { bucket, n: values.len() as u32, mean_percent_change: mean(&values), sd: sample_sd(&values) })
             .collect();
-        CohortOnset {
-            n_patients: self.observations.len() as u32,
-            n_events: self.observations.iter().filter(|o| o.event).count() as u32,
-            km: km::estimate(&self.observations),
-            acute_curve,
-        }
+        CohortOnset { observations: self.observations, acute_curve }
     }
 }
 
-pub fn cohort_onset(def: &'static DefinitionSet, instrument: Instrument, endpoint: Criterion, patients: &[CohortPatient]) -> CohortOnset {
+pub fn cohort_onset(def: &'static DefinitionSet, instrument: Instrument, endpoint: Endpoint, patients: &[CohortPatient]) -> CohortOnset {
     let mut cohort = CohortAccumulator::new(def, instrument, endpoint);
     for patient in patients {
         cohort.add(patient);
@@ -132,7 +135,63 @@ pub fn cohort_onset(def: &'static DefinitionSet, instrument: Instrument, endpoin
 }
 
 // ---------------------------------------------------------------------------------------
-// The report as the API shows it, with small cells suppressed for researchers.
+// The researcher's view. A count of 1 to k − 1 patients (k = the minimum cell) is never
+// shown nor derivable. Kaplan–Meier counts are derivable from what a curve shows: the
+// events of a step from its survival drop and at-risk (d = n (1 − S_i / S_i−1)), the
+// censored from consecutive at-risk figures, the tail from n_patients. So the private curve
+// is built from counts that are each 0 or ≥ k:
+// 1. times are coarsened up to a grid (0.5 h to 24 h, 6 h to 7 d, then whole days);
+// 2. consecutive grid steps are merged until the events and the censored of the merged
+//    step are each 0 or ≥ k and the number still at risk after it is 0 or ≥ k;
+// 3. what is left at the end (fewer than k still at risk) is folded into the last step
+//    rather than dropped, since dropping it would leave n_patients − Σ shown = the hidden
+//    count; where even that cannot be made safe, no curve is shown.
+
+/// The researcher's time grid: an event or censoring time rounded up to it.
+pub fn coarse_hours(hours: f64) -> f64 {
+    let step = if hours <= 24.0 {
+        0.5
+    } else if hours <= 168.0 {
+        6.0
+    } else {
+        24.0
+    };
+    (hours / step).ceil() * step
+}
+
+/// Coarsened and merged tallies in which every count is 0 or ≥ `k`, or `None`.
+pub fn private_tallies(observations: &[Observation], k: u32) -> Option<Vec<Tally>> {
+    let safe = |c: u32| c == 0 || c >= k;
+    let coarse: Vec<Observation> = observations.iter().map(|o| Observation { time: coarse_hours(o.time), event: o.event }).collect();
+    let mut remaining: u32 = observations.len() as u32;
+    let mut merged: Vec<Tally> = Vec::new();
+    let mut open: Option<Tally> = None;
+    for t in km::tally(&coarse) {
+        let acc = open.get_or_insert(Tally { hours: t.hours, events: 0, censored: 0 });
+        acc.hours = t.hours;
+        acc.events += t.events;
+        acc.censored += t.censored;
+        let after = remaining - acc.events - acc.censored;
+        if safe(acc.events) && safe(acc.censored) && safe(after) {
+            remaining = after;
+            merged.push(open.take().expect("set above"));
+        }
+    }
+    // Fold an unsafe remainder back into the steps before it until the sums are safe.
+    while let Some(mut tail) = open.take() {
+        let Some(previous) = merged.pop() else {
+            return None;
+        };
+        tail.events += previous.events;
+        tail.censored += previous.censored;
+        if safe(tail.events) && safe(tail.censored) {
+            merged.push(tail);
+        } else {
+            open = Some(tail);
+        }
+    }
+    Some(merged)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KmRow {
@@ -143,13 +202,15 @@ pub struct KmRow {
     pub survival: f64,
     pub ci_lower: Option<f64>,
     pub ci_upper: Option<f64>,
-    /// A count in this row was withheld (between 1 and the minimum cell size − 1).
+    /// True in the researcher's view: this row is an interval on the coarse grid ending
+    /// at `hours`, its counts merged so that none is between 1 and the minimum cell − 1.
     pub suppressed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AcuteRow {
     pub bucket: &'static str,
+    /// Patients with a rating in the bucket.
     pub n: Option<u32>,
     pub mean_percent_change: Option<f64>,
     pub sd: Option<f64>,
@@ -160,7 +221,8 @@ pub struct AcuteRow {
 pub struct OnsetReport {
     pub n_patients: Option<u32>,
     pub n_events: Option<u32>,
-    /// The whole cohort is under the minimum cell size: no curve is shown.
+    /// No curve is shown: the cohort is under the minimum cell, or no grouping of it
+    /// keeps every count safe.
     pub suppressed: bool,
     pub km: Vec<KmRow>,
     pub median_hours: Option<f64>,
@@ -169,50 +231,70 @@ pub struct OnsetReport {
     pub acute_curve: Vec<AcuteRow>,
 }
 
-/// `min_cell`: `Some(k)` hides every count from 1 to k − 1 (researchers); `None` shows all.
+fn km_report(estimate: &km::Estimate, merged: bool) -> (Vec<KmRow>, Option<f64>, [Option<f64>; 2], std::collections::BTreeMap<&'static str, Option<f64>>) {
+    let rows = estimate
+        .steps
+        .iter()
+        .map(|s| KmRow {
+            hours: s.hours,
+            at_risk: Some(s.at_risk),
+            events: Some(s.events),
+            censored: Some(s.censored),
+            survival: s.survival,
+            ci_lower: s.ci_lower,
+            ci_upper: s.ci_upper,
+            suppressed: merged,
+        })
+        .collect();
+    let share_by = SHARE_HORIZONS.iter().map(|(label, hours)| (*label, estimate.share_by(*hours))).collect();
+    (rows, estimate.median, [estimate.median_ci.0, estimate.median_ci.1], share_by)
+}
+
+/// `min_cell`: `Some(k)` is the researcher's private view; `None` the exact one.
 pub fn report(cohort: &CohortOnset, min_cell: Option<u32>) -> OnsetReport {
     let small = |n: u32| min_cell.is_some_and(|k| n >= 1 && n < k);
-    let shown = |n: u32| (!small(n)).then_some(n);
-    if small(cohort.n_patients) {
+    let acute_curve: Vec<AcuteRow> = cohort
+        .acute_curve
+        .iter()
+        .map(|b| {
+            let hidden = small(b.n);
+            AcuteRow {
+                bucket: b.bucket,
+                n: (!hidden).then_some(b.n),
+                mean_percent_change: b.mean_percent_change.filter(|_| !hidden),
+                sd: b.sd.filter(|_| !hidden),
+                suppressed: hidden,
+            }
+        })
+        .collect();
+    let tallies = match min_cell {
+        None => Some(km::tally(&cohort.observations)),
+        Some(_) if small(cohort.n_patients()) => None,
+        Some(k) => private_tallies(&cohort.observations, k),
+    };
+    let Some(tallies) = tallies else {
+        let whole_cohort_small = small(cohort.n_patients());
         return OnsetReport {
-            n_patients: None,
+            n_patients: (!whole_cohort_small).then_some(cohort.n_patients()),
             n_events: None,
             suppressed: true,
             km: Vec::new(),
             median_hours: None,
             median_ci: [None, None],
             share_by: SHARE_HORIZONS.iter().map(|(label, _)| (*label, None)).collect(),
-            acute_curve: Vec::new(),
+            acute_curve: if whole_cohort_small { Vec::new() } else { acute_curve },
         };
-    }
-    let km = cohort
-        .km
-        .steps
-        .iter()
-        .map(|s| KmRow {
-            hours: s.hours,
-            at_risk: shown(s.at_risk),
-            events: shown(s.events),
-            censored: shown(s.censored),
-            survival: s.survival,
-            ci_lower: s.ci_lower,
-            ci_upper: s.ci_upper,
-            suppressed: small(s.at_risk) || small(s.events) || small(s.censored),
-        })
-        .collect();
-    let acute_curve = cohort
-        .acute_curve
-        .iter()
-        .map(|b| AcuteRow { bucket: b.bucket, n: shown(b.n), mean_percent_change: b.mean_percent_change, sd: b.sd, suppressed: small(b.n) })
-        .collect();
+    };
+    let estimate = km::from_tallies(&tallies);
+    let (km, median_hours, median_ci, share_by) = km_report(&estimate, min_cell.is_some());
     OnsetReport {
-        n_patients: Some(cohort.n_patients),
-        n_events: shown(cohort.n_events),
+        n_patients: Some(cohort.n_patients()),
+        n_events: Some(cohort.n_events()),
         suppressed: false,
         km,
-        median_hours: cohort.km.median,
-        median_ci: [cohort.km.median_ci.0, cohort.km.median_ci.1],
-        share_by: SHARE_HORIZONS.iter().map(|(label, hours)| (*label, (cohort.n_patients > 0).then(|| cohort.km.share_by(*hours)))).collect(),
+        median_hours,
+        median_ci,
+        share_by,
         acute_curve,
     }
 }
@@ -240,6 +322,7 @@ mod tests {
                     rated_at: t0() + Duration::minutes((h * 60.0) as i64),
                     recall: Recall::Week,
                     total: *total,
+                    cgi_s: None,
                     cgi_i: None,
                 })
                 .collect(),
@@ -257,61 +340,170 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn event_and_censoring_times_by_hand() {
-        let c = cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, Criterion::Response, &cohort());
-        assert_eq!((c.n_patients, c.n_events), (3, 2));
-        let steps: Vec<(f64, u32, u32, u32)> = c.km.steps.iter().map(|s| (s.hours, s.at_risk, s.events, s.censored)).collect();
-        assert_eq!(steps, vec![(4.0, 3, 1, 0), (24.0, 2, 1, 0), (168.0, 1, 0, 1)]);
-        assert!((c.km.steps[1].survival - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(c.km.median, Some(24.0));
-        assert!((c.km.share_by(4.0) - 1.0 / 3.0).abs() < 1e-12);
-        // partial response (≥ 25 %): patient 3 reaches 20 % only, so the same events
-        let partial = cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, Criterion::PartialResponse, &cohort());
-        assert_eq!(partial.n_events, 2);
-        let remission = cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, Criterion::Remission, &cohort());
-        assert_eq!(remission.n_events, 0);
-        assert_eq!(remission.km.steps.iter().map(|s| s.censored).sum::<u32>(), 3);
+    fn onset(endpoint: Endpoint, patients: &[CohortPatient]) -> CohortOnset {
+        cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, endpoint, patients)
     }
 
     #[test]
-    fn acute_curve_by_hours_since_the_last_infusion() {
-        let c = cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, Criterion::Response, &cohort());
+    fn event_and_censoring_times_by_hand() {
+        let c = onset(Endpoint::Response, &cohort());
+        assert_eq!((c.n_patients(), c.n_events()), (3, 2));
+        let km = km::estimate(&c.observations);
+        let steps: Vec<(f64, u32, u32, u32)> = km.steps.iter().map(|s| (s.hours, s.at_risk, s.events, s.censored)).collect();
+        assert_eq!(steps, vec![(4.0, 3, 1, 0), (24.0, 2, 1, 0), (168.0, 1, 0, 1)]);
+        assert!((km.steps[1].survival - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(km.median, Some(24.0));
+        assert!((km.share_by(4.0).unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        // partial response (≥ 25 %): patient 3 reaches 20 % only, so the same events
+        assert_eq!(onset(Endpoint::PartialResponse, &cohort()).n_events(), 2);
+        // remission (≤ 12): nobody gets there
+        let remission = onset(Endpoint::Remission, &cohort());
+        assert_eq!((remission.n_patients(), remission.n_events()), (3, 0));
+    }
+
+    #[test]
+    fn remission_and_response_are_separate_endpoints() {
+        // 16 → 12 at 24 h: remission (and a partial response), not a response.
+        let patients = [patient(&[(-1.0, 16), (24.0, 12)])];
+        assert_eq!(onset(Endpoint::Remission, &patients).observations, vec![Observation { time: 24.0, event: true }]);
+        assert_eq!(onset(Endpoint::PartialResponse, &patients).n_events(), 1);
+        assert_eq!(onset(Endpoint::Response, &patients).observations, vec![Observation { time: 24.0, event: false }]);
+    }
+
+    #[test]
+    fn acute_curve_counts_patients_by_hours_since_the_last_infusion() {
+        let mut patients = cohort();
+        // a second 4–24 h rating for the first patient: 40 % and 50 % average to 45 %
+        patients[0] = patient(&[(-24.0, 30), (4.0, 18), (5.0, 15), (24.0, 15)]);
+        let c = onset(Endpoint::Response, &patients);
         let b = |label: &str| c.acute_curve.iter().find(|b| b.bucket == label).unwrap().clone();
-        // 0–4 h is empty: the 4 h ratings fall in 4–24 h, with 40 %, 10 % and 10 %
         assert_eq!(b("0-4h").n, 0);
         let early = b("4-24h");
-        assert_eq!(early.n, 3);
-        assert!((early.mean_percent_change.unwrap() - 20.0).abs() < 1e-9);
-        assert!((early.sd.unwrap() - 300f64.sqrt()).abs() < 1e-9);
-        // 24 h ratings are 24 h after the first and only infusion so far: 50 % and 36.7 %
+        assert_eq!(early.n, 3, "three patients, four ratings");
+        // patients' means 45 %, 10 %, 10 %: mean 21.67, sd √(((23.33)² + 2 (11.67)²) / 2)
+        assert!((early.mean_percent_change.unwrap() - 65.0 / 3.0).abs() < 1e-9);
+        assert!((early.sd.unwrap() - (((70.0f64 / 3.0).powi(2) + 2.0 * (35.0f64 / 3.0).powi(2)) / 2.0).sqrt()).abs() < 1e-9);
         assert_eq!(b("1-3d").n, 2);
-        // 168 h is 120 h after the second infusion: 3–7 d, 20 %, a lone rating has no SD
+        // 168 h is 120 h after the second infusion: 3–7 d, 20 %, a lone patient has no SD
         let late = b("3-7d");
         assert_eq!((late.n, late.sd), (1, None));
         assert!((late.mean_percent_change.unwrap() - 20.0).abs() < 1e-9);
     }
 
     #[test]
-    fn researchers_see_no_small_cells() {
-        let c = cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, Criterion::Response, &cohort());
+    fn the_grid_is_half_hours_then_six_hours_then_days() {
+        assert_eq!(coarse_hours(0.0), 0.0);
+        assert_eq!(coarse_hours(0.67), 1.0);
+        assert_eq!(coarse_hours(24.0), 24.0);
+        assert_eq!(coarse_hours(24.1), 30.0);
+        assert_eq!(coarse_hours(168.0), 168.0);
+        assert_eq!(coarse_hours(168.5), 192.0);
+    }
+
+    #[test]
+    fn small_cohorts_show_researchers_nothing() {
+        let c = onset(Endpoint::Response, &cohort());
         let hidden = report(&c, Some(11));
         assert!(hidden.suppressed && hidden.km.is_empty() && hidden.acute_curve.is_empty());
-        assert_eq!((hidden.n_patients, hidden.median_hours), (None, None));
+        assert_eq!((hidden.n_patients, hidden.n_events, hidden.median_hours), (None, None, None));
+        assert!(hidden.share_by.values().all(Option::is_none));
         let exact = report(&c, None);
         assert!(!exact.suppressed);
         assert_eq!(exact.km[0].at_risk, Some(3));
         assert_eq!(exact.share_by["24h"], Some(2.0 / 3.0));
-        // 24 responders and 3 censored at 168 h
-        let base = cohort();
-        let large: Vec<CohortPatient> = (0..12).flat_map(|_| base[..2].to_vec()).chain((0..3).map(|_| base[2].clone())).collect();
-        let masked = report(&cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, Criterion::Response, &large), Some(11));
-        assert_eq!((masked.n_patients, masked.n_events), (Some(27), Some(24)));
-        let first = &masked.km[0];
-        assert_eq!((first.at_risk, first.events, first.censored, first.suppressed), (Some(27), Some(12), Some(0), false));
-        let last = masked.km.last().unwrap();
-        assert_eq!((last.at_risk, last.events, last.censored, last.suppressed), (None, Some(0), None, true), "{last:?}");
-        let empty = masked.acute_curve.iter().find(|b| b.bucket == "0-4h").unwrap();
-        assert_eq!((empty.n, empty.suppressed), (Some(0), false));
+        assert_eq!(exact.share_by["28d"], None, "follow-up ends at 168 h");
+    }
+
+    /// Observations at `hours` with events and censorings, repeated.
+    fn many(groups: &[(f64, u32, u32)]) -> CohortOnset {
+        let observations = groups
+            .iter()
+            .flat_map(|&(time, events, censored)| {
+                (0..events).map(move |_| Observation { time, event: true }).chain((0..censored).map(move |_| Observation { time, event: false }))
+            })
+            .collect();
+        CohortOnset { observations, acute_curve: Vec::new() }
+    }
+
+    /// What an attacker computes from a researcher's curve: the events of each row from the
+    /// survival drop and the at-risk, the censored from consecutive at-risk figures, and
+    /// what is left after the last row from n_patients. Every one must be 0 or ≥ k.
+    fn derivable_counts(r: &OnsetReport) -> Vec<i64> {
+        let n = i64::from(r.n_patients.unwrap());
+        let mut counts = vec![n, i64::from(r.n_events.unwrap())];
+        let mut previous_survival = 1.0;
+        let mut seen = 0;
+        for (i, row) in r.km.iter().enumerate() {
+            let at_risk = i64::from(row.at_risk.unwrap());
+            let events = (at_risk as f64 * (1.0 - row.survival / previous_survival)).round() as i64;
+            let left = r.km.get(i + 1).map_or(0, |next| i64::from(next.at_risk.unwrap()));
+            counts.extend([at_risk, events, at_risk - events - left]);
+            previous_survival = row.survival;
+            seen += at_risk - left;
+        }
+        counts.push(n - seen);
+        counts
+    }
+
+    #[test]
+    fn no_hidden_count_can_be_worked_back_from_the_researchers_curve() {
+        // 58 patients: 12 events at 1 h and 12 at 2 h, 15 censored at 3 h, 11 events at
+        // 30 h (8 left at risk), 5 censored at 100 h and 3 at 200 h.
+        let c = many(&[(0.7, 12, 0), (2.0, 12, 0), (3.0, 0, 15), (30.0, 11, 0), (100.0, 0, 5), (200.0, 0, 3)]);
+        let exact = report(&c, None);
+        assert!(derivable_counts(&exact).iter().any(|c| (1..11).contains(c)), "the exact view has small cells");
+        let private = report(&c, Some(11));
+        assert!(!private.suppressed);
+        let counts = derivable_counts(&private);
+        assert!(counts.iter().all(|c| *c == 0 || *c >= 11), "{counts:?} from {:?}", private.km);
+        assert_eq!((private.n_patients, private.n_events), (Some(58), Some(35)));
+        // rows: 1 h (0.7 on the grid), 2 h, then 8 left at risk after 30 h: the tail
+        // (11 events, 8 censored) is folded back into the 3 h row, ending at day 9 (200 h
+        // on the grid)
+        let rows: Vec<_> = private.km.iter().map(|r| (r.hours, r.at_risk.unwrap(), r.events.unwrap(), r.censored.unwrap())).collect();
+        assert_eq!(rows, vec![(1.0, 58, 12, 0), (2.0, 46, 12, 0), (216.0, 34, 11, 23)]);
+        // every row is on the grid and has at least k at risk
+        assert!(private.km.iter().all(|r| r.at_risk.unwrap() >= 11 && r.suppressed && coarse_hours(r.hours) == r.hours));
+    }
+
+    #[test]
+    fn a_cohort_that_cannot_be_grouped_safely_has_no_curve() {
+        // 15 patients, 4 events: any curve shows a count of 4.
+        let c = many(&[(1.0, 4, 0), (2.0, 0, 11)]);
+        let private = report(&c, Some(11));
+        assert!(private.suppressed && private.km.is_empty());
+        assert_eq!((private.n_patients, private.n_events, private.median_hours), (Some(15), None, None));
+    }
+
+    #[test]
+    fn researchers_see_no_statistic_in_a_small_acute_cell() {
+        let mut c = many(&[(1.0, 0, 20)]);
+        c.acute_curve = vec![
+            BucketStats { bucket: "0-4h", n: 3, mean_percent_change: Some(40.0), sd: Some(2.0) },
+            BucketStats { bucket: "4-24h", n: 12, mean_percent_change: Some(30.0), sd: Some(5.0) },
+        ];
+        let private = report(&c, Some(11));
+        assert_eq!(private.acute_curve[0], AcuteRow { bucket: "0-4h", n: None, mean_percent_change: None, sd: None, suppressed: true });
+        assert_eq!(private.acute_curve[1].mean_percent_change, Some(30.0));
+        assert_eq!(report(&c, None).acute_curve[0].n, Some(3));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn the_private_curve_never_reveals_a_small_count(data in prop::collection::vec((0u32..400, any::<bool>()), 11..120)) {
+                let observations = data.iter().map(|(t, e)| Observation { time: f64::from(*t) / 2.0, event: *e }).collect();
+                let c = CohortOnset { observations, acute_curve: Vec::new() };
+                let private = report(&c, Some(11));
+                if !private.suppressed {
+                    let counts = derivable_counts(&private);
+                    prop_assert!(counts.iter().all(|c| *c == 0 || *c >= 11), "{:?}", counts);
+                    prop_assert_eq!(private.n_events, Some(c.n_events()));
+                }
+            }
+        }
     }
 }

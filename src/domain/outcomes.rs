@@ -1,6 +1,10 @@
-//! Outcome definitions as data. The default set follows Mataix-Cols et al., "Towards
-//! an international expert consensus for defining treatment response, remission,
-//! recovery and relapse in obsessive-compulsive disorder", World Psychiatry 2016;15:80–81.
+//! Outcome definitions as data. The default set follows Mataix-Cols D, Fernández de la
+//! Cruz L, Nordsletten AE, et al. "Towards an international expert consensus for defining
+//! treatment response, remission, recovery and relapse in obsessive-compulsive disorder."
+//! World Psychiatry 2016;15:80–81 (PMC4780290).
+//!
+//! Response and remission are two separate questions, never one ladder: a Y-BOCS fall
+//! from 16 to 12 is a remission and only a partial response.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -16,18 +20,18 @@ pub struct DefinitionSet {
     /// Percent reductions from baseline: response at ≥ 35 %, partial response at ≥ 25 %.
     pub response_reduction: f64,
     pub partial_reduction: f64,
-    /// Remission: total ≤ 12, on these instruments only.
-    pub remission_max_total: u32,
-    pub remission_instruments: &'static [Instrument],
     /// When CGI-I is recorded, response also needs CGI-I ≤ 2 and partial response ≤ 3.
     pub cgi_i_response_max: u32,
     pub cgi_i_partial_max: u32,
-    /// A criterion met this soon after the first infusion is "early improvement".
+    /// Remission: total ≤ 12 and, when recorded, CGI-S ≤ 2; on these instruments only.
+    pub remission_max_total: u32,
+    pub remission_cgi_s_max: u32,
+    pub remission_instruments: &'static [Instrument],
+    /// A response or remission met this soon after the first infusion is "early improvement".
     pub early_window_hours: f64,
     /// Response or remission is confirmed when it holds at every rating for this long.
     pub confirmation_hours: f64,
-    /// Relapse after confirmed response: total ≥ 13 with CGI-I ≥ 6 (if recorded),
-    /// sustained this long; defined for the remission instruments only.
+    /// Relapse after confirmed remission: total ≥ 13 and CGI-I ≥ 6, sustained this long.
     pub relapse_min_total: u32,
     pub relapse_cgi_i_min: u32,
     pub relapse_sustained_hours: f64,
@@ -36,44 +40,94 @@ pub struct DefinitionSet {
 pub const CONSENSUS_2016: DefinitionSet = DefinitionSet {
     name: "consensus-2016",
     baseline_window: Duration::days(30),
+    // "Treatment response: a ≥35% reduction in Y-BOCS score plus a CGI-I rating of 1
+    // ('very much improved') or 2 ('much improved'), lasting for at least one week."
     response_reduction: 35.0,
-    partial_reduction: 25.0,
-    remission_max_total: 12,
-    remission_instruments: &[Instrument::Ybocs, Instrument::YbocsSr],
     cgi_i_response_max: 2,
+    // "Partial response: a ≥25% but <35% reduction in Y-BOCS score plus a CGI-I rating of
+    // at least 3 ('minimally improved'), lasting for at least one week."
+    partial_reduction: 25.0,
     cgi_i_partial_max: 3,
+    // "Remission: a score of ≤12 on the Y-BOCS plus a CGI-S score of 1 ('normal, not at all
+    // ill') or 2 ('borderline mentally ill'), lasting for at least one week."
+    remission_max_total: 12,
+    remission_cgi_s_max: 2,
+    remission_instruments: &[Instrument::Ybocs, Instrument::YbocsSr],
     early_window_hours: 168.0,
     confirmation_hours: 168.0,
+    // "Relapse: ... no longer meeting the criteria of remission, with a Y-BOCS score ≥13 and
+    // a CGI-I score of 6 ('much worse') or higher for at least one month" (after remission).
     relapse_min_total: 13,
     relapse_cgi_i_min: 6,
     relapse_sustained_hours: 30.0 * 24.0,
 };
 
-/// The highest level a rating meets; an endpoint is met by its level or a higher one.
+/// A rating's response status: the reduction from baseline, gated by CGI-I when recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Criterion {
+pub enum Response {
     None,
+    PartialResponse,
+    Response,
+}
+
+impl Response {
+    pub const ALL: [Response; 3] = [Response::None, Response::PartialResponse, Response::Response];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Response::None => "none",
+            Response::PartialResponse => "partial_response",
+            Response::Response => "response",
+        }
+    }
+}
+
+/// The endpoints of the onset analytics. `PartialResponse` is met by a partial or a full
+/// response; `Remission` by remission alone, whatever the response status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
     PartialResponse,
     Response,
     Remission,
 }
 
-impl Criterion {
+impl Endpoint {
+    pub const ALL: [Endpoint; 3] = [Endpoint::PartialResponse, Endpoint::Response, Endpoint::Remission];
+
     pub fn code(self) -> &'static str {
         match self {
-            Criterion::None => "none",
-            Criterion::PartialResponse => "partial_response",
-            Criterion::Response => "response",
-            Criterion::Remission => "remission",
+            Endpoint::PartialResponse => "partial_response",
+            Endpoint::Response => "response",
+            Endpoint::Remission => "remission",
         }
     }
-    pub fn parse_endpoint(s: &str) -> Option<Criterion> {
-        [Criterion::PartialResponse, Criterion::Response, Criterion::Remission].into_iter().find(|c| c.code() == s)
+    pub fn parse(s: &str) -> Option<Endpoint> {
+        Endpoint::ALL.into_iter().find(|e| e.code() == s)
     }
-    pub fn meets(self, endpoint: Criterion) -> bool {
-        self >= endpoint
+    pub fn codes() -> Vec<&'static str> {
+        Endpoint::ALL.iter().map(|e| e.code()).collect()
     }
+    /// Whether a rating with this response status and remission flag meets the endpoint.
+    pub fn met(self, response: Option<Response>, remission: Option<bool>) -> bool {
+        match self {
+            Endpoint::PartialResponse => response.is_some_and(|r| r >= Response::PartialResponse),
+            Endpoint::Response => response == Some(Response::Response),
+            Endpoint::Remission => remission == Some(true),
+        }
+    }
+}
+
+/// What one rating shows against the relapse rule (after a confirmed remission).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelapseSign {
+    /// Total ≥ 13 with CGI-I ≥ 6: counts toward relapse.
+    Worse,
+    /// Total ≥ 13 without a CGI-I: the rule cannot be judged on this rating.
+    Unjudged,
+    /// Total ≤ 12, or CGI-I recorded below 6.
+    No,
 }
 
 /// (baseline − score) / baseline × 100; undefined for a baseline of 0. Never rounded here.
@@ -86,35 +140,57 @@ impl DefinitionSet {
         self.remission_instruments.contains(&instrument)
     }
 
-    /// The criterion a post-baseline rating meets.
-    pub fn criterion(&self, instrument: Instrument, baseline: u32, total: u32, cgi_i: Option<u32>) -> Criterion {
-        if self.has_remission(instrument) && total <= self.remission_max_total {
-            return Criterion::Remission;
-        }
-        let Some(pct) = percent_change(baseline, total) else { return Criterion::None };
+    /// The response status of a post-baseline rating. "≥ 35 % with CGI-I 3" is a partial
+    /// response: the consensus asks CGI-I ≤ 2 for response, ≤ 3 for partial response; the
+    /// CGI-I part applies only where it was recorded (onset's reading: many records lack it).
+    pub fn response(&self, baseline: u32, total: u32, cgi_i: Option<u32>) -> Response {
+        let Some(pct) = percent_change(baseline, total) else { return Response::None };
         let cgi_allows = |max: u32| cgi_i.is_none_or(|c| c <= max);
         if pct >= self.response_reduction && cgi_allows(self.cgi_i_response_max) {
-            Criterion::Response
+            Response::Response
         } else if pct >= self.partial_reduction && cgi_allows(self.cgi_i_partial_max) {
-            Criterion::PartialResponse
+            Response::PartialResponse
         } else {
-            Criterion::None
+            Response::None
         }
     }
 
-    /// Whether a recorded CGI-I agrees with the level met (`None` when no CGI-I or no level).
-    pub fn cgi_confirmed(&self, criterion: Criterion, cgi_i: Option<u32>) -> Option<bool> {
+    /// Remission: total ≤ 12 and, when recorded, CGI-S ≤ 2; independent of the baseline
+    /// and of the response status. Null for instruments without a consensus cut-off.
+    pub fn remission(&self, instrument: Instrument, total: u32, cgi_s: Option<u32>) -> Option<bool> {
+        self.has_remission(instrument)
+            .then(|| total <= self.remission_max_total && cgi_s.is_none_or(|c| c <= self.remission_cgi_s_max))
+    }
+
+    /// Whether a recorded CGI-I corroborates the level the reduction alone reaches: CGI-I
+    /// ≤ 2 for a ≥ 35 % fall, ≤ 3 for ≥ 25 %; false for a smaller fall. Null without CGI-I.
+    pub fn response_cgi_confirmed(&self, baseline: u32, total: u32, cgi_i: Option<u32>) -> Option<bool> {
         let cgi_i = cgi_i?;
-        match criterion {
-            Criterion::None => None,
-            Criterion::PartialResponse => Some(cgi_i <= self.cgi_i_partial_max),
-            Criterion::Response | Criterion::Remission => Some(cgi_i <= self.cgi_i_response_max),
-        }
+        let pct = percent_change(baseline, total).unwrap_or(0.0);
+        Some(if pct >= self.response_reduction {
+            cgi_i <= self.cgi_i_response_max
+        } else if pct >= self.partial_reduction {
+            cgi_i <= self.cgi_i_partial_max
+        } else {
+            false
+        })
     }
 
-    /// A rating that would count toward relapse: total ≥ 13 and CGI-I ≥ 6 when recorded.
-    pub fn relapse_rating(&self, total: u32, cgi_i: Option<u32>) -> bool {
-        total >= self.relapse_min_total && cgi_i.is_none_or(|c| c >= self.relapse_cgi_i_min)
+    /// Whether a recorded CGI-S is in the remission range (1–2). Null without CGI-S, and
+    /// for instruments without remission.
+    pub fn remission_cgi_confirmed(&self, instrument: Instrument, cgi_s: Option<u32>) -> Option<bool> {
+        let cgi_s = cgi_s.filter(|_| self.has_remission(instrument))?;
+        Some(cgi_s <= self.remission_cgi_s_max)
+    }
+
+    /// A rating against the relapse rule: total ≥ 13 and CGI-I ≥ 6 ("much worse").
+    pub fn relapse_sign(&self, total: u32, cgi_i: Option<u32>) -> RelapseSign {
+        match cgi_i {
+            _ if total < self.relapse_min_total => RelapseSign::No,
+            None => RelapseSign::Unjudged,
+            Some(c) if c >= self.relapse_cgi_i_min => RelapseSign::Worse,
+            Some(_) => RelapseSign::No,
+        }
     }
 
     /// The baseline among `(rated_at, index)` candidates of one instrument: the last one
@@ -135,6 +211,7 @@ mod tests {
     use super::*;
 
     const D: &DefinitionSet = &CONSENSUS_2016;
+    const Y: Instrument = Instrument::Ybocs;
 
     #[test]
     fn percent_change_is_exact_and_undefined_at_zero() {
@@ -145,56 +222,78 @@ mod tests {
     }
 
     #[test]
-    fn criterion_thresholds() {
-        let y = Instrument::Ybocs;
+    fn response_thresholds_at_their_edges() {
         // baseline 40: 35 % is 26, 25 % is 30
-        assert_eq!(D.criterion(y, 40, 26, None), Criterion::Response);
-        assert_eq!(D.criterion(y, 40, 27, None), Criterion::PartialResponse);
-        assert_eq!(D.criterion(y, 40, 30, None), Criterion::PartialResponse);
-        assert_eq!(D.criterion(y, 40, 31, None), Criterion::None);
-        assert_eq!(D.criterion(y, 40, 12, None), Criterion::Remission);
-        assert_eq!(D.criterion(y, 40, 13, None), Criterion::Response);
-        // remission is absolute: a baseline of 14 falling to 12 is remission
-        assert_eq!(D.criterion(y, 14, 12, None), Criterion::Remission);
-        assert_eq!(D.criterion(Instrument::YbocsSr, 20, 12, None), Criterion::Remission);
+        assert_eq!(D.response(40, 26, None), Response::Response);
+        assert_eq!(D.response(40, 27, None), Response::PartialResponse);
+        assert_eq!(D.response(40, 30, None), Response::PartialResponse);
+        assert_eq!(D.response(40, 31, None), Response::None);
+        assert_eq!(D.response(0, 0, None), Response::None, "no percent change from a baseline of 0");
+    }
+
+    #[test]
+    fn remission_is_a_separate_question_from_response() {
+        // 16 → 12: a 25 % fall is a partial response only, and 12 is a remission.
+        assert_eq!(D.response(16, 12, None), Response::PartialResponse);
+        assert_eq!(D.remission(Y, 12, None), Some(true));
+        // 14 → 12: 14.3 %, no response at all, yet a remission.
+        assert_eq!(D.response(14, 12, None), Response::None);
+        assert_eq!(D.remission(Y, 12, None), Some(true));
+        // 16 → 12 with CGI-I 5: no response; remission does not look at CGI-I.
+        assert_eq!(D.response(16, 12, Some(5)), Response::None);
+        // 30 → 10 with CGI-S 5: a response, but no remission.
+        assert_eq!(D.response(30, 10, None), Response::Response);
+        assert_eq!(D.remission(Y, 10, Some(5)), Some(false));
+        assert_eq!(D.remission(Y, 10, Some(2)), Some(true));
+        assert_eq!(D.remission(Y, 13, Some(1)), Some(false));
+        assert_eq!(D.remission(Instrument::YbocsSr, 12, None), Some(true));
     }
 
     #[test]
     fn remission_only_on_ybocs_and_ybocs_sr() {
-        assert_eq!(D.criterion(Instrument::YbocsIi, 40, 12, None), Criterion::Response);
-        assert_eq!(D.criterion(Instrument::YbocsIi, 14, 12, None), Criterion::None);
-        assert_eq!(D.criterion(Instrument::OcdVas, 80, 10, None), Criterion::Response);
-        assert_eq!(D.criterion(Instrument::OcdVas, 80, 60, None), Criterion::PartialResponse);
+        assert_eq!(D.remission(Instrument::YbocsIi, 5, Some(1)), None);
+        assert_eq!(D.remission(Instrument::OcdVas, 5, None), None);
+        assert_eq!(D.remission_cgi_confirmed(Instrument::OcdVas, Some(1)), None);
     }
 
     #[test]
     fn cgi_i_gates_response_and_partial_response() {
-        let y = Instrument::Ybocs;
-        assert_eq!(D.criterion(y, 40, 20, Some(2)), Criterion::Response);
-        assert_eq!(D.criterion(y, 40, 20, Some(3)), Criterion::PartialResponse);
-        assert_eq!(D.criterion(y, 40, 20, Some(4)), Criterion::None);
-        assert_eq!(D.criterion(y, 40, 28, Some(3)), Criterion::PartialResponse);
-        assert_eq!(D.criterion(y, 40, 28, Some(4)), Criterion::None);
-        assert_eq!(D.cgi_confirmed(Criterion::Response, Some(2)), Some(true));
-        assert_eq!(D.cgi_confirmed(Criterion::Remission, Some(4)), Some(false));
-        assert_eq!(D.cgi_confirmed(Criterion::Response, None), None);
-        assert_eq!(D.cgi_confirmed(Criterion::None, Some(1)), None);
+        assert_eq!(D.response(40, 20, Some(2)), Response::Response);
+        assert_eq!(D.response(40, 20, Some(3)), Response::PartialResponse, "≥ 35 % with CGI-I 3");
+        assert_eq!(D.response(40, 20, Some(4)), Response::None);
+        assert_eq!(D.response(40, 28, Some(3)), Response::PartialResponse);
+        assert_eq!(D.response(40, 28, Some(4)), Response::None);
     }
 
     #[test]
-    fn endpoints_are_met_by_higher_levels() {
-        assert!(Criterion::Remission.meets(Criterion::Response));
-        assert!(Criterion::Response.meets(Criterion::PartialResponse));
-        assert!(!Criterion::PartialResponse.meets(Criterion::Response));
-        assert!(!Criterion::None.meets(Criterion::PartialResponse));
+    fn cgi_confirmation_flags() {
+        assert_eq!(D.response_cgi_confirmed(40, 20, Some(2)), Some(true));
+        assert_eq!(D.response_cgi_confirmed(40, 20, Some(3)), Some(false), "a 50 % fall needs CGI-I ≤ 2");
+        assert_eq!(D.response_cgi_confirmed(40, 28, Some(3)), Some(true));
+        assert_eq!(D.response_cgi_confirmed(40, 35, Some(1)), Some(false), "12.5 % is no response to confirm");
+        assert_eq!(D.response_cgi_confirmed(40, 20, None), None);
+        assert_eq!(D.remission_cgi_confirmed(Y, Some(2)), Some(true));
+        assert_eq!(D.remission_cgi_confirmed(Y, Some(3)), Some(false));
+        assert_eq!(D.remission_cgi_confirmed(Y, None), None);
     }
 
     #[test]
-    fn relapse_rating_needs_cgi_i_when_recorded() {
-        assert!(D.relapse_rating(13, None));
-        assert!(!D.relapse_rating(12, None));
-        assert!(D.relapse_rating(20, Some(6)));
-        assert!(!D.relapse_rating(20, Some(5)));
+    fn endpoints() {
+        let r = |x| Some(x);
+        assert!(Endpoint::PartialResponse.met(r(Response::PartialResponse), None));
+        assert!(Endpoint::PartialResponse.met(r(Response::Response), None));
+        assert!(!Endpoint::Response.met(r(Response::PartialResponse), Some(true)), "remission is not a response");
+        assert!(Endpoint::Remission.met(r(Response::None), Some(true)));
+        assert!(!Endpoint::Remission.met(r(Response::Response), Some(false)));
+        assert!(!Endpoint::PartialResponse.met(None, None));
+    }
+
+    #[test]
+    fn relapse_signs() {
+        assert_eq!(D.relapse_sign(13, Some(6)), RelapseSign::Worse);
+        assert_eq!(D.relapse_sign(12, Some(7)), RelapseSign::No);
+        assert_eq!(D.relapse_sign(20, Some(5)), RelapseSign::No);
+        assert_eq!(D.relapse_sign(20, None), RelapseSign::Unjudged);
     }
 
     #[test]

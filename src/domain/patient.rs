@@ -99,6 +99,21 @@ impl PatientInput {
 }
 
 impl PatientFields {
+    /// The names of the fields that differ in `other`, in a fixed order.
+    pub fn changed_fields(&self, other: &PatientFields) -> Vec<&'static str> {
+        [
+            ("external_id", self.external_id != other.external_id),
+            ("display_name", self.display_name != other.display_name),
+            ("birth_date", self.birth_date != other.birth_date),
+            ("sex", self.sex != other.sex),
+            ("diagnosis", self.diagnosis != other.diagnosis),
+            ("research_consent", self.research_consent != other.research_consent),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
+
     pub fn to_input(&self) -> PatientInput {
         PatientInput {
             external_id: self.external_id.clone(),

@@ -117,6 +117,12 @@ pub fn score(
             _ => Err(errors),
         };
     };
+    // Checked before the items: an oversized map gets one error, not one per key.
+    let known = instrument.items().len();
+    if items.len() > known {
+        errors.push(FieldError::new("items", format!("{} has {known} items at most", instrument.code())));
+        return Err(errors);
+    }
     let mut scored = BTreeMap::new();
     for (code, value) in items {
         match instrument.item(code) {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::hours_between;
 use super::instruments::Instrument;
-use super::outcomes::{Criterion, DefinitionSet, percent_change};
+use super::outcomes::{DefinitionSet, Endpoint, RelapseSign, Response, percent_change};
 use super::scoring::Recall;
 
 /// An active rating, as the trajectory needs it.
@@ -18,6 +18,7 @@ pub struct RatingPoint {
     pub rated_at: DateTime<Utc>,
     pub recall: Recall,
     pub total: u32,
+    pub cgi_s: Option<u32>,
     pub cgi_i: Option<u32>,
 }
 
@@ -41,21 +42,34 @@ pub struct DerivedRating {
     /// total − baseline (negative is improvement); null without a baseline or before treatment.
     pub change: Option<i64>,
     pub percent_change: Option<f64>,
-    pub criterion: Option<Criterion>,
+    pub response: Option<Response>,
+    /// Null for instruments without a remission cut-off, before treatment, without a baseline.
+    pub remission: Option<bool>,
     pub early_improvement: Option<bool>,
-    pub cgi_confirmed: Option<bool>,
+    pub response_cgi_confirmed: Option<bool>,
+    pub remission_cgi_confirmed: Option<bool>,
+}
+
+impl DerivedRating {
+    pub fn meets(&self, endpoint: Endpoint) -> bool {
+        endpoint.met(self.response, self.remission)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub hours_to_partial_response: Option<f64>,
+    pub infusion_number_at_partial_response: Option<u32>,
     pub hours_to_response: Option<f64>,
-    pub hours_to_remission: Option<f64>,
     pub infusion_number_at_response: Option<u32>,
     pub response_confirmed: bool,
+    pub hours_to_remission: Option<f64>,
+    pub infusion_number_at_remission: Option<u32>,
     pub remission_confirmed: bool,
-    /// Null where the definition set has no relapse rule for the instrument.
+    /// Null before a confirmed remission and for instruments without remission.
     pub relapse: Option<bool>,
+    /// Totals ≥ 13 lasted a month after remission but CGI-I was not recorded on them.
+    pub relapse_undetermined: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,22 +110,24 @@ pub fn trajectory(def: &'static DefinitionSet, infusion_starts: &[DateTime<Utc>]
     let mut starts = infusion_starts.to_vec();
     starts.sort();
     let first_infusion_at = starts.first().copied();
-    let series = Instrument::ALL
-        .into_iter()
-        .filter_map(|instrument| {
-            let mut points: Vec<&RatingPoint> = ratings.iter().filter(|r| r.instrument == instrument).collect();
-            if points.is_empty() {
-                return None;
-            }
-            points.sort_by_key(|r| (r.rated_at, r.id));
-            Some(series(def, instrument, &starts, &points))
-        })
-        .collect();
+    let series = Instrument::ALL.into_iter().filter_map(|instrument| instrument_series(def, instrument, &starts, ratings)).collect();
     Trajectory { definition_set: def.name, first_infusion_at, series }
 }
 
+/// The one way a patient's series for an instrument is built (trajectory, analytics,
+/// export): that instrument's ratings in time order, against sorted infusion starts.
+/// `None` when the patient has no rating of the instrument.
+pub fn instrument_series(def: &DefinitionSet, instrument: Instrument, sorted_starts: &[DateTime<Utc>], ratings: &[RatingPoint]) -> Option<Series> {
+    let mut points: Vec<&RatingPoint> = ratings.iter().filter(|r| r.instrument == instrument).collect();
+    if points.is_empty() {
+        return None;
+    }
+    points.sort_by_key(|r| (r.rated_at, r.id));
+    Some(series(def, instrument, sorted_starts, &points))
+}
+
 /// One instrument's series: `starts` sorted, `points` of that instrument sorted by time.
-pub fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>], points: &[&RatingPoint]) -> Series {
+fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>], points: &[&RatingPoint]) -> Series {
     let first = starts.first().copied();
     let baseline = first.and_then(|first| {
         let rated: Vec<DateTime<Utc>> = points.iter().map(|p| p.rated_at).collect();
@@ -123,9 +139,13 @@ pub fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Ut
             let context = infusion_context(starts, p.rated_at);
             let treated = first.is_some_and(|f| p.rated_at >= f);
             let base = baseline.filter(|_| treated);
-            let criterion = base.map(|b| def.criterion(instrument, b.total, p.total, p.cgi_i));
-            let early = criterion.map(|c| {
-                c.meets(Criterion::PartialResponse)
+            let response = base.map(|b| def.response(b.total, p.total, p.cgi_i));
+            let remission = base.and_then(|_| def.remission(instrument, p.total, p.cgi_s));
+            // DESIGN §1: "A response or remission met within the first 7 days after the first
+            // infusion (168 h), or on a rating whose recall is shorter than a week, is flagged
+            // early improvement"; a partial response is neither, so it is not flagged.
+            let early = response.map(|r| {
+                (r == Response::Response || remission == Some(true))
                     && (p.recall.is_short() || context.hours_since_first.is_some_and(|h| h < def.early_window_hours))
             });
             DerivedRating {
@@ -139,9 +159,11 @@ pub fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Ut
                 infusion_number: context.infusion_number,
                 change: base.map(|b| i64::from(p.total) - i64::from(b.total)),
                 percent_change: base.and_then(|b| percent_change(b.total, p.total)),
-                criterion,
+                response,
+                remission,
                 early_improvement: early,
-                cgi_confirmed: criterion.and_then(|c| def.cgi_confirmed(c, p.cgi_i)),
+                response_cgi_confirmed: base.and_then(|b| def.response_cgi_confirmed(b.total, p.total, p.cgi_i)),
+                remission_cgi_confirmed: base.and_then(|_| def.remission_cgi_confirmed(instrument, p.cgi_s)),
             }
         })
         .collect();
@@ -155,11 +177,8 @@ pub fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Ut
 }
 
 /// The first rating meeting `endpoint`, as (hours since first infusion, infusion number).
-fn first_meeting(ratings: &[DerivedRating], endpoint: Criterion) -> Option<(f64, u32)> {
-    ratings
-        .iter()
-        .find(|r| r.criterion.is_some_and(|c| c.meets(endpoint)))
-        .and_then(|r| r.hours_since_first_infusion.map(|h| (h, r.infusion_number)))
+fn first_meeting(ratings: &[DerivedRating], endpoint: Endpoint) -> Option<(f64, u32)> {
+    ratings.iter().find(|r| r.meets(endpoint)).and_then(|r| r.hours_since_first_infusion.map(|h| (h, r.infusion_number)))
 }
 
 /// The index of the rating at which `holds` has held at every rating for at least
@@ -180,24 +199,46 @@ pub fn sustained_from(ratings: &[DerivedRating], hours: f64, holds: impl Fn(usiz
     None
 }
 
+/// Relapse per the consensus: only after a confirmed remission, every rating over ≥ 1
+/// month with total ≥ 13 and CGI-I ≥ 6. Returns (relapse, undetermined).
+fn relapse(def: &DefinitionSet, ratings: &[DerivedRating], points: &[&RatingPoint], remission_confirmed_at: Option<usize>) -> (Option<bool>, bool) {
+    let Some(confirmed) = remission_confirmed_at else { return (None, false) };
+    let sign = |i: usize| def.relapse_sign(points[i].total, points[i].cgi_i);
+    let worse = |i: usize| i > confirmed && sign(i) == RelapseSign::Worse;
+    if sustained_from(ratings, def.relapse_sustained_hours, worse).is_some() {
+        return (Some(true), false);
+    }
+    // The same month of totals ≥ 13 where some ratings lack CGI-I: the rule cannot be
+    // judged either way ("relapse cannot be judged: relapse is null").
+    let maybe = |i: usize| i > confirmed && sign(i) != RelapseSign::No;
+    if sustained_from(ratings, def.relapse_sustained_hours, maybe).is_some() {
+        return (None, true);
+    }
+    (Some(false), false)
+}
+
 fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRating], points: &[&RatingPoint]) -> Summary {
-    let meets = |endpoint: Criterion| move |i: usize| ratings[i].criterion.is_some_and(|c| c.meets(endpoint));
-    let response_confirmed_at = sustained_from(ratings, def.confirmation_hours, meets(Criterion::Response));
-    let relapse = def.has_remission(instrument).then(|| {
-        response_confirmed_at.is_some_and(|confirmed| {
-            let relapsing = |i: usize| i > confirmed && def.relapse_rating(points[i].total, points[i].cgi_i);
-            sustained_from(ratings, def.relapse_sustained_hours, relapsing).is_some()
-        })
-    });
-    let response = first_meeting(ratings, Criterion::Response);
+    let holds = |endpoint: Endpoint| move |i: usize| ratings[i].meets(endpoint);
+    let response_confirmed_at = sustained_from(ratings, def.confirmation_hours, holds(Endpoint::Response));
+    let remission_confirmed_at = def
+        .has_remission(instrument)
+        .then(|| sustained_from(ratings, def.confirmation_hours, holds(Endpoint::Remission)))
+        .flatten();
+    let (relapse, relapse_undetermined) = relapse(def, ratings, points, remission_confirmed_at);
+    let partial = first_meeting(ratings, Endpoint::PartialResponse);
+    let response = first_meeting(ratings, Endpoint::Response);
+    let remission = first_meeting(ratings, Endpoint::Remission);
     Summary {
-        hours_to_partial_response: first_meeting(ratings, Criterion::PartialResponse).map(|(h, _)| h),
+        hours_to_partial_response: partial.map(|(h, _)| h),
+        infusion_number_at_partial_response: partial.map(|(_, n)| n),
         hours_to_response: response.map(|(h, _)| h),
-        hours_to_remission: first_meeting(ratings, Criterion::Remission).map(|(h, _)| h),
         infusion_number_at_response: response.map(|(_, n)| n),
         response_confirmed: response_confirmed_at.is_some(),
-        remission_confirmed: sustained_from(ratings, def.confirmation_hours, meets(Criterion::Remission)).is_some(),
+        hours_to_remission: remission.map(|(h, _)| h),
+        infusion_number_at_remission: remission.map(|(_, n)| n),
+        remission_confirmed: remission_confirmed_at.is_some(),
         relapse,
+        relapse_undetermined,
     }
 }
 
@@ -218,13 +259,24 @@ mod tests {
             rated_at: t0() + Duration::minutes((hours * 60.0) as i64),
             recall: Recall::Week,
             total,
+            cgi_s: None,
             cgi_i: None,
         }
+    }
+
+    fn with_cgi(mut r: RatingPoint, cgi_s: Option<u32>, cgi_i: Option<u32>) -> RatingPoint {
+        r.cgi_s = cgi_s;
+        r.cgi_i = cgi_i;
+        r
     }
 
     fn only_series(t: &Trajectory) -> &Series {
         assert_eq!(t.series.len(), 1);
         &t.series[0]
+    }
+
+    fn summary(ratings: &[RatingPoint]) -> Summary {
+        only_series(&trajectory(&CONSENSUS_2016, &[t0()], ratings)).summary.clone()
     }
 
     #[test]
@@ -247,30 +299,54 @@ mod tests {
             rating(4.0, 24),          // 20 %: none
             rating(24.0, 18),         // 40 %: response, early
             rating(24.0 * 7.0, 19),   // 36.7 %: response, not early (168 h is past the window)
-            rating(24.0 * 14.0, 12),  // remission
-            rating(24.0 * 28.0, 10),  // remission
+            rating(24.0 * 14.0, 12),  // 60 %: response and remission
+            rating(24.0 * 28.0, 10),  // response and remission
         ];
         let t = trajectory(&CONSENSUS_2016, &[t0(), t0() + Duration::days(3)], &ratings);
         let s = only_series(&t);
         assert_eq!(s.baseline.as_ref().unwrap().total, 30);
         let r = &s.ratings;
-        assert_eq!(r[0].criterion, None);
+        assert_eq!((r[0].response, r[0].remission), (None, None));
         assert_eq!(r[1].change, None, "the baseline precedes treatment");
-        assert_eq!(r[2].criterion, Some(Criterion::None));
+        assert_eq!((r[2].response, r[2].remission), (Some(Response::None), Some(false)));
         assert_eq!(r[2].change, Some(-6));
         assert!((r[2].percent_change.unwrap() - 20.0).abs() < 1e-12);
-        assert_eq!((r[3].criterion, r[3].early_improvement), (Some(Criterion::Response), Some(true)));
+        assert_eq!((r[3].response, r[3].early_improvement), (Some(Response::Response), Some(true)));
         assert_eq!(r[3].infusion_number, 1);
-        assert_eq!((r[4].criterion, r[4].early_improvement), (Some(Criterion::Response), Some(false)));
+        assert_eq!((r[4].response, r[4].early_improvement), (Some(Response::Response), Some(false)));
         assert_eq!(r[4].hours_since_last_infusion, Some(96.0));
-        assert_eq!(r[5].criterion, Some(Criterion::Remission));
-        assert_eq!(s.summary.hours_to_partial_response, Some(24.0));
-        assert_eq!(s.summary.hours_to_response, Some(24.0));
-        assert_eq!(s.summary.hours_to_remission, Some(336.0));
-        assert_eq!(s.summary.infusion_number_at_response, Some(1));
-        assert!(s.summary.response_confirmed);
-        assert!(s.summary.remission_confirmed, "336 h → 672 h is two weeks of remission");
-        assert_eq!(s.summary.relapse, Some(false));
+        assert_eq!((r[5].response, r[5].remission), (Some(Response::Response), Some(true)));
+        let m = &s.summary;
+        assert_eq!((m.hours_to_partial_response, m.infusion_number_at_partial_response), (Some(24.0), Some(1)));
+        assert_eq!((m.hours_to_response, m.infusion_number_at_response), (Some(24.0), Some(1)));
+        assert_eq!((m.hours_to_remission, m.infusion_number_at_remission), (Some(336.0), Some(2)));
+        assert!(m.response_confirmed);
+        assert!(m.remission_confirmed, "336 h → 672 h is two weeks of remission");
+        assert_eq!((m.relapse, m.relapse_undetermined), (Some(false), false));
+    }
+
+    #[test]
+    fn sixteen_to_twelve_is_a_remission_and_only_a_partial_response() {
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 16), rating(24.0, 12)]);
+        let r = &only_series(&t).ratings[1];
+        assert_eq!((r.response, r.remission), (Some(Response::PartialResponse), Some(true)));
+        assert_eq!(r.early_improvement, Some(true), "a remission within 168 h is early improvement");
+        let m = &only_series(&t).summary;
+        assert_eq!((m.hours_to_partial_response, m.hours_to_response, m.hours_to_remission), (Some(24.0), None, Some(24.0)));
+    }
+
+    #[test]
+    fn thirty_to_ten_with_cgi_s_five_is_no_remission() {
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 30), with_cgi(rating(24.0, 10), Some(5), None)]);
+        let r = &only_series(&t).ratings[1];
+        assert_eq!((r.response, r.remission, r.remission_cgi_confirmed), (Some(Response::Response), Some(false), Some(false)));
+    }
+
+    #[test]
+    fn a_partial_response_is_not_early_improvement() {
+        let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 40), rating(24.0, 28)]);
+        let r = &only_series(&t).ratings[1];
+        assert_eq!((r.response, r.early_improvement), (Some(Response::PartialResponse), Some(false)));
     }
 
     #[test]
@@ -278,7 +354,7 @@ mod tests {
         let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(24.0, 10)]);
         let s = only_series(&t);
         assert_eq!(s.baseline, None);
-        assert_eq!((s.ratings[0].criterion, s.ratings[0].percent_change), (None, None));
+        assert_eq!((s.ratings[0].response, s.ratings[0].remission, s.ratings[0].percent_change), (None, None, None));
         assert_eq!(s.summary.hours_to_response, None);
         let none = trajectory(&CONSENSUS_2016, &[], &[rating(0.0, 10)]);
         assert_eq!(none.first_infusion_at, None);
@@ -290,7 +366,7 @@ mod tests {
         let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 0), rating(5.0, 0)]);
         let r = &only_series(&t).ratings[1];
         assert_eq!((r.change, r.percent_change), (Some(0), None));
-        assert_eq!(r.criterion, Some(Criterion::Remission));
+        assert_eq!((r.response, r.remission), (Some(Response::None), Some(true)));
     }
 
     #[test]
@@ -299,29 +375,49 @@ mod tests {
         late.recall = Recall::Day;
         let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 30), late]);
         let r = &only_series(&t).ratings[1];
-        assert_eq!((r.criterion, r.short_recall, r.early_improvement), (Some(Criterion::Response), true, Some(true)));
+        assert_eq!((r.response, r.short_recall, r.early_improvement), (Some(Response::Response), true, Some(true)));
     }
 
     #[test]
     fn response_needs_seven_days_at_every_rating_to_be_confirmed() {
         let broken = [rating(-1.0, 30), rating(24.0, 18), rating(96.0, 25), rating(24.0 * 8.0, 18)];
-        assert!(!only_series(&trajectory(&CONSENSUS_2016, &[t0()], &broken)).summary.response_confirmed);
+        assert!(!summary(&broken).response_confirmed);
         let short = [rating(-1.0, 30), rating(24.0, 18), rating(24.0 * 7.0 + 23.0, 18)];
-        assert!(!only_series(&trajectory(&CONSENSUS_2016, &[t0()], &short)).summary.response_confirmed);
+        assert!(!summary(&short).response_confirmed);
         let held = [rating(-1.0, 30), rating(24.0, 18), rating(24.0 * 8.0, 18)];
-        assert!(only_series(&trajectory(&CONSENSUS_2016, &[t0()], &held)).summary.response_confirmed);
+        assert!(summary(&held).response_confirmed);
     }
 
     #[test]
-    fn relapse_after_confirmed_response_sustained_a_month() {
-        let mut ratings = vec![rating(-1.0, 30), rating(24.0, 15), rating(24.0 * 8.0, 15)];
-        ratings.push(rating(24.0 * 20.0, 22));
-        ratings.push(rating(24.0 * 35.0, 24));
-        let t = trajectory(&CONSENSUS_2016, &[t0()], &ratings);
-        assert_eq!(only_series(&t).summary.relapse, Some(false), "15 days of worsening is not a month");
-        ratings.push(rating(24.0 * 51.0, 25));
-        let t = trajectory(&CONSENSUS_2016, &[t0()], &ratings);
-        assert_eq!(only_series(&t).summary.relapse, Some(true));
+    fn a_stable_responder_who_never_remitted_cannot_relapse() {
+        // 30 → 18 (40 %) for two months: a confirmed response, never a remission.
+        let ratings: Vec<_> = std::iter::once(rating(-1.0, 30)).chain((1..=9).map(|w| rating(24.0 * 7.0 * f64::from(w), 18))).collect();
+        let m = summary(&ratings);
+        assert!(m.response_confirmed && !m.remission_confirmed);
+        assert_eq!((m.relapse, m.relapse_undetermined), (None, false));
+    }
+
+    /// Remission confirmed by day 8, then totals ≥ 13 from day 20 on.
+    fn remitted_then_worse(cgi_i: Option<u32>, last_day: f64) -> Vec<RatingPoint> {
+        vec![
+            rating(-1.0, 30),
+            rating(24.0, 10),
+            rating(24.0 * 8.0, 10),
+            with_cgi(rating(24.0 * 20.0, 22), None, cgi_i),
+            with_cgi(rating(24.0 * last_day, 24), None, cgi_i),
+        ]
+    }
+
+    #[test]
+    fn relapse_after_confirmed_remission_needs_a_month_of_cgi_i_six() {
+        let m = summary(&remitted_then_worse(Some(6), 49.0));
+        assert_eq!((m.relapse, m.relapse_undetermined), (Some(false), false), "29 days is not a month");
+        let m = summary(&remitted_then_worse(Some(6), 50.0));
+        assert_eq!((m.relapse, m.relapse_undetermined), (Some(true), false), "day 20 → day 50: 30 days");
+        let m = summary(&remitted_then_worse(Some(5), 50.0));
+        assert_eq!((m.relapse, m.relapse_undetermined), (Some(false), false), "CGI-I 5 is not 'much worse'");
+        let m = summary(&remitted_then_worse(None, 50.0));
+        assert_eq!((m.relapse, m.relapse_undetermined), (None, true), "without CGI-I it cannot be judged");
     }
 
     #[test]
@@ -335,7 +431,7 @@ mod tests {
         assert_eq!(t.series[0].instrument, Instrument::Ybocs);
         assert_eq!(t.series[0].baseline.as_ref().unwrap().total, 30);
         assert_eq!(t.series[1].baseline.as_ref().unwrap().total, 80);
-        assert_eq!(t.series[1].ratings[1].criterion, Some(Criterion::Response));
+        assert_eq!((t.series[1].ratings[1].response, t.series[1].ratings[1].remission), (Some(Response::Response), None));
         assert_eq!(t.series[1].summary.relapse, None);
         assert_eq!(t.series[1].summary.hours_to_response, Some(2.0));
     }

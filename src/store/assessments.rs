@@ -38,6 +38,14 @@ pub struct AssessmentRecord {
     pub updated_by: Uuid,
 }
 
+impl AssessmentRecord {
+    /// The rating as the outcome rules read it.
+    pub fn point(&self) -> RatingPoint {
+        let r = &self.rating;
+        RatingPoint { id: self.id, instrument: r.instrument, rated_at: r.rated_at, recall: r.recall, total: r.scores.total(), cgi_s: r.cgi_s, cgi_i: r.cgi_i }
+    }
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = a)]
 struct AssessmentRow {
@@ -214,20 +222,21 @@ pub fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult
 
 /// The patient's active ratings, as the trajectory needs them.
 pub fn active_points(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Vec<RatingPoint>> {
-    let rows: Vec<(DbUuid, String, DbTime, String, i32, Option<i32>)> = a::table
+    let rows: Vec<(DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>)> = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::patient_id.eq(DbUuid(patient)))
         .filter(a::status.eq(RecordStatus::Active.code()))
-        .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_i))
+        .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i))
         .load(conn)?;
     rows.into_iter()
-        .map(|(id, instrument, rated_at, recall, total, cgi_i)| {
+        .map(|(id, instrument, rated_at, recall, total, cgi_s, cgi_i)| {
             Ok(RatingPoint {
                 id: id.0,
                 instrument: stored("instrument", Instrument::parse(&instrument))?,
                 rated_at: rated_at.0,
                 recall: stored("recall", Recall::parse(&recall))?,
                 total: total as u32,
+                cgi_s: cgi_s.map(|v| v as u32),
                 cgi_i: cgi_i.map(|v| v as u32),
             })
         })

@@ -17,6 +17,8 @@ pub struct Patient {
     pub id: Uuid,
     #[serde(flatten)]
     pub fields: PatientFields,
+    /// When `research_consent` was last set (at registration, or by a PATCH naming it).
+    pub research_consent_changed_at: DateTime<Utc>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -32,6 +34,7 @@ struct PatientRow {
     sex: String,
     diagnosis: String,
     research_consent: bool,
+    research_consent_changed_at: Option<DbTime>,
     version: i32,
     created_at: DbTime,
     updated_at: DbTime,
@@ -49,6 +52,7 @@ impl PatientRow {
                 diagnosis: self.diagnosis,
                 research_consent: self.research_consent,
             },
+            research_consent_changed_at: self.research_consent_changed_at.unwrap_or(self.created_at).0,
             version: self.version,
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
@@ -75,6 +79,7 @@ pub struct NewPatientRow {
     sex: &'static str,
     diagnosis: String,
     research_consent: bool,
+    research_consent_changed_at: DbTime,
     version: i32,
     created_at: DbTime,
     updated_at: DbTime,
@@ -93,6 +98,7 @@ impl NewPatientRow {
             sex: fields.sex.code(),
             diagnosis: fields.diagnosis.clone(),
             research_consent: fields.research_consent,
+            research_consent_changed_at: DbTime(at),
             version: 1,
             created_at: DbTime(at),
             updated_at: DbTime(at),
@@ -140,9 +146,15 @@ pub fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Patient>,
     Ok(split_page(patients, page, |p| p.id))
 }
 
-/// Replaces the patient's fields if it is still at `expected_version` (else 412).
-pub fn update(conn: &mut Db, actor: &Actor, id: Uuid, expected_version: i32, fields: &PatientFields) -> ApiResult<Patient> {
+/// Replaces the patient's fields if it is still at `expected_version` (else 412). The
+/// audit names the fields that changed, never their values, except consent's new state.
+pub fn update(conn: &mut Db, actor: &Actor, id: Uuid, current: &Patient, fields: &PatientFields) -> ApiResult<Patient> {
+    let expected_version = current.version;
+    let changed_fields = current.fields.changed_fields(fields);
+    let consent_changed = changed_fields.contains(&"research_consent");
+    let at = now();
     write_tx(conn, |conn| {
+        let consent_changed_at = if consent_changed { DbTime(at) } else { DbTime(current.research_consent_changed_at) };
         let changed = diesel::update(
             p::table.filter(p::id.eq(DbUuid(id))).filter(p::clinic_id.eq(DbUuid(actor.clinic_id))).filter(p::version.eq(expected_version)),
         )
@@ -153,8 +165,9 @@ pub fn update(conn: &mut Db, actor: &Actor, id: Uuid, expected_version: i32, fie
             p::sex.eq(fields.sex.code()),
             p::diagnosis.eq(&fields.diagnosis),
             p::research_consent.eq(fields.research_consent),
+            p::research_consent_changed_at.eq(Some(consent_changed_at)),
             p::version.eq(expected_version + 1),
-            p::updated_at.eq(DbTime(now())),
+            p::updated_at.eq(DbTime(at)),
             p::updated_by.eq(DbUuid(actor.user_id)),
         ))
         .execute(conn)
@@ -163,7 +176,11 @@ pub fn update(conn: &mut Db, actor: &Actor, id: Uuid, expected_version: i32, fie
             exists(conn, actor.clinic_id, id)?;
             return Err(ApiError::PreconditionFailed);
         }
-        audit::record(conn, actor.audit("patient.update", "patient", Some(id), json!({"version": expected_version + 1})))?;
+        let mut detail = json!({"version": expected_version + 1, "changed": changed_fields});
+        if consent_changed {
+            detail["research_consent"] = json!(fields.research_consent);
+        }
+        audit::record(conn, actor.audit("patient.update", "patient", Some(id), detail))?;
         find(conn, actor.clinic_id, id)
     })
 }

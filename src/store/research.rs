@@ -54,6 +54,7 @@ pub fn cohort_page(
     clinic: Uuid,
     instrument: Instrument,
     sex: Option<Sex>,
+    consenting_only: bool,
     after: Option<Uuid>,
     limit: i64,
 ) -> ApiResult<CohortInputs> {
@@ -65,6 +66,9 @@ pub fn cohort_page(
         .into_boxed();
     if let Some(sex) = sex {
         patients_query = patients_query.filter(p::sex.eq(sex.code()));
+    }
+    if consenting_only {
+        patients_query = patients_query.filter(p::research_consent.eq(true));
     }
     if let Some(after) = after {
         patients_query = patients_query.filter(p::id.gt(DbUuid(after)));
@@ -83,13 +87,13 @@ pub fn cohort_page(
         .filter(i::patient_id.gt(first.unwrap_or(DbUuid(Uuid::nil()))))
         .select((i::patient_id, i::started_at, i::drug, i::route, i::guidance))
         .load(conn)?;
-    let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>)> = a::table
+    let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>, Option<i32>)> = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::instrument.eq(instrument.code()))
         .filter(a::status.eq(RecordStatus::Active.code()))
         .filter(a::patient_id.le(last))
         .filter(a::patient_id.gt(first.unwrap_or(DbUuid(Uuid::nil()))))
-        .select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_i))
+        .select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i))
         .load(conn)?;
     Ok(CohortInputs {
         patients,
@@ -105,9 +109,10 @@ pub fn cohort_page(
             .collect(),
         ratings: ratings
             .into_iter()
-            .map(|(patient, id, rated_at, recall, total, cgi_i)| {
+            .map(|(patient, id, rated_at, recall, total, cgi_s, cgi_i)| {
                 let recall = super::stored("recall", Recall::parse(&recall))?;
-                Ok((patient.0, RatingPoint { id: id.0, instrument, rated_at: rated_at.0, recall, total: total as u32, cgi_i: cgi_i.map(|c| c as u32) }))
+                let (cgi_s, cgi_i) = (cgi_s.map(|c| c as u32), cgi_i.map(|c| c as u32));
+                Ok((patient.0, RatingPoint { id: id.0, instrument, rated_at: rated_at.0, recall, total: total as u32, cgi_s, cgi_i }))
             })
             .collect::<ApiResult<_>>()?,
     })

@@ -173,3 +173,37 @@ async fn pagination_never_repeats_or_skips_under_inserts() {
     app.get("/api/v1/patients?limit=501", &admin.token).await.assert_problem(400);
     app.get("/api/v1/patients?limit=0", &admin.token).await.assert_problem(400);
 }
+
+/// A generated client once sent `research_consent: false` with every rename (the contract
+/// declared a default). Consent changes only when a PATCH states it, and says so.
+#[actix_rt::test]
+async fn a_rename_never_changes_consent_and_a_consent_change_is_visible() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let id = app.patient(&admin).await;
+    let path = format!("/api/v1/patients/{id}");
+    let created = app.get(&path, &admin.token).await;
+    assert_eq!(created.body["research_consent"], true);
+    let registered_at = created.body["research_consent_changed_at"].clone();
+    assert_eq!(registered_at, created.body["created_at"]);
+
+    let renamed = app.patch(&path, &admin.token, json!({"display_name": "Jane Doe"})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    assert_eq!((renamed.body["display_name"].clone(), renamed.body["research_consent"].clone()), (json!("Jane Doe"), json!(true)));
+    assert_eq!(renamed.body["research_consent_changed_at"], registered_at);
+
+    let implied = app.patch(&path, &admin.token, json!({"display_name": "J. Doe", "research_consent": null})).await;
+    implied.assert_problem(422);
+    assert_eq!(implied.error_fields(), vec!["research_consent"]);
+    assert_eq!(app.get(&path, &admin.token).await.body["display_name"], "Jane Doe", "nothing of a refused PATCH is written");
+
+    let withdrawn = app.patch(&path, &admin.token, json!({"research_consent": false})).await;
+    assert_eq!(withdrawn.body["research_consent"], false);
+    assert_ne!(withdrawn.body["research_consent_changed_at"], registered_at);
+
+    let audit = app.get("/api/v1/audit?action=patient.update", &admin.token).await;
+    let details: Vec<Value> = audit.body["items"].as_array().unwrap().iter().map(|e| e["detail"].clone()).collect();
+    assert_eq!(details[0], json!({"version": 3, "changed": ["research_consent"], "research_consent": false}));
+    assert_eq!(details[1], json!({"version": 2, "changed": ["display_name"]}), "names the field, not its value");
+    assert!(!audit.text.contains("Jane Doe"));
+}

@@ -76,7 +76,7 @@ async fn ratings_are_scored_and_validated_by_item() {
     assert_eq!(created.body["status"], "active");
     assert_eq!(created.body["items"]["1b"], 3);
     let paper = app.post(&ratings, &admin.token, json!({"instrument": "ybocs_ii", "rated_at": "2026-03-01T08:00:00Z", "recall": "P7D", "total": 30, "rater": "clinician", "collected_via": "paper"})).await;
-    assert_eq!((paper.body["total"].clone(), paper.body["severity"].clone(), paper.body["obsessions"].clone()), (json!(30), json!("severe"), Value::Null));
+    assert_eq!((paper.body["total"].clone(), paper.body["severity"].clone(), paper.body["obsessions"].clone()), (json!(30), json!("moderate"), Value::Null), "Pinciotti 2025: 22–34 is moderate");
     let vas = app.post(&ratings, &admin.token, json!({"instrument": "ocd_vas", "rated_at": "2026-03-01T08:00:00Z", "recall": "NOW", "items": {"1": 64}, "rater": "self", "collected_via": "app"})).await;
     assert_eq!((vas.body["total"].clone(), vas.body["short_recall"].clone()), (json!(64), json!(true)));
     let mut bad = rating_body("2026-03-01T08:00:00Z", 20);

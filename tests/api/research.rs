@@ -63,7 +63,8 @@ async fn the_onset_curve_matches_the_hand_worked_cohort() {
     assert!(close(&km[1]["ci_lower"], lo) && close(&km[1]["ci_upper"], hi), "{}", km[1]);
     assert_eq!(r.body["median_hours"], 24.0);
     assert!(close(&r.body["share_by"]["4h"], 1.0 / 3.0));
-    assert!(close(&r.body["share_by"]["24h"], 2.0 / 3.0) && close(&r.body["share_by"]["28d"], 2.0 / 3.0));
+    assert!(close(&r.body["share_by"]["24h"], 2.0 / 3.0) && close(&r.body["share_by"]["7d"], 2.0 / 3.0));
+    assert_eq!(r.body["share_by"]["28d"], Value::Null, "follow-up ends at 168 h");
     let bucket = |label: &str| r.body["acute_curve"].as_array().unwrap().iter().find(|b| b["bucket"] == label).unwrap().clone();
     let early = bucket("4-24h");
     assert_eq!(early["n"], 3);
@@ -97,28 +98,101 @@ async fn analytics_input_is_validated() {
     app.request(Method::GET, "/api/v1/analytics/onset", None, None, &[]).await.assert_problem(401);
 }
 
+/// What an attacker computes from a curve: each row's events from its survival drop and
+/// at-risk (d = n (1 − S_i / S_i−1)), its censored from consecutive at-risk figures, and
+/// whoever is left after the last row from `n_patients`.
+fn derivable_counts(report: &Value) -> Vec<i64> {
+    let km = report["km"].as_array().unwrap();
+    let n = report["n_patients"].as_i64().unwrap();
+    let mut counts = vec![n];
+    let (mut previous, mut accounted) = (1.0, 0);
+    for (i, row) in km.iter().enumerate() {
+        let at_risk = row["at_risk"].as_i64().unwrap();
+        let survival = row["survival"].as_f64().unwrap();
+        let events = (at_risk as f64 * (1.0 - survival / previous)).round() as i64;
+        let next = km.get(i + 1).map_or(0, |r| r["at_risk"].as_i64().unwrap());
+        counts.extend([at_risk, events, at_risk - events - next]);
+        accounted += at_risk - next;
+        previous = survival;
+    }
+    counts.push(n - accounted);
+    counts
+}
+
 #[actix_rt::test]
-async fn researchers_see_small_cells_suppressed_and_other_clinics_nothing() {
-    let app = spawn_with(|c| c.min_cell = 2).await;
+async fn no_hidden_count_can_be_worked_back_from_the_researchers_view() {
+    let app = spawn_with(|c| c.min_cell = 3).await;
+    let admin = app.admin("North").await;
+    let researcher = app.user(&admin, "researcher").await;
+    // ten consenting patients: three respond at 4 h, three at 24 h, three are censored
+    // at 168 h, and one lone responder at 30 h is the cell to hide
+    for _ in 0..3 {
+        journey(&app, &admin, true, true, &[("2026-03-02T13:00:00Z", 18)]).await;
+        journey(&app, &admin, true, true, &[("2026-03-02T13:00:00Z", 27), ("2026-03-03T09:00:00Z", 18)]).await;
+        journey(&app, &admin, true, true, &[("2026-03-02T13:00:00Z", 27), ("2026-03-09T09:00:00Z", 27)]).await;
+    }
+    journey(&app, &admin, true, true, &[("2026-03-02T13:00:00Z", 27), ("2026-03-03T15:00:00Z", 18)]).await;
+    // and one who did not consent: the researcher never counts them
+    let refuser = journey(&app, &admin, true, true, &[("2026-03-02T13:00:00Z", 18)]).await;
+    let patch = app.request(Method::PATCH, &format!("/api/v1/patients/{refuser}"), Some(&admin.token), Some(&json!({"research_consent": false})), &[]).await;
+    assert_eq!(patch.status, 200, "{}", patch.text);
+
+    let exact = app.get("/api/v1/analytics/onset", &admin.token).await;
+    assert_eq!(exact.body["n_patients"], 11);
+    let lone = exact.body["km"].as_array().unwrap().iter().find(|r| r["hours"] == 30.0).unwrap().clone();
+    assert_eq!((lone["at_risk"].clone(), lone["events"].clone()), (json!(4), json!(1)), "the exact view shows the lone responder");
+    assert!(derivable_counts(&exact.body).iter().any(|c| (1..3).contains(c)));
+
+    let private = app.get("/api/v1/analytics/onset", &researcher.token).await;
+    assert_eq!(private.status, 200, "{}", private.text);
+    assert_eq!((private.body["n_patients"].clone(), private.body["n_events"].clone()), (json!(10), json!(7)), "consenting patients only");
+    let counts = derivable_counts(&private.body);
+    assert!(counts.iter().all(|c| *c == 0 || *c >= 3), "a hidden count is derivable: {counts:?} from {}", private.body["km"]);
+    let rows: Vec<(f64, i64, i64, i64)> = private.body["km"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["hours"].as_f64().unwrap(), r["at_risk"].as_i64().unwrap(), r["events"].as_i64().unwrap(), r["censored"].as_i64().unwrap()))
+        .collect();
+    // 4 h: 3 of 10. After 24 h only 4 remain at risk and the lone 30 h event cannot
+    // stand alone, so the tail folds back into the 24 h step: 4 events, 3 censored by 168 h.
+    assert_eq!(rows, vec![(4.0, 10, 3, 0), (168.0, 7, 4, 3)]);
+    for row in private.body["acute_curve"].as_array().unwrap() {
+        let n = row["n"].as_i64();
+        assert!(n.is_none_or(|n| n == 0 || n >= 3), "{row}");
+        if row["suppressed"] == true {
+            assert_eq!((row["n"].clone(), row["mean_percent_change"].clone(), row["sd"].clone()), (Value::Null, Value::Null, Value::Null));
+        }
+    }
+    // the acute curve counts patients: 10 in 4–24 h, though two rated twice in 1–3 d
+    let bucket = |label: &str| private.body["acute_curve"].as_array().unwrap().iter().find(|b| b["bucket"] == label).unwrap().clone();
+    assert_eq!((bucket("4-24h")["n"].clone(), bucket("1-3d")["n"].clone()), (json!(10), json!(4)));
+
+    // coarse filters only: whole months and 5-year bands
+    let fine = app.get("/api/v1/analytics/onset?from=2026-03-02&to=2026-03-20&age_min=31&age_max=40", &researcher.token).await;
+    fine.assert_problem(422);
+    let mut fields = fine.error_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["age_max", "age_min", "from", "to"]);
+    let coarse = app.get("/api/v1/analytics/onset?from=2026-03-01&to=2026-03-31&age_min=35&age_max=39", &researcher.token).await;
+    assert_eq!((coarse.status, coarse.body["n_patients"].clone()), (200, json!(10)), "{}", coarse.text);
+    assert_eq!(app.get("/api/v1/analytics/onset?from=2026-03-02", &admin.token).await.status, 200, "admins keep exact filters");
+
+    let south = app.admin("South").await;
+    assert_eq!(app.get("/api/v1/analytics/onset", &south.token).await.body["n_patients"], 0);
+}
+
+#[actix_rt::test]
+async fn a_small_cohort_shows_researchers_nothing() {
+    let app = spawn_app().await;
     let admin = app.admin("North").await;
     let researcher = app.user(&admin, "researcher").await;
     cohort(&app, &admin).await;
-    let r = app.get("/api/v1/analytics/onset", &researcher.token).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let first = &r.body["km"][0];
-    assert_eq!((first["at_risk"].clone(), first["events"].clone(), first["suppressed"].clone()), (json!(3), Value::Null, json!(true)));
-    assert_eq!(r.body["n_events"], 2);
-    assert_eq!(r.body["acute_curve"].as_array().unwrap().iter().find(|b| b["bucket"] == "1-3d").unwrap()["n"], Value::Null);
-    let default_cells = spawn_app().await;
-    let admin2 = default_cells.admin("North").await;
-    let researcher2 = default_cells.user(&admin2, "researcher").await;
-    cohort(&default_cells, &admin2).await;
-    let hidden = default_cells.get("/api/v1/analytics/onset", &researcher2.token).await;
+    let hidden = app.get("/api/v1/analytics/onset", &researcher.token).await;
     assert_eq!((hidden.body["suppressed"].clone(), hidden.body["km"].clone(), hidden.body["n_patients"].clone()), (json!(true), json!([]), Value::Null));
-    let exact = default_cells.get("/api/v1/analytics/onset", &admin2.token).await;
+    assert_eq!((hidden.body["median_hours"].clone(), hidden.body["share_by"]["24h"].clone(), hidden.body["acute_curve"].clone()), (Value::Null, Value::Null, json!([])));
+    let exact = app.get("/api/v1/analytics/onset", &admin.token).await;
     assert_eq!(exact.body["n_patients"], 3, "clinicians and admins see exact counts");
-    let south = default_cells.admin("South").await;
-    assert_eq!(default_cells.get("/api/v1/analytics/onset", &south.token).await.body["n_patients"], 0);
 }
 
 fn subject(patient: &str) -> String {
@@ -212,11 +286,11 @@ async fn the_export_is_pseudonymised_and_both_formats_agree() {
     assert_eq!(cell(after, "hours_since_first_infusion"), "4.0");
     assert_eq!(cell(after, "percent_change"), "40.0");
     assert_eq!(cell(after, "baseline_total"), "30");
-    assert_eq!(cell(after, "criterion"), "response");
+    assert_eq!((cell(after, "response"), cell(after, "remission")), ("response".to_string(), "false".to_string()));
     assert_eq!(cell(after, "early_improvement"), "true");
     assert_eq!(cell(after, "definition_set"), "consensus-2016");
     let baseline_row = rows.iter().find(|r| cell(r, "total") == "30").unwrap();
-    assert_eq!((cell(baseline_row, "hours_since_first_infusion"), cell(baseline_row, "criterion")), ("-24.0".to_string(), String::new()));
+    assert_eq!((cell(baseline_row, "hours_since_first_infusion"), cell(baseline_row, "response")), ("-24.0".to_string(), String::new()));
 
     let only_vas = app.get("/api/v1/exports/assessments?format=ndjson&instrument=ocd_vas", &researcher.token).await;
     let vas_rows = ndjson_rows(&only_vas.text);

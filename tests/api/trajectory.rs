@@ -19,27 +19,28 @@ async fn a_full_journey_matches_the_hand_worked_trajectory() {
         assert_eq!(app.post(&sessions, &admin.token, infusion_body(start)).await.status, 201);
     }
     let ratings = format!("/api/v1/patients/{patient}/assessments");
-    let rate = |at: &'static str, total: u32, recall: &'static str, cgi_i: Option<u32>| {
+    let rate = |at: &'static str, total: u32, recall: &'static str, cgi: Value| {
         let (app, ratings, token) = (&app, ratings.clone(), admin.token.clone());
         async move {
             let mut body = rating_body(at, total);
             body["recall"] = json!(recall);
-            if let Some(cgi) = cgi_i {
-                body["cgi_i"] = json!(cgi);
+            for (name, value) in cgi.as_object().unwrap() {
+                body[name] = value.clone();
             }
             let created = app.post(&ratings, &token, body).await;
             assert_eq!(created.status, 201, "{}", created.text);
             created.id()
         }
     };
-    let too_old = rate("2026-01-21T09:00:00Z", 34, "P7D", None).await;
-    let baseline = rate("2026-02-27T09:00:00Z", 30, "P7D", None).await;
-    let h4 = rate("2026-03-02T13:00:00Z", 24, "P24H", None).await;
-    let h24 = rate("2026-03-03T09:00:00Z", 20, "P24H", Some(3)).await;
-    let mistaken = rate("2026-03-04T09:00:00Z", 5, "P7D", None).await;
-    let d7 = rate("2026-03-09T09:00:00Z", 18, "P7D", None).await;
-    let d14 = rate("2026-03-16T09:00:00Z", 12, "P7D", None).await;
-    let d28 = rate("2026-03-30T09:00:00Z", 10, "P7D", None).await;
+    let none = || json!({});
+    let too_old = rate("2026-01-21T09:00:00Z", 34, "P7D", none()).await;
+    let baseline = rate("2026-02-27T09:00:00Z", 30, "P7D", none()).await;
+    let h4 = rate("2026-03-02T13:00:00Z", 24, "P24H", none()).await;
+    let h24 = rate("2026-03-03T09:00:00Z", 20, "P24H", json!({"cgi_i": 3})).await;
+    let mistaken = rate("2026-03-04T09:00:00Z", 5, "P7D", none()).await;
+    let d7 = rate("2026-03-09T09:00:00Z", 18, "P7D", none()).await;
+    let d14 = rate("2026-03-16T09:00:00Z", 12, "P7D", json!({"cgi_s": 2})).await;
+    let d28 = rate("2026-03-30T09:00:00Z", 10, "P7D", json!({"cgi_s": 2, "cgi_i": 1})).await;
     let retracted = app.delete(&format!("/api/v1/assessments/{mistaken}"), &admin.token, json!({"reason": "wrong patient"})).await;
     assert_eq!(retracted.status, 200);
     let vas = |at: &'static str, score: u32| {
@@ -66,18 +67,20 @@ async fn a_full_journey_matches_the_hand_worked_trajectory() {
     let ids: Vec<&str> = rows.iter().map(|r| r["assessment_id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![too_old.as_str(), baseline.as_str(), h4.as_str(), h24.as_str(), d7.as_str(), d14.as_str(), d28.as_str()], "the retracted rating is gone");
 
-    // id, hours since first, hours since last, infusion number, change, percent change, criterion, early, cgi
-    type Row = (f64, Option<f64>, u64, Option<i64>, Option<f64>, Option<&'static str>, Option<bool>, Option<bool>);
+    // hours since first, hours since last, infusion number, change, percent change,
+    // response, remission, early, response_cgi_confirmed, remission_cgi_confirmed
+    type Row = (f64, Option<f64>, u64, Option<i64>, Option<f64>, Option<&'static str>, Option<bool>, Option<bool>, Option<bool>, Option<bool>);
     let expected: [Row; 7] = [
-        (-40.0 * 24.0, None, 0, None, None, None, None, None),
-        (-72.0, None, 0, None, None, None, None, None),
-        (4.0, Some(4.0), 1, Some(-6), Some(20.0), Some("none"), Some(false), None),
-        (24.0, Some(24.0), 1, Some(-10), Some(100.0 / 3.0), Some("partial_response"), Some(true), Some(true)),
-        (168.0, Some(72.0), 3, Some(-12), Some(40.0), Some("response"), Some(false), None),
-        (336.0, Some(0.0), 4, Some(-18), Some(60.0), Some("remission"), Some(false), None),
-        (672.0, Some(336.0), 4, Some(-20), Some(200.0 / 3.0), Some("remission"), Some(false), None),
+        (-40.0 * 24.0, None, 0, None, None, None, None, None, None, None),
+        (-72.0, None, 0, None, None, None, None, None, None, None),
+        (4.0, Some(4.0), 1, Some(-6), Some(20.0), Some("none"), Some(false), Some(false), None, None),
+        // 33 % with CGI-I 3: a partial response, which is not early improvement
+        (24.0, Some(24.0), 1, Some(-10), Some(100.0 / 3.0), Some("partial_response"), Some(false), Some(false), Some(true), None),
+        (168.0, Some(72.0), 3, Some(-12), Some(40.0), Some("response"), Some(false), Some(false), None, None),
+        (336.0, Some(0.0), 4, Some(-18), Some(60.0), Some("response"), Some(true), Some(false), None, Some(true)),
+        (672.0, Some(336.0), 4, Some(-20), Some(200.0 / 3.0), Some("response"), Some(true), Some(false), Some(true), Some(true)),
     ];
-    for (row, (since_first, since_last, number, change, pct, criterion, early, cgi)) in rows.iter().zip(expected) {
+    for (row, (since_first, since_last, number, change, pct, response, remission, early, response_cgi, remission_cgi)) in rows.iter().zip(expected) {
         let label = row["assessment_id"].as_str().unwrap();
         assert!(close(&row["hours_since_first_infusion"], since_first), "{label}: {row}");
         assert_eq!(row["hours_since_last_infusion"].as_f64(), since_last, "{label}: {row}");
@@ -87,9 +90,11 @@ async fn a_full_journey_matches_the_hand_worked_trajectory() {
             Some(p) => assert!(close(&row["percent_change"], p), "{label}: {row}"),
             None => assert!(row["percent_change"].is_null(), "{label}: {row}"),
         }
-        assert_eq!(row["criterion"].as_str(), criterion, "{label}: {row}");
+        assert_eq!(row["response"].as_str(), response, "{label}: {row}");
+        assert_eq!(row["remission"].as_bool(), remission, "{label}: {row}");
         assert_eq!(row["early_improvement"].as_bool(), early, "{label}: {row}");
-        assert_eq!(row["cgi_confirmed"].as_bool(), cgi, "{label}: {row}");
+        assert_eq!(row["response_cgi_confirmed"].as_bool(), response_cgi, "{label}: {row}");
+        assert_eq!(row["remission_cgi_confirmed"].as_bool(), remission_cgi, "{label}: {row}");
     }
     assert_eq!(rows[2]["short_recall"], true);
     assert_eq!(rows[2]["recall"], "P24H");
@@ -97,8 +102,10 @@ async fn a_full_journey_matches_the_hand_worked_trajectory() {
     assert_eq!(
         y["summary"],
         json!({
-            "hours_to_partial_response": 24.0, "hours_to_response": 168.0, "hours_to_remission": 336.0,
-            "infusion_number_at_response": 3, "response_confirmed": true, "remission_confirmed": true, "relapse": false
+            "hours_to_partial_response": 24.0, "infusion_number_at_partial_response": 1,
+            "hours_to_response": 168.0, "infusion_number_at_response": 3, "response_confirmed": true,
+            "hours_to_remission": 336.0, "infusion_number_at_remission": 4, "remission_confirmed": true,
+            "relapse": false, "relapse_undetermined": false
         })
     );
 
@@ -108,7 +115,7 @@ async fn a_full_journey_matches_the_hand_worked_trajectory() {
     let after = &v["ratings"][1];
     assert!(close(&after["hours_since_first_infusion"], 40.0 / 60.0), "{after}");
     assert!(close(&after["percent_change"], 45.0));
-    assert_eq!((after["criterion"].as_str(), after["early_improvement"].as_bool()), (Some("response"), Some(true)));
+    assert_eq!((after["response"].as_str(), after["remission"].as_bool(), after["early_improvement"].as_bool()), (Some("response"), None, Some(true)));
     assert!(close(&v["summary"]["hours_to_response"], 40.0 / 60.0));
     assert_eq!(v["summary"]["hours_to_remission"], Value::Null);
     assert_eq!(v["summary"]["relapse"], Value::Null);

@@ -1,0 +1,1 @@
+ALTER TABLE patients DROP COLUMN research_consent_changed_at;
