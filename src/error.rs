@@ -74,13 +74,22 @@ impl ApiError {
             ApiError::NotFound => "no such resource".into(),
             ApiError::Forbidden => "your role does not allow this".into(),
             ApiError::Validation(errors) => {
-                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-                format!("invalid fields: {}", fields.join(", "))
+                let fields: Vec<&str> = errors.iter().take(MAX_FIELD_ERRORS).map(|e| e.field.as_str()).collect();
+                match errors.len().saturating_sub(MAX_FIELD_ERRORS) {
+                    0 => format!("invalid fields: {}", fields.join(", ")),
+                    more => format!("invalid fields: {} and {more} more", fields.join(", ")),
+                }
             }
+            // The cause (host, user, file path) goes to the log, never to the client.
+            ApiError::Unavailable(_) => "database unavailable".into(),
             other => other.to_string(),
         }
     }
 }
+
+/// A problem lists at most this many field errors; `detail` counts the rest, so a body of
+/// 500,000 bad elements cannot make a response of tens of megabytes.
+pub const MAX_FIELD_ERRORS: usize = 50;
 
 #[derive(Serialize)]
 struct Problem<'a> {
@@ -114,8 +123,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(%cause, "request failed");
+        match self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::error!(%cause, "database unavailable"),
+            _ => {}
         }
         let (slug, title) = self.slug_and_title();
         let status = self.status_code();
@@ -125,7 +136,7 @@ impl ResponseError for ApiError {
             status: status.as_u16(),
             detail: self.detail(),
             errors: match self {
-                ApiError::Validation(errors) => Some(errors),
+                ApiError::Validation(errors) => Some(&errors[..errors.len().min(MAX_FIELD_ERRORS)]),
                 _ => None,
             },
         };

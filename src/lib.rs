@@ -21,7 +21,7 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::config::Config;
@@ -51,6 +51,14 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
         .configure(api::routes)
         .wrap(ErrorHandlers::new().default_handler(api::middleware::to_problem))
+        // Clinical data must not sit in shared or browser caches, be sniffed as another
+        // type, or leak its URL in Referer.
+        .wrap(
+            DefaultHeaders::new()
+                .add((header::CACHE_CONTROL, "no-store"))
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .add((header::REFERRER_POLICY, "no-referrer")),
+        )
         .wrap(cors)
         .wrap(from_fn(api::middleware::observe))
 }

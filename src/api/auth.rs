@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::parse_json;
 use crate::auth::password;
+use crate::domain::FieldError;
 use crate::auth::token::{ACCESS_TTL_SECS, new_refresh_token, refresh_token_hash};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
@@ -20,6 +21,24 @@ use crate::store::{now, users};
 pub struct LoginRequest {
     email: String,
     password: String,
+}
+
+/// An email address is at most 254 characters (RFC 5321); no password we accept is longer
+/// than 1,024. Longer ones are refused before they reach the throttle, argon2 or the audit.
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_PASSWORD_CHARS: usize = 1024;
+
+impl LoginRequest {
+    fn check_lengths(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        if self.email.chars().count() > MAX_EMAIL_CHARS {
+            errors.push(FieldError::new("email", format!("must be at most {MAX_EMAIL_CHARS} characters")));
+        }
+        if self.password.chars().count() > MAX_PASSWORD_CHARS {
+            errors.push(FieldError::new("password", format!("must be at most {MAX_PASSWORD_CHARS} characters")));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    }
 }
 
 #[derive(Deserialize)]
@@ -65,6 +84,7 @@ async fn issue_pair(state: &AppState, user: &users::User) -> ApiResult<TokenPair
 
 pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let (login, _) = parse_json::<LoginRequest>(&req, &body)?;
+    login.check_lengths()?;
     let email = login.email.trim().to_lowercase();
     let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     state.throttle.attempt(&email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;

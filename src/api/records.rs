@@ -42,6 +42,22 @@ pub fn take_reason(body: &mut Value) -> ApiResult<String> {
     Ok(reason)
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonQuery {
+    reason: Option<String>,
+}
+
+/// A retraction's reason: from a JSON body `{reason}`, or, since many clients and proxies
+/// drop DELETE bodies, from `?reason=` when there is no body.
+pub fn retraction_reason(req: &HttpRequest, body: &[u8]) -> ApiResult<String> {
+    if body.is_empty() {
+        let given = query::<ReasonQuery>(req)?.reason;
+        return only_reason(given.map_or_else(|| serde_json::json!({}), |reason| serde_json::json!({ "reason": reason })));
+    }
+    parse_json::<Value>(req, body).and_then(|(body, _)| only_reason(body))
+}
+
 /// A body that may only carry `reason` (a retraction).
 pub fn only_reason(mut body: Value) -> ApiResult<String> {
     let reason = take_reason(&mut body)?;
@@ -253,8 +269,7 @@ pub async fn amend<R: Record>(state: web::Data<AppState>, caller: Caller, req: H
 pub async fn retract<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
-    let request = parse_json::<Value>(&req, &body)
-        .and_then(|(body, _)| Ok((only_reason(body)?, Precondition::from_request(&req, &state.config)?)));
+    let request = retraction_reason(&req, &body).and_then(|reason| Ok((reason, Precondition::from_request(&req, &state.config)?)));
     let actor = caller.actor();
     let record = state
         .db(move |conn| {

@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use sha2::{Digest, Sha256};
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
@@ -30,12 +31,13 @@ impl LoginThrottle {
     }
 
     /// Takes one attempt from both allowances; `Err(seconds)` says how long to wait.
+    /// Keys are hashes, so a tracked key costs 64 bytes whatever the client sent.
     pub fn attempt(&self, email: &str, address: &str) -> Result<(), u64> {
         for (limiter, key) in [(&self.by_address, address), (&self.by_account, email)] {
             if limiter.len() > MAX_TRACKED_KEYS {
                 limiter.retain_recent();
             }
-            if let Err(not_until) = limiter.check_key(&key.to_string()) {
+            if let Err(not_until) = limiter.check_key(&hex::encode(Sha256::digest(key.as_bytes()))) {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 return Err(wait.as_secs().max(1));
             }

@@ -1,5 +1,6 @@
 //! Black-box tests over HTTP: one binary, a fresh database and app per test.
 
+mod abuse;
 mod auth;
 mod contract;
 mod crash;

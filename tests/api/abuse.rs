@@ -1,0 +1,87 @@
+//! Attacks a client can send, performed: each must fail cheaply and leave no trace
+//! beyond what the audit should hold.
+
+use awc::http::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[actix_rt::test]
+async fn oversized_login_emails_are_refused_before_the_throttle_and_the_audit() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    for i in 0..5 {
+        let huge = format!("{i}{}@x.org", "a".repeat(1 << 19));
+        let refused = app.post("/api/v1/auth/login", "", json!({"email": huge, "password": "p".repeat(2000)})).await;
+        refused.assert_problem(422);
+        let mut fields = refused.error_fields();
+        fields.sort();
+        assert_eq!(fields, vec!["email", "password"]);
+        assert!(refused.text.len() < 1_000, "the answer does not echo the input: {} bytes", refused.text.len());
+    }
+    let audit = app.get("/api/v1/audit?action=auth.login_failed", &admin.token).await;
+    assert_eq!(audit.body["items"], json!([]), "nothing of the flood is stored");
+    // a real account is still served
+    let ok = app.post("/api/v1/auth/login", "", json!({"email": admin.email, "password": PASSWORD})).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+}
+
+#[actix_rt::test]
+async fn hundreds_of_thousands_of_bad_elements_get_a_bounded_answer() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let mut session = infusion_body("2026-03-02T09:00:00Z");
+    session["adverse_event_codes"] = Value::Array(vec![json!("x"); 200_000]);
+    session["vitals"] = Value::Array(vec![json!({"minute": "x"}); 10_000]);
+    let refused = app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, session).await;
+    refused.assert_problem(422);
+    let mut fields = refused.error_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["adverse_event_codes", "vitals"], "one error per oversized list");
+    let items: serde_json::Map<String, Value> = (0..60_000).map(|i| (format!("k{i}"), json!(1))).collect();
+    let mut rating = rating_body("2026-03-01T09:00:00Z", 20);
+    rating["items"] = Value::Object(items);
+    let refused = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating).await;
+    refused.assert_problem(422);
+    assert_eq!(refused.error_fields(), vec!["items"]);
+    // many distinct bad fields: the list is capped at 50 and the rest counted
+    let mut wrong = rating_body("2026-03-01T09:00:00Z", 20);
+    wrong["items"] = json!({"1": -1, "2": -1, "3": -1, "4": -1, "5": -1, "6": -1, "7": -1, "8": -1, "9": -1, "10": -1, "1b": -1, "6b": -1, "11": -1, "12": -1, "13": -1, "14": -1, "15": -1, "16": -1, "17": -1, "18": -1, "19": -1});
+    let refused = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, wrong).await;
+    assert_eq!(refused.error_fields().len(), 21);
+    assert!(refused.text.len() < 4_000, "{} bytes", refused.text.len());
+}
+
+#[actix_rt::test]
+async fn a_retraction_takes_its_reason_from_the_query_when_the_body_is_dropped() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let id = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await.id();
+    let path = format!("/api/v1/assessments/{id}");
+    let missing = app.request(Method::DELETE, &path, Some(&admin.token), None, &[]).await;
+    missing.assert_problem(422);
+    assert_eq!(missing.error_fields(), vec!["reason"]);
+    let retracted = app.request(Method::DELETE, &format!("{path}?reason=entered%20twice"), Some(&admin.token), None, &[]).await;
+    assert_eq!((retracted.status, retracted.body["status"].clone()), (200, json!("entered_in_error")), "{}", retracted.text);
+    let revisions = app.get(&format!("{path}/revisions"), &admin.token).await;
+    assert_eq!(revisions.body["items"][1]["reason"], "entered twice");
+    app.request(Method::DELETE, &format!("{path}?colour=red"), Some(&admin.token), None, &[]).await.assert_problem(400);
+}
+
+#[actix_rt::test]
+async fn api_answers_are_never_cached_sniffed_or_referred() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    for response in [
+        app.get(&format!("/api/v1/patients/{patient}"), &admin.token).await,
+        app.get("/api/v1/patients/not-an-id", &admin.token).await,
+        app.request(Method::GET, "/api/v1/me", None, None, &[]).await,
+    ] {
+        assert_eq!(response.header("cache-control").as_deref(), Some("no-store"), "{}", response.status);
+        assert_eq!(response.header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(response.header("referrer-policy").as_deref(), Some("no-referrer"));
+    }
+}
