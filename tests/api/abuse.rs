@@ -85,3 +85,25 @@ async fn api_answers_are_never_cached_sniffed_or_referred() {
         assert_eq!(response.header("referrer-policy").as_deref(), Some("no-referrer"));
     }
 }
+
+#[actix_rt::test]
+async fn the_audit_log_cannot_be_rewritten_or_erased_even_with_a_connection() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let before = app.get("/api/v1/audit", &admin.token).await.body["items"].as_array().unwrap().len();
+    assert!(before > 0);
+    let mut conn = app.state.pool.get().unwrap();
+    for statement in ["UPDATE audit_events SET action = 'nothing.happened'", "DELETE FROM audit_events"] {
+        let refused = diesel::sql_query(statement).execute(&mut conn).expect_err(statement);
+        assert!(refused.to_string().contains("append-only"), "{statement}: {refused}");
+    }
+    if app.state.pool.get().map(|c| matches!(*c, onset::db::Db::Pg(_))).unwrap() {
+        let refused = diesel::sql_query("TRUNCATE audit_events").execute(&mut conn).expect_err("truncate");
+        assert!(refused.to_string().contains("append-only"), "{refused}");
+    }
+    drop(conn);
+    let after = app.get("/api/v1/audit", &admin.token).await;
+    assert!(after.body["items"].as_array().unwrap().iter().all(|e| e["action"] != "nothing.happened"));
+    assert!(after.body["items"].as_array().unwrap().len() >= before);
+}
