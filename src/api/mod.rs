@@ -103,6 +103,10 @@ pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> ApiRes
         return Err(ApiError::UnsupportedMediaType("the body must be application/json".into()));
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    // Every body is an object: serde would otherwise read an array into a struct by position.
+    if !value.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     let parsed = from_value(value.clone())?;
     Ok((parsed, value))
 }

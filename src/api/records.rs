@@ -51,11 +51,12 @@ struct ReasonQuery {
 /// A retraction's reason: from a JSON body `{reason}`, or, since many clients and proxies
 /// drop DELETE bodies, from `?reason=` when there is no body.
 pub fn retraction_reason(req: &HttpRequest, body: &[u8]) -> ApiResult<String> {
-    if body.is_empty() {
-        let given = query::<ReasonQuery>(req)?.reason;
-        return only_reason(given.map_or_else(|| serde_json::json!({}), |reason| serde_json::json!({ "reason": reason })));
+    let in_query = query::<ReasonQuery>(req)?.reason;
+    match (body.is_empty(), in_query) {
+        (true, given) => only_reason(given.map_or_else(|| serde_json::json!({}), |reason| serde_json::json!({ "reason": reason }))),
+        (false, None) => parse_json::<Value>(req, body).and_then(|(body, _)| only_reason(body)),
+        (false, Some(_)) => Err(ApiError::invalid("reason", "give the reason in the body or in the query, not both")),
     }
-    parse_json::<Value>(req, body).and_then(|(body, _)| only_reason(body))
 }
 
 /// A body that may only carry `reason` (a retraction).

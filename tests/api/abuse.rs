@@ -107,3 +107,19 @@ async fn the_audit_log_cannot_be_rewritten_or_erased_even_with_a_connection() {
     assert!(after.body["items"].as_array().unwrap().iter().all(|e| e["action"] != "nothing.happened"));
     assert!(after.body["items"].as_array().unwrap().len() >= before);
 }
+
+#[actix_rt::test]
+async fn a_body_must_be_an_object_and_a_reason_is_given_once() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let positional = app.request(Method::PATCH, &format!("/api/v1/users/{}", clinician.id), Some(&admin.token), Some(&json!([false, null, null])), &[]).await;
+    positional.assert_problem(422);
+    assert_eq!(positional.error_fields(), vec!["body"]);
+    assert_eq!(app.get("/api/v1/users", &admin.token).await.body["items"][1]["active"], true, "an array is not read as fields by position");
+    let patient = app.patient(&admin).await;
+    let id = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await.id();
+    let both = app.request(Method::DELETE, &format!("/api/v1/assessments/{id}?reason=query"), Some(&admin.token), Some(&json!({"reason": "body"})), &[]).await;
+    both.assert_problem(422);
+    assert_eq!(both.error_fields(), vec!["reason"]);
+}
