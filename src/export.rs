@@ -184,15 +184,11 @@ fn patient_rows(
             }
         }
         Kind::Assessments => {
+            let points: Vec<RatingPoint> = ratings.iter().map(|r| r.point()).collect();
+            let by_id: HashMap<Uuid, &AssessmentRecord> = ratings.iter().map(|r| (r.id, *r)).collect();
             for instrument in Instrument::ALL {
-                let of_instrument: Vec<&AssessmentRecord> = ratings.iter().copied().filter(|r| r.rating.instrument == instrument).collect();
-                if of_instrument.is_empty() {
-                    continue;
-                }
-                let points: Vec<RatingPoint> = of_instrument.iter().map(|r| r.point()).collect();
                 let Some(derived) = instrument_series(&CONSENSUS_2016, instrument, starts, &points) else { continue };
                 let baseline_total = derived.baseline.as_ref().map(|b| b.total);
-                let by_id: HashMap<Uuid, &AssessmentRecord> = of_instrument.iter().map(|r| (r.id, *r)).collect();
                 for d in derived.ratings {
                     let record = by_id[&d.assessment_id];
                     if !changed_since(request, record.updated_at) {

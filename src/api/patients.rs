@@ -9,11 +9,10 @@ use uuid::Uuid;
 use super::records::{merge_patch, with_current_version};
 use super::{ListQuery, Precondition, created, from_value, idempotency_key, list_response, parse_json, path_id, query, replay, validation, with_etag};
 use crate::auth::{CLINICAL, Caller};
-use crate::domain::FieldError;
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::patient::{PatientInput, today};
 use crate::domain::trajectory::{Trajectory, trajectory as build_trajectory};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{assessments, audit, idempotency, infusions, patients};
 
@@ -70,7 +69,7 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
         from_value::<PatientInput>(patch.clone())?;
         // Consent is never implied: it changes only when the PATCH states true or false.
         if patch.get("research_consent").is_some_and(Value::is_null) {
-            return Err(validation(vec![FieldError::new("research_consent", "must be true or false; leave it out to keep it")]));
+            return Err(ApiError::invalid("research_consent", "must be true or false; leave it out to keep it"));
         }
         Ok((patch, Precondition::from_request(&req, &state.config)?))
     });

@@ -132,7 +132,7 @@ fn recalls() -> Option<Vec<&'static str>> {
     Some(Recall::ALL.iter().map(|r| r.code()).collect())
 }
 fn responses() -> Option<Vec<&'static str>> {
-    Some(Response::ALL.iter().map(|c| c.code()).collect())
+    Some(Response::codes())
 }
 
 macro_rules! column {

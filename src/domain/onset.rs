@@ -267,13 +267,13 @@ pub fn report(cohort: &CohortOnset, min_cell: Option<u32>) -> OnsetReport {
             }
         })
         .collect();
+    let whole_cohort_small = small(cohort.n_patients());
     let tallies = match min_cell {
         None => Some(km::tally(&cohort.observations)),
-        Some(_) if small(cohort.n_patients()) => None,
+        Some(_) if whole_cohort_small => None,
         Some(k) => private_tallies(&cohort.observations, k),
     };
     let Some(tallies) = tallies else {
-        let whole_cohort_small = small(cohort.n_patients());
         return OnsetReport {
             n_patients: (!whole_cohort_small).then_some(cohort.n_patients()),
             n_events: None,

@@ -7,9 +7,9 @@
 //! from 16 to 12 is a remission and only a partial response.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 
 use super::instruments::Instrument;
+use super::scoring::vocabulary;
 
 /// A named, versioned set of outcome rules; every derived flag names the set it used.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,57 +62,19 @@ pub const CONSENSUS_2016: DefinitionSet = DefinitionSet {
     relapse_sustained_hours: 30.0 * 24.0,
 };
 
-/// A rating's response status: the reduction from baseline, gated by CGI-I when recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Response {
-    None,
-    PartialResponse,
-    Response,
-}
+// A rating's response status: the reduction from baseline, gated by CGI-I when recorded.
+vocabulary!(Response { None = "none", PartialResponse = "partial_response", Response = "response" });
 
-impl Response {
-    pub const ALL: [Response; 3] = [Response::None, Response::PartialResponse, Response::Response];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Response::None => "none",
-            Response::PartialResponse => "partial_response",
-            Response::Response => "response",
-        }
-    }
-}
-
-/// The endpoints of the onset analytics. `PartialResponse` is met by a partial or a full
-/// response; `Remission` by remission alone, whatever the response status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Endpoint {
-    PartialResponse,
-    Response,
-    Remission,
-}
+// The endpoints of the onset analytics.
+vocabulary!(Endpoint { PartialResponse = "partial_response", Response = "response", Remission = "remission" });
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 3] = [Endpoint::PartialResponse, Endpoint::Response, Endpoint::Remission];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Endpoint::PartialResponse => "partial_response",
-            Endpoint::Response => "response",
-            Endpoint::Remission => "remission",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Endpoint> {
-        Endpoint::ALL.into_iter().find(|e| e.code() == s)
-    }
-    pub fn codes() -> Vec<&'static str> {
-        Endpoint::ALL.iter().map(|e| e.code()).collect()
-    }
     /// Whether a rating with this response status and remission flag meets the endpoint.
+    /// `PartialResponse` is met by a partial or a full response; `Remission` by remission
+    /// alone, whatever the response status.
     pub fn met(self, response: Option<Response>, remission: Option<bool>) -> bool {
         match self {
-            Endpoint::PartialResponse => response.is_some_and(|r| r >= Response::PartialResponse),
+            Endpoint::PartialResponse => matches!(response, Some(Response::PartialResponse | Response::Response)),
             Endpoint::Response => response == Some(Response::Response),
             Endpoint::Remission => remission == Some(true),
         }
