@@ -45,7 +45,7 @@ fn main() {
     println!("{:>10} {:>10} {:>10} {:>10} {:>12} {:>16}", "patients", "rows", "MiB", "seconds", "rows/s", "peak RSS");
     for (seed, patients) in [(9_001u64, 1_070u32), (9_002, 10_700)] {
         let seeded = Instant::now();
-        let summary = onset::demo::run(&pool, patients, seed, |_, _| {}).expect("demo data");
+        let summary = onset::demo::run(&pool, b"benchmark installation secret", patients, seed, |_, _| {}).expect("demo data");
         eprintln!("seeded {} ratings in {:.1} s", summary.assessments, seeded.elapsed().as_secs_f64());
         let out = Command::new(&args[0]).args(["--export-child", &url, &summary.clinic_id.to_string()]).output().expect("child runs");
         let text = String::from_utf8_lossy(&out.stdout);

@@ -1,6 +1,7 @@
 //! Settings from the environment, with defaults that are safe on a fresh machine.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::db::Backend;
 
@@ -20,6 +21,15 @@ pub struct Config {
     pub login_per_account_per_minute: u32,
     pub login_per_address_per_minute: u32,
     pub pool_size: u32,
+    /// Exports running at once; one more is refused with 429 and `Retry-After`.
+    pub export_concurrency: u32,
+    /// An export whose client has not taken a chunk for this long is dropped.
+    pub export_send_timeout: Duration,
+    /// The most a request may take from its first byte to its answer's head; a body that
+    /// trickles in slower is cut off with 408.
+    pub request_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed; no header is read from anyone else.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -88,8 +98,25 @@ impl Config {
             login_per_account_per_minute: env_parsed("ONSET_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: env_parsed("ONSET_LOGIN_PER_ADDRESS_PER_MINUTE", 300)?,
             pool_size: env_parsed("ONSET_DB_POOL_SIZE", (cores * 4).max(8))?,
+            export_concurrency: env_parsed("ONSET_EXPORT_CONCURRENCY", 2)?,
+            export_send_timeout: Duration::from_secs(env_parsed("ONSET_EXPORT_SEND_TIMEOUT_SECS", 60)?),
+            request_timeout: Duration::from_secs(env_parsed("ONSET_REQUEST_TIMEOUT_SECS", 30)?),
+            trusted_proxies: trusted_proxies(env("ONSET_TRUSTED_PROXIES").as_deref())?,
         })
     }
+}
+
+/// `ONSET_TRUSTED_PROXIES`: addresses or networks (`10.0.0.0/8, 2001:db8::1`), comma-separated.
+pub fn trusted_proxies(value: Option<&str>) -> Result<Vec<ipnet::IpNet>, String> {
+    let entries = value.unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty());
+    entries
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("ONSET_TRUSTED_PROXIES: {entry:?} is not an address or a network such as 10.0.0.0/8"))
+        })
+        .collect()
 }
 
 /// Without ONSET_JWT_SECRET on SQLite, a random secret is made once and kept beside the

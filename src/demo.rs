@@ -31,10 +31,13 @@ use crate::store::{Actor, research};
 /// Patients written per transaction.
 const PATIENTS_PER_BATCH: u32 = 500;
 
-/// The demo clinic's admin: the email and a password derived from the seed (so a
-/// newcomer can log in without reading anything back from the database).
-pub fn admin_credentials(seed: u64) -> (String, String) {
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"onset demo password").expect("any key length");
+/// The demo clinic's admin: the email and a password derived from the seed and the
+/// installation's secret (`ONSET_JWT_SECRET`, or the secret file beside a SQLite
+/// database). Whoever runs `onset` can print it again with `--print-admin`; someone who
+/// knows the seed and this source, but not the secret, cannot compute it.
+pub fn admin_credentials(seed: u64, installation_secret: &[u8]) -> (String, String) {
+    let mut mac = Hmac::<Sha256>::new_from_slice(installation_secret).expect("any key length");
+    mac.update(b"onset demo admin password\0");
     mac.update(&seed.to_be_bytes());
     let password = format!("demo-{}", &hex::encode(mac.finalize().into_bytes())[..16]);
     (format!("admin@demo-{seed}.onset.example"), password)
@@ -285,13 +288,13 @@ pub struct Summary {
 }
 
 /// Creates the demo clinic with its admin, then the cohort, in batches.
-pub fn run(pool: &Pool, patients: u32, seed: u64, mut progress: impl FnMut(u32, u32)) -> Result<Summary, String> {
+pub fn run(pool: &Pool, installation_secret: &[u8], patients: u32, seed: u64, mut progress: impl FnMut(u32, u32)) -> Result<Summary, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let name = clinic_name(seed);
     if research::clinic_by_name(&mut conn, &name).map_err(|e| e.to_string())?.is_some() {
         return Err(format!("{name} already exists: use another --seed, or a fresh database"));
     }
-    let (email, secret) = admin_credentials(seed);
+    let (email, secret) = admin_credentials(seed, installation_secret);
     let admin = NewUser { email, name: "Demo Admin".into(), role: Role::Admin, password_hash: password::hash(&secret) };
     let admin = users::create_clinic_with_admin(&mut conn, &name, admin).map_err(|e| e.to_string())?;
     let actor = Actor { user_id: admin.id, clinic_id: admin.clinic_id, email: admin.email.clone() };

@@ -36,8 +36,15 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A service the request needs is switched off; the message says which.
     #[error("{0}")]
     Unavailable(String),
+    /// The database cannot be reached: the cause (host, user, file path) is logged only.
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
+    /// The request did not arrive in full within the server's deadline.
+    #[error("the request took too long to arrive")]
+    RequestTimeout,
     /// Anything unexpected: logged with its cause, never shown to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,7 +69,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Validation failed"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
-            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::RequestTimeout => ("request-timeout", "Request timeout"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -81,7 +89,7 @@ impl ApiError {
                 }
             }
             // The cause (host, user, file path) goes to the log, never to the client.
-            ApiError::Unavailable(_) => "database unavailable".into(),
+            ApiError::DatabaseUnavailable(_) => "database unavailable".into(),
             other => other.to_string(),
         }
     }
@@ -117,7 +125,8 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,7 +134,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
-            ApiError::Unavailable(cause) => tracing::error!(%cause, "database unavailable"),
+            ApiError::DatabaseUnavailable(cause) => tracing::error!(%cause, "database unavailable"),
             _ => {}
         }
         let (slug, title) = self.slug_and_title();
@@ -170,7 +179,7 @@ impl From<diesel::result::Error> for ApiError {
 
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        ApiError::Unavailable(format!("no database connection available: {e}"))
+        ApiError::DatabaseUnavailable(format!("no database connection available: {e}"))
     }
 }
 

@@ -85,6 +85,10 @@ pub struct ExportRequest {
 /// Patients per batch: large enough to amortise the queries, small enough to bound memory.
 const BATCH_PATIENTS: i64 = 200;
 
+/// A chunk is handed to the sink once it holds this much: a few chunks in flight bound an
+/// export's memory, whatever the size of a batch.
+const CHUNK_BYTES: usize = 64 * 1024;
+
 /// Writes rows in one format, column order as the codebook's.
 struct Formatter {
     format: Format,
@@ -235,9 +239,9 @@ pub fn run(pool: &Pool, key: &[u8], request: &ExportRequest, mut sink: impl FnMu
             });
             let own_ratings = ratings.remove(&patient.id).unwrap_or_default();
             rows += patient_rows(request, subject, &starts, &own_sessions, &own_ratings, &mut out)?;
-        }
-        if !sink(out.take()) {
-            return Ok(rows);
+            if out.buffer.len() >= CHUNK_BYTES && !sink(out.take()) {
+                return Ok(rows);
+            }
         }
         after = batch.patients.last().map(|p| p.id);
     }

@@ -61,6 +61,7 @@ pub fn build_app(
         )
         .wrap(cors)
         .wrap(from_fn(api::middleware::observe))
+        .wrap(from_fn(api::middleware::deadline))
 }
 
 /// Connects, migrates and builds the shared state.

@@ -160,10 +160,10 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
         .map(|t| onset::domain::scoring::parse_instant("changed_since", t).map_err(|e| format!("--changed-since {}", e.message)))
         .transpose()?;
     let pool = open_database()?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
     let clinic = match clinic {
         None => None,
         Some(name) => {
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
             let id = onset::store::research::clinic_by_name(&mut conn, name).map_err(|e| e.to_string())?;
             Some(id.ok_or(format!("no clinic named {name:?}"))?)
         }
@@ -175,6 +175,31 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
         instrument,
         changed_since,
     };
+    // No entry, no export: each clinic's audit log shows that its data left through the
+    // command line, and who ran it, before the first byte is written.
+    let clinics = match clinic {
+        Some(id) => vec![id],
+        None => onset::store::research::clinic_ids(&mut conn).map_err(|e| e.to_string())?,
+    };
+    let operator = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let detail = serde_json::json!({
+        "kind": kind, "format": format, "instrument": instrument.map(|i| i.code()),
+        "changed_since": changed_since, "every_clinic": clinic.is_none(), "operator": operator,
+    });
+    let entries: Vec<_> = clinics
+        .into_iter()
+        .map(|clinic| onset::store::audit::AuditEntry {
+            clinic_id: Some(clinic),
+            actor_id: None,
+            actor_email: Some(format!("onset export (command line, {operator})")),
+            action: "export.command_line".into(),
+            entity: "export",
+            entity_id: None,
+            detail: detail.clone(),
+        })
+        .collect();
+    onset::store::audit::append_all(&mut conn, entries).map_err(|e| format!("cannot audit the export, so it does not run: {e}"))?;
+    drop(conn);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_error = None;
@@ -195,14 +220,15 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
 }
 
 fn demo_data(patients: u32, seed: u64, print_admin: bool) -> Result<(), String> {
-    let (email, password) = onset::demo::admin_credentials(seed);
+    let secret = Config::from_env()?.jwt_secret;
+    let (email, password) = onset::demo::admin_credentials(seed, &secret);
     if print_admin {
         println!("{email} {password}");
         return Ok(());
     }
     let pool = open_database()?;
     let started = std::time::Instant::now();
-    let summary = onset::demo::run(&pool, patients, seed, |done, total| {
+    let summary = onset::demo::run(&pool, &secret, patients, seed, |done, total| {
         if total > 1_000 {
             eprintln!("onset: {done}/{total} patients written");
         }

@@ -18,6 +18,8 @@ pub struct AppState {
     /// starving the blocking pool that database work also needs.
     pub hashing: Arc<Semaphore>,
     pub throttle: LoginThrottle,
+    /// One permit per export allowed to run at once (`ONSET_EXPORT_CONCURRENCY`).
+    pub exports: Arc<Semaphore>,
     pub metrics: Metrics,
 }
 
@@ -28,6 +30,7 @@ impl AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
             throttle: LoginThrottle::new(config.login_per_account_per_minute, config.login_per_address_per_minute),
             hashing: Arc::new(Semaphore::new(cores)),
+            exports: Arc::new(Semaphore::new(config.export_concurrency as usize)),
             metrics: Metrics::default(),
             pool,
             config,

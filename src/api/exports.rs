@@ -1,5 +1,8 @@
 //! The pseudonymised research export (researchers, admins) and its codebook.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,9 +22,12 @@ use crate::store::audit;
 
 pub const RESEARCH: &[Role] = &[Role::Researcher, Role::Admin];
 
-/// Chunks in flight between the database thread and the client: a slow client stalls
+/// Chunks in flight between the export thread and the client: a slow client stalls
 /// the export here, holding no database connection.
 const CHANNEL_CHUNKS: usize = 4;
+
+/// What a client refused for the export bound is told to wait: exports take seconds.
+const EXPORT_RETRY_AFTER_SECS: u64 = 30;
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -60,26 +66,67 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
         .ok_or_else(|| ApiError::Unavailable("exports are disabled: the server has no ONSET_EXPORT_KEY".into()))?;
     let given = query::<ExportQuery>(&req)?;
     let (format, instrument, changed_since) = given.parse(kind)?;
+    // Each export holds a thread until its client has read it all: beyond the bound, the
+    // client is told when to come back instead of queueing.
+    let permit = state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests { retry_after_secs: EXPORT_RETRY_AFTER_SECS })?;
+    // No entry, no export: the audit entry is committed before the first byte is sent.
+    let actor = caller.actor();
+    let entry = actor.audit("export.download", "export", None, json!({"kind": kind.name(), "format": format.extension(), "filters": given}));
+    state.db(move |conn| Ok(audit::append(conn, entry)?)).await?;
+
     let request = ExportRequest { kind, format, clinic: Some(caller.clinic_id), instrument, changed_since };
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(CHANNEL_CHUNKS);
-    let (pool, actor) = (state.pool.clone(), caller.actor());
-    actix_web::rt::task::spawn_blocking(move || {
-        let outcome = export::run(&pool, &key, &request, |chunk| sender.blocking_send(Ok(Bytes::from(chunk))).is_ok());
-        let (rows, error) = match outcome {
-            Ok(rows) => (Some(rows), None),
-            Err(e) => {
-                tracing::error!(error = %e, "export failed");
-                let _ = sender.blocking_send(Err(ApiError::Internal("export failed".into())));
-                (None, Some(e.to_string()))
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
+    let finished = Arc::new(AtomicBool::new(false));
+    let (pool, runtime, send_timeout, done) =
+        (state.pool.clone(), tokio::runtime::Handle::current(), state.config.export_send_timeout, finished.clone());
+    // A thread of its own, not the blocking pool every query runs on: a client that
+    // stops reading stalls this thread only, and only until the send timeout.
+    std::thread::Builder::new()
+        .name("onset-export".into())
+        .spawn(move || {
+            let _permit = permit;
+            let mut delivered = true;
+            let send = |chunk: Vec<u8>| {
+                runtime.block_on(async { matches!(tokio::time::timeout(send_timeout, sender.send(Bytes::from(chunk))).await, Ok(Ok(()))) })
+            };
+            let outcome = export::run(&pool, &key, &request, |chunk| {
+                delivered = send(chunk);
+                delivered
+            });
+            // What left is audited too: how many rows, or that the export stopped short.
+            let (action, rows) = match outcome {
+                Ok(rows) if delivered => {
+                    done.store(true, Ordering::Release);
+                    ("export.sent", Some(rows))
+                }
+                Ok(rows) => ("export.dropped", Some(rows)),
+                Err(e) => {
+                    tracing::error!(error = %e, kind = kind.name(), "export failed");
+                    ("export.failed", None)
+                }
+            };
+            let entry = actor.audit(action, "export", None, json!({"kind": kind.name(), "rows": rows}));
+            if let Err(e) = pool.get().map_err(ApiError::from).and_then(|mut conn| Ok(audit::append(&mut conn, entry)?)) {
+                tracing::error!(error = %e, action, "could not audit the end of an export");
             }
-        };
-        let detail = json!({"kind": kind.name(), "filters": given, "rows": rows, "failed": error.is_some()});
-        let recorded = pool.get().map_err(ApiError::from).and_then(|mut conn| Ok(audit::append(&mut conn, actor.audit("export.download", "export", None, detail))?));
-        if let Err(e) = recorded {
-            tracing::error!(error = %e, "could not audit an export");
+        })
+        .map_err(|e| ApiError::Internal(format!("cannot start an export thread: {e}")))?;
+    // The body ends cleanly only when the export finished; otherwise the connection is
+    // cut, so that a truncated export can never pass for a complete one.
+    let body = futures_util::stream::unfold((receiver, finished), |(mut receiver, finished)| async move {
+        match receiver.recv().await {
+            Some(chunk) => Some((Ok(chunk), (receiver, finished))),
+            None if finished.load(Ordering::Acquire) => None,
+            None => {
+                finished.store(true, Ordering::Release);
+                Some((Err(ApiError::Internal("export stopped before its end".into())), (receiver, finished)))
+            }
         }
     });
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) });
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"onset-{}.{}\"", kind.name(), format.extension())))

@@ -1,7 +1,6 @@
 //! Liveness, readiness, metrics and the contract.
 
 use actix_web::{HttpResponse, web};
-use diesel::RunQueryDsl;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
@@ -16,11 +15,11 @@ pub async fn healthz() -> HttpResponse {
 /// Ready when the database answers.
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     state
-        .db(|conn| diesel::sql_query("SELECT 1").execute(conn).map_err(|e| ApiError::Unavailable(format!("database: {e}"))))
+        .db(|conn| crate::db::ping(conn).map_err(|e| ApiError::DatabaseUnavailable(format!("database: {e}"))))
         .await
         .map_err(|e| match e {
-            ApiError::Unavailable(_) => e,
-            other => ApiError::Unavailable(other.to_string()),
+            ApiError::DatabaseUnavailable(_) => e,
+            other => ApiError::DatabaseUnavailable(other.to_string()),
         })?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})))
 }

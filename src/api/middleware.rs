@@ -41,6 +41,22 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Resul
     Ok(response)
 }
 
+/// Bounds a request from its first byte to its answer's head: actix's own timeout stops
+/// at the headers, so a body sent a byte at a time would otherwise hold a connection and
+/// a worker's attention for as long as the client likes. A streamed answer (an export) is
+/// bounded by its own send timeout once its head is out.
+pub async fn deadline(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let limit = req.app_data::<web::Data<AppState>>().map_or(std::time::Duration::from_secs(30), |s| s.config.request_timeout);
+    match actix_web::rt::time::timeout(limit, next.call(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_secs = limit.as_secs(), "request cut off at its deadline");
+            // The outermost layer: actix answers this error with its problem+json.
+            Err(ApiError::RequestTimeout.into())
+        }
+    }
+}
+
 fn problem_for(status: StatusCode) -> ApiError {
     match status.as_u16() {
         400 => ApiError::BadRequest("the request could not be read".into()),

@@ -78,15 +78,34 @@ impl ManageConnection for DbManager {
     }
 
     fn is_valid(&self, conn: &mut Db) -> Result<(), ConnectionError> {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .map(|_| ())
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+        ping(conn).map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut Db) -> bool {
-        false
+    /// A connection still inside a transaction (a panic unwound through `write_tx`), or
+    /// whose transaction state diesel could not follow, is closed rather than reused: the
+    /// next borrower would otherwise run inside someone else's `BEGIN`.
+    fn has_broken(&self, conn: &mut Db) -> bool {
+        match conn {
+            Db::Pg(c) => in_transaction(c),
+            Db::Sqlite(c) => in_transaction(c),
+        }
     }
+}
+
+fn in_transaction<C>(conn: &mut C) -> bool
+where
+    C: Connection<TransactionManager = diesel::connection::AnsiTransactionManager>,
+{
+    type Tm = diesel::connection::AnsiTransactionManager;
+    match Tm::transaction_manager_status_mut(conn).transaction_depth() {
+        Ok(depth) => depth.is_some(),
+        Err(_) => true,
+    }
+}
+
+/// The cheapest question the database can answer: is it there?
+pub fn ping(conn: &mut Db) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
 /// Builds the pool and checks one connection, so that a bad URL fails at start-up with

@@ -41,6 +41,11 @@ pub fn append(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
     crate::db::write_tx(conn, |conn| record(conn, entry))
 }
 
+/// Appends several events in one transaction: all of them or none.
+pub fn append_all(conn: &mut Db, entries: Vec<AuditEntry>) -> QueryResult<()> {
+    crate::db::write_tx(conn, |conn| entries.into_iter().try_for_each(|entry| record(conn, entry)))
+}
+
 /// Appends an event inside the caller's write transaction, with the change it records.
 pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
     diesel::insert_into(a::table)

@@ -139,3 +139,8 @@ pub fn consenting_patients(conn: &mut Db, clinic: Option<Uuid>, after: Option<Uu
 pub fn clinic_by_name(conn: &mut Db, name: &str) -> ApiResult<Option<Uuid>> {
     Ok(clinics::table.filter(clinics::name.eq(name)).select(clinics::id).first::<DbUuid>(conn).optional()?.map(|id| id.0))
 }
+
+/// Every clinic's id (the offline export of every clinic audits one entry per clinic).
+pub fn clinic_ids(conn: &mut Db) -> ApiResult<Vec<Uuid>> {
+    Ok(clinics::table.select(clinics::id).order(clinics::id.asc()).load::<DbUuid>(conn)?.into_iter().map(|id| id.0).collect())
+}

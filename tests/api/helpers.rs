@@ -96,6 +96,10 @@ pub fn test_config(database_url: String) -> Config {
         login_per_account_per_minute: 10,
         login_per_address_per_minute: 10_000,
         pool_size: 4,
+        export_concurrency: 2,
+        export_send_timeout: std::time::Duration::from_secs(60),
+        request_timeout: std::time::Duration::from_secs(30),
+        trusted_proxies: Vec::new(),
     }
 }
 
@@ -104,10 +108,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_on(TcpListener::bind("127.0.0.1:0").unwrap(), adjust).await
+}
+
+pub async fn spawn_on(listener: TcpListener, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(fresh_database_url());
     adjust(&mut config);
     let state = web::block(move || onset::prepare(config)).await.unwrap().expect("app prepares");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = onset::start(listener, state.clone(), 1).expect("server starts");
     actix_rt::spawn(server);
@@ -189,7 +196,20 @@ impl TestApp {
     async fn logged_in(&self, email: &str) -> TestUser {
         let login = self.login(email, PASSWORD).await;
         assert_eq!(login.status, 200, "{}", login.text);
-        let me = self.get("/api/v1/me", login.body["access_token"].as_str().unwrap()).await;
+        TestUser::from_login(self, email, &login).await
+    }
+
+    pub async fn patient(&self, user: &TestUser) -> String {
+        let created = self.post("/api/v1/patients", &user.token, patient_body()).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        created.id()
+    }
+}
+
+impl TestUser {
+    /// The user a successful login answered for.
+    pub async fn from_login(app: &TestApp, email: &str, login: &Response) -> TestUser {
+        let me = app.get("/api/v1/me", login.body["access_token"].as_str().unwrap()).await;
         TestUser {
             id: me.body["id"].as_str().unwrap().parse().unwrap(),
             clinic_id: me.body["clinic_id"].as_str().unwrap().parse().unwrap(),
@@ -199,11 +219,6 @@ impl TestApp {
         }
     }
 
-    pub async fn patient(&self, user: &TestUser) -> String {
-        let created = self.post("/api/v1/patients", &user.token, patient_body()).await;
-        assert_eq!(created.status, 201, "{}", created.text);
-        created.id()
-    }
 }
 
 pub fn patient_body() -> Value {

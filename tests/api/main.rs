@@ -9,5 +9,6 @@ mod isolation;
 mod patients;
 mod records;
 mod research;
+mod stalls;
 mod trajectory;
 mod users;

@@ -310,8 +310,13 @@ async fn the_export_is_pseudonymised_and_both_formats_agree() {
     let audit = app.get("/api/v1/audit?action=export.download", &admin.token).await;
     let events = audit.body["items"].as_array().unwrap();
     assert_eq!(events.len(), 5, "{}", audit.text);
-    assert_eq!(events[0]["detail"]["rows"], 1);
     assert_eq!(events[0]["detail"]["kind"], "infusions");
+    assert_eq!(events[0]["detail"]["filters"], json!({"format": "csv"}));
+    // The end of each export is audited with what left: its rows.
+    let sent = app.get("/api/v1/audit?action=export.sent", &admin.token).await;
+    let sent = sent.body["items"].as_array().unwrap();
+    assert_eq!(sent.len(), 5, "{sent:?}");
+    assert_eq!((sent[0]["detail"]["kind"].clone(), sent[0]["detail"]["rows"].clone()), (json!("infusions"), json!(1)));
 }
 
 #[actix_rt::test]
@@ -334,4 +339,42 @@ async fn exports_are_for_researchers_and_admins_of_the_clinic_only() {
     let keyless = spawn_with(|c| c.export_key = None).await;
     let keyless_admin = keyless.admin("North").await;
     keyless.get("/api/v1/exports/assessments", &keyless_admin.token).await.assert_problem(503);
+}
+
+#[actix_rt::test]
+async fn the_command_line_export_is_audited_in_each_clinic_before_it_writes() {
+    let app = spawn_app().await;
+    let (north, south) = (app.admin("North").await, app.admin("South").await);
+    let patient = app.patient(&north).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &north.token, rating_body("2026-03-01T09:00:00Z", 25)).await;
+    let run = |args: &[&str], key: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_onset"))
+            .arg("export")
+            .args(args)
+            .env("DATABASE_URL", &app.state.config.database_url)
+            .env("ONSET_EXPORT_KEY", key)
+            .env("USER", "night-operator")
+            .output()
+            .unwrap()
+    };
+    let key = std::str::from_utf8(EXPORT_KEY).unwrap();
+    let every = run(&["--kind", "assessments"], key);
+    assert!(every.status.success(), "{}", String::from_utf8_lossy(&every.stderr));
+    assert_eq!(String::from_utf8_lossy(&every.stdout).lines().count(), 2, "a header and the one rating");
+    let only_south = run(&["--kind", "infusions", "--clinic", "South"], key);
+    assert!(only_south.status.success());
+
+    let seen = |admin: &TestUser| {
+        let admin = admin.clone();
+        let app = &app;
+        async move { app.get("/api/v1/audit?action=export.command_line", &admin.token).await.body["items"].as_array().unwrap().clone() }
+    };
+    let north_events = seen(&north).await;
+    assert_eq!(north_events.len(), 1, "{north_events:?}");
+    assert_eq!(north_events[0]["detail"]["every_clinic"], true);
+    assert_eq!(north_events[0]["detail"]["operator"], "night-operator");
+    assert_eq!(north_events[0]["actor_id"], Value::Null);
+    let south_events = seen(&south).await;
+    assert_eq!(south_events.len(), 2, "{south_events:?}");
+    assert_eq!(south_events[0]["detail"]["kind"], "infusions");
 }
