@@ -76,11 +76,27 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
     Ok(web::Data::new(AppState::new(pool, config)))
 }
 
+/// How often expired refresh tokens and idempotency keys are purged.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Purges what has expired, at start and then hourly, for as long as the server runs.
+async fn housekeeping(state: web::Data<AppState>) {
+    let mut every = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        every.tick().await;
+        match state.db(|conn| store::housekeeping::purge(conn, store::now())).await {
+            Ok(purged) => tracing::info!(refresh_tokens = purged.refresh_tokens, idempotency_keys = purged.idempotency_keys, "expired entries purged"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed; it runs again within the hour"),
+        }
+    }
+}
+
 /// Starts serving on an already bound listener (tests bind port 0).
 pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
     // Blocking threads beyond the pool's connections would only wait for one; each idle
     // thread's malloc arena still costs resident memory.
     let blocking_threads = (state.config.pool_size as usize).div_ceil(workers) + 2;
+    let state_for_housekeeping = state.clone();
     let server = HttpServer::new(move || build_app(state.clone()))
         .listen(listener)?
         .workers(workers)
@@ -88,5 +104,6 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) 
         .client_request_timeout(std::time::Duration::from_secs(10))
         .shutdown_timeout(10)
         .run();
+    actix_web::rt::spawn(housekeeping(state_for_housekeeping));
     Ok(server)
 }

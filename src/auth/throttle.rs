@@ -3,11 +3,13 @@
 //! The counters live in this process: behind a load balancer each instance throttles
 //! on its own, which still bounds guessing to (instances × quota) per minute.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use ipnet::{IpNet, Ipv6Net};
 use sha2::{Digest, Sha256};
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
@@ -46,9 +48,65 @@ impl LoginThrottle {
     }
 }
 
+/// The client a login is throttled as. `X-Forwarded-For` is read only when the peer is
+/// a trusted proxy, from the right: the first hop that is not itself trusted is the
+/// client (anything left of it could be forged). IPv6 clients are grouped by their /64,
+/// which one subscriber usually holds whole (RFC 6177), so rotating addresses within it
+/// buys no extra attempts.
+pub fn client_address(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[IpNet]) -> String {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let Some(mut client) = peer else { return String::new() };
+    if is_trusted(&client) {
+        let hops = forwarded_for.iter().flat_map(|h| h.split(',')).map(str::trim).collect::<Vec<_>>();
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            client = ip;
+            if !is_trusted(&ip) {
+                break;
+            }
+        }
+    }
+    match client.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => Ipv6Net::new(v6, 64).map(|net| net.trunc().to_string()).unwrap_or_else(|_| v6.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/24"]);
+        assert_eq!(client_address(Some(proxy), &["203.0.113.9"], &[]), "10.0.0.2", "no proxy is trusted by default");
+        assert_eq!(client_address(Some(proxy), &["203.0.113.9"], &trusted), "203.0.113.9");
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_address(Some(stranger), &["203.0.113.9"], &trusted), "198.51.100.1", "a stranger's header is ignored");
+        // A client's own forged hops sit left of the one the proxy appended.
+        assert_eq!(client_address(Some(proxy), &["1.2.3.4, 203.0.113.9"], &trusted), "203.0.113.9");
+        assert_eq!(client_address(Some(proxy), &["1.2.3.4", "203.0.113.9, 10.0.0.7"], &trusted), "203.0.113.9", "proxies chained");
+        assert_eq!(client_address(Some(proxy), &["junk, 203.0.113.9"], &trusted), "203.0.113.9");
+        assert_eq!(client_address(Some(proxy), &["203.0.113.9, junk"], &trusted), "10.0.0.2", "an unreadable hop is not skipped");
+        assert_eq!(client_address(Some(proxy), &[], &trusted), "10.0.0.2");
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_address(Some(a), &[], &[]), "2001:db8:1:2::/64");
+        assert_eq!(client_address(Some(a), &[], &[]), client_address(Some(b), &[], &[]));
+        assert_ne!(client_address(Some(a), &[], &[]), client_address(Some(c), &[], &[]));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_address(Some(mapped), &[], &[]), "192.0.2.7");
+    }
 
     #[test]
     fn an_account_is_stopped_after_its_quota_and_others_are_not() {

@@ -78,4 +78,13 @@ pub fn once(conn: &mut Db, key: Option<&IdempotencyKey>, create: impl FnOnce(&mu
     }
 }
 
+/// How long a key is kept, and so how long a retry can replay its response: a day, as
+/// Stripe and the IETF draft's examples do; a retry after that is a new request.
+pub const RETENTION_HOURS: i64 = 24;
+
+/// Deletes keys older than the retention.
+pub fn purge_expired(conn: &mut Db, at: chrono::DateTime<chrono::Utc>) -> QueryResult<usize> {
+    diesel::delete(k::table.filter(k::created_at.lt(DbTime(at - chrono::Duration::hours(RETENTION_HOURS))))).execute(conn)
+}
+
 const KEY_TAKEN: &str = "idempotency key taken by a concurrent request";

@@ -3,6 +3,7 @@
 pub mod assessments;
 pub mod audit;
 pub mod bulk;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod infusions;
 pub mod patients;

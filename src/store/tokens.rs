@@ -11,8 +11,13 @@ use crate::db::schema::refresh_tokens as t;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
 use crate::error::ApiResult;
 
+/// The first token of a new family (a login): the family ends `REFRESH_TTL_DAYS` from now.
 pub fn issue(conn: &mut Db, user: Uuid, family: Uuid, token_hash: &str) -> QueryResult<()> {
     let at = now();
+    insert(conn, user, family, token_hash, at, at + Duration::days(REFRESH_TTL_DAYS))
+}
+
+fn insert(conn: &mut Db, user: Uuid, family: Uuid, token_hash: &str, at: DateTime<Utc>, expires_at: DateTime<Utc>) -> QueryResult<()> {
     diesel::insert_into(t::table)
         .values((
             t::id.eq(DbUuid(Uuid::now_v7())),
@@ -20,7 +25,7 @@ pub fn issue(conn: &mut Db, user: Uuid, family: Uuid, token_hash: &str) -> Query
             t::user_id.eq(DbUuid(user)),
             t::token_hash.eq(token_hash),
             t::created_at.eq(DbTime(at)),
-            t::expires_at.eq(DbTime(at + Duration::days(REFRESH_TTL_DAYS))),
+            t::expires_at.eq(DbTime(expires_at)),
         ))
         .execute(conn)
         .map(|_| ())
@@ -68,9 +73,25 @@ pub fn rotate(conn: &mut Db, presented_hash: &str, new_hash: &str) -> ApiResult<
             revoke_family(conn, family, at)?;
             return Ok(Rotation::Reused { user: user.0 });
         }
-        issue(conn, user.0, family.0, new_hash)?;
+        // The family's lifetime is absolute: a rotated token inherits its predecessor's
+        // expiry, so a stolen family cannot be kept alive by using it (RFC 9700 §4.14.2).
+        insert(conn, user.0, family.0, new_hash, at, expires_at.0)?;
         Ok(Rotation::Rotated { user: user.0 })
     })
+}
+
+/// Revokes every family of a user (disabled, or given another role); returns how many
+/// tokens were still live.
+pub fn revoke_user(conn: &mut Db, user: Uuid) -> QueryResult<usize> {
+    diesel::update(t::table.filter(t::user_id.eq(DbUuid(user))).filter(t::revoked_at.is_null()).filter(t::rotated_at.is_null()))
+        .set(t::revoked_at.eq(DbTime(now())))
+        .execute(conn)
+}
+
+/// Deletes tokens past their expiry: they can never be presented successfully again, and
+/// a reused one past expiry needs no family to revoke.
+pub fn purge_expired(conn: &mut Db, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(t::table.filter(t::expires_at.le(DbTime(at)))).execute(conn)
 }
 
 /// Logout: revokes the token's whole family. Returns the user it belonged to, if any.

@@ -207,7 +207,13 @@ pub fn update(
         if changed == 0 {
             return Err(ApiError::PreconditionFailed);
         }
-        let detail = json!({"active": change.active, "role": change.role.map(Role::as_str), "name_changed": change.name.is_some()});
+        // A disabled account or a changed role ends every session: the refresh tokens
+        // issued under the old standing cannot mint access tokens any more.
+        let revoked = if active != user.active || role != user.role { super::tokens::revoke_user(conn, id)? } else { 0 };
+        let detail = json!({
+            "active": change.active, "role": change.role.map(Role::as_str), "name_changed": change.name.is_some(),
+            "sessions_revoked": revoked,
+        });
         audit::record(conn, actor.audit("user.update", "user", Some(id), detail))?;
         find_by_id(conn, id)?.ok_or(ApiError::NotFound)
     })

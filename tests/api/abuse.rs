@@ -123,3 +123,35 @@ async fn a_body_must_be_an_object_and_a_reason_is_given_once() {
     both.assert_problem(422);
     assert_eq!(both.error_fields(), vec!["reason"]);
 }
+
+#[actix_rt::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_login_bucket_and_nobody_else_can_claim_one() {
+    let behind_proxy = spawn_with(|c| {
+        c.login_per_address_per_minute = 2;
+        c.login_per_account_per_minute = 1_000;
+        c.trusted_proxies = onset::config::trusted_proxies(Some("127.0.0.1")).unwrap();
+    })
+    .await;
+    assert_eq!([login_from(&behind_proxy, "203.0.113.5").await, login_from(&behind_proxy, "203.0.113.5").await], [401, 401]);
+    assert_eq!(login_from(&behind_proxy, "203.0.113.5").await, 429, "the third attempt from one client");
+    assert_eq!(login_from(&behind_proxy, "203.0.113.6").await, 401, "another client behind the same proxy is not throttled");
+    assert_eq!(login_from(&behind_proxy, "203.0.113.6, 203.0.113.5").await, 429, "only the hop the proxy added counts");
+    // IPv6 clients share their /64.
+    assert_eq!([login_from(&behind_proxy, "2001:db8:1:2::1").await, login_from(&behind_proxy, "2001:db8:1:2::2").await], [401, 401]);
+    assert_eq!(login_from(&behind_proxy, "2001:db8:1:2::3").await, 429);
+    assert_eq!(login_from(&behind_proxy, "2001:db8:1:3::1").await, 401);
+
+    // With no trusted proxy, the header is ignored: forging it buys no fresh bucket.
+    let direct = spawn_with(|c| {
+        c.login_per_address_per_minute = 2;
+        c.login_per_account_per_minute = 1_000;
+    })
+    .await;
+    assert_eq!([login_from(&direct, "198.51.100.1").await, login_from(&direct, "198.51.100.2").await], [401, 401]);
+    assert_eq!(login_from(&direct, "198.51.100.3").await, 429);
+}
+
+async fn login_from(app: &TestApp, forwarded: &str) -> u16 {
+    let body = json!({"email": "nobody@example.org", "password": "wrong password"});
+    app.request(Method::POST, "/api/v1/auth/login", None, Some(&body), &[("x-forwarded-for", forwarded)]).await.status
+}

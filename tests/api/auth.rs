@@ -110,6 +110,48 @@ async fn a_disabled_user_is_locked_out_at_once() {
     let body = json!({"refresh_token": clinician.refresh_token});
     app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&body), &[]).await.assert_problem(401);
     app.login(&clinician.email, PASSWORD).await.assert_problem(401);
+    // Enabled again, the account's old sessions stay dead: they were revoked, not paused.
+    let enabled = app.patch(&format!("/api/v1/users/{}", clinician.id), &admin.token, json!({"active": true})).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
+    app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&body), &[]).await.assert_problem(401);
+    let audit = app.get("/api/v1/audit?action=user.update", &admin.token).await;
+    assert_eq!(audit.body["items"][1]["detail"]["sessions_revoked"], 1, "{}", audit.text);
+}
+
+#[actix_rt::test]
+async fn a_role_change_ends_the_sessions_issued_under_the_old_role() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let renamed = app.patch(&format!("/api/v1/users/{}", clinician.id), &admin.token, json!({"name": "Dr Renamed"})).await;
+    assert_eq!(renamed.status, 200);
+    let body = json!({"refresh_token": clinician.refresh_token});
+    let refreshed = app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&body), &[]).await;
+    assert_eq!(refreshed.status, 200, "a rename keeps the session: {}", refreshed.text);
+    let demoted = app.patch(&format!("/api/v1/users/{}", clinician.id), &admin.token, json!({"role": "researcher"})).await;
+    assert_eq!(demoted.status, 200, "{}", demoted.text);
+    let body = json!({"refresh_token": refreshed.body["refresh_token"]});
+    app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&body), &[]).await.assert_problem(401);
+    assert_eq!(app.login(&clinician.email, PASSWORD).await.status, 200, "a new login carries the new role");
+}
+
+#[actix_rt::test]
+async fn a_refresh_family_ends_when_its_login_does_however_often_it_rotates() {
+    use diesel::prelude::*;
+    use onset::db::schema::refresh_tokens as t;
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let mut token = admin.refresh_token.clone();
+    for _ in 0..3 {
+        let next = app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&json!({"refresh_token": token})), &[]).await;
+        assert_eq!(next.status, 200, "{}", next.text);
+        token = next.body["refresh_token"].as_str().unwrap().to_string();
+    }
+    let pool = app.state.pool.clone();
+    let expiries: Vec<onset::db::DbTime> =
+        actix_web::web::block(move || t::table.select(t::expires_at).load(&mut pool.get().unwrap()).unwrap()).await.unwrap();
+    assert_eq!(expiries.len(), 4);
+    assert!(expiries.iter().all(|e| e.0 == expiries[0].0), "every rotation inherits the login's expiry: {:?}", expiries.iter().map(|e| e.0).collect::<Vec<_>>());
 }
 
 #[actix_rt::test]
@@ -195,4 +237,33 @@ async fn cors_allows_only_configured_origins() {
     assert_eq!(allowed.header("access-control-allow-origin").as_deref(), Some("https://app.example.org"));
     let refused = preflight("https://evil.example.com").await;
     assert!(refused.header("access-control-allow-origin").is_none());
+}
+
+#[actix_rt::test]
+async fn expired_refresh_tokens_and_idempotency_keys_are_purged_and_nothing_else() {
+    use onset::store::housekeeping::{Purged, purge};
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let keyed = |name: &'static str| {
+        let app = &app;
+        let token = admin.token.clone();
+        async move {
+            let mut body = patient_body();
+            body["display_name"] = json!(name);
+            app.request(Method::POST, "/api/v1/patients", Some(&token), Some(&body), &[("idempotency-key", "k-1")]).await
+        }
+    };
+    assert_eq!(keyed("A").await.status, 201);
+    keyed("B").await.assert_problem(422);
+    let purge_at = |days: i64| {
+        let pool = app.state.pool.clone();
+        actix_web::web::block(move || purge(&mut pool.get().unwrap(), onset::store::now() + chrono::Duration::days(days)).unwrap())
+    };
+    assert_eq!(purge_at(0).await.unwrap(), Purged::default(), "nothing has expired yet");
+    assert_eq!(purge_at(2).await.unwrap(), Purged { refresh_tokens: 0, idempotency_keys: 1 });
+    assert_eq!(purge_at(31).await.unwrap(), Purged { refresh_tokens: 1, idempotency_keys: 0 });
+    // The key is free again, and the patients and the audit are untouched.
+    assert_eq!(keyed("B").await.status, 201);
+    assert_eq!(app.get("/api/v1/patients", &admin.token).await.body["items"].as_array().unwrap().len(), 2);
+    assert!(!app.get("/api/v1/audit?action=patient.create", &admin.token).await.body["items"].as_array().unwrap().is_empty());
 }
