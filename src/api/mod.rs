@@ -49,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/audit").route(get().to(audit::list)))
         .service(resource("/api/v1/patients").route(post().to(patients::create)).route(get().to(patients::list)))
         .service(resource("/api/v1/patients/{id}").route(get().to(patients::get)).route(patch().to(patients::update)))
+        .service(resource("/api/v1/patients/{id}/revisions").route(get().to(patients::revisions)))
         .service(resource("/api/v1/patients/{id}/trajectory").route(get().to(patients::trajectory)))
         .service(
             resource("/api/v1/patients/{id}/infusions")

@@ -40,7 +40,9 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
     let listed = state
         .db(move |conn| {
             let listed = patients::list(conn, actor.clinic_id, page)?;
-            audit::append(conn, actor.audit("patient.list", "patient", None, json!({"count": listed.0.len()})))?;
+            // Which patients a list showed, not just how many: the record of who saw whom.
+            let shown: Vec<Uuid> = listed.0.iter().map(|p| p.id).collect();
+            audit::append(conn, actor.audit("patient.list", "patient", None, json!({"count": shown.len(), "patient_ids": shown})))?;
             Ok(listed)
         })
         .await?;
@@ -90,6 +92,10 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
         })
         .await?;
     Ok(with_etag(StatusCode::OK, &patient, patient.version))
+}
+
+pub async fn revisions(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    super::records::revisions_page(state, caller, req, patients::ENTITY, patients::exists).await
 }
 
 #[derive(Serialize)]

@@ -135,7 +135,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{List, ListQuery, created, from_value, idempotency_key, list_response, parse_json, path_id, query, replay, validation, with_etag};
+use super::{ListQuery, created, from_value, idempotency_key, list_response, parse_json, path_id, query, replay, validation, with_etag};
 use crate::auth::{CLINICAL, Caller};
 use crate::db::Db;
 use crate::domain::RecordStatus;
@@ -287,16 +287,29 @@ pub async fn retract<R: Record>(state: web::Data<AppState>, caller: Caller, req:
 }
 
 pub async fn revisions<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    revisions_page(state, caller, req, R::ENTITY, |conn, clinic, id| R::find(conn, clinic, id).map(|_| ())).await
+}
+
+/// A page of a record's versions, oldest first, for the clinic's clinical roles; `exists`
+/// makes another clinic's record (or none) a 404. The read is audited.
+pub async fn revisions_page(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    entity: &'static str,
+    exists: fn(&mut Db, Uuid, Uuid) -> ApiResult<()>,
+) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
+    let page = query::<ListQuery>(&req)?.page()?;
     let actor = caller.actor();
-    let items = state
+    let listed = state
         .db(move |conn| {
-            R::find(conn, actor.clinic_id, id)?;
-            let items = revisions::list(conn, actor.clinic_id, R::ENTITY, id)?;
-            audit::append(conn, actor.audit(action::<R>("revisions"), R::ENTITY, Some(id), json!({})))?;
-            Ok(items)
+            exists(conn, actor.clinic_id, id)?;
+            let listed = revisions::list(conn, actor.clinic_id, entity, id, page)?;
+            audit::append(conn, actor.audit(format!("{entity}.revisions"), entity, Some(id), json!({"count": listed.0.len()})))?;
+            Ok(listed)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(List { items, next_cursor: None }))
+    Ok(list_response(listed))
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::assessments::{self, AssessmentRecord, NewAssessmentRow};
 use super::infusions::{self, InfusionRecord, NewInfusionRow};
-use super::patients::NewPatientRow;
+use super::patients::{self, NewPatientRow, Patient};
 use super::revisions::NewRevisionRow;
 use super::Actor;
 use crate::db::schema::{assessments as a, infusions as i, patients as p, revisions as r};
@@ -49,7 +49,9 @@ pub fn insert(conn: &mut Db, actor: &Actor, cohort: &Cohort) -> ApiResult<()> {
         let ratings: Vec<NewAssessmentRow> =
             cohort.assessments.iter().filter_map(|versions| versions.last()).map(|(current, _)| NewAssessmentRow::new(actor.clinic_id, current)).collect();
         insert_all!(conn, a::table, ratings);
-        let mut kept: Vec<NewRevisionRow> = cohort.infusions.iter().map(|s| NewRevisionRow::new(actor, infusions::revision(s, None))).collect();
+        let registered = cohort.patients.iter().map(|(id, fields, at)| patients::revision(&Patient::registered(*id, fields.clone(), *at)));
+        let mut kept: Vec<NewRevisionRow> = registered.map(|revision| NewRevisionRow::new(actor, revision)).collect();
+        kept.extend(cohort.infusions.iter().map(|s| NewRevisionRow::new(actor, infusions::revision(s, None))));
         for (version, reason) in cohort.assessments.iter().flatten() {
             kept.push(NewRevisionRow::new(actor, assessments::revision(version, reason.as_deref())));
         }

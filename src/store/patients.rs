@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::revisions::{self, NewRevision};
 use super::{Actor, Page, audit, now, split_page};
 use crate::db::schema::patients as p;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
@@ -110,10 +111,27 @@ impl NewPatientRow {
 
 /// Inside the caller's write transaction (see `idempotency::once`).
 pub fn create(conn: &mut Db, actor: &Actor, fields: &PatientFields) -> ApiResult<Patient> {
-    let id = Uuid::now_v7();
-    diesel::insert_into(p::table).values(NewPatientRow::new(actor, id, fields, now())).execute(conn).map_err(duplicate_external_id)?;
-    audit::record(conn, actor.audit("patient.create", "patient", Some(id), json!({})))?;
-    find(conn, actor.clinic_id, id)
+    let (id, at) = (Uuid::now_v7(), now());
+    diesel::insert_into(p::table).values(NewPatientRow::new(actor, id, fields, at)).execute(conn).map_err(duplicate_external_id)?;
+    audit::record(conn, actor.audit("patient.create", ENTITY, Some(id), json!({})))?;
+    let patient = Patient::registered(id, fields.clone(), at);
+    revisions::record(conn, actor, revision(&patient))?;
+    Ok(patient)
+}
+
+/// What revisions and the audit call a patient.
+pub const ENTITY: &str = "patient";
+
+/// The version to keep of a patient as it now stands.
+pub fn revision(patient: &Patient) -> NewRevision {
+    NewRevision::of(ENTITY, patient.id, patient.version, patient.updated_at, patient, None)
+}
+
+impl Patient {
+    /// A patient as registered at `at`: its first version.
+    pub fn registered(id: Uuid, fields: PatientFields, at: DateTime<Utc>) -> Patient {
+        Patient { id, fields, research_consent_changed_at: at, version: 1, created_at: at, updated_at: at }
+    }
 }
 
 /// The patient if it belongs to the clinic; 404 otherwise, whether or not it exists elsewhere.
@@ -181,6 +199,8 @@ pub fn update(conn: &mut Db, actor: &Actor, id: Uuid, current: &Patient, fields:
             detail["research_consent"] = json!(fields.research_consent);
         }
         audit::record(conn, actor.audit("patient.update", "patient", Some(id), detail))?;
-        find(conn, actor.clinic_id, id)
+        let patient = find(conn, actor.clinic_id, id)?;
+        revisions::record(conn, actor, revision(&patient))?;
+        Ok(patient)
     })
 }

@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::Actor;
+use super::{Actor, Page, split_page};
+use crate::error::{ApiError, ApiResult};
 use crate::db::schema::revisions as r;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 
@@ -79,17 +80,28 @@ pub struct Revision {
     pub reason: Option<String>,
 }
 
-pub fn list(conn: &mut Db, clinic: Uuid, entity: &'static str, entity_id: Uuid) -> QueryResult<Vec<Revision>> {
-    let rows: Vec<(i32, DbJson, DbTime, DbUuid, Option<String>)> = r::table
-        .filter(r::clinic_id.eq(DbUuid(clinic)))
-        .filter(r::entity.eq(entity))
-        .filter(r::entity_id.eq(DbUuid(entity_id)))
+/// One page of a record's versions, oldest first. The cursor is a revision's own id; the
+/// page continues after that revision's version.
+pub fn list(conn: &mut Db, clinic: Uuid, entity: &'static str, entity_id: Uuid, page: Page) -> ApiResult<(Vec<Revision>, Option<Uuid>)> {
+    let of_record = || r::table.filter(r::clinic_id.eq(DbUuid(clinic))).filter(r::entity.eq(entity)).filter(r::entity_id.eq(DbUuid(entity_id)));
+    let after_version = match page.after {
+        None => 0,
+        Some(cursor) => of_record()
+            .filter(r::id.eq(DbUuid(cursor)))
+            .select(r::version)
+            .first::<i32>(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
+    };
+    let rows: Vec<(DbUuid, i32, DbJson, DbTime, DbUuid, Option<String>)> = of_record()
+        .filter(r::version.gt(after_version))
         .order(r::version.asc())
-        .select((r::version, r::snapshot, r::changed_at, r::changed_by, r::reason))
+        .limit(page.limit + 1)
+        .select((r::id, r::version, r::snapshot, r::changed_at, r::changed_by, r::reason))
         .load(conn)?;
-    Ok(rows
+    let revisions = rows
         .into_iter()
-        .map(|(version, snapshot, changed_at, changed_by, reason)| {
+        .map(|(id, version, snapshot, changed_at, changed_by, reason)| {
             let mut snapshot = snapshot.0;
             if let Value::Object(map) = &mut snapshot {
                 // The revision's own fields describe the change; the snapshot's would repeat them.
@@ -97,7 +109,9 @@ pub fn list(conn: &mut Db, clinic: Uuid, entity: &'static str, entity_id: Uuid) 
                     map.remove(key);
                 }
             }
-            Revision { version, snapshot, changed_at: changed_at.0, changed_by: changed_by.0, reason }
+            (id.0, Revision { version, snapshot, changed_at: changed_at.0, changed_by: changed_by.0, reason })
         })
-        .collect())
+        .collect();
+    let (page_rows, next) = split_page(revisions, page, |(id, _)| *id);
+    Ok((page_rows.into_iter().map(|(_, revision)| revision).collect(), next))
 }

@@ -207,3 +207,69 @@ async fn a_rename_never_changes_consent_and_a_consent_change_is_visible() {
     assert_eq!(details[1], json!({"version": 2, "changed": ["display_name"]}), "names the field, not its value");
     assert!(!audit.text.contains("Jane Doe"));
 }
+
+#[actix_rt::test]
+async fn a_patients_history_is_kept_version_by_version_and_paged() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let id = app.patient(&admin).await;
+    let path = format!("/api/v1/patients/{id}");
+    for (i, name) in ["Jane Doe", "Jane Smith", "J. Smith"].iter().enumerate() {
+        let who = if i == 1 { &clinician } else { &admin };
+        assert_eq!(app.patch(&path, &who.token, json!({"display_name": name})).await.status, 200);
+    }
+    assert_eq!(app.patch(&path, &admin.token, json!({"research_consent": false, "birth_date": "1988-07-15"})).await.status, 200);
+
+    let all = app.get(&format!("{path}/revisions"), &clinician.token).await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    let items = all.body["items"].as_array().unwrap();
+    let versions: Vec<i64> = items.iter().map(|r| r["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    let names: Vec<&str> = items.iter().map(|r| r["display_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Jane Roe", "Jane Doe", "Jane Smith", "J. Smith", "J. Smith"], "each version as it stood");
+    assert_eq!(items[2]["changed_by"], json!(clinician.id));
+    assert_eq!((items[3]["research_consent"].clone(), items[4]["research_consent"].clone()), (json!(true), json!(false)));
+    assert_eq!((items[3]["birth_date"].clone(), items[4]["birth_date"].clone()), (json!("1988-07-14"), json!("1988-07-15")));
+    assert_eq!(all.body["next_cursor"], Value::Null);
+
+    // Two at a time: every version once, in order.
+    let (mut seen, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page = app.get(&format!("{path}/revisions?limit=2&cursor={cursor}"), &admin.token).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|r| r["version"].as_i64().unwrap()));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    // A cursor from another record's history names nothing here.
+    let other = app.patient(&admin).await;
+    app.patch(&format!("/api/v1/patients/{other}"), &admin.token, json!({"display_name": "X"})).await;
+    let first = app.get(&format!("/api/v1/patients/{other}/revisions?limit=1"), &admin.token).await;
+    let foreign = first.body["next_cursor"].as_str().unwrap();
+    app.get(&format!("{path}/revisions?cursor={foreign}"), &admin.token).await.assert_problem(400);
+
+    // The audit names what changed (never the values) and who read the history.
+    let audit = app.get("/api/v1/audit?action=patient.update", &admin.token).await;
+    let latest = audit.body["items"].as_array().unwrap().iter().find(|e| e["entity_id"] == json!(id)).unwrap();
+    assert_eq!(latest["detail"]["changed"], json!(["birth_date", "research_consent"]));
+    assert!(!audit.text.contains("1988-07-15"), "{}", audit.text);
+    let read = app.get("/api/v1/audit?action=patient.revisions", &admin.token).await;
+    assert!(read.body["items"].as_array().unwrap().len() >= 4, "{}", read.text);
+}
+
+#[actix_rt::test]
+async fn a_list_read_records_which_patients_it_showed() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let ids: Vec<String> = vec![app.patient(&admin).await, app.patient(&admin).await, app.patient(&admin).await];
+    let page = app.get("/api/v1/patients?limit=2", &admin.token).await;
+    assert_eq!(page.status, 200);
+    let audit = app.get("/api/v1/audit?action=patient.list", &admin.token).await;
+    let detail = &audit.body["items"][0]["detail"];
+    assert_eq!(detail["count"], 2);
+    assert_eq!(detail["patient_ids"], json!(ids[..2]), "{}", audit.text);
+}
