@@ -30,6 +30,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Peers whose `X-Forwarded-For` is believed; no header is read from anyone else.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Apply pending migrations at start (the default). Off when the service runs as a
+    /// role that may not change the schema: it then refuses to start on an old schema.
+    pub migrate_on_start: bool,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -102,6 +105,7 @@ impl Config {
             export_send_timeout: Duration::from_secs(env_parsed("ONSET_EXPORT_SEND_TIMEOUT_SECS", 60)?),
             request_timeout: Duration::from_secs(env_parsed("ONSET_REQUEST_TIMEOUT_SECS", 30)?),
             trusted_proxies: trusted_proxies(env("ONSET_TRUSTED_PROXIES").as_deref())?,
+            migrate_on_start: env_parsed("ONSET_MIGRATE_ON_START", true)?,
         })
     }
 }
@@ -129,6 +133,7 @@ fn secret_beside(db_path: &str) -> Result<Vec<u8>, String> {
         let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         db.with_file_name(format!("{name}.jwt-secret"))
     };
+    refuse_if_shared(&path)?;
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
         if existing.len() >= MIN_SECRET_BYTES {
@@ -138,6 +143,26 @@ fn secret_beside(db_path: &str) -> Result<Vec<u8>, String> {
     let secret = random_secret();
     write_private(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(secret.into_bytes())
+}
+
+/// A secret that group or others can read is no secret: refuse to start rather than sign
+/// tokens with it.
+fn refuse_if_shared(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                return Err(format!(
+                    "{} can be read by other users (mode {:o}): run `chmod 600 {}` or set ONSET_JWT_SECRET",
+                    path.display(),
+                    meta.permissions().mode() & 0o777,
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn random_secret() -> String {

@@ -315,3 +315,18 @@ pub fn run(pool: &Pool, installation_secret: &[u8], patients: u32, seed: u64, mu
     }
     Ok(Summary { clinic_id: admin.clinic_id, patients, infusions, assessments })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::admin_credentials;
+
+    #[test]
+    fn the_demo_password_needs_the_installation_secret() {
+        let here = admin_credentials(1, b"this installation's secret, 32 bytes+");
+        assert_eq!(here, admin_credentials(1, b"this installation's secret, 32 bytes+"), "--print-admin finds it again");
+        assert_ne!(here.1, admin_credentials(1, b"another installation's secret, 32 b+").1, "the seed alone does not give it");
+        assert_ne!(here.1, admin_credentials(2, b"this installation's secret, 32 bytes+").1);
+        assert_eq!(here.0, "admin@demo-1.onset.example");
+        assert_eq!(here.1.len(), "demo-".len() + 16);
+    }
+}

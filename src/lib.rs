@@ -68,9 +68,13 @@ pub fn build_app(
 pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
     let pool = db::connect(&config.database_url, config.pool_size)?;
     let mut conn = pool.get().map_err(|e| format!("cannot get a database connection: {e}"))?;
-    let applied = db::migrate(&mut conn)?;
-    if applied > 0 {
-        tracing::info!(applied, "database migrated");
+    if config.migrate_on_start {
+        let applied = db::migrate(&mut conn)?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrated");
+        }
+    } else if db::pending_migrations(&mut conn)? > 0 {
+        return Err("the database schema is older than this onset: run `onset migrate` as the database's owner".into());
     }
     drop(conn);
     Ok(web::Data::new(AppState::new(pool, config)))

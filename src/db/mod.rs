@@ -103,6 +103,33 @@ where
     }
 }
 
+/// The SQLite file holds every patient: it is created readable by its owner only, and an
+/// existing one (with its WAL and shared-memory files) is narrowed to that. SQLite gives
+/// the WAL and SHM files it creates the database file's mode.
+fn private_database_files(path: &str) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path == ":memory:" || path.starts_with("file:") {
+            return Ok(());
+        }
+        if let Err(e) = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(e);
+            }
+        }
+        for file in [path.to_string(), format!("{path}-wal"), format!("{path}-shm")] {
+            if let Ok(meta) = std::fs::metadata(&file) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(file, mode = format!("{:o}", meta.permissions().mode() & 0o777), "narrowing a database file to mode 600");
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The cheapest question the database can answer: is it there?
 pub fn ping(conn: &mut Db) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
@@ -112,6 +139,9 @@ pub fn ping(conn: &mut Db) -> diesel::QueryResult<()> {
 /// the database's own message.
 pub fn connect(url: &str, max_size: u32) -> Result<Pool, String> {
     let backend = Backend::from_url(url);
+    if let Backend::Sqlite(path) = &backend {
+        private_database_files(path).map_err(|e| format!("cannot make {path} private: {e}"))?;
+    }
     let manager = DbManager { backend: backend.clone() };
     if let Err(e) = manager.connect() {
         return Err(format!("cannot connect to the database: {e}"));
@@ -129,6 +159,29 @@ pub fn migrate(conn: &mut Db) -> Result<usize, String> {
         Db::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     };
     applied.map_err(|e| format!("migration failed: {e}"))
+}
+
+/// How many migrations this binary holds that the database has not applied. Reads only
+/// (a role without CREATE can ask).
+pub fn pending_migrations(conn: &mut Db) -> Result<usize, String> {
+    use diesel::migration::MigrationSource;
+    let known: Vec<String> = match conn {
+        Db::Pg(_) => MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS).map(|ms| ms.iter().map(|m| m.name().version().to_string()).collect()),
+        Db::Sqlite(_) => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS).map(|ms| ms.iter().map(|m| m.name().version().to_string()).collect())
+        }
+    }
+    .map_err(|e| format!("cannot read the embedded migrations: {e}"))?;
+    let applied: Vec<Version> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load(conn)
+        .map_err(|e| format!("cannot read the applied migrations: {e}"))?;
+    Ok(known.iter().filter(|v| !applied.iter().any(|a| &a.version == *v)).count())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
 }
 
 /// SQLite has one writer at a time. Writers of this process queue here rather than in

@@ -155,3 +155,100 @@ async fn login_from(app: &TestApp, forwarded: &str) -> u16 {
     let body = json!({"email": "nobody@example.org", "password": "wrong password"});
     app.request(Method::POST, "/api/v1/auth/login", None, Some(&body), &[("x-forwarded-for", forwarded)]).await.status
 }
+
+/// With the roles of `docker-compose.yml` (deploy/postgres/app-role.sql): the owner
+/// migrates, the service runs as a role that can write rows but not disarm the audit.
+#[actix_rt::test]
+async fn the_service_role_of_the_deployment_writes_rows_but_cannot_disarm_the_audit() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let Some(server) = std::env::var("ONSET_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else { return };
+    let database_url = fresh_database_url();
+    let suffix = uuid::Uuid::now_v7().simple().to_string();
+    let (owner, service) = (format!("owner_{suffix}"), format!("app_{suffix}"));
+    let with_user = |url: &str, user: &str| url.replacen("://postgres@", &format!("://{user}@"), 1);
+    let mut admin = PgConnection::establish(&server).unwrap();
+    let database = database_url.rsplit('/').next().unwrap().to_string();
+    diesel::sql_query(format!("CREATE ROLE \"{owner}\" LOGIN")).execute(&mut admin).unwrap();
+    diesel::sql_query(format!("ALTER DATABASE {database} OWNER TO \"{owner}\"")).execute(&mut admin).unwrap();
+    let mut in_database = PgConnection::establish(&database_url).unwrap();
+    diesel::sql_query(format!("ALTER SCHEMA public OWNER TO \"{owner}\"")).execute(&mut in_database).unwrap();
+    // The deployment's script, with psql's variables filled in as psql would.
+    let script = include_str!("../../deploy/postgres/app-role.sql")
+        .replace(":\"app\"", &format!("\"{service}\""))
+        .replace(":\"owner\"", &format!("\"{owner}\""))
+        .replace(":'app_password'", "'unused under trust'");
+    // Run as the image's POSTGRES_USER runs it: a superuser, in onset's database.
+    diesel::connection::SimpleConnection::batch_execute(&mut in_database, &script).unwrap();
+    let mut as_owner = PgConnection::establish(&with_user(&database_url, &owner)).unwrap();
+    let mut migrating = onset::db::connect(&with_user(&database_url, &owner), 1).unwrap().get().unwrap();
+    onset::db::migrate(&mut migrating).unwrap();
+
+    let service_url = with_user(&database_url, &service);
+    let app = spawn_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap(), |c| {
+        c.database_url = service_url.clone();
+        c.migrate_on_start = false;
+    })
+    .await;
+    let admin_user = app.admin("North").await;
+    let patient = app.patient(&admin_user).await;
+    let rated = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin_user.token, rating_body("2026-03-01T09:00:00Z", 20)).await;
+    assert_eq!(rated.status, 201, "{}", rated.text);
+
+    let mut as_service = PgConnection::establish(&service_url).unwrap();
+    for statement in [
+        "DROP TRIGGER audit_events_no_update_or_delete ON audit_events",
+        "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+        "DROP TABLE audit_events",
+        "CREATE TABLE shadow (id int)",
+    ] {
+        let refused = diesel::sql_query(statement).execute(&mut as_service).expect_err(statement);
+        assert!(refused.to_string().contains("must be owner") || refused.to_string().contains("permission denied"), "{statement}: {refused}");
+    }
+    let refused = diesel::sql_query("UPDATE audit_events SET action = 'x'").execute(&mut as_service).expect_err("update");
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+    // An old schema is refused at start rather than served half-migrated.
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)")
+        .execute(&mut as_owner)
+        .unwrap();
+    let mut config = test_config(service_url.clone());
+    config.migrate_on_start = false;
+    let refused = actix_web::web::block(move || onset::prepare(config).err()).await.unwrap();
+    assert!(refused.as_deref().unwrap_or("").contains("onset migrate"), "{refused:?}");
+}
+
+#[actix_rt::test]
+async fn the_sqlite_files_are_private_and_a_shared_secret_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("onset-files-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir(&dir).unwrap();
+    let database = dir.join("clinic.db");
+    let onset = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_onset")).args(args).env("DATABASE_URL", &database).env_remove("ONSET_JWT_SECRET").output().unwrap()
+    };
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    // demo-data writes through WAL and, without ONSET_JWT_SECRET, makes the secret file.
+    let seeded = onset(&["demo-data", "--patients", "3"]);
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let secret = dir.join("clinic.db.jwt-secret");
+    for file in [database.clone(), secret.clone()] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    for suffix in ["-wal", "-shm"] {
+        let file = dir.join(format!("clinic.db{suffix}"));
+        if file.exists() {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+    // A database file someone made world-readable is narrowed on the next start.
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(onset(&["migrate"]).status.success());
+    assert_eq!(mode(&database), 0o600);
+    // A secret others can read is refused, and nothing is served with it.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let refused = onset(&["demo-data", "--print-admin"]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("chmod 600"), "{message}");
+    assert!(refused.stdout.is_empty(), "no password printed with a shared secret");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -100,6 +100,7 @@ pub fn test_config(database_url: String) -> Config {
         export_send_timeout: std::time::Duration::from_secs(60),
         request_timeout: std::time::Duration::from_secs(30),
         trusted_proxies: Vec::new(),
+        migrate_on_start: true,
     }
 }
 
