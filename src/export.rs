@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::db::Pool;
 use crate::domain::anonymise::{age_at_first_infusion, subject_id};
+use crate::domain::fields::vocabulary;
 use crate::domain::export::{Cell, Column, RATING_COLUMNS, RatingRow, SESSION_COLUMNS, SessionRow, Subject, cells};
 use crate::domain::hours_between;
 use crate::domain::instruments::Instrument;
@@ -22,52 +23,14 @@ use crate::store::assessments::{self, AssessmentRecord};
 use crate::store::infusions::{self, InfusionRecord};
 use crate::store::research::{self, Demographics};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Assessments,
-    Infusions,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Ndjson,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "assessments" => Some(Kind::Assessments),
-            "infusions" => Some(Kind::Infusions),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Assessments => "assessments",
-            Kind::Infusions => "infusions",
-        }
-    }
-}
+vocabulary!(Kind { Assessments = "assessments", Infusions = "infusions" });
+vocabulary!(Format { Csv = "csv", Ndjson = "ndjson" });
 
 impl Format {
-    pub fn parse(s: &str) -> Option<Format> {
-        match s {
-            "csv" => Some(Format::Csv),
-            "ndjson" => Some(Format::Ndjson),
-            _ => None,
-        }
-    }
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Ndjson => "application/x-ndjson",
-        }
-    }
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Ndjson => "ndjson",
         }
     }
 }

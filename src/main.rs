@@ -131,7 +131,7 @@ fn create_admin(clinic: &str, email: &str, name: &str) -> Result<(), String> {
         return Err("--clinic must be 1 to 200 characters".into());
     }
     let email = email.trim().to_lowercase();
-    if let Some(problem) = onset::api::users::check_email(&email) {
+    if let Some(problem) = onset::domain::user::check_email(&email) {
         return Err(format!("--email {problem}"));
     }
     let password = admin_password()?;
@@ -157,7 +157,7 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
         .map(|code| onset::domain::instruments::Instrument::parse(code).ok_or(format!("unknown instrument {code:?}")))
         .transpose()?;
     let changed_since = changed_since
-        .map(|t| onset::domain::scoring::parse_instant("changed_since", t).map_err(|e| format!("--changed-since {}", e.message)))
+        .map(|t| onset::domain::fields::parse_instant("changed_since", t).map_err(|e| format!("--changed-since {}", e.message)))
         .transpose()?;
     let pool = open_database()?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;

@@ -17,7 +17,7 @@ use crate::domain::instruments::Instrument;
 use crate::domain::onset::{CohortAccumulator, CohortPatient, OnsetReport, report};
 use crate::domain::outcomes::{CONSENSUS_2016, Endpoint};
 use crate::domain::patient::Sex;
-use crate::domain::scoring::one_of;
+use crate::domain::fields::one_of;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::audit;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{ListQuery, list_response, query};
 use crate::auth::{Caller, Role};
-use crate::domain::scoring::parse_instant;
+use crate::domain::fields::parse_instant;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditFilter};

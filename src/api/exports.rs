@@ -14,7 +14,7 @@ use crate::auth::{Caller, Role};
 use crate::domain::FieldError;
 use crate::domain::export::{ColumnDoc, RATING_COLUMNS, SESSION_COLUMNS};
 use crate::domain::instruments::Instrument;
-use crate::domain::scoring::{one_of, parse_instant};
+use crate::domain::fields::{one_of, parse_instant};
 use crate::error::{ApiError, ApiResult};
 use crate::export::{self, ExportRequest, Format, Kind};
 use crate::state::AppState;
@@ -43,7 +43,7 @@ pub struct ExportQuery {
 impl ExportQuery {
     fn parse(&self, kind: Kind) -> ApiResult<(Format, Option<Instrument>, Option<chrono::DateTime<chrono::Utc>>)> {
         let mut e = Vec::new();
-        let format = one_of(&mut e, "format", Some(self.format.as_deref().unwrap_or("csv")), Format::parse, &["csv", "ndjson"]);
+        let format = one_of(&mut e, "format", Some(self.format.as_deref().unwrap_or("csv")), Format::parse, &Format::codes());
         let codes: Vec<&str> = Instrument::ALL.iter().map(|i| i.code()).collect();
         let instrument = one_of(&mut e, "instrument", self.instrument.as_deref(), Instrument::parse, &codes);
         if kind == Kind::Infusions && self.instrument.is_some() {
@@ -75,7 +75,7 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
         .map_err(|_| ApiError::TooManyRequests { retry_after_secs: EXPORT_RETRY_AFTER_SECS })?;
     // No entry, no export: the audit entry is committed before the first byte is sent.
     let actor = caller.actor();
-    let entry = actor.audit("export.download", "export", None, json!({"kind": kind.name(), "format": format.extension(), "filters": given}));
+    let entry = actor.audit("export.download", "export", None, json!({"kind": kind.code(), "format": format.code(), "filters": given}));
     state.db(move |conn| Ok(audit::append(conn, entry)?)).await?;
 
     let request = ExportRequest { kind, format, clinic: Some(caller.clinic_id), instrument, changed_since };
@@ -105,11 +105,11 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
                 }
                 Ok(rows) => ("export.dropped", Some(rows)),
                 Err(e) => {
-                    tracing::error!(error = %e, kind = kind.name(), "export failed");
+                    tracing::error!(error = %e, kind = kind.code(), "export failed");
                     ("export.failed", None)
                 }
             };
-            let entry = actor.audit(action, "export", None, json!({"kind": kind.name(), "rows": rows}));
+            let entry = actor.audit(action, "export", None, json!({"kind": kind.code(), "rows": rows}));
             if let Err(e) = pool.get().map_err(ApiError::from).and_then(|mut conn| Ok(audit::append(&mut conn, entry)?)) {
                 tracing::error!(error = %e, action, "could not audit the end of an export");
             }
@@ -129,7 +129,7 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
     });
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"onset-{}.{}\"", kind.name(), format.extension())))
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"onset-{}.{}\"", kind.code(), format.code())))
         .streaming(body))
 }
 

@@ -8,6 +8,7 @@ use super::{ListQuery, Precondition, list_response, parse_json, path_id, query, 
 use crate::auth::{Caller, Role, password};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::AppState;
+use crate::domain::user::{check_email, check_name, parse_role};
 use crate::store::users::{self, NewUser, UserChange};
 
 #[derive(Deserialize)]
@@ -25,27 +26,6 @@ pub struct UpdateUser {
     active: Option<bool>,
     role: Option<String>,
     name: Option<String>,
-}
-
-pub fn check_email(email: &str) -> Option<&'static str> {
-    let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
-    (!valid).then_some("must be an email address")
-}
-
-fn check_name(errors: &mut Vec<FieldError>, name: &str) {
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
-    }
-}
-
-fn parse_role(errors: &mut Vec<FieldError>, role: &str) -> Option<Role> {
-    let parsed = Role::parse(role);
-    if parsed.is_none() {
-        errors.push(FieldError::new("role", "must be one of: admin, clinician, researcher"));
-    }
-    parsed
 }
 
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {

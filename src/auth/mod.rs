@@ -9,42 +9,13 @@ use std::pin::Pin;
 
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Clinician,
-    Researcher,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Clinician => "clinician",
-            Role::Researcher => "researcher",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "clinician" => Some(Role::Clinician),
-            "researcher" => Some(Role::Researcher),
-            _ => None,
-        }
-    }
-}
-
-/// Roles allowed to read and write clinical records.
-pub const CLINICAL: &[Role] = &[Role::Clinician, Role::Admin];
+pub use crate::domain::user::{CLINICAL, Role};
 
 /// The authenticated caller. The user is re-read on every request, so a disabled
 /// account or a changed role takes effect at once, whatever its token says.

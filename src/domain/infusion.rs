@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::FieldError;
-use super::scoring::{bounded_int, free_text, one_of, parse_instant, parse_past_instant, required, vocabulary};
+use super::fields::{bounded_int, free_text, one_of, parse_instant, parse_past_instant, required, vocabulary};
 
 vocabulary!(Drug { Ketamine = "ketamine", Esketamine = "esketamine" });
 vocabulary!(Route {

@@ -2,6 +2,7 @@
 
 pub mod anonymise;
 pub mod export;
+pub mod fields;
 pub mod infusion;
 pub mod instruments;
 pub mod km;
@@ -10,6 +11,7 @@ pub mod outcomes;
 pub mod patient;
 pub mod scoring;
 pub mod trajectory;
+pub mod user;
 
 use serde::Serialize;
 
@@ -31,4 +33,4 @@ pub fn hours_between(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<c
     (to - from).num_microseconds().map(|us| us as f64 / 3_600_000_000.0).unwrap_or(f64::NAN)
 }
 
-scoring::vocabulary!(RecordStatus { Active = "active", EnteredInError = "entered_in_error" });
+fields::vocabulary!(RecordStatus { Active = "active", EnteredInError = "entered_in_error" });

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::instruments::Instrument;
-use super::scoring::vocabulary;
+use super::fields::vocabulary;
 
 /// A named, versioned set of outcome rules; every derived flag names the set it used.
 #[derive(Debug, Clone, PartialEq)]

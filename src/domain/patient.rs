@@ -4,7 +4,7 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::FieldError;
-use super::scoring::{one_of, required, vocabulary};
+use super::fields::{one_of, required, vocabulary};
 
 vocabulary!(Sex { Female = "female", Male = "male", Other = "other", Unknown = "unknown" });
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditEntry};
 use super::{Actor, Page, now, split_page};
-use crate::auth::Role;
+use crate::domain::user::Role;
 use crate::db::schema::{clinics, users as u};
 use crate::db::{Db, DbTime, DbUuid, write_tx};
 use crate::error::{ApiError, ApiResult};
@@ -93,7 +93,7 @@ fn insert_user(conn: &mut Db, clinic: Uuid, new: &NewUser) -> ApiResult<Uuid> {
             u::clinic_id.eq(DbUuid(clinic)),
             u::email.eq(new.email.to_lowercase()),
             u::name.eq(&new.name),
-            u::role.eq(new.role.as_str()),
+            u::role.eq(new.role.code()),
             u::password_hash.eq(&new.password_hash),
             u::active.eq(true),
             u::version.eq(1),
@@ -111,7 +111,7 @@ fn insert_user(conn: &mut Db, clinic: Uuid, new: &NewUser) -> ApiResult<Uuid> {
 pub fn create(conn: &mut Db, actor: &Actor, new: NewUser) -> ApiResult<User> {
     write_tx(conn, |conn| {
         let id = insert_user(conn, actor.clinic_id, &new)?;
-        audit::record(conn, actor.audit("user.create", "user", Some(id), json!({"role": new.role.as_str()})))?;
+        audit::record(conn, actor.audit("user.create", "user", Some(id), json!({"role": new.role.code()})))?;
         find_by_id(conn, id)?.ok_or(ApiError::NotFound)
     })
 }
@@ -142,7 +142,7 @@ pub fn create_clinic_with_admin(conn: &mut Db, clinic_name: &str, admin: NewUser
             action: "user.create".into(),
             entity: "user",
             entity_id: Some(id),
-            detail: json!({"role": admin.role.as_str(), "via": "cli"}),
+            detail: json!({"role": admin.role.code(), "via": "cli"}),
         })?;
         find_by_id(conn, id)?.ok_or(ApiError::NotFound)
     })
@@ -187,7 +187,7 @@ pub fn update(
         if was_admin && !(active && role == Role::Admin) {
             let admins: i64 = u::table
                 .filter(u::clinic_id.eq(DbUuid(actor.clinic_id)))
-                .filter(u::role.eq(Role::Admin.as_str()))
+                .filter(u::role.eq(Role::Admin.code()))
                 .filter(u::active.eq(true))
                 .count()
                 .get_result(conn)?;
@@ -198,7 +198,7 @@ pub fn update(
         let changed = diesel::update(u::table.find(DbUuid(id)).filter(u::version.eq(user.version)))
             .set((
                 u::active.eq(active),
-                u::role.eq(role.as_str()),
+                u::role.eq(role.code()),
                 u::name.eq(&name),
                 u::version.eq(user.version + 1),
                 u::updated_at.eq(DbTime(now())),
@@ -211,7 +211,7 @@ pub fn update(
         // issued under the old standing cannot mint access tokens any more.
         let revoked = if active != user.active || role != user.role { super::tokens::revoke_user(conn, id)? } else { 0 };
         let detail = json!({
-            "active": change.active, "role": change.role.map(Role::as_str), "name_changed": change.name.is_some(),
+            "active": change.active, "role": change.role.map(Role::code), "name_changed": change.name.is_some(),
             "sessions_revoked": revoked,
         });
         audit::record(conn, actor.audit("user.update", "user", Some(id), detail))?;
