@@ -1,11 +1,20 @@
-//! What amending any clinical record shares: a merge patch (RFC 7396) laid over the
-//! record as a client would send it, a required reason, and optimistic concurrency.
+//! The handlers of every clinical record kept with history (sessions and ratings; patients
+//! share the reads and writes): each parses the request, calls the store's record path
+//! (`store::records`) and renders what it returns. Amendments and retractions need a
+//! reason.
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
+use super::{ListQuery, created, from_value, idempotency_key, list_response, parse_json, path_id, precondition, query, replay, validation, with_etag};
+use crate::auth::{CLINICAL, Caller};
+use crate::domain::RecordStatus;
 use crate::error::{ApiError, ApiResult, FieldError};
-
-use super::Precondition;
+use crate::state::AppState;
+use crate::store::now;
+use crate::store::records::{self, Amendment, Kept};
 
 pub const MAX_REASON: usize = 2_000;
 
@@ -70,34 +79,94 @@ pub fn only_reason(mut body: Value) -> ApiResult<String> {
     Ok(reason)
 }
 
-/// Runs an optimistic read-modify-write. When the client pinned a version with
-/// `If-Match`, a concurrent change is its 412; otherwise the change is simply retried
-/// on the version that won.
-pub fn with_current_version<T>(precondition: &Precondition, mut attempt: impl FnMut() -> ApiResult<T>) -> ApiResult<T> {
-    const ATTEMPTS: usize = 5;
-    for _ in 1..ATTEMPTS {
-        match attempt() {
-            Err(ApiError::PreconditionFailed) if !precondition.is_pinned() => continue,
-            other => return other,
-        }
-    }
-    attempt()
+
+/// The record as it now stands, with its version as the entity tag.
+pub fn ok<R: Kept>(record: &R) -> HttpResponse {
+    with_etag(StatusCode::OK, &record.view(), record.version())
+}
+
+/// Creates a record of `owner`; a retry with the same `Idempotency-Key` gets the first answer.
+pub async fn create_of<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes, owner: R::Owner) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    // A bad body is reported only once the owner is known to be the caller's (else 404).
+    let request = parse_json::<R::Input>(&req, &body).and_then(|(input, canonical)| {
+        let fields = R::parse(&input, now()).map_err(validation)?;
+        Ok((fields, idempotency_key(&req, &caller, &canonical)?))
+    });
+    let actor = caller.actor();
+    let render = |record: &R| created(&record.view(), format!("/api/v1/{}s/{}", R::ENTITY, record.id()), record.version());
+    let stored = state.db(move |conn| records::create::<R>(conn, &actor, owner, request, render)).await?;
+    Ok(replay(stored))
+}
+
+/// `POST /api/v1/patients/{id}/<records>`.
+pub async fn create<R: Kept<Owner = Uuid>>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let patient = path_id(&req)?;
+    create_of::<R>(state, caller, req, body, patient).await
+}
+
+pub async fn list_of<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, owner: R::Owner) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let page = query::<ListQuery>(&req)?.page()?;
+    let actor = caller.actor();
+    let (records, next) = state.db(move |conn| records::list::<R>(conn, &actor, owner, page)).await?;
+    Ok(list_response((records.iter().map(R::view).collect(), next)))
+}
+
+/// `GET /api/v1/patients/{id}/<records>`.
+pub async fn list<R: Kept<Owner = Uuid>>(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let patient = path_id(&req)?;
+    list_of::<R>(state, caller, req, patient).await
+}
+
+pub async fn get<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let id = path_id(&req)?;
+    let actor = caller.actor();
+    let record = state.db(move |conn| records::read::<R>(conn, &actor, id)).await?;
+    Ok(ok(&record))
+}
+
+/// Runs an amendment or retraction through the store and renders the new version.
+pub async fn change<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, amendment: ApiResult<Amendment>) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let id = path_id(&req)?;
+    let actor = caller.actor();
+    let record = state.db(move |conn| records::amend::<R>(conn, &actor, id, amendment)).await?;
+    Ok(ok(&record))
+}
+
+pub async fn amend<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let amendment = parse_json::<Value>(&req, &body).and_then(|(mut patch, _)| {
+        let reason = take_reason(&mut patch)?;
+        from_value::<R::Input>(patch.clone())?; // unknown fields are refused before any merge
+        Ok(Amendment { patch, status: RecordStatus::Active, reason: Some(reason), precondition: precondition(&req, &state.config)? })
+    });
+    change::<R>(state, caller, req, amendment).await
+}
+
+pub async fn retract<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let amendment = retraction_reason(&req, &body).and_then(|reason| {
+        let patch = Value::Object(serde_json::Map::new());
+        Ok(Amendment { patch, status: RecordStatus::EnteredInError, reason: Some(reason), precondition: precondition(&req, &state.config)? })
+    });
+    change::<R>(state, caller, req, amendment).await
+}
+
+/// A page of a record's versions, oldest first.
+pub async fn revisions<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let id = path_id(&req)?;
+    let page = query::<ListQuery>(&req)?.page()?;
+    let actor = caller.actor();
+    let listed = state.db(move |conn| records::history::<R>(conn, &actor, id, page)).await?;
+    Ok(list_response(listed))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut target = json!({"a": "b", "c": {"d": "e", "f": "g"}, "items": {"1": 2}});
-        merge_patch(&mut target, &json!({"a": "z", "c": {"f": null}, "items": {"2": 3}, "new": [1]}));
-        assert_eq!(target, json!({"a": "z", "c": {"d": "e"}, "items": {"1": 2, "2": 3}, "new": [1]}));
-        let mut scalar = json!({"a": 1});
-        merge_patch(&mut scalar, &json!(["x"]));
-        assert_eq!(scalar, json!(["x"]));
-    }
 
     #[test]
     fn a_reason_is_required_and_taken_out() {
@@ -110,206 +179,4 @@ mod tests {
         assert!(only_reason(json!({"reason": "dup", "total": 3})).is_err());
         assert_eq!(only_reason(json!({"reason": "dup"})).unwrap(), "dup");
     }
-
-    #[test]
-    fn unpinned_changes_retry_and_pinned_ones_fail() {
-        let mut calls = 0;
-        let result = with_current_version(&Precondition::None, || {
-            calls += 1;
-            if calls < 3 { Err(ApiError::PreconditionFailed) } else { Ok(calls) }
-        });
-        assert_eq!(result.unwrap(), 3);
-        let pinned = Precondition::Tags(vec!["\"1\"".into()]);
-        assert!(matches!(with_current_version(&pinned, || Err::<(), _>(ApiError::PreconditionFailed)), Err(ApiError::PreconditionFailed)));
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The handlers shared by every amendable clinical record (sessions and ratings).
-
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::json;
-use uuid::Uuid;
-
-use super::{ListQuery, created, from_value, idempotency_key, list_response, parse_json, path_id, query, replay, validation, with_etag};
-use crate::auth::{CLINICAL, Caller};
-use crate::db::Db;
-use crate::domain::RecordStatus;
-use crate::state::AppState;
-use crate::store::{Actor, Page, audit, idempotency, now, patients, revisions};
-
-/// A clinical record that belongs to a patient and changes only by amendment.
-pub trait Record: Serialize + Sized + Send + 'static {
-    /// The validated clinical content (a rating, a session).
-    type Fields: Send + 'static;
-    /// The content as a client sends it; every field optional so a patch can merge over it.
-    type Input: DeserializeOwned + Serialize;
-    /// `assessment` or `infusion`: audit entity and revision kind.
-    const ENTITY: &'static str;
-    /// Where a single record lives, e.g. `/api/v1/assessments`.
-    const COLLECTION: &'static str;
-
-    fn parse(input: &Self::Input, now: DateTime<Utc>) -> Result<Self::Fields, Vec<FieldError>>;
-    fn to_input(fields: &Self::Fields) -> Self::Input;
-    fn fields(&self) -> &Self::Fields;
-    fn id(&self) -> Uuid;
-    fn version(&self) -> i32;
-    /// The record as the API shows it.
-    fn view(&self) -> Value {
-        serde_json::to_value(self).expect("plain data serialises")
-    }
-    /// Adjusts the stored content before a client's patch is merged over it.
-    fn before_merge(_stored: &mut Value, _patch: &Value) {}
-
-    fn create(conn: &mut Db, actor: &Actor, patient: Uuid, fields: &Self::Fields) -> ApiResult<Self>;
-    fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self>;
-    fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<Self>, Option<Uuid>)>;
-    fn save_version(
-        conn: &mut Db,
-        actor: &Actor,
-        id: Uuid,
-        expected_version: i32,
-        fields: &Self::Fields,
-        status: RecordStatus,
-        reason: &str,
-    ) -> ApiResult<Self>;
-}
-
-fn action<R: Record>(verb: &str) -> String {
-    format!("{}.{verb}", R::ENTITY)
-}
-
-fn ok<R: Record>(record: &R) -> HttpResponse {
-    with_etag(StatusCode::OK, &record.view(), record.version())
-}
-
-pub async fn create<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    let patient = path_id(&req)?;
-    // A bad body is reported only once the patient is known to be the caller's (else 404).
-    let request = parse_json::<R::Input>(&req, &body).and_then(|(input, canonical)| {
-        let fields = R::parse(&input, now()).map_err(validation)?;
-        Ok((fields, idempotency_key(&req, &caller, &canonical)?))
-    });
-    let actor = caller.actor();
-    let stored = state
-        .db(move |conn| {
-            patients::exists(conn, actor.clinic_id, patient)?;
-            let (fields, key) = request?;
-            idempotency::once(conn, key.as_ref(), |conn| {
-                let record = R::create(conn, &actor, patient, &fields)?;
-                Ok(created(&record.view(), format!("{}/{}", R::COLLECTION, record.id()), record.version()))
-            })
-        })
-        .await?;
-    Ok(replay(stored))
-}
-
-pub async fn list<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    let patient = path_id(&req)?;
-    let page = query::<ListQuery>(&req)?.page()?;
-    let actor = caller.actor();
-    let (records, next) = state
-        .db(move |conn| {
-            patients::exists(conn, actor.clinic_id, patient)?;
-            let listed = R::list(conn, actor.clinic_id, patient, page)?;
-            audit::append(conn, actor.audit(action::<R>("list"), "patient", Some(patient), json!({"count": listed.0.len()})))?;
-            Ok(listed)
-        })
-        .await?;
-    Ok(list_response((records.iter().map(R::view).collect(), next)))
-}
-
-pub async fn get<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    let id = path_id(&req)?;
-    let actor = caller.actor();
-    let record = state
-        .db(move |conn| {
-            let record = R::find(conn, actor.clinic_id, id)?;
-            audit::append(conn, actor.audit(action::<R>("read"), R::ENTITY, Some(id), json!({})))?;
-            Ok(record)
-        })
-        .await?;
-    Ok(ok(&record))
-}
-
-pub async fn amend<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    let id = path_id(&req)?;
-    let request = parse_json::<Value>(&req, &body).and_then(|(mut patch, _)| {
-        let reason = take_reason(&mut patch)?;
-        from_value::<R::Input>(patch.clone())?; // unknown fields are refused before any merge
-        Ok((patch, reason, Precondition::from_request(&req, &state.config)?))
-    });
-    let actor = caller.actor();
-    let record = state
-        .db(move |conn| {
-            R::find(conn, actor.clinic_id, id)?;
-            let (patch, reason, precondition) = request?;
-            with_current_version(&precondition, || {
-                let current = R::find(conn, actor.clinic_id, id)?;
-                let mut merged = serde_json::to_value(R::to_input(current.fields())).expect("plain data serialises");
-                R::before_merge(&mut merged, &patch);
-                merge_patch(&mut merged, &patch);
-                // Invalid input is a 422 whatever the version; only a valid change can be stale.
-                let fields = R::parse(&from_value::<R::Input>(merged)?, now()).map_err(validation)?;
-                precondition.check(current.version())?;
-                R::save_version(conn, &actor, id, current.version(), &fields, RecordStatus::Active, &reason)
-            })
-        })
-        .await?;
-    Ok(ok(&record))
-}
-
-pub async fn retract<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    let id = path_id(&req)?;
-    let request = retraction_reason(&req, &body).and_then(|reason| Ok((reason, Precondition::from_request(&req, &state.config)?)));
-    let actor = caller.actor();
-    let record = state
-        .db(move |conn| {
-            R::find(conn, actor.clinic_id, id)?;
-            let (reason, precondition) = request?;
-            with_current_version(&precondition, || {
-                let current = R::find(conn, actor.clinic_id, id)?;
-                precondition.check(current.version())?;
-                R::save_version(conn, &actor, id, current.version(), current.fields(), RecordStatus::EnteredInError, &reason)
-            })
-        })
-        .await?;
-    Ok(ok(&record))
-}
-
-pub async fn revisions<R: Record>(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
-    revisions_page(state, caller, req, R::ENTITY, |conn, clinic, id| R::find(conn, clinic, id).map(|_| ())).await
-}
-
-/// A page of a record's versions, oldest first, for the clinic's clinical roles; `exists`
-/// makes another clinic's record (or none) a 404. The read is audited.
-pub async fn revisions_page(
-    state: web::Data<AppState>,
-    caller: Caller,
-    req: HttpRequest,
-    entity: &'static str,
-    exists: fn(&mut Db, Uuid, Uuid) -> ApiResult<()>,
-) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    let id = path_id(&req)?;
-    let page = query::<ListQuery>(&req)?.page()?;
-    let actor = caller.actor();
-    let listed = state
-        .db(move |conn| {
-            exists(conn, actor.clinic_id, id)?;
-            let listed = revisions::list(conn, actor.clinic_id, entity, id, page)?;
-            audit::append(conn, actor.audit(format!("{entity}.revisions"), entity, Some(id), json!({"count": listed.0.len()})))?;
-            Ok(listed)
-        })
-        .await?;
-    Ok(list_response(listed))
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::{ListQuery, Precondition, list_response, parse_json, path_id, query, validation, with_etag};
+use super::{ListQuery, list_response, parse_json, path_id, precondition, query, validation, with_etag};
 use crate::auth::{Caller, Role, password};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::AppState;
@@ -78,7 +78,7 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
             return Err(validation(errors));
         }
         let change = UserChange { active: change.active, role, name: change.name.map(|n| n.trim().to_string()) };
-        Ok((change, Precondition::from_request(&req, &state.config)?))
+        Ok((change, precondition(&req, &state.config)?))
     });
     let actor = caller.actor();
     let user = state

@@ -85,6 +85,41 @@ pub(crate) fn free_text(errors: &mut Vec<FieldError>, field: &str, value: &Optio
     Some(text.clone())
 }
 
+/// Reads a JSON value into a request type, naming the offending field on failure: the
+/// unknown field itself, or the path to the one of the wrong type.
+pub fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = match (path.as_str(), inner.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next())) {
+            (".", Some(unknown)) => unknown.to_string(),
+            (".", None) => "body".to_string(),
+            _ => path,
+        };
+        FieldError::new(field, inner)
+    })
+}
+
+/// RFC 7396 JSON merge patch: members of `patch` replace those of `target`, `null`
+/// removes, objects merge.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    let target = target.as_object_mut().expect("made an object above");
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +137,16 @@ mod tests {
             }
         }
 
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut target = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}, "items": {"1": 2}});
+        merge_patch(&mut target, &serde_json::json!({"a": "z", "c": {"f": null}, "items": {"2": 3}, "new": [1]}));
+        assert_eq!(target, serde_json::json!({"a": "z", "c": {"d": "e"}, "items": {"1": 2, "2": 3}, "new": [1]}));
+        let mut scalar = serde_json::json!({"a": 1});
+        merge_patch(&mut scalar, &serde_json::json!(["x"]));
+        assert_eq!(scalar, serde_json::json!(["x"]));
     }
 
     #[test]

@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::revisions::{self, NewRevision};
-use super::{Actor, Page, audit, now, split_page, stored};
+use super::records::Kept;
+use super::revisions::NewRevision;
+use super::{Page, patients, split_page, stored};
 use crate::db::schema::assessments as a;
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::instruments::Instrument;
-use crate::domain::scoring::{CollectedVia, Rater, Rating, Recall, Scores};
+use crate::domain::scoring::{CollectedVia, Rater, Rating, RatingInput, Recall, Scores};
 use crate::domain::trajectory::RatingPoint;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, FieldError};
 
 pub const ENTITY: &str = "assessment";
 
@@ -46,10 +47,12 @@ impl AssessmentRecord {
     }
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = a)]
-struct AssessmentRow {
+/// A rating's row, read, inserted and overwritten whole.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = a, treat_none_as_null = true)]
+pub struct AssessmentRow {
     id: DbUuid,
+    clinic_id: DbUuid,
     patient_id: DbUuid,
     instrument: String,
     rated_at: DbTime,
@@ -91,49 +94,24 @@ impl AssessmentRecord {
     }
 }
 
-/// The row a new rating becomes.
-#[derive(Insertable)]
-#[diesel(table_name = a)]
-pub struct NewAssessmentRow {
-    id: DbUuid,
-    clinic_id: DbUuid,
-    patient_id: DbUuid,
-    instrument: &'static str,
-    rated_at: DbTime,
-    recall: &'static str,
-    items: Option<DbJson>,
-    total: i32,
-    cgi_s: Option<i32>,
-    cgi_i: Option<i32>,
-    rater: &'static str,
-    collected_via: &'static str,
-    notes: Option<String>,
-    status: &'static str,
-    version: i32,
-    created_at: DbTime,
-    updated_at: DbTime,
-    created_by: DbUuid,
-    updated_by: DbUuid,
-}
-
-impl NewAssessmentRow {
+impl AssessmentRow {
     pub fn new(clinic: Uuid, record: &AssessmentRecord) -> Self {
         let r = &record.rating;
-        NewAssessmentRow {
+        AssessmentRow {
             id: DbUuid(record.id),
             clinic_id: DbUuid(clinic),
             patient_id: DbUuid(record.patient_id),
-            instrument: r.instrument.code(),
+            instrument: r.instrument.code().into(),
             rated_at: DbTime(r.rated_at),
-            recall: r.recall.code(),
+            recall: r.recall.code().into(),
             items: items_json(r),
             total: r.scores.total() as i32,
             cgi_s: r.cgi_s.map(|v| v as i32),
             cgi_i: r.cgi_i.map(|v| v as i32),
-            rater: r.rater.code(),
-            collected_via: r.collected_via.code(),
+            rater: r.rater.code().into(),
+            collected_via: r.collected_via.code().into(),
             notes: r.notes.clone(),
-            status: record.status.code(),
+            status: record.status.code().into(),
             version: record.version,
             created_at: DbTime(record.created_at),
             updated_at: DbTime(record.updated_at),
@@ -193,19 +171,7 @@ pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<AssessmentRecord
     row.ok_or(ApiError::NotFound)?.into_record()
 }
 
-/// Inside the caller's write transaction (see `idempotency::once`). The patient must
-/// already be known to belong to the actor's clinic.
-pub fn create(conn: &mut Db, actor: &Actor, patient: Uuid, r: &Rating) -> ApiResult<AssessmentRecord> {
-    let at = now();
-    let record = AssessmentRecord::new(Uuid::now_v7(), patient, r.clone(), RecordStatus::Active, 1, (at, at), (actor.user_id, actor.user_id));
-    diesel::insert_into(a::table).values(NewAssessmentRow::new(actor.clinic_id, &record)).execute(conn)?;
-    revisions::record(conn, actor, revision(&record, None))?;
-    let detail = json!({"patient_id": patient, "instrument": r.instrument.code()});
-    audit::record(conn, actor.audit("assessment.create", ENTITY, Some(record.id), detail))?;
-    Ok(record)
-}
-
-pub fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<AssessmentRecord>, Option<Uuid>)> {
+fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<AssessmentRecord>, Option<Uuid>)> {
     let mut query = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::patient_id.eq(DbUuid(patient)))
@@ -243,54 +209,72 @@ pub fn active_points(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Ve
         .collect()
 }
 
-/// Saves a new version (amended fields, or a retraction) if the rating is still at
-/// `expected_version`, and keeps it as a revision.
-pub fn save_version(
-    conn: &mut Db,
-    actor: &Actor,
-    id: Uuid,
-    expected_version: i32,
-    r: &Rating,
-    status: RecordStatus,
-    reason: &str,
-) -> ApiResult<AssessmentRecord> {
-    write_tx(conn, |conn| {
-        let current = find(conn, actor.clinic_id, id)?;
-        if current.version != expected_version {
-            return Err(ApiError::PreconditionFailed);
+impl Kept for AssessmentRecord {
+    type Fields = Rating;
+    type Input = RatingInput;
+    type Owner = Uuid;
+    const ENTITY: &'static str = ENTITY;
+
+    fn parse(input: &RatingInput, now: DateTime<Utc>) -> Result<Rating, Vec<FieldError>> {
+        input.parse(now)
+    }
+    fn to_input(&self) -> RatingInput {
+        self.rating.to_input()
+    }
+    fn prepare_patch(stored: &mut Value, patch: &Value) {
+        if patch.get("items").is_some() && patch.get("total").is_none() {
+            // New items bring their own total; a stored paper total would contradict them.
+            if let Some(map) = stored.as_object_mut() {
+                map.remove("total");
+            }
         }
-        if current.status != RecordStatus::Active {
-            return Err(ApiError::Conflict("the rating was entered in error and can no longer change".into()));
-        }
-        // The version in the WHERE clause makes a concurrent amendment that committed
-        // first win: on PostgreSQL this UPDATE then matches no row.
-        let changed = diesel::update(a::table.find(DbUuid(id)).filter(a::version.eq(expected_version)))
-            .set((
-                a::instrument.eq(r.instrument.code()),
-                a::rated_at.eq(DbTime(r.rated_at)),
-                a::recall.eq(r.recall.code()),
-                a::items.eq(items_json(r)),
-                a::total.eq(r.scores.total() as i32),
-                a::cgi_s.eq(r.cgi_s.map(|v| v as i32)),
-                a::cgi_i.eq(r.cgi_i.map(|v| v as i32)),
-                a::rater.eq(r.rater.code()),
-                a::collected_via.eq(r.collected_via.code()),
-                a::notes.eq(&r.notes),
-                a::status.eq(status.code()),
-                a::version.eq(expected_version + 1),
-                a::updated_at.eq(DbTime(now())),
-                a::updated_by.eq(DbUuid(actor.user_id)),
-            ))
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn status(&self) -> RecordStatus {
+        self.status
+    }
+    fn patient_id(&self) -> Uuid {
+        self.patient_id
+    }
+    fn check_owner(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
+        patients::exists(conn, clinic, patient)
+    }
+    fn owner_id(patient: Uuid) -> Option<Uuid> {
+        Some(patient)
+    }
+    fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<Self>, Option<Uuid>)> {
+        list(conn, clinic, patient, page)
+    }
+    fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self> {
+        find(conn, clinic, id)
+    }
+    fn new(id: Uuid, patient: Uuid, rating: Rating, by: Uuid, at: DateTime<Utc>) -> Self {
+        AssessmentRecord::new(id, patient, rating, RecordStatus::Active, 1, (at, at), (by, by))
+    }
+    fn next(&self, rating: Rating, status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
+        AssessmentRecord::new(self.id, self.patient_id, rating, status, self.version + 1, (self.created_at, at), (self.created_by, by))
+    }
+    fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
+        diesel::insert_into(a::table).values(AssessmentRow::new(clinic, self)).execute(conn)?;
+        Ok(())
+    }
+    fn overwrite(&self, conn: &mut Db, clinic: Uuid, expected: i32) -> ApiResult<bool> {
+        // The version in the WHERE clause makes a concurrent change that committed first
+        // win: on PostgreSQL this UPDATE then matches no row.
+        let row = AssessmentRow::new(clinic, self);
+        let changed = diesel::update(a::table.find(DbUuid(self.id)).filter(a::clinic_id.eq(DbUuid(clinic))).filter(a::version.eq(expected)))
+            .set(&row)
             .execute(conn)?;
-        if changed == 0 {
-            return Err(ApiError::PreconditionFailed);
-        }
-        let record = find(conn, actor.clinic_id, id)?;
-        revisions::record(conn, actor, revision(&record, Some(reason)))?;
-        let action = if status == RecordStatus::Active { "assessment.amend" } else { "assessment.retract" };
-        audit::record(conn, actor.audit(action, ENTITY, Some(id), json!({"version": record.version})))?;
-        Ok(record)
-    })
+        Ok(changed == 1)
+    }
+    fn created_detail(&self) -> Value {
+        json!({"patient_id": self.patient_id, "instrument": self.rating.instrument.code()})
+    }
 }
 
 /// Active ratings (of one instrument, or all) of the given patients (a page of the

@@ -4,9 +4,9 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::assessments::{self, AssessmentRecord, NewAssessmentRow};
-use super::infusions::{self, InfusionRecord, NewInfusionRow};
-use super::patients::{self, NewPatientRow, Patient};
+use super::assessments::{self, AssessmentRecord, AssessmentRow};
+use super::infusions::{self, InfusionRecord, InfusionRow};
+use super::patients::{self, Patient, PatientRow};
 use super::revisions::NewRevisionRow;
 use super::Actor;
 use crate::db::schema::{assessments as a, infusions as i, patients as p, revisions as r};
@@ -42,15 +42,15 @@ macro_rules! insert_all {
 /// Writes a cohort in one transaction.
 pub fn insert(conn: &mut Db, actor: &Actor, cohort: &Cohort) -> ApiResult<()> {
     write_tx(conn, |conn| {
-        let patients: Vec<NewPatientRow> = cohort.patients.iter().map(|(id, fields, at)| NewPatientRow::new(actor, *id, fields, *at)).collect();
-        insert_all!(conn, p::table, patients);
-        let sessions: Vec<NewInfusionRow> = cohort.infusions.iter().map(|s| NewInfusionRow::new(actor.clinic_id, s)).collect();
+        let registered: Vec<Patient> = cohort.patients.iter().map(|(id, fields, at)| Patient::registered(*id, fields.clone(), actor.user_id, *at)).collect();
+        let rows: Vec<PatientRow> = registered.iter().map(|patient| PatientRow::new(actor.clinic_id, patient)).collect();
+        insert_all!(conn, p::table, rows);
+        let sessions: Vec<InfusionRow> = cohort.infusions.iter().map(|s| InfusionRow::new(actor.clinic_id, s)).collect();
         insert_all!(conn, i::table, sessions);
-        let ratings: Vec<NewAssessmentRow> =
-            cohort.assessments.iter().filter_map(|versions| versions.last()).map(|(current, _)| NewAssessmentRow::new(actor.clinic_id, current)).collect();
+        let ratings: Vec<AssessmentRow> =
+            cohort.assessments.iter().filter_map(|versions| versions.last()).map(|(current, _)| AssessmentRow::new(actor.clinic_id, current)).collect();
         insert_all!(conn, a::table, ratings);
-        let registered = cohort.patients.iter().map(|(id, fields, at)| patients::revision(&Patient::registered(*id, fields.clone(), *at)));
-        let mut kept: Vec<NewRevisionRow> = registered.map(|revision| NewRevisionRow::new(actor, revision)).collect();
+        let mut kept: Vec<NewRevisionRow> = registered.iter().map(|patient| NewRevisionRow::new(actor, patients::revision(patient))).collect();
         kept.extend(cohort.infusions.iter().map(|s| NewRevisionRow::new(actor, infusions::revision(s, None))));
         for (version, reason) in cohort.assessments.iter().flatten() {
             kept.push(NewRevisionRow::new(actor, assessments::revision(version, reason.as_deref())));

@@ -3,16 +3,17 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::revisions::{self, NewRevision};
-use super::{Actor, Page, audit, now, split_page, stored};
+use super::records::Kept;
+use super::revisions::NewRevision;
+use super::{Page, patients, split_page, stored};
 use crate::db::schema::infusions as i;
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
-use crate::domain::infusion::{Drug, Guidance, Infusion, Route, series_numbers};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::infusion::{Drug, Guidance, Infusion, InfusionInput, Route, series_numbers};
+use crate::error::{ApiError, ApiResult, FieldError};
 
 pub const ENTITY: &str = "infusion";
 
@@ -31,10 +32,12 @@ pub struct InfusionRecord {
     pub updated_by: Uuid,
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = i)]
-struct InfusionRow {
+/// A session's row, read, inserted and overwritten whole.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = i, treat_none_as_null = true)]
+pub struct InfusionRow {
     id: DbUuid,
+    clinic_id: DbUuid,
     patient_id: DbUuid,
     drug: String,
     route: String,
@@ -61,48 +64,16 @@ struct InfusionRow {
     updated_by: DbUuid,
 }
 
-/// The row a new session becomes.
-#[derive(Insertable)]
-#[diesel(table_name = i)]
-pub struct NewInfusionRow {
-    id: DbUuid,
-    clinic_id: DbUuid,
-    patient_id: DbUuid,
-    drug: &'static str,
-    route: &'static str,
-    guidance: Option<&'static str>,
-    started_at: DbTime,
-    ended_at: Option<DbTime>,
-    discharged_at: Option<DbTime>,
-    dose_mg: f64,
-    weight_kg: Option<f64>,
-    dose_mg_per_kg: Option<f64>,
-    series_number: i32,
-    lot_number: Option<String>,
-    vitals: DbJson,
-    cadss_total: Option<i32>,
-    moaas: Option<i32>,
-    adverse_event_codes: DbJson,
-    adverse_event_notes: Option<String>,
-    notes: Option<String>,
-    status: &'static str,
-    version: i32,
-    created_at: DbTime,
-    updated_at: DbTime,
-    created_by: DbUuid,
-    updated_by: DbUuid,
-}
-
-impl NewInfusionRow {
+impl InfusionRow {
     pub fn new(clinic: Uuid, record: &InfusionRecord) -> Self {
         let s = &record.session;
-        NewInfusionRow {
+        InfusionRow {
             id: DbUuid(record.id),
             clinic_id: DbUuid(clinic),
             patient_id: DbUuid(record.patient_id),
-            drug: s.drug.code(),
-            route: s.route.code(),
-            guidance: s.guidance.map(Guidance::code),
+            drug: s.drug.code().into(),
+            route: s.route.code().into(),
+            guidance: s.guidance.map(|g| g.code().into()),
             started_at: DbTime(s.started_at),
             ended_at: s.ended_at.map(DbTime),
             discharged_at: s.discharged_at.map(DbTime),
@@ -117,7 +88,7 @@ impl NewInfusionRow {
             adverse_event_codes: json_of(&s.adverse_event_codes),
             adverse_event_notes: s.adverse_event_notes.clone(),
             notes: s.notes.clone(),
-            status: record.status.code(),
+            status: record.status.code().into(),
             version: record.version,
             created_at: DbTime(record.created_at),
             updated_at: DbTime(record.updated_at),
@@ -173,7 +144,7 @@ fn json_of<T: Serialize>(value: &T) -> DbJson {
 
 /// Gives the patient's active sessions their numbers by start time; a session added
 /// or moved earlier renumbers the ones after it.
-fn renumber(conn: &mut Db, patient: Uuid) -> QueryResult<()> {
+fn renumber(conn: &mut Db, patient: Uuid) -> QueryResult<std::collections::HashMap<Uuid, i32>> {
     // Serialise renumbering per patient: on PostgreSQL this no-op update holds the
     // patient's row until commit, so a concurrent session's numbering waits and then
     // sees this one (SQLite's write lock already serialises writers).
@@ -187,12 +158,13 @@ fn renumber(conn: &mut Db, patient: Uuid) -> QueryResult<()> {
         .load(conn)?;
     let current: std::collections::HashMap<Uuid, i32> = sessions.iter().map(|(id, _, n)| (id.0, *n)).collect();
     let starts: Vec<(Uuid, DateTime<Utc>)> = sessions.iter().map(|(id, t, _)| (id.0, t.0)).collect();
-    for (id, number) in series_numbers(&starts) {
-        if current.get(&id) != Some(&number) {
-            diesel::update(i::table.find(DbUuid(id))).set(i::series_number.eq(number)).execute(conn)?;
+    let numbers = series_numbers(&starts);
+    for (id, number) in &numbers {
+        if current.get(id) != Some(number) {
+            diesel::update(i::table.find(DbUuid(*id))).set(i::series_number.eq(number)).execute(conn)?;
         }
     }
-    Ok(())
+    Ok(numbers.into_iter().collect())
 }
 
 /// The session if it belongs to the clinic; 404 otherwise.
@@ -206,31 +178,7 @@ pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<InfusionRecord> 
     row.ok_or(ApiError::NotFound)?.into_record()
 }
 
-/// Inside the caller's write transaction (see `idempotency::once`). The patient must
-/// already be known to belong to the actor's clinic.
-pub fn create(conn: &mut Db, actor: &Actor, patient: Uuid, s: &Infusion) -> ApiResult<InfusionRecord> {
-    let at = now();
-    let new = InfusionRecord {
-        id: Uuid::now_v7(),
-        patient_id: patient,
-        session: s.clone(),
-        series_number: 0, // numbered below, with the rest of the series
-        status: RecordStatus::Active,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        created_by: actor.user_id,
-        updated_by: actor.user_id,
-    };
-    diesel::insert_into(i::table).values(NewInfusionRow::new(actor.clinic_id, &new)).execute(conn)?;
-    renumber(conn, patient)?;
-    let record = find(conn, actor.clinic_id, new.id)?;
-    revisions::record(conn, actor, revision(&record, None))?;
-    audit::record(conn, actor.audit("infusion.create", ENTITY, Some(record.id), json!({"patient_id": patient})))?;
-    Ok(record)
-}
-
-pub fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<InfusionRecord>, Option<Uuid>)> {
+fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<InfusionRecord>, Option<Uuid>)> {
     let mut query = i::table
         .filter(i::clinic_id.eq(DbUuid(clinic)))
         .filter(i::patient_id.eq(DbUuid(patient)))
@@ -257,66 +205,95 @@ pub fn active_starts(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Ve
     Ok(starts.into_iter().map(|t| t.0).collect())
 }
 
-/// Saves a new version (amended fields, or a retraction) if the session is still at
-/// `expected_version`; keeps the new version as a revision and renumbers the series.
-pub fn save_version(
-    conn: &mut Db,
-    actor: &Actor,
-    id: Uuid,
-    expected_version: i32,
-    session: &Infusion,
-    status: RecordStatus,
-    reason: &str,
-) -> ApiResult<InfusionRecord> {
-    write_tx(conn, |conn| {
-        let current = find(conn, actor.clinic_id, id)?;
-        if current.version != expected_version {
-            return Err(ApiError::PreconditionFailed);
+impl InfusionRecord {
+    fn version_of(&self, session: Infusion, status: RecordStatus, version: i32, at: DateTime<Utc>, by: Uuid) -> Self {
+        InfusionRecord { session, status, version, updated_at: at, updated_by: by, ..self.clone() }
+    }
+}
+
+impl Kept for InfusionRecord {
+    type Fields = Infusion;
+    type Input = InfusionInput;
+    type Owner = Uuid;
+    const ENTITY: &'static str = ENTITY;
+
+    fn parse(input: &InfusionInput, now: DateTime<Utc>) -> Result<Infusion, Vec<FieldError>> {
+        input.parse(now)
+    }
+    fn to_input(&self) -> InfusionInput {
+        self.session.to_input()
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn status(&self) -> RecordStatus {
+        self.status
+    }
+    fn patient_id(&self) -> Uuid {
+        self.patient_id
+    }
+    /// The session with the dosing and REMS warnings it raises.
+    fn view(&self) -> Value {
+        let mut view = serde_json::to_value(self).expect("plain data serialises");
+        view["warnings"] = serde_json::to_value(self.session.warnings()).expect("plain data serialises");
+        view
+    }
+    fn check_owner(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
+        patients::exists(conn, clinic, patient)
+    }
+    fn owner_id(patient: Uuid) -> Option<Uuid> {
+        Some(patient)
+    }
+    fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<Self>, Option<Uuid>)> {
+        list(conn, clinic, patient, page)
+    }
+    fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self> {
+        find(conn, clinic, id)
+    }
+    fn new(id: Uuid, patient: Uuid, session: Infusion, by: Uuid, at: DateTime<Utc>) -> Self {
+        InfusionRecord {
+            id,
+            patient_id: patient,
+            session,
+            series_number: 0, // numbered in `settle`, with the rest of the series
+            status: RecordStatus::Active,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            created_by: by,
+            updated_by: by,
         }
-        if current.status != RecordStatus::Active {
-            return Err(ApiError::Conflict("the session was entered in error and can no longer change".into()));
-        }
-        let s = session;
-        // The version in the WHERE clause makes a concurrent amendment that committed
-        // first win: on PostgreSQL this UPDATE then matches no row.
-        let changed = diesel::update(i::table.find(DbUuid(id)).filter(i::version.eq(expected_version)))
-            .set((
-                (
-                    i::drug.eq(s.drug.code()),
-                    i::route.eq(s.route.code()),
-                    i::guidance.eq(s.guidance.map(Guidance::code)),
-                    i::started_at.eq(DbTime(s.started_at)),
-                    i::ended_at.eq(s.ended_at.map(DbTime)),
-                    i::discharged_at.eq(s.discharged_at.map(DbTime)),
-                    i::dose_mg.eq(s.dose_mg),
-                    i::weight_kg.eq(s.weight_kg),
-                    i::dose_mg_per_kg.eq(s.dose_mg_per_kg),
-                    i::lot_number.eq(&s.lot_number),
-                ),
-                (
-                    i::vitals.eq(json_of(&s.vitals)),
-                    i::cadss_total.eq(s.cadss_total.map(|v| v as i32)),
-                    i::moaas.eq(s.moaas.map(|v| v as i32)),
-                    i::adverse_event_codes.eq(json_of(&s.adverse_event_codes)),
-                    i::adverse_event_notes.eq(&s.adverse_event_notes),
-                    i::notes.eq(&s.notes),
-                    i::status.eq(status.code()),
-                    i::version.eq(expected_version + 1),
-                    i::updated_at.eq(DbTime(now())),
-                    i::updated_by.eq(DbUuid(actor.user_id)),
-                ),
-            ))
+    }
+    fn next(&self, session: Infusion, status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
+        self.version_of(session, status, self.version + 1, at, by)
+    }
+    fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
+        diesel::insert_into(i::table).values(InfusionRow::new(clinic, self)).execute(conn)?;
+        Ok(())
+    }
+    fn overwrite(&self, conn: &mut Db, clinic: Uuid, expected: i32) -> ApiResult<bool> {
+        // The version in the WHERE clause makes a concurrent change that committed first
+        // win: on PostgreSQL this UPDATE then matches no row.
+        let row = InfusionRow::new(clinic, self);
+        let changed = diesel::update(i::table.find(DbUuid(self.id)).filter(i::clinic_id.eq(DbUuid(clinic))).filter(i::version.eq(expected)))
+            .set(&row)
             .execute(conn)?;
-        if changed == 0 {
-            return Err(ApiError::PreconditionFailed);
+        Ok(changed == 1)
+    }
+    /// A session added, moved or retracted renumbers the patient's series.
+    fn settle(mut self, conn: &mut Db, _clinic: Uuid) -> ApiResult<Self> {
+        let numbers = renumber(conn, self.patient_id)?;
+        if let Some(number) = numbers.get(&self.id) {
+            self.series_number = *number;
         }
-        renumber(conn, current.patient_id)?;
-        let record = find(conn, actor.clinic_id, id)?;
-        revisions::record(conn, actor, revision(&record, Some(reason)))?;
-        let action = if status == RecordStatus::Active { "infusion.amend" } else { "infusion.retract" };
-        audit::record(conn, actor.audit(action, ENTITY, Some(id), json!({"version": record.version})))?;
-        Ok(record)
-    })
+        Ok(self)
+    }
+    fn created_detail(&self) -> Value {
+        json!({"patient_id": self.patient_id})
+    }
 }
 
 /// Active sessions of the given patients (a page of the research export).

@@ -7,6 +7,8 @@ pub mod housekeeping;
 pub mod idempotency;
 pub mod infusions;
 pub mod patients;
+pub mod reactions;
+pub mod records;
 pub mod research;
 pub mod revisions;
 pub mod tokens;

@@ -3,15 +3,22 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::revisions::{self, NewRevision};
-use super::{Actor, Page, audit, now, split_page};
+use super::records::{Kept, audit_read};
+use super::{assessments, infusions};
+use super::revisions::NewRevision;
+use super::{Actor, Page, split_page};
 use crate::db::schema::patients as p;
-use crate::db::{Db, DbTime, DbUuid, write_tx};
-use crate::domain::patient::{PatientFields, Sex};
-use crate::error::{ApiError, ApiResult};
+use crate::db::{Db, DbTime, DbUuid};
+use crate::domain::RecordStatus;
+use crate::domain::patient::{PatientFields, PatientInput, Sex};
+use crate::domain::trajectory::RatingPoint;
+use crate::error::{ApiError, ApiResult, FieldError};
+
+/// What revisions and the audit call a patient.
+pub const ENTITY: &str = "patient";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Patient {
@@ -23,12 +30,18 @@ pub struct Patient {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub created_by: Uuid,
+    #[serde(skip)]
+    pub updated_by: Uuid,
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = p)]
-struct PatientRow {
+/// A patient's row, read, inserted and overwritten whole.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = p, treat_none_as_null = true)]
+pub struct PatientRow {
     id: DbUuid,
+    clinic_id: DbUuid,
     external_id: Option<String>,
     display_name: String,
     birth_date: NaiveDate,
@@ -39,9 +52,31 @@ struct PatientRow {
     version: i32,
     created_at: DbTime,
     updated_at: DbTime,
+    created_by: DbUuid,
+    updated_by: DbUuid,
 }
 
 impl PatientRow {
+    pub fn new(clinic: Uuid, patient: &Patient) -> Self {
+        let f = &patient.fields;
+        PatientRow {
+            id: DbUuid(patient.id),
+            clinic_id: DbUuid(clinic),
+            external_id: f.external_id.clone(),
+            display_name: f.display_name.clone(),
+            birth_date: f.birth_date,
+            sex: f.sex.code().into(),
+            diagnosis: f.diagnosis.clone(),
+            research_consent: f.research_consent,
+            research_consent_changed_at: Some(DbTime(patient.research_consent_changed_at)),
+            version: patient.version,
+            created_at: DbTime(patient.created_at),
+            updated_at: DbTime(patient.updated_at),
+            created_by: DbUuid(patient.created_by),
+            updated_by: DbUuid(patient.updated_by),
+        }
+    }
+
     fn into_patient(self) -> Patient {
         Patient {
             id: self.id.0,
@@ -57,7 +92,99 @@ impl PatientRow {
             version: self.version,
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
+            created_by: self.created_by.0,
+            updated_by: self.updated_by.0,
         }
+    }
+}
+
+impl Patient {
+    /// A patient as registered by `by` at `at`: its first version.
+    pub fn registered(id: Uuid, fields: PatientFields, by: Uuid, at: DateTime<Utc>) -> Patient {
+        Patient { id, fields, research_consent_changed_at: at, version: 1, created_at: at, updated_at: at, created_by: by, updated_by: by }
+    }
+}
+
+/// The version to keep of a patient as it now stands.
+pub fn revision(patient: &Patient) -> NewRevision {
+    NewRevision::of(ENTITY, patient.id, patient.version, patient.updated_at, patient, None)
+}
+
+impl Kept for Patient {
+    type Fields = PatientFields;
+    type Input = PatientInput;
+    type Owner = ();
+    const ENTITY: &'static str = ENTITY;
+    const CHANGED: &'static str = "update";
+
+    fn parse(input: &PatientInput, now: DateTime<Utc>) -> Result<PatientFields, Vec<FieldError>> {
+        input.parse(now.date_naive())
+    }
+    fn to_input(&self) -> PatientInput {
+        self.fields.to_input()
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn status(&self) -> RecordStatus {
+        RecordStatus::Active
+    }
+    fn patient_id(&self) -> Uuid {
+        self.id
+    }
+    fn check_owner(_conn: &mut Db, _clinic: Uuid, _owner: ()) -> ApiResult<()> {
+        Ok(())
+    }
+    fn owner_id(_owner: ()) -> Option<Uuid> {
+        None
+    }
+    fn list(conn: &mut Db, clinic: Uuid, _owner: (), page: Page) -> ApiResult<(Vec<Self>, Option<Uuid>)> {
+        list(conn, clinic, page)
+    }
+    fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self> {
+        find(conn, clinic, id)
+    }
+    fn new(id: Uuid, _owner: (), fields: PatientFields, by: Uuid, at: DateTime<Utc>) -> Self {
+        Patient::registered(id, fields, by, at)
+    }
+    fn next(&self, fields: PatientFields, _status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
+        // Consent's timestamp moves only when consent itself changes.
+        let consent_changed = fields.research_consent != self.fields.research_consent;
+        Patient {
+            research_consent_changed_at: if consent_changed { at } else { self.research_consent_changed_at },
+            fields,
+            version: self.version + 1,
+            updated_at: at,
+            updated_by: by,
+            ..self.clone()
+        }
+    }
+    fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
+        diesel::insert_into(p::table).values(PatientRow::new(clinic, self)).execute(conn).map_err(duplicate_external_id)?;
+        Ok(())
+    }
+    fn overwrite(&self, conn: &mut Db, clinic: Uuid, expected: i32) -> ApiResult<bool> {
+        let row = PatientRow::new(clinic, self);
+        let changed = diesel::update(p::table.find(DbUuid(self.id)).filter(p::clinic_id.eq(DbUuid(clinic))).filter(p::version.eq(expected)))
+            .set(&row)
+            .execute(conn)
+            .map_err(duplicate_external_id)?;
+        Ok(changed == 1)
+    }
+    fn created_detail(&self) -> Value {
+        json!({})
+    }
+    /// The fields that changed, never their values, except consent's new state.
+    fn changed_detail(&self, before: &Self) -> Value {
+        let changed = before.fields.changed_fields(&self.fields);
+        let mut detail = json!({"version": self.version, "changed": changed});
+        if changed.contains(&"research_consent") {
+            detail["research_consent"] = json!(self.fields.research_consent);
+        }
+        detail
     }
 }
 
@@ -65,72 +192,6 @@ fn duplicate_external_id(e: diesel::result::Error) -> ApiError {
     match ApiError::from(e) {
         ApiError::Conflict(_) => ApiError::Conflict("external_id is already used by another patient of this clinic".into()),
         other => other,
-    }
-}
-
-/// The row a new patient becomes.
-#[derive(Insertable)]
-#[diesel(table_name = p)]
-pub struct NewPatientRow {
-    id: DbUuid,
-    clinic_id: DbUuid,
-    external_id: Option<String>,
-    display_name: String,
-    birth_date: NaiveDate,
-    sex: &'static str,
-    diagnosis: String,
-    research_consent: bool,
-    research_consent_changed_at: DbTime,
-    version: i32,
-    created_at: DbTime,
-    updated_at: DbTime,
-    created_by: DbUuid,
-    updated_by: DbUuid,
-}
-
-impl NewPatientRow {
-    pub fn new(actor: &Actor, id: Uuid, fields: &PatientFields, at: DateTime<Utc>) -> Self {
-        NewPatientRow {
-            id: DbUuid(id),
-            clinic_id: DbUuid(actor.clinic_id),
-            external_id: fields.external_id.clone(),
-            display_name: fields.display_name.clone(),
-            birth_date: fields.birth_date,
-            sex: fields.sex.code(),
-            diagnosis: fields.diagnosis.clone(),
-            research_consent: fields.research_consent,
-            research_consent_changed_at: DbTime(at),
-            version: 1,
-            created_at: DbTime(at),
-            updated_at: DbTime(at),
-            created_by: DbUuid(actor.user_id),
-            updated_by: DbUuid(actor.user_id),
-        }
-    }
-}
-
-/// Inside the caller's write transaction (see `idempotency::once`).
-pub fn create(conn: &mut Db, actor: &Actor, fields: &PatientFields) -> ApiResult<Patient> {
-    let (id, at) = (Uuid::now_v7(), now());
-    diesel::insert_into(p::table).values(NewPatientRow::new(actor, id, fields, at)).execute(conn).map_err(duplicate_external_id)?;
-    audit::record(conn, actor.audit("patient.create", ENTITY, Some(id), json!({})))?;
-    let patient = Patient::registered(id, fields.clone(), at);
-    revisions::record(conn, actor, revision(&patient))?;
-    Ok(patient)
-}
-
-/// What revisions and the audit call a patient.
-pub const ENTITY: &str = "patient";
-
-/// The version to keep of a patient as it now stands.
-pub fn revision(patient: &Patient) -> NewRevision {
-    NewRevision::of(ENTITY, patient.id, patient.version, patient.updated_at, patient, None)
-}
-
-impl Patient {
-    /// A patient as registered at `at`: its first version.
-    pub fn registered(id: Uuid, fields: PatientFields, at: DateTime<Utc>) -> Patient {
-        Patient { id, fields, research_consent_changed_at: at, version: 1, created_at: at, updated_at: at }
     }
 }
 
@@ -150,7 +211,7 @@ pub fn exists(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<()> {
     if n == 1 { Ok(()) } else { Err(ApiError::NotFound) }
 }
 
-pub fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Patient>, Option<Uuid>)> {
+fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Patient>, Option<Uuid>)> {
     let mut query = p::table
         .filter(p::clinic_id.eq(DbUuid(clinic)))
         .select(PatientRow::as_select())
@@ -161,46 +222,15 @@ pub fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Patient>,
         query = query.filter(p::id.gt(DbUuid(after)));
     }
     let patients = query.load(conn)?.into_iter().map(PatientRow::into_patient).collect();
-    Ok(split_page(patients, page, |p| p.id))
+    Ok(split_page(patients, page, |p: &Patient| p.id))
 }
 
-/// Replaces the patient's fields if it is still at `expected_version` (else 412). The
-/// audit names the fields that changed, never their values, except consent's new state.
-pub fn update(conn: &mut Db, actor: &Actor, id: Uuid, current: &Patient, fields: &PatientFields) -> ApiResult<Patient> {
-    let expected_version = current.version;
-    let changed_fields = current.fields.changed_fields(fields);
-    let consent_changed = changed_fields.contains(&"research_consent");
-    let at = now();
-    write_tx(conn, |conn| {
-        let consent_changed_at = if consent_changed { DbTime(at) } else { DbTime(current.research_consent_changed_at) };
-        let changed = diesel::update(
-            p::table.filter(p::id.eq(DbUuid(id))).filter(p::clinic_id.eq(DbUuid(actor.clinic_id))).filter(p::version.eq(expected_version)),
-        )
-        .set((
-            p::external_id.eq(&fields.external_id),
-            p::display_name.eq(&fields.display_name),
-            p::birth_date.eq(fields.birth_date),
-            p::sex.eq(fields.sex.code()),
-            p::diagnosis.eq(&fields.diagnosis),
-            p::research_consent.eq(fields.research_consent),
-            p::research_consent_changed_at.eq(Some(consent_changed_at)),
-            p::version.eq(expected_version + 1),
-            p::updated_at.eq(DbTime(at)),
-            p::updated_by.eq(DbUuid(actor.user_id)),
-        ))
-        .execute(conn)
-        .map_err(duplicate_external_id)?;
-        if changed == 0 {
-            exists(conn, actor.clinic_id, id)?;
-            return Err(ApiError::PreconditionFailed);
-        }
-        let mut detail = json!({"version": expected_version + 1, "changed": changed_fields});
-        if consent_changed {
-            detail["research_consent"] = json!(fields.research_consent);
-        }
-        audit::record(conn, actor.audit("patient.update", "patient", Some(id), detail))?;
-        let patient = find(conn, actor.clinic_id, id)?;
-        revisions::record(conn, actor, revision(&patient))?;
-        Ok(patient)
-    })
+/// What a trajectory is drawn from: the start of each active session and each active
+/// rating as the outcome rules read it. Audited as a read of the patient.
+pub fn course(conn: &mut Db, actor: &Actor, id: Uuid) -> ApiResult<(Vec<DateTime<Utc>>, Vec<RatingPoint>)> {
+    exists(conn, actor.clinic_id, id)?;
+    let starts = infusions::active_starts(conn, actor.clinic_id, id)?;
+    let points = assessments::active_points(conn, actor.clinic_id, id)?;
+    audit_read(conn, actor, "patient.trajectory".into(), ENTITY, Some(id), json!({}))?;
+    Ok((starts, points))
 }
