@@ -3,14 +3,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::parse_json;
 use crate::auth::password;
 use crate::auth::throttle::client_address;
 use crate::domain::FieldError;
 use crate::auth::token::{ACCESS_TTL_SECS, new_refresh_token, refresh_token_hash};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEntry};
@@ -79,7 +77,7 @@ async fn issue_pair(state: &AppState, user: &users::User) -> ApiResult<TokenPair
     let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, now());
     let refresh_token = new_refresh_token();
     let (hash, user_id) = (refresh_token_hash(&refresh_token), user.id);
-    state.db(move |conn| Ok(write_tx(conn, |conn| tokens::issue(conn, user_id, Uuid::now_v7(), &hash))?)).await?;
+    state.db(move |conn| tokens::start_family(conn, user_id, &hash)).await?;
     Ok(TokenPair { access_token, token_type: "Bearer", expires_in: ACCESS_TTL_SECS, refresh_token })
 }
 

@@ -15,7 +15,7 @@ pub async fn healthz() -> HttpResponse {
 /// Ready when the database answers.
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     state
-        .db(|conn| crate::db::ping(conn).map_err(|e| ApiError::DatabaseUnavailable(format!("database: {e}"))))
+        .db(|conn| crate::store::ping(conn).map_err(|e| ApiError::DatabaseUnavailable(format!("database: {e}"))))
         .await
         .map_err(|e| match e {
             ApiError::DatabaseUnavailable(_) => e,

@@ -186,27 +186,31 @@ fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Ve
     Ok(split_page(records, page, |r| r.id))
 }
 
+/// The columns a rating point is read from (`stored_point`).
+pub type PointColumns = (DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>);
+
+/// A stored rating as the outcome rules read it: the one place a point is built from a row.
+pub fn stored_point((id, instrument, rated_at, recall, total, cgi_s, cgi_i): PointColumns) -> ApiResult<RatingPoint> {
+    Ok(RatingPoint {
+        id: id.0,
+        instrument: stored("instrument", Instrument::parse(&instrument))?,
+        rated_at: rated_at.0,
+        recall: stored("recall", Recall::parse(&recall))?,
+        total: total as u32,
+        cgi_s: cgi_s.map(|v| v as u32),
+        cgi_i: cgi_i.map(|v| v as u32),
+    })
+}
+
 /// The patient's active ratings, as the trajectory needs them.
 pub fn active_points(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Vec<RatingPoint>> {
-    let rows: Vec<(DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>)> = a::table
+    let rows: Vec<PointColumns> = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::patient_id.eq(DbUuid(patient)))
         .filter(a::status.eq(RecordStatus::Active.code()))
         .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i))
         .load(conn)?;
-    rows.into_iter()
-        .map(|(id, instrument, rated_at, recall, total, cgi_s, cgi_i)| {
-            Ok(RatingPoint {
-                id: id.0,
-                instrument: stored("instrument", Instrument::parse(&instrument))?,
-                rated_at: rated_at.0,
-                recall: stored("recall", Recall::parse(&recall))?,
-                total: total as u32,
-                cgi_s: cgi_s.map(|v| v as u32),
-                cgi_i: cgi_i.map(|v| v as u32),
-            })
-        })
-        .collect()
+    rows.into_iter().map(stored_point).collect()
 }
 
 impl Kept for AssessmentRecord {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::assessments::{self, AssessmentRecord, AssessmentRow};
 use super::infusions::{self, InfusionRecord, InfusionRow};
 use super::patients::{self, Patient, PatientRow};
-use super::revisions::NewRevisionRow;
+use super::revisions::RevisionRow;
 use super::Actor;
 use crate::db::schema::{assessments as a, infusions as i, patients as p, revisions as r};
 use crate::db::{Db, write_tx};
@@ -50,10 +50,10 @@ pub fn insert(conn: &mut Db, actor: &Actor, cohort: &Cohort) -> ApiResult<()> {
         let ratings: Vec<AssessmentRow> =
             cohort.assessments.iter().filter_map(|versions| versions.last()).map(|(current, _)| AssessmentRow::new(actor.clinic_id, current)).collect();
         insert_all!(conn, a::table, ratings);
-        let mut kept: Vec<NewRevisionRow> = registered.iter().map(|patient| NewRevisionRow::new(actor, patients::revision(patient))).collect();
-        kept.extend(cohort.infusions.iter().map(|s| NewRevisionRow::new(actor, infusions::revision(s, None))));
+        let mut kept: Vec<RevisionRow> = registered.iter().map(|patient| RevisionRow::new(actor, patients::revision(patient))).collect();
+        kept.extend(cohort.infusions.iter().map(|s| RevisionRow::new(actor, infusions::revision(s, None))));
         for (version, reason) in cohort.assessments.iter().flatten() {
-            kept.push(NewRevisionRow::new(actor, assessments::revision(version, reason.as_deref())));
+            kept.push(RevisionRow::new(actor, assessments::revision(version, reason.as_deref())));
         }
         insert_all!(conn, r::table, kept);
         Ok(())

@@ -22,6 +22,11 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// Is the database there? (readiness)
+pub fn ping(conn: &mut crate::db::Db) -> diesel::QueryResult<()> {
+    crate::db::ping(conn)
+}
+
 /// A keyset page: rows after (or, newest first, before) the cursor's id, by id. Ids are
 /// UUID v7, so id order is creation order and inserts never shift a page.
 #[derive(Debug, Clone, Copy)]

@@ -5,13 +5,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::assessments::{PointColumns, stored_point};
 use crate::db::schema::{assessments as a, clinics, infusions as i, patients as p};
 use crate::db::{Db, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
 use crate::domain::patient::Sex;
-use crate::domain::scoring::Recall;
 use crate::domain::trajectory::RatingPoint;
 use crate::error::ApiResult;
 
@@ -87,13 +87,13 @@ pub fn cohort_page(
         .filter(i::patient_id.gt(first.unwrap_or(DbUuid(Uuid::nil()))))
         .select((i::patient_id, i::started_at, i::drug, i::route, i::guidance))
         .load(conn)?;
-    let ratings: Vec<(DbUuid, DbUuid, DbTime, String, i32, Option<i32>, Option<i32>)> = a::table
+    let ratings: Vec<(DbUuid, PointColumns)> = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::instrument.eq(instrument.code()))
         .filter(a::status.eq(RecordStatus::Active.code()))
         .filter(a::patient_id.le(last))
         .filter(a::patient_id.gt(first.unwrap_or(DbUuid(Uuid::nil()))))
-        .select((a::patient_id, a::id, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i))
+        .select((a::patient_id, (a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i)))
         .load(conn)?;
     Ok(CohortInputs {
         patients,
@@ -107,14 +107,7 @@ pub fn cohort_page(
                 guidance: guidance.as_deref().and_then(Guidance::parse),
             })
             .collect(),
-        ratings: ratings
-            .into_iter()
-            .map(|(patient, id, rated_at, recall, total, cgi_s, cgi_i)| {
-                let recall = super::stored("recall", Recall::parse(&recall))?;
-                let (cgi_s, cgi_i) = (cgi_s.map(|c| c as u32), cgi_i.map(|c| c as u32));
-                Ok((patient.0, RatingPoint { id: id.0, instrument, rated_at: rated_at.0, recall, total: total as u32, cgi_s, cgi_i }))
-            })
-            .collect::<ApiResult<_>>()?,
+        ratings: ratings.into_iter().map(|(patient, columns)| Ok((patient.0, stored_point(columns)?))).collect::<ApiResult<_>>()?,
     })
 }
 

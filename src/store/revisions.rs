@@ -35,12 +35,13 @@ impl NewRevision {
     }
 }
 
-#[derive(Insertable)]
+/// A revision's row, as inserted and read back.
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = r)]
-pub struct NewRevisionRow {
+pub struct RevisionRow {
     id: DbUuid,
     clinic_id: DbUuid,
-    entity: &'static str,
+    entity: String,
     entity_id: DbUuid,
     version: i32,
     snapshot: DbJson,
@@ -49,12 +50,12 @@ pub struct NewRevisionRow {
     reason: Option<String>,
 }
 
-impl NewRevisionRow {
+impl RevisionRow {
     pub fn new(actor: &Actor, revision: NewRevision) -> Self {
-        NewRevisionRow {
+        RevisionRow {
             id: DbUuid(Uuid::now_v7()),
             clinic_id: DbUuid(actor.clinic_id),
-            entity: revision.entity,
+            entity: revision.entity.into(),
             entity_id: DbUuid(revision.entity_id),
             version: revision.version,
             snapshot: DbJson(revision.snapshot),
@@ -66,7 +67,7 @@ impl NewRevisionRow {
 }
 
 pub fn record(conn: &mut Db, actor: &Actor, revision: NewRevision) -> QueryResult<()> {
-    diesel::insert_into(r::table).values(NewRevisionRow::new(actor, revision)).execute(conn).map(|_| ())
+    diesel::insert_into(r::table).values(RevisionRow::new(actor, revision)).execute(conn).map(|_| ())
 }
 
 /// One version: the record as it stood, who made it so, when and why.
@@ -93,15 +94,11 @@ pub fn list(conn: &mut Db, clinic: Uuid, entity: &'static str, entity_id: Uuid, 
             .optional()?
             .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
     };
-    let rows: Vec<(DbUuid, i32, DbJson, DbTime, DbUuid, Option<String>)> = of_record()
-        .filter(r::version.gt(after_version))
-        .order(r::version.asc())
-        .limit(page.limit + 1)
-        .select((r::id, r::version, r::snapshot, r::changed_at, r::changed_by, r::reason))
-        .load(conn)?;
+    let rows: Vec<RevisionRow> =
+        of_record().filter(r::version.gt(after_version)).order(r::version.asc()).limit(page.limit + 1).select(RevisionRow::as_select()).load(conn)?;
     let revisions = rows
         .into_iter()
-        .map(|(id, version, snapshot, changed_at, changed_by, reason)| {
+        .map(|RevisionRow { id, version, snapshot, changed_at, changed_by, reason, .. }| {
             let mut snapshot = snapshot.0;
             if let Value::Object(map) = &mut snapshot {
                 // The revision's own fields describe the change; the snapshot's would repeat them.

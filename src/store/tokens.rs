@@ -12,9 +12,9 @@ use crate::db::{Db, DbTime, DbUuid, write_tx};
 use crate::error::ApiResult;
 
 /// The first token of a new family (a login): the family ends `REFRESH_TTL_DAYS` from now.
-pub fn issue(conn: &mut Db, user: Uuid, family: Uuid, token_hash: &str) -> QueryResult<()> {
+pub fn start_family(conn: &mut Db, user: Uuid, token_hash: &str) -> ApiResult<()> {
     let at = now();
-    insert(conn, user, family, token_hash, at, at + Duration::days(REFRESH_TTL_DAYS))
+    Ok(write_tx(conn, |conn| insert(conn, user, Uuid::now_v7(), token_hash, at, at + Duration::days(REFRESH_TTL_DAYS)))?)
 }
 
 fn insert(conn: &mut Db, user: Uuid, family: Uuid, token_hash: &str, at: DateTime<Utc>, expires_at: DateTime<Utc>) -> QueryResult<()> {

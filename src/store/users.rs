@@ -29,7 +29,8 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Queryable, Selectable)]
+/// An account's row, read, inserted and overwritten whole.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = u)]
 struct UserRow {
     id: DbUuid,
@@ -45,6 +46,21 @@ struct UserRow {
 }
 
 impl UserRow {
+    fn new(user: &User) -> Self {
+        UserRow {
+            id: DbUuid(user.id),
+            clinic_id: DbUuid(user.clinic_id),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role.code().into(),
+            password_hash: user.password_hash.clone(),
+            active: user.active,
+            version: user.version,
+            created_at: DbTime(user.created_at),
+            updated_at: DbTime(user.updated_at),
+        }
+    }
+
     fn into_user(self) -> ApiResult<User> {
         let role = Role::parse(&self.role).ok_or_else(|| ApiError::Internal(format!("stored role {:?}", self.role)))?;
         Ok(User {
@@ -85,27 +101,27 @@ pub struct NewUser {
 }
 
 fn insert_user(conn: &mut Db, clinic: Uuid, new: &NewUser) -> ApiResult<Uuid> {
-    let id = Uuid::now_v7();
-    let at = DbTime(now());
+    let at = now();
+    let user = User {
+        id: Uuid::now_v7(),
+        clinic_id: clinic,
+        email: new.email.to_lowercase(),
+        name: new.name.clone(),
+        role: new.role,
+        active: true,
+        password_hash: new.password_hash.clone(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
     diesel::insert_into(u::table)
-        .values((
-            u::id.eq(DbUuid(id)),
-            u::clinic_id.eq(DbUuid(clinic)),
-            u::email.eq(new.email.to_lowercase()),
-            u::name.eq(&new.name),
-            u::role.eq(new.role.code()),
-            u::password_hash.eq(&new.password_hash),
-            u::active.eq(true),
-            u::version.eq(1),
-            u::created_at.eq(at),
-            u::updated_at.eq(at),
-        ))
+        .values(UserRow::new(&user))
         .execute(conn)
         .map_err(|e| match ApiError::from(e) {
             ApiError::Conflict(_) => ApiError::Conflict("an account with this email already exists".into()),
             other => other,
         })?;
-    Ok(id)
+    Ok(user.id)
 }
 
 pub fn create(conn: &mut Db, actor: &Actor, new: NewUser) -> ApiResult<User> {
@@ -195,15 +211,8 @@ pub fn update(
                 return Err(ApiError::Conflict("the clinic's last active admin cannot be disabled or demoted".into()));
             }
         }
-        let changed = diesel::update(u::table.find(DbUuid(id)).filter(u::version.eq(user.version)))
-            .set((
-                u::active.eq(active),
-                u::role.eq(role.code()),
-                u::name.eq(&name),
-                u::version.eq(user.version + 1),
-                u::updated_at.eq(DbTime(now())),
-            ))
-            .execute(conn)?;
+        let next = User { active, role, name, version: user.version + 1, updated_at: now(), ..user.clone() };
+        let changed = diesel::update(u::table.find(DbUuid(id)).filter(u::version.eq(user.version))).set(UserRow::new(&next)).execute(conn)?;
         if changed == 0 {
             return Err(ApiError::PreconditionFailed);
         }
@@ -215,6 +224,6 @@ pub fn update(
             "sessions_revoked": revoked,
         });
         audit::record(conn, actor.audit("user.update", "user", Some(id), detail))?;
-        find_by_id(conn, id)?.ok_or(ApiError::NotFound)
+        Ok(next)
     })
 }
