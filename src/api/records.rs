@@ -5,7 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{ListQuery, created, from_value, idempotency_key, list_response, parse_json, path_id, precondition, query, replay, validation, with_etag};
@@ -17,25 +17,6 @@ use crate::store::now;
 use crate::store::records::{self, Amendment, Kept};
 
 pub const MAX_REASON: usize = 2_000;
-
-/// RFC 7396: members of `patch` replace those of `target`, `null` removes, objects merge.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    let target = target.as_object_mut().expect("made an object above");
-    for (key, value) in patch {
-        if value.is_null() {
-            target.remove(key);
-        } else {
-            merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
-        }
-    }
-}
 
 /// Takes the required `reason` out of an amendment or retraction body.
 pub fn take_reason(body: &mut Value) -> ApiResult<String> {

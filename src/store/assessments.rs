@@ -8,9 +8,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::records::Kept;
+use super::records::{Kept, patient_record_table};
 use super::revisions::NewRevision;
-use super::{Page, patients, split_page, stored};
+use super::stored;
 use crate::db::schema::assessments as a;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
@@ -160,31 +160,7 @@ fn items_json(rating: &Rating) -> Option<DbJson> {
     rating.scores.items().map(|items| DbJson(serde_json::to_value(items).expect("a map of numbers serialises")))
 }
 
-/// The rating if it belongs to the clinic; 404 otherwise.
-pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<AssessmentRecord> {
-    let row = a::table
-        .filter(a::id.eq(DbUuid(id)))
-        .filter(a::clinic_id.eq(DbUuid(clinic)))
-        .select(AssessmentRow::as_select())
-        .first(conn)
-        .optional()?;
-    row.ok_or(ApiError::NotFound)?.into_record()
-}
 
-fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<AssessmentRecord>, Option<Uuid>)> {
-    let mut query = a::table
-        .filter(a::clinic_id.eq(DbUuid(clinic)))
-        .filter(a::patient_id.eq(DbUuid(patient)))
-        .select(AssessmentRow::as_select())
-        .order(a::id.asc())
-        .limit(page.limit + 1)
-        .into_boxed();
-    if let Some(after) = page.after {
-        query = query.filter(a::id.gt(DbUuid(after)));
-    }
-    let records = query.load(conn)?.into_iter().map(AssessmentRow::into_record).collect::<ApiResult<Vec<_>>>()?;
-    Ok(split_page(records, page, |r| r.id))
-}
 
 /// The columns a rating point is read from (`stored_point`).
 pub type PointColumns = (DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>);
@@ -219,6 +195,8 @@ impl Kept for AssessmentRecord {
     type Owner = Uuid;
     const ENTITY: &'static str = ENTITY;
 
+    patient_record_table!(a, AssessmentRow);
+
     fn parse(input: &RatingInput, now: DateTime<Utc>) -> Result<Rating, Vec<FieldError>> {
         input.parse(now)
     }
@@ -233,48 +211,11 @@ impl Kept for AssessmentRecord {
             }
         }
     }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn status(&self) -> RecordStatus {
-        self.status
-    }
-    fn patient_id(&self) -> Uuid {
-        self.patient_id
-    }
-    fn check_owner(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
-        patients::exists(conn, clinic, patient)
-    }
-    fn owner_id(patient: Uuid) -> Option<Uuid> {
-        Some(patient)
-    }
-    fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<Self>, Option<Uuid>)> {
-        list(conn, clinic, patient, page)
-    }
-    fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self> {
-        find(conn, clinic, id)
-    }
     fn new(id: Uuid, patient: Uuid, rating: Rating, by: Uuid, at: DateTime<Utc>) -> Self {
         AssessmentRecord::new(id, patient, rating, RecordStatus::Active, 1, (at, at), (by, by))
     }
     fn next(&self, rating: Rating, status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
         AssessmentRecord::new(self.id, self.patient_id, rating, status, self.version + 1, (self.created_at, at), (self.created_by, by))
-    }
-    fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
-        diesel::insert_into(a::table).values(AssessmentRow::new(clinic, self)).execute(conn)?;
-        Ok(())
-    }
-    fn overwrite(&self, conn: &mut Db, clinic: Uuid, expected: i32) -> ApiResult<bool> {
-        // The version in the WHERE clause makes a concurrent change that committed first
-        // win: on PostgreSQL this UPDATE then matches no row.
-        let row = AssessmentRow::new(clinic, self);
-        let changed = diesel::update(a::table.find(DbUuid(self.id)).filter(a::clinic_id.eq(DbUuid(clinic))).filter(a::version.eq(expected)))
-            .set(&row)
-            .execute(conn)?;
-        Ok(changed == 1)
     }
     fn created_detail(&self) -> Value {
         json!({"patient_id": self.patient_id, "instrument": self.rating.instrument.code()})

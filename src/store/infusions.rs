@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::records::Kept;
+use super::records::{Kept, patient_record_table};
 use super::revisions::NewRevision;
-use super::{Page, patients, split_page, stored};
+use super::stored;
 use crate::db::schema::infusions as i;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
@@ -167,31 +167,7 @@ fn renumber(conn: &mut Db, patient: Uuid) -> QueryResult<std::collections::HashM
     Ok(numbers.into_iter().collect())
 }
 
-/// The session if it belongs to the clinic; 404 otherwise.
-pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<InfusionRecord> {
-    let row = i::table
-        .filter(i::id.eq(DbUuid(id)))
-        .filter(i::clinic_id.eq(DbUuid(clinic)))
-        .select(InfusionRow::as_select())
-        .first(conn)
-        .optional()?;
-    row.ok_or(ApiError::NotFound)?.into_record()
-}
 
-fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<InfusionRecord>, Option<Uuid>)> {
-    let mut query = i::table
-        .filter(i::clinic_id.eq(DbUuid(clinic)))
-        .filter(i::patient_id.eq(DbUuid(patient)))
-        .select(InfusionRow::as_select())
-        .order(i::id.asc())
-        .limit(page.limit + 1)
-        .into_boxed();
-    if let Some(after) = page.after {
-        query = query.filter(i::id.gt(DbUuid(after)));
-    }
-    let records = query.load(conn)?.into_iter().map(InfusionRow::into_record).collect::<ApiResult<Vec<_>>>()?;
-    Ok(split_page(records, page, |r| r.id))
-}
 
 /// Start times of the patient's active sessions.
 pub fn active_starts(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Vec<DateTime<Utc>>> {
@@ -217,41 +193,19 @@ impl Kept for InfusionRecord {
     type Owner = Uuid;
     const ENTITY: &'static str = ENTITY;
 
+    patient_record_table!(i, InfusionRow);
+
     fn parse(input: &InfusionInput, now: DateTime<Utc>) -> Result<Infusion, Vec<FieldError>> {
         input.parse(now)
     }
     fn to_input(&self) -> InfusionInput {
         self.session.to_input()
     }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn status(&self) -> RecordStatus {
-        self.status
-    }
-    fn patient_id(&self) -> Uuid {
-        self.patient_id
-    }
     /// The session with the dosing and REMS warnings it raises.
     fn view(&self) -> Value {
         let mut view = serde_json::to_value(self).expect("plain data serialises");
         view["warnings"] = serde_json::to_value(self.session.warnings()).expect("plain data serialises");
         view
-    }
-    fn check_owner(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
-        patients::exists(conn, clinic, patient)
-    }
-    fn owner_id(patient: Uuid) -> Option<Uuid> {
-        Some(patient)
-    }
-    fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: Page) -> ApiResult<(Vec<Self>, Option<Uuid>)> {
-        list(conn, clinic, patient, page)
-    }
-    fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self> {
-        find(conn, clinic, id)
     }
     fn new(id: Uuid, patient: Uuid, session: Infusion, by: Uuid, at: DateTime<Utc>) -> Self {
         InfusionRecord {
@@ -269,19 +223,6 @@ impl Kept for InfusionRecord {
     }
     fn next(&self, session: Infusion, status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
         self.version_of(session, status, self.version + 1, at, by)
-    }
-    fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
-        diesel::insert_into(i::table).values(InfusionRow::new(clinic, self)).execute(conn)?;
-        Ok(())
-    }
-    fn overwrite(&self, conn: &mut Db, clinic: Uuid, expected: i32) -> ApiResult<bool> {
-        // The version in the WHERE clause makes a concurrent change that committed first
-        // win: on PostgreSQL this UPDATE then matches no row.
-        let row = InfusionRow::new(clinic, self);
-        let changed = diesel::update(i::table.find(DbUuid(self.id)).filter(i::clinic_id.eq(DbUuid(clinic))).filter(i::version.eq(expected)))
-            .set(&row)
-            .execute(conn)?;
-        Ok(changed == 1)
     }
     /// A session added, moved or retracted renumbers the patient's series.
     fn settle(mut self, conn: &mut Db, _clinic: Uuid) -> ApiResult<Self> {

@@ -79,6 +79,69 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     }
 }
 
+/// The half of `Kept` that only names a table: the queries of a patient's record (a
+/// session, a rating), which differ between tables by nothing but the names. Expands
+/// inside `impl Kept for $record`, beside the half that is the record's own.
+macro_rules! patient_record_table {
+    ($table:ident, $row:ident) => {
+        fn id(&self) -> Uuid {
+            self.id
+        }
+        fn version(&self) -> i32 {
+            self.version
+        }
+        fn status(&self) -> RecordStatus {
+            self.status
+        }
+        fn patient_id(&self) -> Uuid {
+            self.patient_id
+        }
+        fn check_owner(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
+            super::patients::exists(conn, clinic, patient)
+        }
+        fn owner_id(patient: Uuid) -> Option<Uuid> {
+            Some(patient)
+        }
+        fn list(conn: &mut Db, clinic: Uuid, patient: Uuid, page: super::Page) -> ApiResult<(Vec<Self>, Option<Uuid>)> {
+            let mut query = $table::table
+                .filter($table::clinic_id.eq(DbUuid(clinic)))
+                .filter($table::patient_id.eq(DbUuid(patient)))
+                .select($row::as_select())
+                .order($table::id.asc())
+                .limit(page.limit + 1)
+                .into_boxed();
+            if let Some(after) = page.after {
+                query = query.filter($table::id.gt(DbUuid(after)));
+            }
+            let records = query.load(conn)?.into_iter().map($row::into_record).collect::<ApiResult<Vec<_>>>()?;
+            Ok(super::split_page(records, page, |r| r.id))
+        }
+        fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self> {
+            let row = $table::table
+                .filter($table::id.eq(DbUuid(id)))
+                .filter($table::clinic_id.eq(DbUuid(clinic)))
+                .select($row::as_select())
+                .first(conn)
+                .optional()?;
+            row.ok_or(ApiError::NotFound)?.into_record()
+        }
+        fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
+            diesel::insert_into($table::table).values($row::new(clinic, self)).execute(conn)?;
+            Ok(())
+        }
+        fn overwrite(&self, conn: &mut Db, clinic: Uuid, expected: i32) -> ApiResult<bool> {
+            // The version in the WHERE clause makes a concurrent change that committed
+            // first win: on PostgreSQL this UPDATE then matches no row.
+            let row = $row::new(clinic, self);
+            let changed = diesel::update($table::table.find(DbUuid(self.id)).filter($table::clinic_id.eq(DbUuid(clinic))).filter($table::version.eq(expected)))
+                .set(&row)
+                .execute(conn)?;
+            Ok(changed == 1)
+        }
+    };
+}
+pub(crate) use patient_record_table;
+
 /// Which versions a change may apply to (`If-Match`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Precondition {
