@@ -7,7 +7,8 @@
 # Needs wrk and pgbench (Debian: apt-get install wrk postgresql-client) and a PostgreSQL
 # at $BENCH_PG (default postgres://postgres@127.0.0.1:5432) where the user may create
 # databases. Sizes: BENCH_PATIENTS (20000, the clinic that is written and read),
-# BENCH_SMALL (2000) and BENCH_LARGE (100000) for the analytics growth, BENCH_SECONDS (10).
+# BENCH_SMALL (2000) and BENCH_LARGE (100000) for the analytics growth, BENCH_SECONDS (10);
+# BENCH_BIN (target/release/onset) to measure another build side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,7 @@ SMALL="${BENCH_SMALL:-2000}"
 LARGE="${BENCH_LARGE:-100000}"
 SECONDS_EACH="${BENCH_SECONDS:-10}"
 PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
-BIN="target/release/onset"
+BIN="${BENCH_BIN:-target/release/onset}"
 PORT="${BENCH_PORT:-18950}"
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"

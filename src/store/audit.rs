@@ -46,22 +46,35 @@ pub fn append_all(conn: &mut Db, entries: Vec<AuditEntry>) -> QueryResult<()> {
     crate::db::write_tx(conn, |conn| entries.into_iter().try_for_each(|entry| record(conn, entry)))
 }
 
+/// An event's row, as appended and read back.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = a)]
+struct AuditRow {
+    id: DbUuid,
+    clinic_id: Option<DbUuid>,
+    actor_id: Option<DbUuid>,
+    actor_email: Option<String>,
+    action: String,
+    entity: String,
+    entity_id: Option<DbUuid>,
+    detail: DbJson,
+    at: DbTime,
+}
+
 /// Appends an event inside the caller's write transaction, with the change it records.
 pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
-    diesel::insert_into(a::table)
-        .values((
-            a::id.eq(DbUuid(Uuid::now_v7())),
-            a::clinic_id.eq(entry.clinic_id.map(DbUuid)),
-            a::actor_id.eq(entry.actor_id.map(DbUuid)),
-            a::actor_email.eq(entry.actor_email),
-            a::action.eq(entry.action),
-            a::entity.eq(entry.entity),
-            a::entity_id.eq(entry.entity_id.map(DbUuid)),
-            a::detail.eq(DbJson(entry.detail)),
-            a::at.eq(DbTime(now())),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    let row = AuditRow {
+        id: DbUuid(Uuid::now_v7()),
+        clinic_id: entry.clinic_id.map(DbUuid),
+        actor_id: entry.actor_id.map(DbUuid),
+        actor_email: entry.actor_email,
+        action: entry.action,
+        entity: entry.entity.into(),
+        entity_id: entry.entity_id.map(DbUuid),
+        detail: DbJson(entry.detail),
+        at: DbTime(now()),
+    };
+    diesel::insert_into(a::table).values(row).execute(conn).map(|_| ())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,13 +98,11 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-type Row = (DbUuid, DbTime, Option<DbUuid>, Option<String>, String, String, Option<DbUuid>, DbJson);
-
 /// The clinic's events, newest first.
 pub fn list(conn: &mut Db, clinic: Uuid, filter: &AuditFilter, page: Page) -> QueryResult<(Vec<AuditEvent>, Option<Uuid>)> {
     let mut query = a::table
         .filter(a::clinic_id.eq(DbUuid(clinic)))
-        .select((a::id, a::at, a::actor_id, a::actor_email, a::action, a::entity, a::entity_id, a::detail))
+        .select(AuditRow::as_select())
         .order(a::id.desc())
         .limit(page.limit + 1)
         .into_boxed();
@@ -113,10 +124,10 @@ pub fn list(conn: &mut Db, clinic: Uuid, filter: &AuditFilter, page: Page) -> Qu
     if let Some(to) = filter.to {
         query = query.filter(a::at.lt(DbTime(to)));
     }
-    let rows: Vec<Row> = query.load(conn)?;
+    let rows: Vec<AuditRow> = query.load(conn)?;
     let events = rows
         .into_iter()
-        .map(|(id, at, actor_id, actor_email, action, entity, entity_id, detail)| AuditEvent {
+        .map(|AuditRow { id, at, actor_id, actor_email, action, entity, entity_id, detail, .. }| AuditEvent {
             id: id.0,
             at: at.0,
             actor_id: actor_id.map(|u| u.0),

@@ -27,15 +27,23 @@ pub struct Stored {
     pub location: Option<String>,
 }
 
-type Row = (String, i32, DbJson, Option<String>, Option<String>);
+/// A kept response's row, as stored and read back.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = k)]
+struct KeyRow {
+    user_id: DbUuid,
+    key: String,
+    fingerprint: String,
+    status: i32,
+    body: DbJson,
+    etag: Option<String>,
+    location: Option<String>,
+    created_at: DbTime,
+}
 
 fn find(conn: &mut Db, key: &IdempotencyKey) -> ApiResult<Option<Stored>> {
-    let row: Option<Row> = k::table
-        .find((DbUuid(key.user_id), &key.key))
-        .select((k::fingerprint, k::status, k::body, k::etag, k::location))
-        .first(conn)
-        .optional()?;
-    let Some((fingerprint, status, body, etag, location)) = row else { return Ok(None) };
+    let row: Option<KeyRow> = k::table.find((DbUuid(key.user_id), &key.key)).select(KeyRow::as_select()).first(conn).optional()?;
+    let Some(KeyRow { fingerprint, status, body, etag, location, .. }) = row else { return Ok(None) };
     if fingerprint != key.fingerprint {
         return Err(ApiError::invalid("Idempotency-Key", "this key was already used with a different request"));
     }
@@ -51,17 +59,18 @@ pub fn once(conn: &mut Db, key: Option<&IdempotencyKey>, create: impl FnOnce(&mu
     }
     let outcome = write_tx(conn, |conn| {
         let stored = create(conn)?;
+        let row = KeyRow {
+            user_id: DbUuid(key.user_id),
+            key: key.key.clone(),
+            fingerprint: key.fingerprint.clone(),
+            status: i32::from(stored.status),
+            body: DbJson(stored.body.clone()),
+            etag: stored.etag.clone(),
+            location: stored.location.clone(),
+            created_at: DbTime(now()),
+        };
         diesel::insert_into(k::table)
-            .values((
-                k::user_id.eq(DbUuid(key.user_id)),
-                k::key.eq(&key.key),
-                k::fingerprint.eq(&key.fingerprint),
-                k::status.eq(i32::from(stored.status)),
-                k::body.eq(DbJson(stored.body.clone())),
-                k::etag.eq(&stored.etag),
-                k::location.eq(&stored.location),
-                k::created_at.eq(DbTime(now())),
-            ))
+            .values(row)
             .execute(conn)
             .map_err(|e| match e {
                 diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {

@@ -17,18 +17,32 @@ pub fn start_family(conn: &mut Db, user: Uuid, token_hash: &str) -> ApiResult<()
     Ok(write_tx(conn, |conn| insert(conn, user, Uuid::now_v7(), token_hash, at, at + Duration::days(REFRESH_TTL_DAYS)))?)
 }
 
+/// A refresh token's row, as issued and read back.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = t)]
+struct TokenRow {
+    id: DbUuid,
+    family_id: DbUuid,
+    user_id: DbUuid,
+    token_hash: String,
+    created_at: DbTime,
+    expires_at: DbTime,
+    rotated_at: Option<DbTime>,
+    revoked_at: Option<DbTime>,
+}
+
 fn insert(conn: &mut Db, user: Uuid, family: Uuid, token_hash: &str, at: DateTime<Utc>, expires_at: DateTime<Utc>) -> QueryResult<()> {
-    diesel::insert_into(t::table)
-        .values((
-            t::id.eq(DbUuid(Uuid::now_v7())),
-            t::family_id.eq(DbUuid(family)),
-            t::user_id.eq(DbUuid(user)),
-            t::token_hash.eq(token_hash),
-            t::created_at.eq(DbTime(at)),
-            t::expires_at.eq(DbTime(expires_at)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    let row = TokenRow {
+        id: DbUuid(Uuid::now_v7()),
+        family_id: DbUuid(family),
+        user_id: DbUuid(user),
+        token_hash: token_hash.to_string(),
+        created_at: DbTime(at),
+        expires_at: DbTime(expires_at),
+        rotated_at: None,
+        revoked_at: None,
+    };
+    diesel::insert_into(t::table).values(row).execute(conn).map(|_| ())
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -41,8 +55,6 @@ pub enum Rotation {
     Unknown,
 }
 
-type TokenRow = (DbUuid, DbUuid, DbUuid, DbTime, Option<DbTime>, Option<DbTime>);
-
 fn revoke_family(conn: &mut Db, family: DbUuid, at: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(t::table.filter(t::family_id.eq(family)).filter(t::revoked_at.is_null()))
         .set(t::revoked_at.eq(DbTime(at)))
@@ -51,12 +63,8 @@ fn revoke_family(conn: &mut Db, family: DbUuid, at: DateTime<Utc>) -> QueryResul
 
 pub fn rotate(conn: &mut Db, presented_hash: &str, new_hash: &str) -> ApiResult<Rotation> {
     write_tx(conn, |conn| {
-        let row: Option<TokenRow> = t::table
-            .filter(t::token_hash.eq(presented_hash))
-            .select((t::id, t::family_id, t::user_id, t::expires_at, t::rotated_at, t::revoked_at))
-            .first(conn)
-            .optional()?;
-        let Some((id, family, user, expires_at, rotated_at, revoked_at)) = row else { return Ok(Rotation::Unknown) };
+        let row: Option<TokenRow> = t::table.filter(t::token_hash.eq(presented_hash)).select(TokenRow::as_select()).first(conn).optional()?;
+        let Some(TokenRow { id, family_id: family, user_id: user, expires_at, rotated_at, revoked_at, .. }) = row else { return Ok(Rotation::Unknown) };
         let at = now();
         if rotated_at.is_some() || revoked_at.is_some() {
             revoke_family(conn, family, at)?;
