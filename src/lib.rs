@@ -1,7 +1,8 @@
 //! onset: clinical outcome tracking for ketamine and esketamine treatment of OCD.
 //!
-//! Data flows one way: `api` → `auth` → `store` → `db`, and `api` → `domain`.
-//! The domain never touches HTTP or SQL; handlers never build SQL.
+//! Data flows one way: `api` → `auth` → `store` → `db`, and `api`/`store` → `domain`.
+//! The domain never touches HTTP or SQL; handlers never build SQL, open a transaction or
+//! name a connection. Every write of a clinical record goes through `store::records`.
 
 pub mod api;
 pub mod auth;

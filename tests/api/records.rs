@@ -210,6 +210,33 @@ async fn invalid_amendments_are_422_even_when_stale_and_implausible_doses_are_re
 }
 
 #[actix_rt::test]
+async fn concurrent_unpinned_amendments_each_land_once_as_their_own_version() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let created = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T08:00:00Z", 30)).await;
+    let path = format!("/api/v1/assessments/{}", created.id());
+    // Without If-Match, a change that loses the race is applied again on the version that won.
+    let amend = |n: usize| {
+        let (app, path, token) = (&app, path.clone(), admin.token.clone());
+        async move { app.request(Method::PATCH, &path, Some(&token), Some(&json!({"notes": format!("note {n}"), "reason": format!("edit {n}")})), &[]).await.status }
+    };
+    let statuses = futures_util::future::join_all((0..4).map(amend)).await;
+    assert_eq!(statuses, vec![200; 4]);
+    let history = app.get(&format!("{path}/revisions"), &admin.token).await;
+    let items = history.body["items"].as_array().unwrap();
+    assert_eq!(items.iter().map(|r| r["version"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    let mut reasons: Vec<&str> = items[1..].iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["edit 0", "edit 1", "edit 2", "edit 3"], "each change kept once");
+    let current = app.get(&path, &admin.token).await;
+    assert_eq!(current.body["version"], 5);
+    assert_eq!(current.body["notes"], items[4]["notes"], "the record is its last revision");
+    let audit = app.get("/api/v1/audit?action=assessment.amend", &admin.token).await;
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 4, "one audit entry per change");
+}
+
+#[actix_rt::test]
 async fn sixteen_concurrent_writers_all_succeed() {
     let app = spawn_app().await;
     let admin = app.admin("North").await;
