@@ -33,6 +33,8 @@ pub struct Config {
     /// Apply pending migrations at start (the default). Off when the service runs as a
     /// role that may not change the schema: it then refuses to start on an old schema.
     pub migrate_on_start: bool,
+    /// How often the scheduler opens and closes due ratings' windows.
+    pub scheduler_tick: Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -106,6 +108,7 @@ impl Config {
             request_timeout: Duration::from_secs(env_parsed("ONSET_REQUEST_TIMEOUT_SECS", 30)?),
             trusted_proxies: trusted_proxies(env("ONSET_TRUSTED_PROXIES").as_deref())?,
             migrate_on_start: env_parsed("ONSET_MIGRATE_ON_START", true)?,
+            scheduler_tick: Duration::from_secs(env_parsed::<u64>("ONSET_SCHEDULER_TICK_SECS", 30)?.max(1)),
         })
     }
 }

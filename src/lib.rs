@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -96,6 +97,20 @@ async fn housekeeping(state: web::Data<AppState>) {
     }
 }
 
+/// Moves due ratings through their windows every `ONSET_SCHEDULER_TICK_SECS`, for as long
+/// as the server runs. Several instances may tick at once (see `store::due::tick`).
+async fn scheduler(state: web::Data<AppState>) {
+    let mut every = actix_web::rt::time::interval(state.config.scheduler_tick);
+    loop {
+        every.tick().await;
+        match state.tick().await {
+            Ok(moved) if moved.opened + moved.missed > 0 => tracing::info!(opened = moved.opened, missed = moved.missed, "due ratings moved"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler tick failed; the next one tries again"),
+        }
+    }
+}
+
 /// Starts serving on an already bound listener (tests bind port 0).
 pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
     // Blocking threads beyond the pool's connections would only wait for one; each idle
@@ -109,6 +124,7 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) 
         .client_request_timeout(std::time::Duration::from_secs(10))
         .shutdown_timeout(10)
         .run();
+    actix_web::rt::spawn(scheduler(state_for_housekeeping.clone()));
     actix_web::rt::spawn(housekeeping(state_for_housekeeping));
     Ok(server)
 }

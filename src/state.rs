@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::auth::{throttle::LoginThrottle, token::TokenKeys};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, Pool};
 use crate::error::{ApiError, ApiResult};
@@ -21,6 +22,8 @@ pub struct AppState {
     /// One permit per export allowed to run at once (`ONSET_EXPORT_CONCURRENCY`).
     pub exports: Arc<Semaphore>,
     pub metrics: Metrics,
+    /// The time the scheduler and patient links go by (tests move it).
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
             hashing: Arc::new(Semaphore::new(cores)),
             exports: Arc::new(Semaphore::new(config.export_concurrency as usize)),
             metrics: Metrics::default(),
+            clock: Clock::default(),
             pool,
             config,
         }
@@ -49,6 +53,12 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// One tick of the scheduler at the clock's time: windows opened and closed.
+    pub async fn tick(&self) -> ApiResult<crate::store::due::Tick> {
+        let now = self.clock.now();
+        self.db(move |conn| crate::store::due::tick(conn, now)).await
     }
 
     /// Runs a password hash or verification on a blocking thread, one per core at most.

@@ -8,6 +8,7 @@ pub mod exports;
 pub mod health;
 pub mod middleware;
 pub mod patients;
+pub mod protocols;
 pub mod records;
 pub mod users;
 
@@ -29,6 +30,7 @@ use crate::store::assessments::AssessmentRecord;
 use crate::store::idempotency::{IdempotencyKey, Stored};
 use crate::store::infusions::InfusionRecord;
 use crate::store::patients::Patient;
+use crate::store::protocols::Protocol;
 use crate::store::records::{Precondition, etag};
 
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -50,6 +52,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/patients").route(post().to(patients::create)).route(get().to(patients::list)))
         .service(resource("/api/v1/patients/{id}").route(get().to(records::get::<Patient>)).route(patch().to(patients::update)))
         .service(resource("/api/v1/patients/{id}/revisions").route(get().to(records::revisions::<Patient>)))
+        .service(resource("/api/v1/patients/{id}/protocols").route(post().to(protocols::attach)).route(get().to(protocols::attachments)))
+        .service(resource("/api/v1/patients/{id}/due").route(get().to(protocols::due_for_patient)))
+        .service(resource("/api/v1/protocols").route(post().to(protocols::create)).route(get().to(protocols::list)))
+        .service(resource("/api/v1/protocols/{id}").route(get().to(records::get::<Protocol>)).route(patch().to(protocols::update)))
+        .service(resource("/api/v1/protocols/{id}/revisions").route(get().to(records::revisions::<Protocol>)))
+        .service(resource("/api/v1/due").route(get().to(protocols::due_for_clinic)))
+        .service(resource("/api/v1/due/{id}").route(get().to(protocols::due_one)))
         .service(resource("/api/v1/patients/{id}/trajectory").route(get().to(patients::trajectory)))
         .service(
             resource("/api/v1/patients/{id}/infusions")

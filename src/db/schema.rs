@@ -169,11 +169,82 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    protocols (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        name -> Text,
+        items -> PortableJson,
+        status -> Text,
+        version -> Integer,
+        created_at -> PortableTime,
+        updated_at -> PortableTime,
+        created_by -> PortableUuid,
+        updated_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    protocol_attachments (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        patient_id -> PortableUuid,
+        protocol_id -> PortableUuid,
+        protocol_version -> Integer,
+        items -> PortableJson,
+        attached_at -> PortableTime,
+        attached_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    due_ratings (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        patient_id -> PortableUuid,
+        infusion_id -> PortableUuid,
+        attachment_id -> PortableUuid,
+        protocol_id -> PortableUuid,
+        item_index -> Integer,
+        instrument -> Text,
+        recall -> Text,
+        due_at -> PortableTime,
+        opens_at -> PortableTime,
+        closes_at -> PortableTime,
+        status -> Text,
+        assessment_id -> Nullable<PortableUuid>,
+        created_at -> PortableTime,
+        updated_at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    invitations (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        due_id -> PortableUuid,
+        token_hash -> Text,
+        expires_at -> PortableTime,
+        created_at -> PortableTime,
+        created_by -> PortableUuid,
+        used_at -> Nullable<PortableTime>,
+        revoked_at -> Nullable<PortableTime>,
+    }
+}
+
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
 diesel::joinable!(infusions -> patients (patient_id));
 diesel::joinable!(assessments -> patients (patient_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
-    assessments, revisions,
+    assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
 );

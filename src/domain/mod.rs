@@ -9,6 +9,7 @@ pub mod km;
 pub mod onset;
 pub mod outcomes;
 pub mod patient;
+pub mod protocol;
 pub mod reactions;
 pub mod scoring;
 pub mod trajectory;

@@ -4,7 +4,7 @@
 //! and the store carries them out before the transaction commits, so a reaction is never
 //! lost and never runs for a write that rolled back. Due ratings completed by a rating,
 //! alerts raised by a worsening or an endorsed suicidality item, and outbox events for
-//! webhooks are the reactions planned here as they are built; today no write calls for one.
+//! webhooks are the reactions planned here.
 
 use uuid::Uuid;
 
@@ -21,16 +21,53 @@ pub enum Change {
 pub struct Written {
     pub entity: &'static str,
     pub id: Uuid,
-    pub patient_id: Uuid,
+    /// The patient whose record it is, if any (a protocol has none).
+    pub patient_id: Option<Uuid>,
     pub version: i32,
     pub change: Change,
+    /// When the write happened.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A consequence of a write that the store carries out in the same transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reaction {}
+pub enum Reaction {
+    /// A session was recorded or moved: plan (or re-plan) the ratings due after it under
+    /// each protocol attached to its patient.
+    PlanSession { session: Uuid, patient: Uuid },
+    /// A session was entered in error: the ratings due after it are cancelled.
+    CancelSession { session: Uuid },
+    /// A rating was recorded, moved or retracted: it completes the due rating whose window
+    /// it falls in, whoever entered it, or stops completing one.
+    MatchRating { rating: Uuid, patient: Uuid },
+}
 
 /// The reactions a write calls for.
-pub fn plan(_written: &Written) -> Vec<Reaction> {
-    Vec::new()
+pub fn plan(written: &Written) -> Vec<Reaction> {
+    let Some(patient) = written.patient_id else { return Vec::new() };
+    match (written.entity, written.change) {
+        ("infusion", Change::Retracted) => vec![Reaction::CancelSession { session: written.id }],
+        ("infusion", _) => vec![Reaction::PlanSession { session: written.id, patient }],
+        ("assessment", _) => vec![Reaction::MatchRating { rating: written.id, patient }],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(entity: &'static str, change: Change) -> Written {
+        Written { entity, id: Uuid::nil(), patient_id: Some(Uuid::max()), version: 1, change, at: chrono::Utc::now() }
+    }
+
+    #[test]
+    fn sessions_plan_or_cancel_and_ratings_match() {
+        let (session, patient) = (Uuid::nil(), Uuid::max());
+        assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }]);
+        assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }]);
+        assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }]);
+        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient }]);
+        assert!(plan(&written("patient", Change::Amended)).is_empty());
+    }
 }

@@ -3,10 +3,12 @@
 pub mod assessments;
 pub mod audit;
 pub mod bulk;
+pub mod due;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod infusions;
 pub mod patients;
+pub mod protocols;
 pub mod reactions;
 pub mod records;
 pub mod research;

@@ -132,8 +132,8 @@ impl Kept for Patient {
     fn status(&self) -> RecordStatus {
         RecordStatus::Active
     }
-    fn patient_id(&self) -> Uuid {
-        self.id
+    fn patient_id(&self) -> Option<Uuid> {
+        Some(self.id)
     }
     fn check_owner(_conn: &mut Db, _clinic: Uuid, _owner: ()) -> ApiResult<()> {
         Ok(())

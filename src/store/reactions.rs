@@ -1,17 +1,21 @@
 //! Carries out, inside the write's transaction, the reactions the domain plans for it.
 
-use super::Actor;
+use super::{Actor, due};
 use crate::db::Db;
 use crate::domain::reactions::{Reaction, Written, plan};
 use crate::error::ApiResult;
 
 pub fn run(conn: &mut Db, actor: &Actor, written: &Written) -> ApiResult<()> {
     for reaction in plan(written) {
-        apply(conn, actor, reaction)?;
+        apply(conn, actor, reaction, written.at)?;
     }
     Ok(())
 }
 
-fn apply(_conn: &mut Db, _actor: &Actor, reaction: Reaction) -> ApiResult<()> {
-    match reaction {}
+fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<chrono::Utc>) -> ApiResult<()> {
+    match reaction {
+        Reaction::PlanSession { session, patient } => due::plan_session(conn, actor.clinic_id, session, patient, at),
+        Reaction::CancelSession { session } => due::cancel_session(conn, actor.clinic_id, session, at),
+        Reaction::MatchRating { rating, patient } => due::match_rating(conn, actor.clinic_id, rating, patient, at),
+    }
 }

@@ -44,8 +44,8 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     fn id(&self) -> Uuid;
     fn version(&self) -> i32;
     fn status(&self) -> RecordStatus;
-    /// The patient whose record this is (a patient is its own).
-    fn patient_id(&self) -> Uuid;
+    /// The patient whose record this is (a patient is its own; a protocol has none).
+    fn patient_id(&self) -> Option<Uuid>;
     /// The record as the API shows it.
     fn view(&self) -> Value {
         serde_json::to_value(self).expect("plain data serialises")
@@ -93,8 +93,8 @@ macro_rules! patient_record_table {
         fn status(&self) -> RecordStatus {
             self.status
         }
-        fn patient_id(&self) -> Uuid {
-            self.patient_id
+        fn patient_id(&self) -> Option<Uuid> {
+            Some(self.patient_id)
         }
         fn check_owner(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
             super::patients::exists(conn, clinic, patient)
@@ -201,7 +201,7 @@ pub fn create<R: Kept>(
         let record = record.settle(conn, actor.clinic_id)?;
         keep(conn, actor, &record, at, None)?;
         audit::record(conn, actor.audit(format!("{}.create", R::ENTITY), R::ENTITY, Some(record.id()), record.created_detail()))?;
-        react(conn, actor, &record, Change::Created)?;
+        react(conn, actor, &record, Change::Created, at)?;
         Ok(render(&record))
     })
 }
@@ -250,7 +250,7 @@ fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amend
         RecordStatus::EnteredInError => ("retract", Change::Retracted),
     };
     audit::record(conn, actor.audit(format!("{}.{verb}", R::ENTITY), R::ENTITY, Some(id), next.changed_detail(&current)))?;
-    react(conn, actor, &next, change)?;
+    react(conn, actor, &next, change, at)?;
     Ok(next)
 }
 
@@ -258,8 +258,8 @@ fn keep<R: Kept>(conn: &mut Db, actor: &Actor, record: &R, at: DateTime<Utc>, re
     Ok(revisions::record(conn, actor, NewRevision::of(R::ENTITY, record.id(), record.version(), at, record, reason))?)
 }
 
-fn react<R: Kept>(conn: &mut Db, actor: &Actor, record: &R, change: Change) -> ApiResult<()> {
-    reactions::run(conn, actor, &Written { entity: R::ENTITY, id: record.id(), patient_id: record.patient_id(), version: record.version(), change })
+fn react<R: Kept>(conn: &mut Db, actor: &Actor, record: &R, change: Change, at: DateTime<Utc>) -> ApiResult<()> {
+    reactions::run(conn, actor, &Written { entity: R::ENTITY, id: record.id(), patient_id: record.patient_id(), version: record.version(), change, at })
 }
 
 /// Appends the audit entry of a read of a patient's data: every read path calls this.
@@ -281,7 +281,8 @@ pub fn list<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, page: Page) 
     let listed = R::list(conn, actor.clinic_id, owner, page)?;
     let shown: Vec<Uuid> = listed.0.iter().map(R::id).collect();
     let detail = json!({"count": shown.len(), format!("{}_ids", R::ENTITY): shown});
-    audit_read(conn, actor, format!("{}.list", R::ENTITY), "patient", R::owner_id(owner), detail)?;
+    let entity = if R::owner_id(owner).is_some() { "patient" } else { R::ENTITY };
+    audit_read(conn, actor, format!("{}.list", R::ENTITY), entity, R::owner_id(owner), detail)?;
     Ok(listed)
 }
 

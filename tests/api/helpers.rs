@@ -101,6 +101,7 @@ pub fn test_config(database_url: String) -> Config {
         request_timeout: std::time::Duration::from_secs(30),
         trusted_proxies: Vec::new(),
         migrate_on_start: true,
+        scheduler_tick: std::time::Duration::from_secs(3600),
     }
 }
 
@@ -238,6 +239,15 @@ pub fn ybocs_items(total: u32) -> Value {
 
 pub fn rating_body(rated_at: &str, total: u32) -> Value {
     json!({"instrument": "ybocs", "rated_at": rated_at, "recall": "P7D", "items": ybocs_items(total), "rater": "clinician", "collected_via": "interview"})
+}
+
+/// A protocol of two self-reported ratings: the VAS at +2 h (±30 min) and the Y-BOCS
+/// self-report at day 1 (2 h before to 12 h after).
+pub fn protocol_body() -> Value {
+    json!({"name": "Hours and a day", "items": [
+        {"instrument": "ocd_vas", "offset": "PT2H", "window_before": "PT30M", "window_after": "PT30M", "recall": "NOW"},
+        {"instrument": "ybocs_sr", "offset": "P1D", "window_before": "PT2H", "window_after": "PT12H", "recall": "P24H"},
+    ]})
 }
 
 pub fn infusion_body(started_at: &str) -> Value {

@@ -22,6 +22,10 @@ fn concrete(path: &str, ids: &HashMap<&str, String>) -> String {
         "infusion"
     } else if path.starts_with("/api/v1/assessments/") {
         "assessment"
+    } else if path.starts_with("/api/v1/protocols/") {
+        "protocol"
+    } else if path.starts_with("/api/v1/due/") {
+        "due"
     } else {
         "patient"
     };
@@ -48,8 +52,19 @@ async fn every_secured_operation_refuses_outsiders() {
     let patient = app.patient(&north).await;
     let assessment = app.post(&format!("/api/v1/patients/{patient}/assessments"), &north.token, rating_body("2026-03-01T08:00:00Z", 30)).await.id();
     let infusion = app.post(&format!("/api/v1/patients/{patient}/infusions"), &north.token, infusion_body("2026-03-02T08:00:00Z")).await.id();
-    let ids: HashMap<&str, String> =
-        [("patient", patient.clone()), ("assessment", assessment.clone()), ("infusion", infusion), ("user", north_clinician.id.to_string())].into();
+    let protocol = app.post("/api/v1/protocols", &north.token, protocol_body()).await.id();
+    let attached = app.post(&format!("/api/v1/patients/{patient}/protocols"), &north.token, json!({"protocol_id": protocol})).await;
+    assert_eq!(attached.body["planned"], 2, "{}", attached.text);
+    let due = app.get(&format!("/api/v1/patients/{patient}/due"), &north.token).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let ids: HashMap<&str, String> = [
+        ("patient", patient.clone()),
+        ("assessment", assessment.clone()),
+        ("infusion", infusion),
+        ("user", north_clinician.id.to_string()),
+        ("protocol", protocol),
+        ("due", due),
+    ]
+    .into();
     let forged = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &json!({"sub": north.id, "role": "admin", "clinic": north.clinic_id, "iat": 1_900_000_000, "exp": 4_000_000_000u64, "iss": "onset", "aud": "onset-api"}),

@@ -6,6 +6,7 @@ mod contract;
 mod crash;
 mod helpers;
 mod isolation;
+mod journeys;
 mod patients;
 mod records;
 mod research;

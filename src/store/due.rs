@@ -1,0 +1,392 @@
+//! Protocols attached to patients, the ratings they make due after each session, and
+//! the scheduler's tick that moves those through scheduled → open → completed | missed
+//! | cancelled (DESIGN.md §5).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::protocols::Protocol;
+use super::records::{Kept, audit_read};
+use super::{Actor, Page, audit, patients, split_page, stored};
+use crate::db::schema::{assessments as a, due_ratings as d, infusions as i, protocol_attachments as pa};
+use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::domain::RecordStatus;
+use crate::domain::instruments::Instrument;
+use crate::domain::protocol::{DueStatus, PlannedDue, ProtocolItem, in_window, plan, status_at};
+use crate::domain::scoring::Recall;
+use crate::error::{ApiError, ApiResult};
+
+/// A protocol attached to a patient, with the version it was attached at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub protocol_id: Uuid,
+    pub protocol_version: i32,
+    pub items: Vec<ProtocolItem>,
+    pub attached_at: DateTime<Utc>,
+    pub attached_by: Uuid,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = pa)]
+struct AttachmentRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    patient_id: DbUuid,
+    protocol_id: DbUuid,
+    protocol_version: i32,
+    items: DbJson,
+    attached_at: DbTime,
+    attached_by: DbUuid,
+}
+
+impl AttachmentRow {
+    fn into_attachment(self) -> ApiResult<Attachment> {
+        Ok(Attachment {
+            id: self.id.0,
+            patient_id: self.patient_id.0,
+            protocol_id: self.protocol_id.0,
+            protocol_version: self.protocol_version,
+            items: stored("protocol items", serde_json::from_value(self.items.0).ok())?,
+            attached_at: self.attached_at.0,
+            attached_by: self.attached_by.0,
+        })
+    }
+}
+
+/// A rating due after a session.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueRating {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub infusion_id: Uuid,
+    pub protocol_id: Uuid,
+    pub instrument: Instrument,
+    pub recall: Recall,
+    pub due_at: DateTime<Utc>,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub status: DueStatus,
+    /// The rating that completed it.
+    pub assessment_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A due rating's row, read, inserted and overwritten whole.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = d, treat_none_as_null = true)]
+struct DueRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    patient_id: DbUuid,
+    infusion_id: DbUuid,
+    attachment_id: DbUuid,
+    protocol_id: DbUuid,
+    item_index: i32,
+    instrument: String,
+    recall: String,
+    due_at: DbTime,
+    opens_at: DbTime,
+    closes_at: DbTime,
+    status: String,
+    assessment_id: Option<DbUuid>,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+impl DueRow {
+    fn planned(clinic: Uuid, patient: Uuid, session: Uuid, attachment: &Attachment, due: &PlannedDue, status: DueStatus, at: DateTime<Utc>) -> Self {
+        DueRow {
+            id: DbUuid(Uuid::now_v7()),
+            clinic_id: DbUuid(clinic),
+            patient_id: DbUuid(patient),
+            infusion_id: DbUuid(session),
+            attachment_id: DbUuid(attachment.id),
+            protocol_id: DbUuid(attachment.protocol_id),
+            item_index: due.item_index,
+            instrument: due.instrument.code().into(),
+            recall: due.recall.code().into(),
+            due_at: DbTime(due.due_at),
+            opens_at: DbTime(due.opens_at),
+            closes_at: DbTime(due.closes_at),
+            status: status.code().into(),
+            assessment_id: None,
+            created_at: DbTime(at),
+            updated_at: DbTime(at),
+        }
+    }
+
+    fn into_due(self) -> ApiResult<DueRating> {
+        Ok(DueRating {
+            id: self.id.0,
+            patient_id: self.patient_id.0,
+            infusion_id: self.infusion_id.0,
+            protocol_id: self.protocol_id.0,
+            instrument: stored("instrument", Instrument::parse(&self.instrument))?,
+            recall: stored("recall", Recall::parse(&self.recall))?,
+            due_at: self.due_at.0,
+            opens_at: self.opens_at.0,
+            closes_at: self.closes_at.0,
+            status: stored("due status", DueStatus::parse(&self.status))?,
+            assessment_id: self.assessment_id.map(|id| id.0),
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+fn attachments_of(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Vec<Attachment>> {
+    pa::table
+        .filter(pa::clinic_id.eq(DbUuid(clinic)))
+        .filter(pa::patient_id.eq(DbUuid(patient)))
+        .order(pa::id.asc())
+        .select(AttachmentRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(AttachmentRow::into_attachment)
+        .collect()
+}
+
+fn active_sessions(conn: &mut Db, clinic: Uuid, patient: Uuid) -> QueryResult<Vec<(DbUuid, DbTime)>> {
+    i::table
+        .filter(i::clinic_id.eq(DbUuid(clinic)))
+        .filter(i::patient_id.eq(DbUuid(patient)))
+        .filter(i::status.eq(RecordStatus::Active.code()))
+        .select((i::id, i::started_at))
+        .load(conn)
+}
+
+/// Attaches a protocol (its current version) to a patient and plans its due ratings
+/// after every active session the patient already has; ratings already taken in a
+/// window complete it at once. Statuses are those at `now`.
+pub fn attach(conn: &mut Db, actor: &Actor, patient: Uuid, protocol: ApiResult<Uuid>, now: DateTime<Utc>) -> ApiResult<(Attachment, usize)> {
+    patients::exists(conn, actor.clinic_id, patient)?;
+    let protocol = protocol?;
+    write_tx(conn, |conn| {
+        let protocol = Protocol::find(conn, actor.clinic_id, protocol).map_err(|e| match e {
+            ApiError::NotFound => ApiError::invalid("protocol_id", "no such protocol in this clinic"),
+            other => other,
+        })?;
+        let attachment = Attachment {
+            id: Uuid::now_v7(),
+            patient_id: patient,
+            protocol_id: protocol.id,
+            protocol_version: protocol.version,
+            items: protocol.fields.items.clone(),
+            attached_at: now,
+            attached_by: actor.user_id,
+        };
+        let row = AttachmentRow {
+            id: DbUuid(attachment.id),
+            clinic_id: DbUuid(actor.clinic_id),
+            patient_id: DbUuid(patient),
+            protocol_id: DbUuid(protocol.id),
+            protocol_version: protocol.version,
+            items: DbJson(serde_json::to_value(&attachment.items).expect("plain data serialises")),
+            attached_at: DbTime(now),
+            attached_by: DbUuid(actor.user_id),
+        };
+        diesel::insert_into(pa::table).values(row).execute(conn).map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => ApiError::Conflict("this protocol is already attached to the patient".into()),
+            other => other,
+        })?;
+        let mut planned = 0;
+        for (session, started_at) in active_sessions(conn, actor.clinic_id, patient)? {
+            planned += plan_after(conn, actor.clinic_id, patient, session.0, started_at.0, &attachment, now)?;
+        }
+        match_patient(conn, actor.clinic_id, patient, now)?;
+        let detail = json!({"patient_id": patient, "protocol_id": protocol.id, "protocol_version": protocol.version, "planned": planned});
+        audit::record(conn, actor.audit("protocol.attach", "patient", Some(patient), detail))?;
+        Ok((attachment, planned))
+    })
+}
+
+/// Plans (or re-plans, when the session moved) one attachment's due ratings after one
+/// session. A settled due rating keeps its state; an unsettled one takes its new window's.
+fn plan_after(conn: &mut Db, clinic: Uuid, patient: Uuid, session: Uuid, started_at: DateTime<Utc>, attachment: &Attachment, now: DateTime<Utc>) -> ApiResult<usize> {
+    let existing: Vec<DueRow> = d::table
+        .filter(d::attachment_id.eq(DbUuid(attachment.id)))
+        .filter(d::infusion_id.eq(DbUuid(session)))
+        .select(DueRow::as_select())
+        .load(conn)?;
+    let mut fresh = Vec::new();
+    for due in plan(&attachment.items, started_at) {
+        let status = status_at(due.opens_at, due.closes_at, now);
+        match existing.iter().find(|row| row.item_index == due.item_index) {
+            None => fresh.push(DueRow::planned(clinic, patient, session, attachment, &due, status, now)),
+            Some(row) => {
+                let settled = DueStatus::parse(&row.status).is_some_and(|s| s == DueStatus::Completed || s == DueStatus::Cancelled);
+                let status = if settled { row.status.clone() } else { status.code().to_string() };
+                diesel::update(d::table.find(row.id))
+                    .set((
+                        d::due_at.eq(DbTime(due.due_at)),
+                        d::opens_at.eq(DbTime(due.opens_at)),
+                        d::closes_at.eq(DbTime(due.closes_at)),
+                        d::status.eq(status),
+                        d::updated_at.eq(DbTime(now)),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+    }
+    let planned = fresh.len();
+    for row in fresh {
+        diesel::insert_into(d::table).values(row).execute(conn)?;
+    }
+    Ok(planned)
+}
+
+/// A session recorded or moved: its due ratings under each of the patient's protocols.
+pub fn plan_session(conn: &mut Db, clinic: Uuid, session: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
+    let started_at: DbTime = i::table.find(DbUuid(session)).select(i::started_at).first(conn)?;
+    for attachment in attachments_of(conn, clinic, patient)? {
+        plan_after(conn, clinic, patient, session, started_at.0, &attachment, now)?;
+    }
+    match_patient(conn, clinic, patient, now)
+}
+
+/// A session entered in error: its due ratings that no rating completed are cancelled.
+pub fn cancel_session(conn: &mut Db, clinic: Uuid, session: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
+    diesel::update(d::table.filter(d::clinic_id.eq(DbUuid(clinic))).filter(d::infusion_id.eq(DbUuid(session))).filter(d::status.ne(DueStatus::Completed.code())))
+        .set((d::status.eq(DueStatus::Cancelled.code()), d::updated_at.eq(DbTime(now))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A rating recorded, moved or retracted: it stops completing the due rating it did,
+/// and then (if active) completes the earliest due rating of its instrument whose window
+/// it falls in, whoever entered it.
+pub fn match_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
+    let linked: Vec<DueRow> = d::table.filter(d::assessment_id.eq(DbUuid(rating))).select(DueRow::as_select()).load(conn)?;
+    for row in linked {
+        let status = status_at(row.opens_at.0, row.closes_at.0, now);
+        diesel::update(d::table.find(row.id))
+            .set((d::assessment_id.eq(None::<DbUuid>), d::status.eq(status.code()), d::updated_at.eq(DbTime(now))))
+            .execute(conn)?;
+    }
+    match_patient(conn, clinic, patient, now)
+}
+
+/// Links each of the patient's active ratings that completes no due rating yet to the
+/// earliest unsettled (or missed) due rating of its instrument whose window holds it.
+fn match_patient(conn: &mut Db, clinic: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
+    let open: Vec<DueRow> = d::table
+        .filter(d::clinic_id.eq(DbUuid(clinic)))
+        .filter(d::patient_id.eq(DbUuid(patient)))
+        .filter(d::assessment_id.is_null())
+        .filter(d::status.eq_any([DueStatus::Scheduled.code(), DueStatus::Open.code(), DueStatus::Missed.code()]))
+        .order((d::due_at.asc(), d::id.asc()))
+        .select(DueRow::as_select())
+        .load(conn)?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let taken: Vec<Option<DbUuid>> = d::table.filter(d::patient_id.eq(DbUuid(patient))).filter(d::assessment_id.is_not_null()).select(d::assessment_id).load(conn)?;
+    let taken: Vec<Uuid> = taken.into_iter().flatten().map(|id| id.0).collect();
+    let mut ratings: Vec<(DbUuid, String, DbTime)> = a::table
+        .filter(a::clinic_id.eq(DbUuid(clinic)))
+        .filter(a::patient_id.eq(DbUuid(patient)))
+        .filter(a::status.eq(RecordStatus::Active.code()))
+        .select((a::id, a::instrument, a::rated_at))
+        .load(conn)?;
+    ratings.retain(|(id, _, _)| !taken.contains(&id.0));
+    ratings.sort_by_key(|(id, _, rated_at)| (rated_at.0, id.0));
+    let mut used = Vec::new();
+    for due in &open {
+        let found = ratings.iter().find(|(id, instrument, rated_at)| {
+            !used.contains(&id.0) && *instrument == due.instrument && in_window(due.opens_at.0, due.closes_at.0, rated_at.0)
+        });
+        if let Some((rating, _, _)) = found {
+            used.push(rating.0);
+            diesel::update(d::table.find(due.id))
+                .set((d::assessment_id.eq(Some(*rating)), d::status.eq(DueStatus::Completed.code()), d::updated_at.eq(DbTime(now))))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// What one tick of the scheduler moved.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    pub opened: usize,
+    pub missed: usize,
+}
+
+/// Moves due ratings whose window closed with no rating to `missed`, and those whose
+/// window opened to `open`. Each is one conditional UPDATE, so two instances ticking at
+/// once on one PostgreSQL move each due rating once: the second waits on the row lock,
+/// re-reads the condition and finds it no longer holds.
+pub fn tick(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<Tick> {
+    Ok(write_tx(conn, |conn| {
+        let unsettled = [DueStatus::Scheduled.code(), DueStatus::Open.code()];
+        let missed = diesel::update(d::table.filter(d::status.eq_any(unsettled)).filter(d::closes_at.lt(DbTime(now))))
+            .set((d::status.eq(DueStatus::Missed.code()), d::updated_at.eq(DbTime(now))))
+            .execute(conn)?;
+        let opened = diesel::update(d::table.filter(d::status.eq(DueStatus::Scheduled.code())).filter(d::opens_at.le(DbTime(now))))
+            .set((d::status.eq(DueStatus::Open.code()), d::updated_at.eq(DbTime(now))))
+            .execute(conn)?;
+        Ok::<_, diesel::result::Error>(Tick { opened, missed })
+    })?)
+}
+
+/// Which due ratings a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct DueFilter {
+    pub patient: Option<Uuid>,
+    pub status: Option<DueStatus>,
+    /// Due at or after / before.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A page of the clinic's (or one patient's) due ratings, by id; audited.
+pub fn list(conn: &mut Db, actor: &Actor, filter: &DueFilter, page: Page) -> ApiResult<(Vec<DueRating>, Option<Uuid>)> {
+    if let Some(patient) = filter.patient {
+        patients::exists(conn, actor.clinic_id, patient)?;
+    }
+    let mut query = d::table.filter(d::clinic_id.eq(DbUuid(actor.clinic_id))).select(DueRow::as_select()).order(d::id.asc()).limit(page.limit + 1).into_boxed();
+    if let Some(after) = page.after {
+        query = query.filter(d::id.gt(DbUuid(after)));
+    }
+    if let Some(patient) = filter.patient {
+        query = query.filter(d::patient_id.eq(DbUuid(patient)));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(d::status.eq(status.code()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(d::due_at.ge(DbTime(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(d::due_at.lt(DbTime(to)));
+    }
+    let dues = query.load(conn)?.into_iter().map(DueRow::into_due).collect::<ApiResult<Vec<_>>>()?;
+    let listed = split_page(dues, page, |d| d.id);
+    audit_read(conn, actor, "due.list".into(), "patient", filter.patient, json!({"count": listed.0.len()}))?;
+    Ok(listed)
+}
+
+/// One due rating of the clinic, or 404.
+pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<DueRating> {
+    let row = d::table.filter(d::id.eq(DbUuid(id))).filter(d::clinic_id.eq(DbUuid(clinic))).select(DueRow::as_select()).first(conn).optional()?;
+    row.ok_or(ApiError::NotFound)?.into_due()
+}
+
+/// One due rating, audited as a read of its patient's data.
+pub fn read(conn: &mut Db, actor: &Actor, id: Uuid) -> ApiResult<DueRating> {
+    let due = find(conn, actor.clinic_id, id)?;
+    audit_read(conn, actor, "due.read".into(), "due", Some(id), json!({"patient_id": due.patient_id}))?;
+    Ok(due)
+}
+
+/// The protocols attached to a patient; audited.
+pub fn attached(conn: &mut Db, actor: &Actor, patient: Uuid) -> ApiResult<Vec<Attachment>> {
+    patients::exists(conn, actor.clinic_id, patient)?;
+    let attachments = attachments_of(conn, actor.clinic_id, patient)?;
+    audit_read(conn, actor, "protocol.attachments".into(), "patient", Some(patient), json!({"count": attachments.len()}))?;
+    Ok(attachments)
+}

@@ -1,0 +1,156 @@
+//! Self-guided journeys: protocols plan due ratings after each session, sessions moved or
+//! retracted re-plan or cancel them, a rating in the window completes one, and the
+//! scheduler (driven by the test's clock, never by sleeping) opens and misses them.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn time(value: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(value.as_str().unwrap_or_else(|| panic!("not a time: {value}"))).unwrap().with_timezone(&Utc)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The patient's due ratings, keyed by (session, instrument).
+async fn due_of(app: &TestApp, user: &TestUser, patient: &str) -> Vec<Value> {
+    let listed = app.get(&format!("/api/v1/patients/{patient}/due?limit=500"), &user.token).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    listed.body["items"].as_array().unwrap().clone()
+}
+
+fn find<'a>(due: &'a [Value], session: &str, instrument: &str) -> &'a Value {
+    due.iter().find(|d| d["infusion_id"] == session && d["instrument"] == instrument).unwrap_or_else(|| panic!("no {instrument} after {session} in {due:?}"))
+}
+
+#[actix_rt::test]
+async fn a_protocol_plans_due_ratings_that_sessions_move_ratings_complete_and_time_opens_and_misses() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let patient = app.patient(&admin).await;
+    let now = app.state.clock.now().trunc_subsecs(0);
+    app.state.clock.set(now);
+    let session = |started: DateTime<Utc>| {
+        let body = {
+            let mut b = infusion_body(&rfc3339(started));
+            b["guidance"] = json!("self_guided");
+            b
+        };
+        let (app, token, patient) = (&app, clinician.token.clone(), patient.clone());
+        async move { app.post(&format!("/api/v1/patients/{patient}/infusions"), &token, body).await.id() }
+    };
+    // Session A three hours ago, B half an hour ago.
+    let (a_start, b_start) = (now - Duration::hours(3), now - Duration::minutes(30));
+    let a = session(a_start).await;
+    let b = session(b_start).await;
+    let protocol = app.post("/api/v1/protocols", &admin.token, protocol_body()).await;
+    assert_eq!(protocol.status, 201, "{}", protocol.text);
+    assert_eq!(protocol.body["items"][0]["offset"], "PT2H");
+    let attached = app.post(&format!("/api/v1/patients/{patient}/protocols"), &clinician.token, json!({"protocol_id": protocol.id()})).await;
+    assert_eq!(attached.status, 201, "{}", attached.text);
+    assert_eq!((attached.body["planned"].clone(), attached.body["protocol_version"].clone()), (json!(4), json!(1)));
+    app.post(&format!("/api/v1/patients/{patient}/protocols"), &clinician.token, json!({"protocol_id": protocol.id()})).await.assert_problem(409);
+
+    let due = due_of(&app, &clinician, &patient).await;
+    assert_eq!(due.len(), 4);
+    // A's +2 h VAS was due an hour ago, its window (±30 min) closed half an hour ago.
+    let a_vas = find(&due, &a, "ocd_vas");
+    assert_eq!((time(&a_vas["due_at"]), time(&a_vas["opens_at"]), time(&a_vas["closes_at"])), (a_start + Duration::hours(2), a_start + Duration::minutes(90), a_start + Duration::minutes(150)));
+    assert_eq!(a_vas["status"], "missed");
+    let a_day = find(&due, &a, "ybocs_sr");
+    assert_eq!((time(&a_day["due_at"]), a_day["status"].clone(), a_day["recall"].clone()), (a_start + Duration::days(1), json!("scheduled"), json!("P24H")));
+    let b_vas = find(&due, &b, "ocd_vas");
+    assert_eq!((time(&b_vas["due_at"]), b_vas["status"].clone()), (b_start + Duration::hours(2), json!("scheduled")));
+
+    // Moving B a quarter of an hour earlier moves its due ratings with it.
+    let moved_start = b_start - Duration::minutes(15);
+    let moved = app.patch(&format!("/api/v1/infusions/{b}"), &clinician.token, json!({"started_at": rfc3339(moved_start), "reason": "clock was wrong"})).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let due = due_of(&app, &clinician, &patient).await;
+    let b_vas = find(&due, &b, "ocd_vas");
+    assert_eq!(time(&b_vas["due_at"]), moved_start + Duration::hours(2));
+    assert_eq!(time(&find(&due, &b, "ybocs_sr")["due_at"]), moved_start + Duration::days(1));
+
+    // A clinician's VAS rated inside A's closed window completes it, whoever entered it.
+    let rating = json!({"instrument": "ocd_vas", "rated_at": rfc3339(a_start + Duration::minutes(100)), "recall": "NOW", "items": {"1": 40}, "rater": "clinician", "collected_via": "interview"});
+    let rated = app.post(&format!("/api/v1/patients/{patient}/assessments"), &clinician.token, rating).await;
+    assert_eq!(rated.status, 201, "{}", rated.text);
+    let due = due_of(&app, &clinician, &patient).await;
+    let a_vas = find(&due, &a, "ocd_vas");
+    assert_eq!((a_vas["status"].clone(), a_vas["assessment_id"].clone()), (json!("completed"), json!(rated.id())));
+    assert_eq!(find(&due, &b, "ocd_vas")["assessment_id"], Value::Null, "one rating completes one due rating");
+    // Retracting that rating reopens the question: the window is closed, so missed again.
+    let retracted = app.delete(&format!("/api/v1/assessments/{}", rated.id()), &clinician.token, json!({"reason": "wrong patient"})).await;
+    assert_eq!(retracted.status, 200);
+    assert_eq!(find(&due_of(&app, &clinician, &patient).await, &a, "ocd_vas")["status"], "missed");
+
+    // The scheduler, at the test's clock: B's VAS window opens at +1 h 45 min.
+    let opens = time(&b_vas["opens_at"]);
+    app.state.clock.set(opens - Duration::seconds(1));
+    assert_eq!(app.state.tick().await.unwrap().opened, 0);
+    assert_eq!(find(&due_of(&app, &clinician, &patient).await, &b, "ocd_vas")["status"], "scheduled");
+    app.state.clock.set(opens);
+    let moved = app.state.tick().await.unwrap();
+    assert_eq!((moved.opened, moved.missed), (1, 0));
+    assert_eq!(find(&due_of(&app, &clinician, &patient).await, &b, "ocd_vas")["status"], "open");
+    let open = app.get(&format!("/api/v1/due?status=open&limit=10"), &admin.token).await;
+    assert_eq!(open.body["items"].as_array().unwrap().len(), 1, "{}", open.text);
+    app.state.clock.set(time(&b_vas["closes_at"]) + Duration::microseconds(1));
+    assert_eq!(app.state.tick().await.unwrap().missed, 1);
+    assert_eq!(find(&due_of(&app, &clinician, &patient).await, &b, "ocd_vas")["status"], "missed");
+
+    // Retracting session A cancels what is still due after it.
+    let gone = app.delete(&format!("/api/v1/infusions/{a}"), &clinician.token, json!({"reason": "entered for the wrong patient"})).await;
+    assert_eq!(gone.status, 200, "{}", gone.text);
+    let due = due_of(&app, &clinician, &patient).await;
+    assert_eq!((find(&due, &a, "ocd_vas")["status"].clone(), find(&due, &a, "ybocs_sr")["status"].clone()), (json!("cancelled"), json!("cancelled")));
+    // A session recorded after the attachment gets its own due ratings.
+    let c = session(now - Duration::minutes(5)).await;
+    let due = due_of(&app, &clinician, &patient).await;
+    assert_eq!(due.len(), 6);
+    assert_eq!(time(&find(&due, &c, "ocd_vas")["due_at"]), now - Duration::minutes(5) + Duration::hours(2));
+    // Filters and paging.
+    let cancelled = app.get(&format!("/api/v1/patients/{patient}/due?status=cancelled"), &admin.token).await;
+    assert_eq!(cancelled.body["items"].as_array().unwrap().len(), 2);
+    app.get("/api/v1/due?status=overdue", &admin.token).await.assert_problem(422);
+    let first = app.get("/api/v1/due?limit=4", &admin.token).await;
+    let rest = app.get(&format!("/api/v1/due?limit=4&cursor={}", first.body["next_cursor"].as_str().unwrap()), &admin.token).await;
+    assert_eq!(first.body["items"].as_array().unwrap().len() + rest.body["items"].as_array().unwrap().len(), 6);
+}
+
+#[actix_rt::test]
+async fn a_new_protocol_version_leaves_attached_patients_on_theirs() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let protocol = app.post("/api/v1/protocols", &admin.token, protocol_body()).await;
+    let path = format!("/api/v1/protocols/{}", protocol.id());
+    app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol.id()})).await;
+    let items = json!([{"instrument": "ocd_vas", "offset": "PT40M", "window_before": "PT10M", "window_after": "PT10M", "recall": "NOW"}]);
+    let changed = app.patch(&path, &admin.token, json!({"items": items})).await;
+    assert_eq!((changed.status, changed.body["version"].clone()), (200, json!(2)), "{}", changed.text);
+    let attachments = app.get(&format!("/api/v1/patients/{patient}/protocols"), &admin.token).await;
+    assert_eq!(attachments.body["items"][0]["protocol_version"], 1);
+    assert_eq!(attachments.body["items"][0]["items"].as_array().unwrap().len(), 2);
+    let history = app.get(&format!("{path}/revisions"), &admin.token).await;
+    assert_eq!(history.body["items"].as_array().unwrap().iter().map(|r| r["version"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2]);
+    // Bad protocols name their fields.
+    let bad = app.post("/api/v1/protocols", &admin.token, json!({"name": "x", "items": [{"instrument": "ybocs", "offset": "P1M", "window_before": "junk", "window_after": "PT1H", "recall": "P7D"}]})).await;
+    bad.assert_problem(422);
+    let mut fields = bad.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["items.0.offset", "items.0.window_before"]);
+    let huge = app.post("/api/v1/protocols", &admin.token, json!({"name": "x", "items": vec![json!({}); 10_000]})).await;
+    huge.assert_problem(422);
+    assert_eq!(huge.error_fields(), ["items"]);
+    // Another clinic's protocol cannot be attached: it does not exist for this clinic.
+    let south = app.admin("South").await;
+    let theirs = app.post("/api/v1/protocols", &south.token, protocol_body()).await;
+    let refused = app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": theirs.id()})).await;
+    refused.assert_problem(422);
+    assert_eq!(refused.error_fields(), ["protocol_id"]);
+}
