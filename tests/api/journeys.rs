@@ -154,3 +154,37 @@ async fn a_new_protocol_version_leaves_attached_patients_on_theirs() {
     refused.assert_problem(422);
     assert_eq!(refused.error_fields(), ["protocol_id"]);
 }
+
+#[actix_rt::test]
+async fn two_instances_on_one_database_move_each_due_rating_once() {
+    let first = spawn_app().await;
+    let url = first.state.config.database_url.clone();
+    let second = spawn_with(|c| c.database_url = url).await;
+    let admin = first.admin("North").await;
+    let now = first.state.clock.now().trunc_subsecs(0);
+    // Twenty items a few minutes apart, after ten sessions: two hundred due ratings.
+    let items: Vec<Value> = (1..=20)
+        .map(|i| json!({"instrument": "ocd_vas", "offset": format!("PT{}M", 60 + i), "window_before": "PT30M", "window_after": "PT30M", "recall": "NOW"}))
+        .collect();
+    let protocol = first.post("/api/v1/protocols", &admin.token, json!({"name": "dense", "items": items})).await.id();
+    let patient = first.patient(&admin).await;
+    for s in 0..10 {
+        let body = infusion_body(&rfc3339(now - Duration::minutes(10 + s)));
+        assert_eq!(first.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, body).await.status, 201);
+    }
+    let attached = second.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
+    assert_eq!(attached.body["planned"], 200, "{}", attached.text);
+    for (at, expect) in [(now + Duration::hours(1), "open"), (now + Duration::hours(2), "missed")] {
+        first.state.clock.set(at);
+        second.state.clock.set(at);
+        let mut moved = 0;
+        for _ in 0..3 {
+            let (a, b) = futures_util::future::join(first.state.tick(), second.state.tick()).await;
+            let (a, b) = (a.unwrap(), b.unwrap());
+            moved += a.opened + a.missed + b.opened + b.missed;
+        }
+        assert_eq!(moved, 200, "each due rating moved to {expect} exactly once across both instances");
+        let listed = first.get(&format!("/api/v1/patients/{patient}/due?limit=500&status={expect}"), &admin.token).await;
+        assert_eq!(listed.body["items"].as_array().unwrap().len(), 200);
+    }
+}
