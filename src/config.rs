@@ -35,6 +35,10 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// How often the scheduler opens and closes due ratings' windows.
     pub scheduler_tick: Duration,
+    /// Where patients open their links: `{public_url}/r/#<token>`.
+    pub public_url: String,
+    /// Patient-link requests allowed per minute per client address.
+    pub self_report_per_address_per_minute: u32,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -108,6 +112,8 @@ impl Config {
             request_timeout: Duration::from_secs(env_parsed("ONSET_REQUEST_TIMEOUT_SECS", 30)?),
             trusted_proxies: trusted_proxies(env("ONSET_TRUSTED_PROXIES").as_deref())?,
             migrate_on_start: env_parsed("ONSET_MIGRATE_ON_START", true)?,
+            public_url: env("ONSET_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| format!("http://{}", env("ONSET_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string()))),
+            self_report_per_address_per_minute: env_parsed("ONSET_SELF_REPORT_PER_ADDRESS_PER_MINUTE", 60)?,
             scheduler_tick: Duration::from_secs(env_parsed::<u64>("ONSET_SCHEDULER_TICK_SECS", 30)?.max(1)),
         })
     }

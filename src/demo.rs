@@ -297,7 +297,7 @@ pub fn run(pool: &Pool, installation_secret: &[u8], patients: u32, seed: u64, mu
     let (email, secret) = admin_credentials(seed, installation_secret);
     let admin = NewUser { email, name: "Demo Admin".into(), role: Role::Admin, password_hash: password::hash(&secret) };
     let admin = users::create_clinic_with_admin(&mut conn, &name, admin).map_err(|e| e.to_string())?;
-    let actor = Actor { user_id: admin.id, clinic_id: admin.clinic_id, email: admin.email.clone() };
+    let actor = Actor { user_id: admin.id, clinic_id: admin.clinic_id, email: admin.email.clone(), by_patient: false };
     let mut generator = Generator { rng: StdRng::seed_from_u64(seed), clock_ms: 1_735_689_600_000 + seed % 1_000_000 * 1_000_000 };
     let (mut infusions, mut assessments) = (0, 0);
     let mut done = 0;

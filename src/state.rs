@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::auth::{throttle::LoginThrottle, token::TokenKeys};
+use crate::auth::throttle::{AddressThrottle, LoginThrottle};
+use crate::auth::token::TokenKeys;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, Pool};
@@ -19,6 +20,8 @@ pub struct AppState {
     /// starving the blocking pool that database work also needs.
     pub hashing: Arc<Semaphore>,
     pub throttle: LoginThrottle,
+    /// Patient-link requests per client address.
+    pub self_report_throttle: AddressThrottle,
     /// One permit per export allowed to run at once (`ONSET_EXPORT_CONCURRENCY`).
     pub exports: Arc<Semaphore>,
     pub metrics: Metrics,
@@ -32,6 +35,7 @@ impl AppState {
         AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
             throttle: LoginThrottle::new(config.login_per_account_per_minute, config.login_per_address_per_minute),
+            self_report_throttle: AddressThrottle::new(config.self_report_per_address_per_minute),
             hashing: Arc::new(Semaphore::new(cores)),
             exports: Arc::new(Semaphore::new(config.export_concurrency as usize)),
             metrics: Metrics::default(),

@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod patients;
 pub mod protocols;
 pub mod records;
+pub mod self_report;
 pub mod users;
 
 use actix_web::http::header::{self, HeaderMap};
@@ -59,6 +60,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/protocols/{id}/revisions").route(get().to(records::revisions::<Protocol>)))
         .service(resource("/api/v1/due").route(get().to(protocols::due_for_clinic)))
         .service(resource("/api/v1/due/{id}").route(get().to(protocols::due_one)))
+        .service(resource("/api/v1/due/{id}/invitation").route(post().to(self_report::invite)))
+        .service(resource("/api/v1/self-report/open").route(post().to(self_report::open)))
+        .service(resource("/api/v1/self-report").route(post().to(self_report::submit)))
+        .service(resource("/r/").route(get().to(self_report::page)))
+        .service(resource("/r/app.js").route(get().to(self_report::page_script)))
+        .service(resource("/r/app.css").route(get().to(self_report::page_style)))
         .service(resource("/api/v1/patients/{id}/trajectory").route(get().to(patients::trajectory)))
         .service(
             resource("/api/v1/patients/{id}/infusions")

@@ -34,7 +34,7 @@ impl Caller {
 
     /// The caller as the audit log and the `*_by` columns record it.
     pub fn actor(&self) -> store::Actor {
-        store::Actor { user_id: self.user_id, clinic_id: self.clinic_id, email: self.email.clone() }
+        store::Actor { user_id: self.user_id, clinic_id: self.clinic_id, email: self.email.clone(), by_patient: false }
     }
 }
 

@@ -48,6 +48,25 @@ impl LoginThrottle {
     }
 }
 
+/// Attempts per client address alone (patient links, which name no account).
+pub struct AddressThrottle {
+    by_address: Keyed,
+}
+
+impl AddressThrottle {
+    pub fn new(per_minute: u32) -> AddressThrottle {
+        AddressThrottle { by_address: limiter(per_minute) }
+    }
+
+    /// Takes one attempt; `Err(seconds)` says how long to wait.
+    pub fn attempt(&self, address: &str) -> Result<(), u64> {
+        if self.by_address.len() > MAX_TRACKED_KEYS {
+            self.by_address.retain_recent();
+        }
+        self.by_address.check_key(&hex::encode(Sha256::digest(address.as_bytes()))).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+    }
+}
+
 /// The client a login is throttled as. `X-Forwarded-For` is read only when the peer is
 /// a trusted proxy, from the right: the first hop that is not itself trusted is the
 /// client (anything left of it could be forged). IPv6 clients are grouped by their /64,

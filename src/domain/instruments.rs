@@ -148,6 +148,12 @@ impl Instrument {
     }
 
     /// Whether the instrument has obsession and compulsion subscales (items 1–5, 6–10).
+    /// Whether a patient may answer it alone, by a link: the self-report forms and the
+    /// visual analogue scale, never the clinician-rated interview.
+    pub fn is_self_reportable(self) -> bool {
+        matches!(self, Instrument::OcdVas | Instrument::YbocsSr)
+    }
+
     pub fn has_subscales(self) -> bool {
         self != Instrument::OcdVas
     }

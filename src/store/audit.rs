@@ -26,7 +26,7 @@ impl Actor {
     pub fn audit(&self, action: impl Into<String>, entity: &'static str, entity_id: Option<Uuid>, detail: Value) -> AuditEntry {
         AuditEntry {
             clinic_id: Some(self.clinic_id),
-            actor_id: Some(self.user_id),
+            actor_id: (!self.by_patient).then_some(self.user_id),
             actor_email: Some(self.email.clone()),
             action: action.into(),
             entity,

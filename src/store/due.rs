@@ -270,6 +270,20 @@ pub fn match_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, no
     match_patient(conn, clinic, patient, now)
 }
 
+/// A rating answered through a due rating's own link completes that one, whatever else
+/// its window overlaps.
+pub fn complete_with(conn: &mut Db, due: Uuid, rating: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
+    let elsewhere: Vec<DueRow> = d::table.filter(d::assessment_id.eq(DbUuid(rating))).filter(d::id.ne(DbUuid(due))).select(DueRow::as_select()).load(conn)?;
+    for row in elsewhere {
+        let status = status_at(row.opens_at.0, row.closes_at.0, now);
+        diesel::update(d::table.find(row.id)).set((d::assessment_id.eq(None::<DbUuid>), d::status.eq(status.code()), d::updated_at.eq(DbTime(now)))).execute(conn)?;
+    }
+    diesel::update(d::table.find(DbUuid(due)))
+        .set((d::assessment_id.eq(Some(DbUuid(rating))), d::status.eq(DueStatus::Completed.code()), d::updated_at.eq(DbTime(now))))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Links each of the patient's active ratings that completes no due rating yet to the
 /// earliest unsettled (or missed) due rating of its instrument whose window holds it.
 fn match_patient(conn: &mut Db, clinic: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<()> {

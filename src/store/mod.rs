@@ -4,6 +4,7 @@ pub mod assessments;
 pub mod audit;
 pub mod bulk;
 pub mod due;
+pub mod invitations;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod infusions;
@@ -58,7 +59,11 @@ pub(crate) fn stored<T>(what: &str, value: Option<T>) -> crate::error::ApiResult
 /// Who did something, for the audit log and the `*_by` columns.
 #[derive(Debug, Clone)]
 pub struct Actor {
+    /// The account written into `created_by`/`updated_by`: the caller, or for a
+    /// patient's self-report the clinician who sent the link.
     pub user_id: Uuid,
     pub clinic_id: Uuid,
     pub email: String,
+    /// A patient answering through a link: the audit names no account as the actor.
+    pub by_patient: bool,
 }

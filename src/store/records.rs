@@ -194,16 +194,20 @@ pub fn create<R: Kept>(
 ) -> ApiResult<Stored> {
     R::check_owner(conn, actor.clinic_id, owner)?;
     let (fields, key) = request?;
-    idempotency::once(conn, key.as_ref(), |conn| {
-        let at = now();
-        let record = R::new(Uuid::now_v7(), owner, fields, actor.user_id, at);
-        record.insert(conn, actor.clinic_id)?;
-        let record = record.settle(conn, actor.clinic_id)?;
-        keep(conn, actor, &record, at, None)?;
-        audit::record(conn, actor.audit(format!("{}.create", R::ENTITY), R::ENTITY, Some(record.id()), record.created_detail()))?;
-        react(conn, actor, &record, Change::Created, at)?;
-        Ok(render(&record))
-    })
+    idempotency::once(conn, key.as_ref(), |conn| Ok(render(&create_within(conn, actor, owner, fields)?)))
+}
+
+/// Creates a record inside the caller's write transaction: the record, its revision, its
+/// audit entry and its reactions.
+pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fields: R::Fields) -> ApiResult<R> {
+    let at = now();
+    let record = R::new(Uuid::now_v7(), owner, fields, actor.user_id, at);
+    record.insert(conn, actor.clinic_id)?;
+    let record = record.settle(conn, actor.clinic_id)?;
+    keep(conn, actor, &record, at, None)?;
+    audit::record(conn, actor.audit(format!("{}.create", R::ENTITY), R::ENTITY, Some(record.id()), record.created_detail()))?;
+    react(conn, actor, &record, Change::Created, at)?;
+    Ok(record)
 }
 
 /// How often an unpinned change is tried again after losing a race to another change.

@@ -102,6 +102,8 @@ pub fn test_config(database_url: String) -> Config {
         trusted_proxies: Vec::new(),
         migrate_on_start: true,
         scheduler_tick: std::time::Duration::from_secs(3600),
+        public_url: "https://onset.example.org".into(),
+        self_report_per_address_per_minute: 10_000,
     }
 }
 

@@ -188,3 +188,114 @@ async fn two_instances_on_one_database_move_each_due_rating_once() {
         assert_eq!(listed.body["items"].as_array().unwrap().len(), 200);
     }
 }
+
+fn token_of(invitation: &Response) -> String {
+    let url = invitation.body["url"].as_str().unwrap_or_else(|| panic!("{}", invitation.text));
+    assert!(url.starts_with("https://onset.example.org/r/#"), "{url}");
+    url.rsplit_once('#').unwrap().1.to_string()
+}
+
+#[actix_rt::test]
+async fn a_patient_answers_once_by_link_and_every_unusable_link_looks_the_same() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let now = app.state.clock.now().trunc_subsecs(0);
+    app.state.clock.set(now);
+    let started = now - Duration::hours(2);
+    let session = app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&rfc3339(started))).await.id();
+    let protocol = app.post("/api/v1/protocols", &admin.token, protocol_body()).await.id();
+    app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
+    let due = due_of(&app, &admin, &patient).await;
+    let vas = find(&due, &session, "ocd_vas")["id"].as_str().unwrap().to_string();
+    let day = find(&due, &session, "ybocs_sr")["id"].as_str().unwrap().to_string();
+    assert_eq!(find(&due, &session, "ocd_vas")["status"], "open", "the +2 h window is open now");
+
+    let first = app.post(&format!("/api/v1/due/{vas}/invitation"), &admin.token, json!({})).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let first_token = token_of(&first);
+    assert_eq!(time(&first.body["expires_at"]), started + Duration::minutes(150), "the link expires with the window");
+    let second = app.post(&format!("/api/v1/due/{vas}/invitation"), &admin.token, json!({})).await;
+    let token = token_of(&second);
+    assert_ne!(token, first_token);
+    assert!(token.len() >= 43, "at least 256 bits");
+
+    let open = |token: String| {
+        let app = &app;
+        async move { app.request(awc::http::Method::POST, "/api/v1/self-report/open", None, Some(&json!({"token": token})), &[]).await }
+    };
+    let submit = |token: String, items: Value| {
+        let app = &app;
+        async move { app.request(awc::http::Method::POST, "/api/v1/self-report", None, Some(&json!({"token": token, "items": items})), &[]).await }
+    };
+    let asked = open(token.clone()).await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+    assert_eq!((asked.body["instrument"].clone(), asked.body["recall"].clone()), (json!("ocd_vas"), json!("NOW")));
+    assert_eq!(asked.body["items"], json!([{"code": "1", "label": asked.body["items"][0]["label"], "min": 0, "max": 100}]));
+    for private in [patient.as_str(), "Jane Roe", "1988-07-14", "North", &admin.email] {
+        assert!(!asked.text.contains(private), "the link shows {private}: {}", asked.text);
+    }
+    assert_eq!(asked.header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(asked.header("referrer-policy").as_deref(), Some("no-referrer"));
+
+    // An answer out of range is refused with its field, and the link stays usable.
+    let wrong = submit(token.clone(), json!({"1": 150})).await;
+    wrong.assert_problem(422);
+    assert_eq!(wrong.error_fields(), ["items.1"]);
+    let sent = submit(token.clone(), json!({"1": 30})).await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    assert_eq!(sent.body["received"], true);
+
+    // The rating is the patient's own, completes the link's due rating, and is in the
+    // trajectory and the export.
+    let ratings = app.get(&format!("/api/v1/patients/{patient}/assessments"), &admin.token).await;
+    let rating = &ratings.body["items"][0];
+    assert_eq!((rating["rater"].clone(), rating["collected_via"].clone(), rating["total"].clone()), (json!("self"), json!("app"), json!(30)));
+    let completed = find(&due_of(&app, &admin, &patient).await, &session, "ocd_vas").clone();
+    assert_eq!((completed["status"].clone(), completed["assessment_id"].clone()), (json!("completed"), rating["id"].clone()));
+    let trajectory = app.get(&format!("/api/v1/patients/{patient}/trajectory"), &admin.token).await;
+    assert!(trajectory.text.contains(rating["id"].as_str().unwrap()), "{}", trajectory.text);
+    let export = app.get("/api/v1/exports/assessments?format=ndjson&instrument=ocd_vas", &admin.token).await;
+    assert!(export.text.contains("\"rater\":\"self\""), "{}", export.text);
+    let used = app.get(&format!("/api/v1/audit?action=invitation.use"), &admin.token).await;
+    assert_eq!(used.body["items"][0]["actor_id"], Value::Null, "a patient is not an account");
+
+    // Used, revoked, unknown, and (for the day-1 link) not yet open or expired: one answer.
+    let day_link = token_of(&app.post(&format!("/api/v1/due/{day}/invitation"), &admin.token, json!({})).await);
+    let unknown = open("A".repeat(43)).await;
+    unknown.assert_problem(404);
+    let mut answers = vec![("unknown", unknown.text.clone())];
+    answers.push(("used", open(token.clone()).await.text));
+    answers.push(("used, submitted again", submit(token.clone(), json!({"1": 10})).await.text));
+    answers.push(("revoked", open(first_token.clone()).await.text));
+    answers.push(("not yet open", open(day_link.clone()).await.text));
+    answers.push(("overlong", open("A".repeat(100_000)).await.text));
+    app.state.clock.set(started + Duration::days(1));
+    assert_eq!(open(day_link.clone()).await.status, 200, "the day-1 window is open now");
+    app.state.clock.set(started + Duration::days(1) + Duration::hours(12) + Duration::seconds(1));
+    answers.push(("expired", open(day_link.clone()).await.text));
+    for (why, text) in &answers {
+        assert_eq!(text, &unknown.text, "{why}");
+    }
+    assert_eq!(app.get("/api/v1/patients/{patient}/assessments".replace("{patient}", &patient).as_str(), &admin.token).await.body["items"].as_array().unwrap().len(), 1);
+    // A clinician-rated instrument has no link, and neither does a settled due rating.
+    app.post(&format!("/api/v1/due/{vas}/invitation"), &admin.token, json!({})).await.assert_problem(409);
+}
+
+#[actix_rt::test]
+async fn the_patient_page_is_static_strict_and_uncached() {
+    let app = spawn_app().await;
+    let page = app.request(awc::http::Method::GET, "/r/", None, None, &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.content_type().starts_with("text/html"));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(page.header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(page.header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert!(page.text.contains("<script src=\"/r/app.js\" defer></script>"));
+    assert!(!page.text.contains("<script>") && !page.text.contains("style="), "no inline code the policy would block");
+    assert!(page.text.contains("role=\"status\"") && page.text.contains("lang=\"en\""), "read out by screen readers");
+    let script = app.request(awc::http::Method::GET, "/r/app.js", None, None, &[]).await;
+    assert!(script.content_type().starts_with("text/javascript"));
+    assert!(script.text.contains("location.hash") && script.text.contains("replaceState"), "the token is read from the fragment and dropped from the address bar");
+}

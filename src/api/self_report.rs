@@ -1,0 +1,118 @@
+//! Patient links: a clinician issues one for a due rating; the patient's page at `/r/`
+//! opens it and sends the answer. Nothing here names a patient.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{parse_json, path_id};
+use crate::auth::throttle::client_address;
+use crate::auth::{CLINICAL, Caller};
+use crate::domain::instruments::Instrument;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::invitations::{self, Answer};
+
+#[derive(Serialize)]
+struct Invitation {
+    due_id: Uuid,
+    /// The link to send the patient; the token is in the fragment, so it never reaches an
+    /// access log or a `Referer`.
+    url: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `POST /api/v1/due/{id}/invitation`: a new link, shown once; the earlier one stops working.
+pub async fn invite(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let due = path_id(&req)?;
+    let (actor, now) = (caller.actor(), state.clock.now());
+    let issued = state.db(move |conn| invitations::issue(conn, &actor, due, now)).await?;
+    let url = format!("{}/r/#{}", state.config.public_url, issued.token);
+    Ok(HttpResponse::build(StatusCode::CREATED).json(Invitation { due_id: issued.due_id, url, expires_at: issued.expires_at }))
+}
+
+/// A token is 43 characters; anything much longer is not one.
+const MAX_TOKEN_CHARS: usize = 128;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenRequest {
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitRequest {
+    token: String,
+    items: Option<BTreeMap<String, Value>>,
+    total: Option<Value>,
+}
+
+fn throttle(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
+    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+    let address = client_address(req.peer_addr().map(|a| a.ip()), &forwarded, &state.config.trusted_proxies);
+    state.self_report_throttle.attempt(&address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
+}
+
+fn checked(token: &str) -> ApiResult<&str> {
+    // An overlong token is unusable like any other: the same answer, no hashing of megabytes.
+    if token.len() > MAX_TOKEN_CHARS { Err(ApiError::NotFound) } else { Ok(token) }
+}
+
+/// `POST /api/v1/self-report/open`: what the link asks.
+pub async fn open(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    throttle(&state, &req)?;
+    let (request, _) = parse_json::<OpenRequest>(&req, &body)?;
+    checked(&request.token)?;
+    let now = state.clock.now();
+    let questionnaire = state.db(move |conn| invitations::open(conn, &request.token, now)).await?;
+    Ok(HttpResponse::Ok().json(questionnaire))
+}
+
+#[derive(Serialize)]
+struct Received {
+    received: bool,
+    instrument: Instrument,
+    rated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `POST /api/v1/self-report`: the answer; the link is used up with it.
+pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    throttle(&state, &req)?;
+    let (request, _) = parse_json::<SubmitRequest>(&req, &body)?;
+    checked(&request.token)?;
+    let now = state.clock.now();
+    let answer = Answer { items: request.items, total: request.total };
+    let record = state.db(move |conn| invitations::submit(conn, &request.token, answer, now)).await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(Received { received: true, instrument: record.rating.instrument, rated_at: record.rating.rated_at }))
+}
+
+/// The page's policy: its own script and style only, no inline code, no framing, and
+/// requests to this origin alone.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .body(body)
+}
+
+/// `GET /r/`: the patient's page (plain HTML, CSS and JavaScript embedded in the binary).
+pub async fn page() -> HttpResponse {
+    asset("text/html; charset=utf-8", include_str!("page/index.html"))
+}
+
+pub async fn page_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", include_str!("page/app.js"))
+}
+
+pub async fn page_style() -> HttpResponse {
+    asset("text/css; charset=utf-8", include_str!("page/app.css"))
+}

@@ -1,0 +1,152 @@
+//! Single-use patient links (DESIGN.md §5): one per due rating, the token kept only as
+//! its SHA-256, consumed by the answer it brings in the same transaction as the rating.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::assessments::AssessmentRecord;
+use super::due::{self, DueRating};
+use super::{Actor, audit, records};
+use crate::auth::token::{new_refresh_token, refresh_token_hash};
+use crate::db::schema::invitations as v;
+use crate::db::{Db, DbTime, DbUuid, write_tx};
+use crate::domain::instruments::Instrument;
+use crate::domain::protocol::DueStatus;
+use crate::domain::scoring::{CollectedVia, Rater, RatingInput, Recall};
+use crate::error::{ApiError, ApiResult};
+
+/// A link as issued: the token leaves the server here, once.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub id: Uuid,
+    pub due_id: Uuid,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = v)]
+struct InvitationRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    due_id: DbUuid,
+    token_hash: String,
+    expires_at: DbTime,
+    created_at: DbTime,
+    created_by: DbUuid,
+    used_at: Option<DbTime>,
+    revoked_at: Option<DbTime>,
+}
+
+/// A link for one due rating, expiring with its window; an earlier link for the same
+/// due rating stops working.
+pub fn issue(conn: &mut Db, actor: &Actor, due_id: Uuid, now: DateTime<Utc>) -> ApiResult<Issued> {
+    write_tx(conn, |conn| {
+        let due = due::find(conn, actor.clinic_id, due_id)?;
+        if due.status.is_settled() || due.closes_at < now {
+            return Err(ApiError::Conflict(format!("the rating is no longer due: it is {}", due.status.code())));
+        }
+        if !due.instrument.is_self_reportable() {
+            return Err(ApiError::Conflict(format!("{} is rated by a clinician: it has no patient link", due.instrument.code())));
+        }
+        diesel::update(v::table.filter(v::due_id.eq(DbUuid(due_id))).filter(v::revoked_at.is_null()).filter(v::used_at.is_null()))
+            .set(v::revoked_at.eq(Some(DbTime(now))))
+            .execute(conn)?;
+        let token = new_refresh_token();
+        let row = InvitationRow {
+            id: DbUuid(Uuid::now_v7()),
+            clinic_id: DbUuid(actor.clinic_id),
+            due_id: DbUuid(due_id),
+            token_hash: refresh_token_hash(&token),
+            expires_at: DbTime(due.closes_at),
+            created_at: DbTime(now),
+            created_by: DbUuid(actor.user_id),
+            used_at: None,
+            revoked_at: None,
+        };
+        let issued = Issued { id: row.id.0, due_id, token, expires_at: due.closes_at };
+        diesel::insert_into(v::table).values(row).execute(conn)?;
+        audit::record(conn, actor.audit("invitation.create", "due", Some(due_id), json!({"invitation_id": issued.id, "expires_at": issued.expires_at})))?;
+        Ok(issued)
+    })
+}
+
+/// Every reason a link cannot be used gets this one answer: unknown, used, revoked,
+/// expired, not yet open, or its rating no longer due.
+fn unusable() -> ApiError {
+    ApiError::NotFound
+}
+
+/// The link and its due rating, if the link can be used at `now`.
+fn usable(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<(InvitationRow, DueRating)> {
+    let row = v::table.filter(v::token_hash.eq(refresh_token_hash(token))).select(InvitationRow::as_select()).first(conn).optional()?;
+    let row = row.filter(|r| r.used_at.is_none() && r.revoked_at.is_none() && now <= r.expires_at.0).ok_or_else(unusable)?;
+    let due = due::find(conn, row.clinic_id.0, row.due_id.0)?;
+    let answerable = matches!(due.status, DueStatus::Scheduled | DueStatus::Open) && due.opens_at <= now && now <= due.closes_at;
+    if answerable { Ok((row, due)) } else { Err(unusable()) }
+}
+
+/// One question as the patient's page shows it: a neutral label and the answer's range.
+#[derive(Debug, Clone, Serialize)]
+pub struct Question {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub min: u32,
+    pub max: u32,
+}
+
+/// What a link asks: no name, no birth date, no clinic.
+#[derive(Debug, Clone, Serialize)]
+pub struct Questionnaire {
+    pub instrument: Instrument,
+    pub recall: Recall,
+    pub items: Vec<Question>,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+}
+
+pub fn open(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<Questionnaire> {
+    let (_, due) = usable(conn, token, now)?;
+    let items = due.instrument.core_items().map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max }).collect();
+    Ok(Questionnaire { instrument: due.instrument, recall: due.recall, items, opens_at: due.opens_at, closes_at: due.closes_at })
+}
+
+/// A patient's answer: the items, or only a total.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub items: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    pub total: Option<serde_json::Value>,
+}
+
+/// Consumes the link and records the rating (`rater: self`, `collected_via: app`, taken
+/// now) in one transaction, completing the link's due rating.
+pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) -> ApiResult<AssessmentRecord> {
+    write_tx(conn, |conn| {
+        let (row, due) = usable(conn, token, now)?;
+        let input = RatingInput {
+            instrument: Some(due.instrument.code().into()),
+            rated_at: Some(now.to_rfc3339()),
+            recall: Some(due.recall.code().into()),
+            items: answer.items,
+            total: answer.total,
+            rater: Some(Rater::SelfReport.code().into()),
+            collected_via: Some(CollectedVia::App.code().into()),
+            ..RatingInput::default()
+        };
+        let rating = input.parse(now).map_err(ApiError::Validation)?;
+        let claimed = diesel::update(v::table.find(row.id).filter(v::used_at.is_null()).filter(v::revoked_at.is_null()))
+            .set(v::used_at.eq(Some(DbTime(now))))
+            .execute(conn)?;
+        if claimed == 0 {
+            return Err(unusable());
+        }
+        let patient = Actor { user_id: row.created_by.0, clinic_id: row.clinic_id.0, email: "patient (self-report link)".into(), by_patient: true };
+        let record: AssessmentRecord = records::create_within(conn, &patient, due.patient_id, rating)?;
+        due::complete_with(conn, due.id, record.id, now)?;
+        audit::record(conn, patient.audit("invitation.use", "due", Some(due.id), json!({"invitation_id": row.id.0, "assessment_id": record.id})))?;
+        Ok(record)
+    })
+}
