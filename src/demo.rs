@@ -26,7 +26,10 @@ use crate::store::assessments::AssessmentRecord;
 use crate::store::bulk::{self, Cohort};
 use crate::store::infusions::InfusionRecord;
 use crate::store::users::{self, NewUser};
-use crate::store::{Actor, research};
+use crate::db::write_tx;
+use crate::domain::protocol::{ProtocolFields, ProtocolInput, ProtocolItemInput};
+use crate::store::protocols::Protocol;
+use crate::store::{Actor, due, records, research};
 
 /// Patients written per transaction.
 const PATIENTS_PER_BATCH: u32 = 500;
@@ -285,6 +288,36 @@ pub struct Summary {
     pub patients: u32,
     pub infusions: usize,
     pub assessments: usize,
+    /// Due ratings the demo protocol planned for the first `JOURNEY_PATIENTS` patients.
+    pub due: usize,
+    /// How long attaching the protocol and planning those took.
+    pub planning: std::time::Duration,
+}
+
+/// Patients the demo protocol is attached to: enough for a due list, few enough that a
+/// 100,000-patient demo is not slowed by planning.
+const JOURNEY_PATIENTS: usize = 500;
+
+/// The demo protocol: the VAS at +40 min, +2 h and +4 h (when the demo patients rate it
+/// at home) and the Y-BOCS self-report a week after each session.
+fn demo_protocol() -> ProtocolFields {
+    let item = |instrument: &str, offset: &str, window: &str, recall: &str| ProtocolItemInput {
+        instrument: Some(instrument.into()),
+        offset: Some(offset.into()),
+        window_before: Some(window.into()),
+        window_after: Some(window.into()),
+        recall: Some(recall.into()),
+    };
+    let input = ProtocolInput {
+        name: Some("Hours after a dose, and a week".into()),
+        items: Some(vec![
+            item("ocd_vas", "PT40M", "PT15M", "NOW"),
+            item("ocd_vas", "PT2H", "PT30M", "NOW"),
+            item("ocd_vas", "PT4H", "PT1H", "NOW"),
+            item("ybocs_sr", "P7D", "P1D", "P7D"),
+        ]),
+    };
+    input.parse().expect("the demo protocol is valid")
 }
 
 /// Creates the demo clinic with its admin, then the cohort, in batches.
@@ -301,19 +334,28 @@ pub fn run(pool: &Pool, installation_secret: &[u8], patients: u32, seed: u64, mu
     let mut generator = Generator { rng: StdRng::seed_from_u64(seed), clock_ms: 1_735_689_600_000 + seed % 1_000_000 * 1_000_000 };
     let (mut infusions, mut assessments) = (0, 0);
     let mut done = 0;
+    let mut journeys: Vec<Uuid> = Vec::new();
     while done < patients {
         let batch = PATIENTS_PER_BATCH.min(patients - done);
         let mut cohort = Cohort::default();
         for index in done..done + batch {
             patient(&mut generator, index + 1, &actor, &mut cohort);
         }
+        journeys.extend(cohort.patients.iter().map(|(id, _, _)| *id).take(JOURNEY_PATIENTS.saturating_sub(journeys.len())));
         infusions += cohort.infusions.len();
         assessments += cohort.assessments.len();
         bulk::insert(&mut conn, &actor, &cohort).map_err(|e| e.to_string())?;
         done += batch;
         progress(done, patients);
     }
-    Ok(Summary { clinic_id: admin.clinic_id, patients, infusions, assessments })
+    // The protocol goes through the same path as a clinician's: each attachment plans the
+    // due ratings, and the demo's self-reported ratings complete those they fall in.
+    let protocol: Protocol = write_tx(&mut conn, |conn| records::create_within(conn, &actor, (), demo_protocol())).map_err(|e| e.to_string())?;
+    let (mut due, planning) = (0, std::time::Instant::now());
+    for patient in journeys {
+        due += due::attach(&mut conn, &actor, patient, Ok(protocol.id), crate::store::now()).map_err(|e| e.to_string())?.1;
+    }
+    Ok(Summary { clinic_id: admin.clinic_id, patients, infusions, assessments, due, planning: planning.elapsed() })
 }
 
 #[cfg(test)]

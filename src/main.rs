@@ -234,11 +234,13 @@ fn demo_data(patients: u32, seed: u64, print_admin: bool) -> Result<(), String> 
         }
     })?;
     println!(
-        "{}: {} patients, {} sessions, {} ratings in {:.1} s\nlog in as: {email} {password}",
+        "{}: {} patients, {} sessions, {} ratings, {} due ratings (planned in {:.1} s) in {:.1} s\nlog in as: {email} {password}",
         onset::demo::clinic_name(seed),
         summary.patients,
         summary.infusions,
         summary.assessments,
+        summary.due,
+        summary.planning.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -299,3 +299,23 @@ async fn the_patient_page_is_static_strict_and_uncached() {
     assert!(script.content_type().starts_with("text/javascript"));
     assert!(script.text.contains("location.hash") && script.text.contains("replaceState"), "the token is read from the fragment and dropped from the address bar");
 }
+
+#[actix_rt::test]
+async fn the_demo_clinic_has_a_protocol_a_due_list_and_self_reported_points() {
+    let app = spawn_app().await;
+    let pool = app.state.pool.clone();
+    let summary = actix_web::web::block(move || onset::demo::run(&pool, JWT_SECRET, 20, 3, |_, _| {}).unwrap()).await.unwrap();
+    assert!(summary.due > 0);
+    let (email, password) = onset::demo::admin_credentials(3, JWT_SECRET);
+    let login = app.login(&email, &password).await;
+    let admin = TestUser::from_login(&app, &email, &login).await;
+    let completed = app.get("/api/v1/due?status=completed&limit=500", &admin.token).await;
+    let completed = completed.body["items"].as_array().unwrap();
+    assert!(!completed.is_empty());
+    let due = &completed[0];
+    let rating = app.get(&format!("/api/v1/assessments/{}", due["assessment_id"].as_str().unwrap()), &admin.token).await;
+    assert_eq!((rating.body["rater"].clone(), rating.body["instrument"].clone()), (json!("self"), due["instrument"].clone()));
+    assert!(time(&due["opens_at"]) <= time(&rating.body["rated_at"]) && time(&rating.body["rated_at"]) <= time(&due["closes_at"]));
+    let all = app.get("/api/v1/due?limit=500", &admin.token).await;
+    assert_eq!(all.body["items"].as_array().unwrap().len().min(500), summary.due.min(500));
+}
