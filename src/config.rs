@@ -39,6 +39,10 @@ pub struct Config {
     pub public_url: String,
     /// Patient-link requests allowed per minute per client address.
     pub self_report_per_address_per_minute: u32,
+    /// Lets webhooks use http and reach loopback and private addresses (tests, on-premise).
+    pub webhook_allow_private: bool,
+    /// How often due webhook deliveries are sent.
+    pub webhook_tick: Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -114,6 +118,8 @@ impl Config {
             migrate_on_start: env_parsed("ONSET_MIGRATE_ON_START", true)?,
             public_url: env("ONSET_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| format!("http://{}", env("ONSET_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string()))),
             self_report_per_address_per_minute: env_parsed("ONSET_SELF_REPORT_PER_ADDRESS_PER_MINUTE", 60)?,
+            webhook_allow_private: env_parsed("ONSET_WEBHOOK_ALLOW_PRIVATE", false)?,
+            webhook_tick: Duration::from_millis(env_parsed::<u64>("ONSET_WEBHOOK_TICK_MS", 1000)?.max(50)),
             scheduler_tick: Duration::from_secs(env_parsed::<u64>("ONSET_SCHEDULER_TICK_SECS", 30)?.max(1)),
         })
     }

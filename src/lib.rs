@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod error;
@@ -111,6 +112,17 @@ async fn scheduler(state: web::Data<AppState>) {
     }
 }
 
+/// Sends due webhook deliveries every `ONSET_WEBHOOK_TICK_MS`, for as long as the server runs.
+async fn dispatcher(state: web::Data<AppState>) {
+    let mut every = actix_web::rt::time::interval(state.config.webhook_tick);
+    loop {
+        every.tick().await;
+        if let Err(e) = state.webhooks.run_once(&state).await {
+            tracing::warn!(error = %e, "webhook delivery round failed; the next one tries again");
+        }
+    }
+}
+
 /// Starts serving on an already bound listener (tests bind port 0).
 pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
     // Blocking threads beyond the pool's connections would only wait for one; each idle
@@ -125,6 +137,7 @@ pub fn start(listener: TcpListener, state: web::Data<AppState>, workers: usize) 
         .shutdown_timeout(10)
         .run();
     actix_web::rt::spawn(scheduler(state_for_housekeeping.clone()));
+    actix_web::rt::spawn(dispatcher(state_for_housekeeping.clone()));
     actix_web::rt::spawn(housekeeping(state_for_housekeeping));
     Ok(server)
 }

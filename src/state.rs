@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use crate::auth::throttle::{AddressThrottle, LoginThrottle};
 use crate::auth::token::TokenKeys;
 use crate::clock::Clock;
+use crate::delivery::Sender;
 use crate::config::Config;
 use crate::db::{Db, Pool};
 use crate::error::{ApiError, ApiResult};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The time the scheduler and patient links go by (tests move it).
     pub clock: Clock,
+    /// Sends webhook deliveries.
+    pub webhooks: Sender,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             exports: Arc::new(Semaphore::new(config.export_concurrency as usize)),
             metrics: Metrics::default(),
             clock: Clock::default(),
+            webhooks: Sender::new(config.webhook_allow_private),
             pool,
             config,
         }

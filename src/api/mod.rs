@@ -12,6 +12,7 @@ pub mod protocols;
 pub mod records;
 pub mod self_report;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
@@ -61,6 +62,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/due").route(get().to(protocols::due_for_clinic)))
         .service(resource("/api/v1/due/{id}").route(get().to(protocols::due_one)))
         .service(resource("/api/v1/due/{id}/invitation").route(post().to(self_report::invite)))
+        .service(resource("/api/v1/webhooks").route(post().to(webhooks::create)).route(get().to(webhooks::list)))
+        .service(resource("/api/v1/webhooks/{id}").route(get().to(webhooks::get)).route(delete().to(webhooks::deactivate)))
+        .service(resource("/api/v1/webhooks/{id}/deliveries").route(get().to(webhooks::deliveries)))
         .service(resource("/api/v1/self-report/open").route(post().to(self_report::open)))
         .service(resource("/api/v1/self-report").route(post().to(self_report::submit)))
         .service(resource("/r/").route(get().to(self_report::page)))

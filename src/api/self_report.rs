@@ -30,10 +30,9 @@ struct Invitation {
 pub async fn invite(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let due = path_id(&req)?;
-    let (actor, now) = (caller.actor(), state.clock.now());
-    let issued = state.db(move |conn| invitations::issue(conn, &actor, due, now)).await?;
-    let url = format!("{}/r/#{}", state.config.public_url, issued.token);
-    Ok(HttpResponse::build(StatusCode::CREATED).json(Invitation { due_id: issued.due_id, url, expires_at: issued.expires_at }))
+    let (actor, now, public_url) = (caller.actor(), state.clock.now(), state.config.public_url.clone());
+    let issued = state.db(move |conn| invitations::issue(conn, &actor, due, &public_url, now)).await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(Invitation { due_id: issued.due_id, url: issued.url, expires_at: issued.expires_at }))
 }
 
 /// A token is 43 characters; anything much longer is not one.

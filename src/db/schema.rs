@@ -240,11 +240,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    webhook_endpoints (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        url -> Text,
+        events -> PortableJson,
+        secret -> Text,
+        active -> Bool,
+        created_at -> PortableTime,
+        created_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    outbox (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        event -> Text,
+        payload -> PortableJson,
+        created_at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    webhook_deliveries (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        outbox_id -> PortableUuid,
+        endpoint_id -> PortableUuid,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> PortableTime,
+        last_attempt_at -> Nullable<PortableTime>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<PortableTime>,
+        created_at -> PortableTime,
+    }
+}
+
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
 diesel::joinable!(infusions -> patients (patient_id));
 diesel::joinable!(assessments -> patients (patient_id));
+diesel::joinable!(webhook_deliveries -> outbox (outbox_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
     assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
+    webhook_endpoints, outbox, webhook_deliveries,
 );

@@ -14,6 +14,7 @@ pub mod reactions;
 pub mod scoring;
 pub mod trajectory;
 pub mod user;
+pub mod webhooks;
 
 use serde::Serialize;
 

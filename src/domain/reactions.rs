@@ -8,6 +8,8 @@
 
 use uuid::Uuid;
 
+use super::webhooks::Event;
+
 /// What happened to a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -30,7 +32,7 @@ pub struct Written {
 }
 
 /// A consequence of a write that the store carries out in the same transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reaction {
     /// A session was recorded or moved: plan (or re-plan) the ratings due after it under
     /// each protocol attached to its patient.
@@ -40,6 +42,8 @@ pub enum Reaction {
     /// A rating was recorded, moved or retracted: it completes the due rating whose window
     /// it falls in, whoever entered it, or stops completing one.
     MatchRating { rating: Uuid, patient: Uuid },
+    /// Tell the clinic's other systems (the outbox, then webhooks). Ids only, never names.
+    Notify { event: Event, data: serde_json::Value },
 }
 
 /// The reactions a write calls for.
@@ -48,6 +52,10 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
     match (written.entity, written.change) {
         ("infusion", Change::Retracted) => vec![Reaction::CancelSession { session: written.id }],
         ("infusion", _) => vec![Reaction::PlanSession { session: written.id, patient }],
+        ("assessment", Change::Created) => vec![
+            Reaction::MatchRating { rating: written.id, patient },
+            Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": written.id, "patient_id": patient}) },
+        ],
         ("assessment", _) => vec![Reaction::MatchRating { rating: written.id, patient }],
         _ => Vec::new(),
     }
@@ -68,6 +76,8 @@ mod tests {
         assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }]);
         assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }]);
         assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient }]);
+        let created = plan(&written("assessment", Change::Created));
+        assert_eq!(created[1], Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) });
         assert!(plan(&written("patient", Change::Amended)).is_empty());
     }
 }

@@ -10,13 +10,14 @@ use uuid::Uuid;
 
 use super::protocols::Protocol;
 use super::records::{Kept, audit_read};
-use super::{Actor, Page, audit, patients, split_page, stored};
+use super::{Actor, Page, audit, patients, split_page, stored, webhooks};
 use crate::db::schema::{assessments as a, due_ratings as d, infusions as i, protocol_attachments as pa};
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::instruments::Instrument;
 use crate::domain::protocol::{DueStatus, PlannedDue, ProtocolItem, in_window, plan, status_at};
 use crate::domain::scoring::Recall;
+use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
 
 /// A protocol attached to a patient, with the version it was attached at.
@@ -234,7 +235,12 @@ fn plan_after(conn: &mut Db, clinic: Uuid, patient: Uuid, session: Uuid, started
     }
     let planned = fresh.len();
     for row in fresh {
-        diesel::insert_into(d::table).values(row).execute(conn)?;
+        // A window already open when it is planned is news just as one the scheduler opens.
+        let opened = row.status == DueStatus::Open.code();
+        diesel::insert_into(d::table).values(&row).execute(conn)?;
+        if opened {
+            notify_moved(conn, &row, Event::DueOpened, now)?;
+        }
     }
     Ok(planned)
 }
@@ -331,20 +337,41 @@ pub struct Tick {
 }
 
 /// Moves due ratings whose window closed with no rating to `missed`, and those whose
-/// window opened to `open`. Each is one conditional UPDATE, so two instances ticking at
-/// once on one PostgreSQL move each due rating once: the second waits on the row lock,
-/// re-reads the condition and finds it no longer holds.
+/// window opened to `open`, each with its event in the outbox. Each move is a
+/// conditional UPDATE of one row, so two instances ticking at once on one PostgreSQL
+/// move each due rating once: the second waits on the row lock, re-reads the condition,
+/// finds it no longer holds, and sends no event.
 pub fn tick(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<Tick> {
-    Ok(write_tx(conn, |conn| {
+    write_tx(conn, |conn| {
         let unsettled = [DueStatus::Scheduled.code(), DueStatus::Open.code()];
-        let missed = diesel::update(d::table.filter(d::status.eq_any(unsettled)).filter(d::closes_at.lt(DbTime(now))))
-            .set((d::status.eq(DueStatus::Missed.code()), d::updated_at.eq(DbTime(now))))
+        let closed: Vec<DueRow> = d::table.filter(d::status.eq_any(unsettled)).filter(d::closes_at.lt(DbTime(now))).select(DueRow::as_select()).load(conn)?;
+        let missed = move_each(conn, closed, DueStatus::Missed, Event::DueMissed, now)?;
+        let opened_rows: Vec<DueRow> = d::table.filter(d::status.eq(DueStatus::Scheduled.code())).filter(d::opens_at.le(DbTime(now))).select(DueRow::as_select()).load(conn)?;
+        let opened = move_each(conn, opened_rows, DueStatus::Open, Event::DueOpened, now)?;
+        Ok(Tick { opened, missed })
+    })
+}
+
+fn move_each(conn: &mut Db, rows: Vec<DueRow>, to: DueStatus, event: Event, now: DateTime<Utc>) -> ApiResult<usize> {
+    let mut moved = 0;
+    for row in rows {
+        let changed = diesel::update(d::table.find(row.id).filter(d::status.eq(&row.status)))
+            .set((d::status.eq(to.code()), d::updated_at.eq(DbTime(now))))
             .execute(conn)?;
-        let opened = diesel::update(d::table.filter(d::status.eq(DueStatus::Scheduled.code())).filter(d::opens_at.le(DbTime(now))))
-            .set((d::status.eq(DueStatus::Open.code()), d::updated_at.eq(DbTime(now))))
-            .execute(conn)?;
-        Ok::<_, diesel::result::Error>(Tick { opened, missed })
-    })?)
+        if changed == 1 {
+            moved += 1;
+            notify_moved(conn, &row, event, now)?;
+        }
+    }
+    Ok(moved)
+}
+
+fn notify_moved(conn: &mut Db, row: &DueRow, event: Event, now: DateTime<Utc>) -> ApiResult<()> {
+    let data = json!({
+        "due_id": row.id.0, "patient_id": row.patient_id.0, "infusion_id": row.infusion_id.0,
+        "instrument": row.instrument, "opens_at": row.opens_at.0, "closes_at": row.closes_at.0,
+    });
+    webhooks::emit(conn, row.clinic_id.0, event, data, now)
 }
 
 /// Which due ratings a list shows.

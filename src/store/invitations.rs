@@ -9,13 +9,14 @@ use uuid::Uuid;
 
 use super::assessments::AssessmentRecord;
 use super::due::{self, DueRating};
-use super::{Actor, audit, records};
+use super::{Actor, audit, records, webhooks};
 use crate::auth::token::{new_refresh_token, refresh_token_hash};
 use crate::db::schema::invitations as v;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
 use crate::domain::instruments::Instrument;
 use crate::domain::protocol::DueStatus;
 use crate::domain::scoring::{CollectedVia, Rater, RatingInput, Recall};
+use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
 
 /// A link as issued: the token leaves the server here, once.
@@ -23,7 +24,8 @@ use crate::error::{ApiError, ApiResult};
 pub struct Issued {
     pub id: Uuid,
     pub due_id: Uuid,
-    pub token: String,
+    /// `{public_url}/r/#<token>`: the token travels in the fragment.
+    pub url: String,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -43,7 +45,7 @@ struct InvitationRow {
 
 /// A link for one due rating, expiring with its window; an earlier link for the same
 /// due rating stops working.
-pub fn issue(conn: &mut Db, actor: &Actor, due_id: Uuid, now: DateTime<Utc>) -> ApiResult<Issued> {
+pub fn issue(conn: &mut Db, actor: &Actor, due_id: Uuid, public_url: &str, now: DateTime<Utc>) -> ApiResult<Issued> {
     write_tx(conn, |conn| {
         let due = due::find(conn, actor.clinic_id, due_id)?;
         if due.status.is_settled() || due.closes_at < now {
@@ -67,8 +69,11 @@ pub fn issue(conn: &mut Db, actor: &Actor, due_id: Uuid, now: DateTime<Utc>) -> 
             used_at: None,
             revoked_at: None,
         };
-        let issued = Issued { id: row.id.0, due_id, token, expires_at: due.closes_at };
+        let issued = Issued { id: row.id.0, due_id, url: format!("{public_url}/r/#{token}"), expires_at: due.closes_at };
         diesel::insert_into(v::table).values(row).execute(conn)?;
+        // For the clinic's text or e-mail gateway: the link itself, and ids, never a name.
+        let data = json!({"due_id": due_id, "patient_id": due.patient_id, "invitation_id": issued.id, "url": issued.url, "expires_at": issued.expires_at});
+        webhooks::emit(conn, actor.clinic_id, Event::InvitationCreated, data, now)?;
         audit::record(conn, actor.audit("invitation.create", "due", Some(due_id), json!({"invitation_id": issued.id, "expires_at": issued.expires_at})))?;
         Ok(issued)
     })

@@ -16,6 +16,7 @@ pub mod research;
 pub mod revisions;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;

@@ -1,6 +1,6 @@
 //! Carries out, inside the write's transaction, the reactions the domain plans for it.
 
-use super::{Actor, due};
+use super::{Actor, due, webhooks};
 use crate::db::Db;
 use crate::domain::reactions::{Reaction, Written, plan};
 use crate::error::ApiResult;
@@ -17,5 +17,6 @@ fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<
         Reaction::PlanSession { session, patient } => due::plan_session(conn, actor.clinic_id, session, patient, at),
         Reaction::CancelSession { session } => due::cancel_session(conn, actor.clinic_id, session, at),
         Reaction::MatchRating { rating, patient } => due::match_rating(conn, actor.clinic_id, rating, patient, at),
+        Reaction::Notify { event, data } => webhooks::emit(conn, actor.clinic_id, event, data, at),
     }
 }

@@ -104,6 +104,8 @@ pub fn test_config(database_url: String) -> Config {
         scheduler_tick: std::time::Duration::from_secs(3600),
         public_url: "https://onset.example.org".into(),
         self_report_per_address_per_minute: 10_000,
+        webhook_allow_private: true,
+        webhook_tick: std::time::Duration::from_secs(3600),
     }
 }
 

@@ -26,6 +26,8 @@ fn concrete(path: &str, ids: &HashMap<&str, String>) -> String {
         "protocol"
     } else if path.starts_with("/api/v1/due/") {
         "due"
+    } else if path.starts_with("/api/v1/webhooks/") {
+        "webhook"
     } else {
         "patient"
     };
@@ -56,6 +58,7 @@ async fn every_secured_operation_refuses_outsiders() {
     let attached = app.post(&format!("/api/v1/patients/{patient}/protocols"), &north.token, json!({"protocol_id": protocol})).await;
     assert_eq!(attached.body["planned"], 2, "{}", attached.text);
     let due = app.get(&format!("/api/v1/patients/{patient}/due"), &north.token).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let webhook = app.post("/api/v1/webhooks", &north.token, json!({"url": "http://127.0.0.1:9/hook", "events": ["due.opened"]})).await.id();
     let ids: HashMap<&str, String> = [
         ("patient", patient.clone()),
         ("assessment", assessment.clone()),
@@ -63,6 +66,7 @@ async fn every_secured_operation_refuses_outsiders() {
         ("user", north_clinician.id.to_string()),
         ("protocol", protocol),
         ("due", due),
+        ("webhook", webhook),
     ]
     .into();
     let forged = jsonwebtoken::encode(

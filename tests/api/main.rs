@@ -13,3 +13,4 @@ mod research;
 mod stalls;
 mod trajectory;
 mod users;
+mod webhooks;

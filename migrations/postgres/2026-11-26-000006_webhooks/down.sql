@@ -1,0 +1,3 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE outbox;
+DROP TABLE webhook_endpoints;
