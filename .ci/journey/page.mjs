@@ -1,0 +1,44 @@
+// The patient's page in a real browser (Debian's chromium, driven by playwright-core):
+// open a fresh link, answer, send, see the confirmation; open the link again and see the
+// neutral failure. Screenshots go to $SHOTS for a person to look at.
+import { chromium } from "playwright-core";
+
+const [url, shots] = [process.env.LINK, process.env.SHOTS];
+const started = Date.now();
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+const page = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+const problems = [];
+// Failed loads are judged by their responses below; other console errors are problems.
+page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text()); });
+page.on("response", (r) => { if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) problems.push(`${r.status()} for ${r.url()}`); });
+page.on("pageerror", (e) => problems.push(e.message));
+page.on("request", (r) => { if (r.url().includes("#") || (r.headers()["referer"] || "").includes("#")) problems.push("token sent: " + r.url()); });
+
+await page.goto(url);
+// The question is found as a screen reader finds it: by its label.
+const input = page.getByLabel("OCD severity right now");
+try {
+  await input.waitFor({ timeout: 15000 });
+} catch (e) {
+  await page.screenshot({ path: `${shots}/patient-page-failed.png`, fullPage: true });
+  throw e;
+}
+if (page.url().includes("#")) problems.push("the token stayed in the address bar: " + page.url());
+await page.screenshot({ path: `${shots}/patient-page-question.png`, fullPage: true });
+await input.fill("30");
+await page.getByRole("button", { name: "Send my answers" }).click();
+await page.getByText("Thank you. Your answers were received.").waitFor();
+await page.screenshot({ path: `${shots}/patient-page-received.png`, fullPage: true });
+
+const again = await browser.newPage();
+again.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text()); });
+await again.goto(url);
+await again.getByText("This link cannot be used.", { exact: false }).waitFor();
+await again.screenshot({ path: `${shots}/patient-page-used.png`, fullPage: true });
+await browser.close();
+
+if (problems.length) {
+  console.error("browser problems:\n" + problems.join("\n"));
+  process.exit(1);
+}
+console.log(`patient page: answered and refused again in headless chromium in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${shots}`);
