@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod audit;
 pub mod auth;
+pub mod clinic;
 pub mod exports;
 pub mod health;
 pub mod middleware;
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/auth/refresh").route(post().to(auth::refresh)))
         .service(resource("/api/v1/auth/logout").route(post().to(auth::logout)))
         .service(resource("/api/v1/me").route(get().to(users::me)))
+        .service(resource("/api/v1/clinic").route(get().to(clinic::get)).route(patch().to(clinic::update)))
         .service(resource("/api/v1/users").route(post().to(users::create)).route(get().to(users::list)))
         .service(resource("/api/v1/users/{id}").route(patch().to(users::update)))
         .service(resource("/api/v1/audit").route(get().to(audit::list)))

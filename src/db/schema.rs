@@ -7,6 +7,7 @@ diesel::table! {
         id -> PortableUuid,
         name -> Text,
         created_at -> PortableTime,
+        invitation_lifetime_minutes -> Nullable<Integer>,
     }
 }
 

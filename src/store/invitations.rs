@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::assessments::AssessmentRecord;
 use super::due::{self, DueRating};
-use super::{Actor, audit, records, webhooks};
+use super::{Actor, audit, clinics, records, webhooks};
 use crate::auth::token::{new_refresh_token, refresh_token_hash};
 use crate::db::schema::invitations as v;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
@@ -57,19 +57,22 @@ pub fn issue(conn: &mut Db, actor: &Actor, due_id: Uuid, public_url: &str, now: 
         diesel::update(v::table.filter(v::due_id.eq(DbUuid(due_id))).filter(v::revoked_at.is_null()).filter(v::used_at.is_null()))
             .set(v::revoked_at.eq(Some(DbTime(now))))
             .execute(conn)?;
+        // The link lives as long as the window, or less if the clinic says so.
+        let lifetime = clinics::find(conn, actor.clinic_id)?.invitation_lifetime_minutes;
+        let expires_at = lifetime.map_or(due.closes_at, |minutes| due.closes_at.min(now + chrono::Duration::minutes(i64::from(minutes))));
         let token = new_refresh_token();
         let row = InvitationRow {
             id: DbUuid(Uuid::now_v7()),
             clinic_id: DbUuid(actor.clinic_id),
             due_id: DbUuid(due_id),
             token_hash: refresh_token_hash(&token),
-            expires_at: DbTime(due.closes_at),
+            expires_at: DbTime(expires_at),
             created_at: DbTime(now),
             created_by: DbUuid(actor.user_id),
             used_at: None,
             revoked_at: None,
         };
-        let issued = Issued { id: row.id.0, due_id, url: format!("{public_url}/r/#{token}"), expires_at: due.closes_at };
+        let issued = Issued { id: row.id.0, due_id, url: format!("{public_url}/r/#{token}"), expires_at };
         diesel::insert_into(v::table).values(row).execute(conn)?;
         // For the clinic's text or e-mail gateway: the link itself, and ids, never a name.
         let data = json!({"due_id": due_id, "patient_id": due.patient_id, "invitation_id": issued.id, "url": issued.url, "expires_at": issued.expires_at});

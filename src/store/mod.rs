@@ -3,6 +3,7 @@
 pub mod assessments;
 pub mod audit;
 pub mod bulk;
+pub mod clinics;
 pub mod due;
 pub mod invitations;
 pub mod housekeeping;

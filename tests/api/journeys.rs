@@ -319,3 +319,38 @@ async fn the_demo_clinic_has_a_protocol_a_due_list_and_self_reported_points() {
     let all = app.get("/api/v1/due?limit=500", &admin.token).await;
     assert_eq!(all.body["items"].as_array().unwrap().len().min(500), summary.due.min(500));
 }
+
+#[actix_rt::test]
+async fn a_clinic_can_make_patient_links_expire_before_the_window_closes() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let clinic = app.get("/api/v1/clinic", &clinician.token).await;
+    assert_eq!((clinic.body["name"].clone(), clinic.body["invitation_lifetime_minutes"].clone()), (json!("North"), Value::Null));
+    app.patch("/api/v1/clinic", &clinician.token, json!({"invitation_lifetime_minutes": 10})).await.assert_problem(403);
+    for bad in [json!(2), json!(50_000), json!("ten"), json!(1.5)] {
+        let refused = app.patch("/api/v1/clinic", &admin.token, json!({"invitation_lifetime_minutes": bad})).await;
+        refused.assert_problem(422);
+        assert_eq!(refused.error_fields(), ["invitation_lifetime_minutes"], "{bad}");
+    }
+    let set = app.patch("/api/v1/clinic", &admin.token, json!({"invitation_lifetime_minutes": 10})).await;
+    assert_eq!(set.body["invitation_lifetime_minutes"], 10, "{}", set.text);
+    assert_eq!(app.patch("/api/v1/clinic", &admin.token, json!({})).await.body["invitation_lifetime_minutes"], 10, "absent leaves it");
+
+    let patient = app.patient(&admin).await;
+    let now = app.state.clock.now().trunc_subsecs(0);
+    app.state.clock.set(now);
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&rfc3339(now - Duration::hours(2)))).await;
+    let protocol = app.post("/api/v1/protocols", &admin.token, protocol_body()).await.id();
+    app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
+    let due = app.get("/api/v1/due?status=open", &admin.token).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let short = app.post(&format!("/api/v1/due/{due}/invitation"), &admin.token, json!({})).await;
+    assert_eq!(time(&short.body["expires_at"]), now + Duration::minutes(10), "sooner than the window's close at +30 min");
+    let token = short.body["url"].as_str().unwrap().rsplit_once('#').unwrap().1.to_string();
+    app.state.clock.set(now + Duration::minutes(11));
+    let expired = app.request(awc::http::Method::POST, "/api/v1/self-report/open", None, Some(&json!({"token": token})), &[]).await;
+    expired.assert_problem(404);
+    assert_eq!(app.patch("/api/v1/clinic", &admin.token, json!({"invitation_lifetime_minutes": null})).await.body["invitation_lifetime_minutes"], Value::Null);
+    let long = app.post(&format!("/api/v1/due/{due}/invitation"), &admin.token, json!({})).await;
+    assert_eq!(time(&long.body["expires_at"]), now + Duration::minutes(30), "with the window again");
+}
