@@ -336,6 +336,10 @@ pub struct Tick {
     pub missed: usize,
 }
 
+/// Moves per kind and tick: after a long outage the backlog is worked off over a few
+/// ticks in short transactions rather than in one long one.
+const TICK_BATCH: i64 = 1_000;
+
 /// Moves due ratings whose window closed with no rating to `missed`, and those whose
 /// window opened to `open`, each with its event in the outbox. Each move is a
 /// conditional UPDATE of one row, so two instances ticking at once on one PostgreSQL
@@ -344,9 +348,11 @@ pub struct Tick {
 pub fn tick(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<Tick> {
     write_tx(conn, |conn| {
         let unsettled = [DueStatus::Scheduled.code(), DueStatus::Open.code()];
-        let closed: Vec<DueRow> = d::table.filter(d::status.eq_any(unsettled)).filter(d::closes_at.lt(DbTime(now))).select(DueRow::as_select()).load(conn)?;
+        let closed: Vec<DueRow> =
+            d::table.filter(d::status.eq_any(unsettled)).filter(d::closes_at.lt(DbTime(now))).order(d::closes_at.asc()).limit(TICK_BATCH).select(DueRow::as_select()).load(conn)?;
         let missed = move_each(conn, closed, DueStatus::Missed, Event::DueMissed, now)?;
-        let opened_rows: Vec<DueRow> = d::table.filter(d::status.eq(DueStatus::Scheduled.code())).filter(d::opens_at.le(DbTime(now))).select(DueRow::as_select()).load(conn)?;
+        let opened_rows: Vec<DueRow> =
+            d::table.filter(d::status.eq(DueStatus::Scheduled.code())).filter(d::opens_at.le(DbTime(now))).order(d::opens_at.asc()).limit(TICK_BATCH).select(DueRow::as_select()).load(conn)?;
         let opened = move_each(conn, opened_rows, DueStatus::Open, Event::DueOpened, now)?;
         Ok(Tick { opened, missed })
     })

@@ -108,9 +108,13 @@ pub fn deactivate(conn: &mut Db, actor: &Actor, id: Uuid, now: DateTime<Utc>) ->
     write_tx(conn, |conn| {
         find_endpoint(conn, actor.clinic_id, id)?;
         diesel::update(e::table.find(DbUuid(id))).set(e::active.eq(false)).execute(conn)?;
+        let dropped: Vec<DbUuid> = w::table.filter(w::endpoint_id.eq(DbUuid(id))).filter(w::status.eq("pending")).select(w::outbox_id).load(conn)?;
         diesel::update(w::table.filter(w::endpoint_id.eq(DbUuid(id))).filter(w::status.eq("pending")))
             .set((w::status.eq("failed"), w::last_error.eq(Some("endpoint deactivated")), w::last_attempt_at.eq(Some(DbTime(now)))))
             .execute(conn)?;
+        for message in dropped {
+            scrub_link_when_sent(conn, message)?;
+        }
         audit::record(conn, actor.audit("webhook.deactivate", "webhook", Some(id), json!({})))?;
         find_endpoint(conn, actor.clinic_id, id)
     })
@@ -207,6 +211,10 @@ pub enum Outcome {
 /// Records an attempt: delivered, or tried again later with backoff, or given up after
 /// 24 hours.
 pub fn finish(conn: &mut Db, job: &Job, outcome: &Outcome, now: DateTime<Utc>) -> ApiResult<()> {
+    write_tx(conn, |conn| record_attempt(conn, job, outcome, now))
+}
+
+fn record_attempt(conn: &mut Db, job: &Job, outcome: &Outcome, now: DateTime<Utc>) -> ApiResult<()> {
     let target = w::table.find(DbUuid(job.delivery));
     match outcome {
         Outcome::Delivered { status } => diesel::update(target)
@@ -222,7 +230,7 @@ pub fn finish(conn: &mut Db, job: &Job, outcome: &Outcome, now: DateTime<Utc>) -
                 .execute(conn)?
         }
     };
-    Ok(())
+    scrub_link_when_sent(conn, DbUuid(job.message))
 }
 
 /// A delivery as the endpoint's log shows it.
@@ -276,4 +284,18 @@ pub fn deliveries(conn: &mut Db, clinic: Uuid, endpoint: Uuid, page: Page) -> Ap
         })
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(split_page(deliveries, page, |d| d.id))
+}
+
+/// Takes the patient link out of an `invitation.created` message once no delivery of it
+/// is pending: the outbox keeps a usable token no longer than it must.
+fn scrub_link_when_sent(conn: &mut Db, message: DbUuid) -> ApiResult<()> {
+    let pending: i64 = w::table.filter(w::outbox_id.eq(message)).filter(w::status.eq("pending")).count().get_result(conn)?;
+    let (event, mut payload): (String, DbJson) = o::table.find(message).select((o::event, o::payload)).first(conn)?;
+    if pending > 0 || event != Event::InvitationCreated.code() {
+        return Ok(());
+    }
+    if payload.0.get_mut("data").and_then(Value::as_object_mut).and_then(|data| data.remove("url")).is_some() {
+        diesel::update(o::table.find(message)).set(o::payload.eq(&payload)).execute(conn)?;
+    }
+    Ok(())
 }

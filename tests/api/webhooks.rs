@@ -128,6 +128,17 @@ async fn a_receiver_gets_each_event_signed_and_without_names() {
     let log = log.body["items"].as_array().unwrap();
     assert!(log.iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1 && d["last_status"] == 204), "{log:?}");
     assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 0, "nothing is sent twice");
+    // Once sent, the outbox no longer holds the patient's usable link.
+    let pool = app.state.pool.clone();
+    let kept: Vec<onset::db::DbJson> = actix_web::web::block(move || {
+        use diesel::prelude::*;
+        use onset::db::schema::outbox as o;
+        o::table.filter(o::event.eq("invitation.created")).select(o::payload).load(&mut pool.get().unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].0["data"].get("url").is_none() && kept[0].0["data"]["due_id"] == json!(due), "{:?}", kept[0].0);
 }
 
 #[actix_rt::test]
