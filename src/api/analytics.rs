@@ -105,7 +105,9 @@ impl OnsetQuery {
             from: date(&mut e, "from", self.from.as_deref()),
             to: date(&mut e, "to", self.to.as_deref()),
         };
-        if filters.endpoint == Endpoint::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
+        if !filters.instrument.measures_ocd() {
+            e.push(FieldError::new("instrument", "onset analytics follow the OCD instruments: ybocs, ybocs_sr, ybocs_ii, ocd_vas"));
+        } else if filters.endpoint == Endpoint::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
             e.push(FieldError::new("endpoint", "remission is defined for ybocs and ybocs_sr only"));
         }
         if e.is_empty() { Ok(filters) } else { Err(validation(e)) }

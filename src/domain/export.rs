@@ -143,7 +143,7 @@ macro_rules! column {
 
 macro_rules! item_column {
     ($code:literal, $name:literal) => {
-        column!($name, "integer", Some("points"), any, "Score of core item (Y-BOCS family and VAS item 1); empty for a paper total.", |r: &RatingRow| {
+        column!($name, "integer", Some("points"), any, "Score of the item (Y-BOCS family, PHQ-9 items 1-9, VAS item 1; C-SSRS screener items 1-6 and 6_recent, 1 yes, 0 no); empty when not answered.", |r: &RatingRow| {
             Cell::int(r.rating.scores.items().and_then(|items| items.get($code).copied()))
         })
     };
@@ -158,7 +158,7 @@ pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
     column!("hours_since_first_infusion", "number", Some("hours"), any, "Hours from the start of the first infusion to the rating, to 0.01; negative before it; empty without infusions.", |r: &RatingRow| Cell::num(r.derived.hours_since_first_infusion, 2)),
     column!("hours_since_last_infusion", "number", Some("hours"), any, "Hours from the start of the most recent infusion at or before the rating, to 0.01.", |r: &RatingRow| Cell::num(r.derived.hours_since_last_infusion, 2)),
     column!("infusion_number", "integer", Some("sessions"), any, "Sessions started at or before the rating.", |r: &RatingRow| Cell::Int(i64::from(r.derived.infusion_number))),
-    column!("total", "integer", Some("points"), any, "Total score (sum of core items 1-10; the single VAS item).", |r: &RatingRow| Cell::Int(i64::from(r.rating.scores.total()))),
+    column!("total", "integer", Some("points"), any, "Total score (sum of core items 1-10; the single VAS item; PHQ-9 items 1-9; for the C-SSRS screener the triage risk, 0 none, 1 low, 2 moderate, 3 high).", |r: &RatingRow| Cell::Int(i64::from(r.rating.scores.total()))),
     column!("obsessions", "integer", Some("points"), any, "Obsessions subscale, items 1-5 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscales(r.rating.instrument).map(|s| s.0))),
     column!("compulsions", "integer", Some("points"), any, "Compulsions subscale, items 6-10 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscales(r.rating.instrument).map(|s| s.1))),
     item_column!("1", "item_1"),
@@ -171,6 +171,7 @@ pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
     item_column!("8", "item_8"),
     item_column!("9", "item_9"),
     item_column!("10", "item_10"),
+    item_column!("6_recent", "item_6_recent"),
     column!("cgi_s", "integer", Some("points"), any, "Clinical Global Impression - Severity, 1-7.", |r: &RatingRow| Cell::int(r.rating.cgi_s)),
     column!("cgi_i", "integer", Some("points"), any, "Clinical Global Impression - Improvement, 1-7.", |r: &RatingRow| Cell::int(r.rating.cgi_i)),
     column!("rater", "string", None, || Some(Rater::codes()), "Who rated.", |r: &RatingRow| Cell::text(r.rating.rater.code())),
@@ -223,7 +224,8 @@ mod tests {
     fn columns_are_in_the_contracted_order() {
         let names: Vec<&str> = RATING_COLUMNS.iter().map(|c| c.name).collect();
         let mut expected = vec!["subject_id", "definition_set", "instrument", "recall", "short_recall", "hours_since_first_infusion", "hours_since_last_infusion", "infusion_number", "total", "obsessions", "compulsions"];
-        let items: Vec<String> = (1..=10).map(|i| format!("item_{i}")).collect();
+        let mut items: Vec<String> = (1..=10).map(|i| format!("item_{i}")).collect();
+        items.push("item_6_recent".into());
         expected.extend(items.iter().map(String::as_str));
         expected.extend(["cgi_s", "cgi_i", "rater", "collected_via", "baseline_total", "percent_change", "response", "remission", "response_cgi_confirmed", "remission_cgi_confirmed", "early_improvement", "age_at_first_infusion", "sex", "diagnosis"]);
         assert_eq!(names, expected);

@@ -1,4 +1,6 @@
-//! The four instruments: item sets and ranges, totals, subscales and severity bands.
+//! The instruments: item sets and ranges, totals, subscales and severity bands. Four
+//! measure OCD (the Y-BOCS family and the VAS); two watch safety beside it (PHQ-9 for
+//! depression, the C-SSRS screener for suicidality).
 //!
 //! Versions are never compared with each other: every series is per instrument.
 //! Only item codes and neutral labels are shipped; the item wording is copyrighted.
@@ -16,6 +18,10 @@ pub enum Instrument {
     YbocsIi,
     /// OCD visual analogue scale, "right now".
     OcdVas,
+    /// Patient Health Questionnaire-9 (Kroenke, Spitzer & Williams 2001), free to use.
+    Phq9,
+    /// Columbia Suicide Severity Rating Scale, screener (Posner 2011), free to use.
+    CssrsScreen,
 }
 
 /// A severity band: totals from `min` to `max` inclusive.
@@ -43,6 +49,15 @@ pub const YBOCS_BANDS: &[Band] = &[
 /// 22–34 moderate, 35–50 severe.
 pub const YBOCS_II_BANDS: &[Band] =
     &[band(0, 14, "subclinical"), band(15, 21, "mild"), band(22, 34, "moderate"), band(35, 50, "severe")];
+
+/// PHQ-9 severity: Kroenke K, Spitzer RL, Williams JBW, "The PHQ-9", J Gen Intern Med
+/// 2001;16:606–613: "PHQ-9 scores of 5, 10, 15, and 20 represented mild, moderate,
+/// moderately severe, and severe depression".
+pub const PHQ9_BANDS: &[Band] =
+    &[band(0, 4, "minimal"), band(5, 9, "mild"), band(10, 14, "moderate"), band(15, 19, "moderately severe"), band(20, 27, "severe")];
+
+/// C-SSRS screener: its "total" is the triage risk level (`cssrs_risk`), banded by name.
+pub const CSSRS_BANDS: &[Band] = &[band(0, 0, "none"), band(1, 1, "low"), band(2, 2, "moderate"), band(3, 3, "high")];
 
 /// An item: its code, the highest score it takes, and whether it counts in the total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,9 +123,51 @@ const YBOCS_II_ITEMS: &[Item] = &{
     items
 };
 const VAS_ITEMS: &[Item] = &[core("1", 100, "OCD severity right now")];
+/// PHQ-9: nine items, 0 (not at all) to 3 (nearly every day), over the past two weeks.
+const PHQ9_ITEMS: &[Item] = &[
+    core("1", 3, "little interest or pleasure"),
+    core("2", 3, "feeling down or hopeless"),
+    core("3", 3, "sleep"),
+    core("4", 3, "tiredness or little energy"),
+    core("5", 3, "appetite"),
+    core("6", 3, "feeling bad about oneself"),
+    core("7", 3, "concentration"),
+    core("8", 3, "moving or speaking slowly, or restlessness"),
+    core("9", 3, "thoughts of death or self-harm"),
+];
+/// The C-SSRS screener: yes (1) or no (0). Items 3–5 are asked only after a yes to item
+/// 2, so they are optional; `6_recent` says whether the behaviour of item 6 was in the
+/// past 3 months and is required when item 6 is yes.
+const CSSRS_ITEMS: &[Item] = &[
+    core("1", 1, "wish to be dead"),
+    core("2", 1, "suicidal thoughts"),
+    optional("3", 1, "thoughts of a method"),
+    optional("4", 1, "intent"),
+    optional("5", 1, "a plan"),
+    core("6", 1, "suicidal behaviour, ever"),
+    optional("6_recent", 1, "suicidal behaviour in the past 3 months"),
+];
+
+/// The C-SSRS screener's triage risk (Columbia Lighthouse Project, "C-SSRS Screener with
+/// Triage Points"): yes to 1 or 2 only is low; yes to 3, or behaviour (6) more than 3
+/// months ago, is moderate; yes to 4 or 5, or behaviour within 3 months, is high.
+/// 0 none, 1 low, 2 moderate, 3 high.
+pub fn cssrs_risk(items: &std::collections::BTreeMap<String, u32>) -> u32 {
+    let yes = |code: &str| items.get(code).copied().unwrap_or(0) == 1;
+    if yes("4") || yes("5") || (yes("6") && yes("6_recent")) {
+        3
+    } else if yes("3") || yes("6") {
+        2
+    } else if yes("1") || yes("2") {
+        1
+    } else {
+        0
+    }
+}
 
 impl Instrument {
-    pub const ALL: [Instrument; 4] = [Instrument::Ybocs, Instrument::YbocsSr, Instrument::YbocsIi, Instrument::OcdVas];
+    pub const ALL: [Instrument; 6] =
+        [Instrument::Ybocs, Instrument::YbocsSr, Instrument::YbocsIi, Instrument::OcdVas, Instrument::Phq9, Instrument::CssrsScreen];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -118,6 +175,8 @@ impl Instrument {
             Instrument::YbocsSr => "ybocs_sr",
             Instrument::YbocsIi => "ybocs_ii",
             Instrument::OcdVas => "ocd_vas",
+            Instrument::Phq9 => "phq9",
+            Instrument::CssrsScreen => "cssrs_screen",
         }
     }
 
@@ -131,6 +190,8 @@ impl Instrument {
             Instrument::YbocsSr => YBOCS_SR_ITEMS,
             Instrument::YbocsIi => YBOCS_II_ITEMS,
             Instrument::OcdVas => VAS_ITEMS,
+            Instrument::Phq9 => PHQ9_ITEMS,
+            Instrument::CssrsScreen => CSSRS_ITEMS,
         }
     }
 
@@ -142,20 +203,43 @@ impl Instrument {
         self.items().iter().copied().filter(|i| i.core)
     }
 
-    /// The highest possible total: the sum of the core items' maxima.
+    /// The highest possible total: the sum of the core items' maxima (the C-SSRS
+    /// screener's is its highest risk level).
     pub fn max_total(self) -> u32 {
-        self.core_items().map(|i| i.max).sum()
+        match self {
+            Instrument::CssrsScreen => 3,
+            _ => self.core_items().map(|i| i.max).sum(),
+        }
     }
 
-    /// Whether the instrument has obsession and compulsion subscales (items 1–5, 6–10).
+    /// The total of validated items: the sum of the core items, or the C-SSRS risk.
+    pub fn total_of(self, items: &std::collections::BTreeMap<String, u32>) -> u32 {
+        match self {
+            Instrument::CssrsScreen => cssrs_risk(items),
+            _ => self.core_items().map(|i| items.get(i.code).copied().unwrap_or(0)).sum(),
+        }
+    }
+
+    /// Whether the OCD outcome rules (response, remission, relapse) apply: the Y-BOCS
+    /// family and the VAS. The safety instruments are followed, not judged by them.
+    pub fn measures_ocd(self) -> bool {
+        matches!(self, Instrument::Ybocs | Instrument::YbocsSr | Instrument::YbocsIi | Instrument::OcdVas)
+    }
+
+    /// Whether change from baseline means anything: not for the C-SSRS risk level.
+    pub fn has_percent_change(self) -> bool {
+        self != Instrument::CssrsScreen
+    }
+
     /// Whether a patient may answer it alone, by a link: the self-report forms and the
     /// visual analogue scale, never the clinician-rated interview.
     pub fn is_self_reportable(self) -> bool {
-        matches!(self, Instrument::OcdVas | Instrument::YbocsSr)
+        matches!(self, Instrument::OcdVas | Instrument::YbocsSr | Instrument::Phq9 | Instrument::CssrsScreen)
     }
 
+    /// Whether the instrument has obsession and compulsion subscales (items 1–5, 6–10).
     pub fn has_subscales(self) -> bool {
-        self != Instrument::OcdVas
+        matches!(self, Instrument::Ybocs | Instrument::YbocsSr | Instrument::YbocsIi)
     }
 
     pub fn bands(self) -> &'static [Band] {
@@ -163,6 +247,8 @@ impl Instrument {
             Instrument::Ybocs | Instrument::YbocsSr => YBOCS_BANDS,
             Instrument::YbocsIi => YBOCS_II_BANDS,
             Instrument::OcdVas => &[],
+            Instrument::Phq9 => PHQ9_BANDS,
+            Instrument::CssrsScreen => CSSRS_BANDS,
         }
     }
 
@@ -182,6 +268,38 @@ mod tests {
             assert_eq!(Instrument::parse(i.code()), Some(i));
         }
         assert_eq!(Instrument::parse("YBOCS"), None);
+    }
+
+    fn answers(pairs: &[(&str, u32)]) -> std::collections::BTreeMap<String, u32> {
+        pairs.iter().map(|(c, v)| (c.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn phq9_bands_at_every_edge() {
+        // Kroenke 2001: 5, 10, 15 and 20 start mild, moderate, moderately severe, severe.
+        let cases = [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"),
+            (15, "moderately severe"), (19, "moderately severe"), (20, "severe"), (27, "severe")];
+        for (total, label) in cases {
+            assert_eq!(Instrument::Phq9.severity(total), Some(label), "{total}");
+        }
+        assert_eq!(Instrument::Phq9.max_total(), 27);
+        assert_eq!(Instrument::Phq9.total_of(&answers(&[("1", 3), ("9", 1), ("5", 2)])), 6);
+    }
+
+    #[test]
+    fn cssrs_risk_follows_each_triage_rule() {
+        let risk = |pairs: &[(&str, u32)]| cssrs_risk(&answers(pairs));
+        assert_eq!(risk(&[("1", 0), ("2", 0), ("6", 0)]), 0, "no to everything");
+        assert_eq!(risk(&[("1", 1), ("2", 0), ("6", 0)]), 1, "wish to be dead only: low");
+        assert_eq!(risk(&[("1", 1), ("2", 1), ("3", 0), ("4", 0), ("5", 0), ("6", 0)]), 1, "thoughts without method: low");
+        assert_eq!(risk(&[("1", 1), ("2", 1), ("3", 1), ("4", 0), ("5", 0), ("6", 0)]), 2, "a method: moderate");
+        assert_eq!(risk(&[("1", 0), ("2", 0), ("6", 1), ("6_recent", 0)]), 2, "behaviour over 3 months ago: moderate");
+        assert_eq!(risk(&[("1", 0), ("2", 0), ("6", 1), ("6_recent", 1)]), 3, "behaviour within 3 months: high");
+        assert_eq!(risk(&[("1", 1), ("2", 1), ("4", 1), ("6", 0)]), 3, "intent: high");
+        assert_eq!(risk(&[("1", 1), ("2", 1), ("5", 1), ("6", 0)]), 3, "a plan: high");
+        assert_eq!(risk(&[("1", 0), ("2", 0), ("6", 0), ("6_recent", 1)]), 0, "6_recent means nothing without 6");
+        assert_eq!(Instrument::CssrsScreen.severity(3), Some("high"));
+        assert_eq!(Instrument::CssrsScreen.max_total(), 3);
     }
 
     #[test]

@@ -11,13 +11,14 @@ use super::fields::{bounded_int, free_text, integer_in, one_of, parse_past_insta
 use super::instruments::Instrument;
 
 // What period a rating describes. Y-BOCS asks about the past week, so only a
-// shortened recall (or the VAS, "right now") can resolve hours.
-vocabulary!(Recall { Week = "P7D", Day = "P24H", Now = "NOW" });
+// shortened recall (or the VAS, "right now") can resolve hours. PHQ-9 asks about two
+// weeks (P14D), the C-SSRS screener about the past month (P1M).
+vocabulary!(Recall { Week = "P7D", Day = "P24H", Now = "NOW", TwoWeeks = "P14D", Month = "P1M" });
 
 impl Recall {
     /// Shorter than the standard week: labelled so in every output.
     pub fn is_short(self) -> bool {
-        self != Recall::Week
+        matches!(self, Recall::Day | Recall::Now)
     }
 }
 
@@ -107,7 +108,11 @@ pub fn score(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let computed = instrument.core_items().map(|i| scored[i.code]).sum();
+    // C-SSRS: when behaviour (6) is endorsed, when it happened decides the risk.
+    if instrument == Instrument::CssrsScreen && scored.get("6") == Some(&1) && !scored.contains_key("6_recent") {
+        return Err(vec![FieldError::new("items.6_recent", "required when item 6 is yes: was it in the past 3 months?")]);
+    }
+    let computed = instrument.total_of(&scored);
     if given_total.is_some_and(|t| t != computed) {
         return Err(vec![FieldError::new("total", format!("does not match the items, which sum to {computed}"))]);
     }
@@ -204,8 +209,13 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 
+    /// Every core item at `value` (and, on the C-SSRS, `6_recent`, which item 6 needs).
     fn all_core(instrument: Instrument, value: u32) -> BTreeMap<String, Value> {
-        instrument.core_items().map(|i| (i.code.to_string(), json!(value))).collect()
+        let mut items: BTreeMap<String, Value> = instrument.core_items().map(|i| (i.code.to_string(), json!(value))).collect();
+        if instrument == Instrument::CssrsScreen {
+            items.insert("6_recent".into(), json!(0));
+        }
+        items
     }
 
     fn fields(errors: Vec<FieldError>) -> Vec<String> {
@@ -227,6 +237,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_cssrs_behaviour_needs_its_when_and_the_total_is_the_risk() {
+        let mut answers = all_core(Instrument::CssrsScreen, 0);
+        answers.insert("6".into(), json!(1));
+        answers.remove("6_recent");
+        assert_eq!(fields(score(Instrument::CssrsScreen, Some(&answers), None).unwrap_err()), ["items.6_recent"]);
+        answers.insert("6_recent".into(), json!(1));
+        assert_eq!(score(Instrument::CssrsScreen, Some(&answers), None).unwrap().total(), 3);
+        assert!(score(Instrument::CssrsScreen, Some(&answers), Some(&json!(1))).is_err(), "a total that is not the risk is refused");
     }
 
     #[test]
@@ -320,7 +341,7 @@ mod tests {
         let input = RatingInput {
             instrument: Some("madrs".into()),
             rated_at: Some("yesterday".into()),
-            recall: Some("P1M".into()),
+            recall: Some("P3D".into()),
             cgi_s: Some(json!(0)),
             cgi_i: Some(json!(8)),
             rater: Some("nurse".into()),
@@ -356,7 +377,8 @@ mod tests {
                         .items()
                         .iter()
                         .enumerate()
-                        .filter(|(i, item)| item.core || (seed >> (i % 64)) & 1 == 1)
+                        // `6_recent` is always answered: it is required whenever item 6 is yes.
+                        .filter(|(i, item)| item.core || item.code == "6_recent" || (seed >> (i % 64)) & 1 == 1)
                         .map(|(i, item)| (item.code.to_string(), json!((seed.rotate_left(i as u32) % u64::from(item.max + 1)) as u32)))
                         .collect();
                     let rated_at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc) - chrono::Duration::seconds(seconds_ago);
@@ -379,7 +401,11 @@ mod tests {
             fn a_rating_that_parses_re_serialises_to_the_same_rating(input in valid_input()) {
                 let now = Utc::now();
                 let rating = input.parse(now).unwrap();
-                let total: u32 = rating.instrument.core_items().map(|i| rating.scores.items().unwrap()[i.code]).sum();
+                let items = rating.scores.items().unwrap();
+                let total: u32 = match rating.instrument {
+                    Instrument::CssrsScreen => crate::domain::instruments::cssrs_risk(items),
+                    other => other.core_items().map(|i| items[i.code]).sum(),
+                };
                 prop_assert_eq!(rating.scores.total(), total);
                 prop_assert!(total <= rating.instrument.max_total());
                 let again = rating.to_input().parse(now).unwrap();

@@ -138,7 +138,10 @@ fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>],
         .map(|p| {
             let context = infusion_context(starts, p.rated_at);
             let treated = first.is_some_and(|f| p.rated_at >= f);
-            let base = baseline.filter(|_| treated);
+            // Change is followed for every instrument but the C-SSRS risk level; the OCD
+            // outcome rules judge only the instruments that measure OCD.
+            let changed = baseline.filter(|_| treated && instrument.has_percent_change());
+            let base = changed.filter(|_| instrument.measures_ocd());
             let response = base.map(|b| def.response(b.total, p.total, p.cgi_i));
             let remission = base.and_then(|_| def.remission(instrument, p.total, p.cgi_s));
             // DESIGN §1: "A response or remission met within the first 7 days after the first
@@ -157,8 +160,8 @@ fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>],
                 hours_since_first_infusion: context.hours_since_first,
                 hours_since_last_infusion: context.hours_since_last,
                 infusion_number: context.infusion_number,
-                change: base.map(|b| i64::from(p.total) - i64::from(b.total)),
-                percent_change: base.and_then(|b| percent_change(b.total, p.total)),
+                change: changed.map(|b| i64::from(p.total) - i64::from(b.total)),
+                percent_change: changed.and_then(|b| percent_change(b.total, p.total)),
                 response,
                 remission,
                 early_improvement: early,

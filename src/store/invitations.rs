@@ -104,6 +104,8 @@ pub struct Question {
     pub label: &'static str,
     pub min: u32,
     pub max: u32,
+    /// May be left unanswered (the C-SSRS items asked only after an earlier yes).
+    pub optional: bool,
 }
 
 /// What a link asks: no name, no birth date, no clinic.
@@ -118,7 +120,10 @@ pub struct Questionnaire {
 
 pub fn open(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<Questionnaire> {
     let (_, due) = usable(conn, token, now)?;
-    let items = due.instrument.core_items().map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max }).collect();
+    // The core items; on the C-SSRS screener its follow-up questions too, which the
+    // patient answers when an earlier answer was yes.
+    let asked = due.instrument.items().iter().filter(|item| item.core || due.instrument == Instrument::CssrsScreen);
+    let items = asked.map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max, optional: !item.core }).collect();
     Ok(Questionnaire { instrument: due.instrument, recall: due.recall, items, opens_at: due.opens_at, closes_at: due.closes_at })
 }
 

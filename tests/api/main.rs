@@ -10,6 +10,7 @@ mod journeys;
 mod patients;
 mod records;
 mod research;
+mod safety;
 mod stalls;
 mod trajectory;
 mod users;

@@ -91,7 +91,7 @@ async fn ratings_are_scored_and_validated_by_item() {
     let mut disagreeing = rating_body("2026-03-01T08:00:00Z", 20);
     disagreeing["total"] = json!(21);
     assert_eq!(app.post(&ratings, &admin.token, disagreeing).await.error_fields(), vec!["total"]);
-    let nothing = app.post(&ratings, &admin.token, json!({"instrument": "ybocs", "rated_at": "soon", "recall": "P1M", "rater": "nurse", "collected_via": "fax", "cgi_i": 9})).await;
+    let nothing = app.post(&ratings, &admin.token, json!({"instrument": "ybocs", "rated_at": "soon", "recall": "P3D", "rater": "nurse", "collected_via": "fax", "cgi_i": 9})).await;
     let mut fields = nothing.error_fields();
     fields.sort();
     assert_eq!(fields, vec!["cgi_i", "collected_via", "items", "rated_at", "rater", "recall"]);

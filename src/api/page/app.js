@@ -13,7 +13,10 @@
   const send = document.getElementById("send");
 
   const unusable = "This link cannot be used. It may have been used already or have expired. Please contact your clinic.";
-  const recallText = { NOW: "Answer for right now.", P24H: "Answer for the past 24 hours.", P7D: "Answer for the past 7 days." };
+  const recallText = {
+    NOW: "Answer for right now.", P24H: "Answer for the past 24 hours.", P7D: "Answer for the past 7 days.",
+    P14D: "Answer for the past 2 weeks.", P1M: "Answer for the past month.",
+  };
 
   function post(path, body) {
     return fetch(path, {
@@ -31,9 +34,34 @@
     status.textContent = text;
   }
 
+  function yesNo(item, box) {
+    // A yes/no question: two radio buttons in the question's group.
+    [["1", "Yes"], ["0", "No"]].forEach(function (choice) {
+      const id = "item-" + item.code + "-" + choice[0];
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "radio";
+      input.name = item.code;
+      input.id = id;
+      input.value = choice[0];
+      input.dataset.optional = item.optional ? "yes" : "";
+      label.append(input, " " + choice[1]);
+      box.append(label);
+    });
+  }
+
   function render(q) {
     document.getElementById("intro").textContent = recallText[q.recall] || "";
     q.items.forEach(function (item) {
+      if (item.max === 1) {
+        const box = document.createElement("fieldset");
+        const legend = document.createElement("legend");
+        legend.textContent = item.label.charAt(0).toUpperCase() + item.label.slice(1) + (item.optional ? " (if it applies)" : "");
+        box.append(legend);
+        yesNo(item, box);
+        questions.append(box);
+        return;
+      }
       const id = "item-" + item.code;
       const box = document.createElement("fieldset");
       const legend = document.createElement("legend");
@@ -65,7 +93,18 @@
 
   function answers() {
     const items = {};
-    for (const input of questions.querySelectorAll("input")) {
+    for (const box of questions.querySelectorAll("fieldset")) {
+      const radios = box.querySelectorAll("input[type=radio]");
+      if (!radios.length) continue;
+      const chosen = box.querySelector("input[type=radio]:checked");
+      if (chosen) {
+        items[chosen.name] = Number(chosen.value);
+      } else if (!radios[0].dataset.optional) {
+        radios[0].focus();
+        throw new Error("Please answer yes or no to every question that applies.");
+      }
+    }
+    for (const input of questions.querySelectorAll("input[type=number]")) {
       const value = Number(input.value);
       if (input.value === "" || !Number.isInteger(value) || value < Number(input.min) || value > Number(input.max)) {
         input.focus();
