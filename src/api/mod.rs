@@ -1,6 +1,7 @@
 //! actix handlers, one file per resource, and what they share: JSON parsing with field
 //! errors, pagination, ETags and preconditions, idempotency keys.
 
+pub mod alerts;
 pub mod analytics;
 pub mod audit;
 pub mod auth;
@@ -64,6 +65,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/due").route(get().to(protocols::due_for_clinic)))
         .service(resource("/api/v1/due/{id}").route(get().to(protocols::due_one)))
         .service(resource("/api/v1/due/{id}/invitation").route(post().to(self_report::invite)))
+        .service(resource("/api/v1/alerts").route(get().to(alerts::list)))
+        .service(resource("/api/v1/alerts/{id}/acknowledge").route(post().to(alerts::acknowledge)))
         .service(resource("/api/v1/webhooks").route(post().to(webhooks::create)).route(get().to(webhooks::list)))
         .service(resource("/api/v1/webhooks/{id}").route(get().to(webhooks::get)).route(delete().to(webhooks::deactivate)))
         .service(resource("/api/v1/webhooks/{id}/deliveries").route(get().to(webhooks::deliveries)))

@@ -78,6 +78,9 @@ struct Received {
     received: bool,
     instrument: Instrument,
     rated_at: chrono::DateTime<chrono::Utc>,
+    /// Present when the answer raised a suicidality alert: the page shows it at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crisis_text: Option<String>,
 }
 
 /// `POST /api/v1/self-report`: the answer; the link is used up with it.
@@ -87,8 +90,14 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     checked(&request.token)?;
     let now = state.clock.now();
     let answer = Answer { items: request.items, total: request.total };
-    let record = state.db(move |conn| invitations::submit(conn, &request.token, answer, now)).await?;
-    Ok(HttpResponse::build(StatusCode::CREATED).json(Received { received: true, instrument: record.rating.instrument, rated_at: record.rating.rated_at }))
+    let submitted = state.db(move |conn| invitations::submit(conn, &request.token, answer, now)).await?;
+    let record = submitted.record;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(Received {
+        received: true,
+        instrument: record.rating.instrument,
+        rated_at: record.rating.rated_at,
+        crisis_text: submitted.crisis_text,
+    }))
 }
 
 /// The page's policy: its own script and style only, no inline code, no framing, and

@@ -8,6 +8,7 @@ diesel::table! {
         name -> Text,
         created_at -> PortableTime,
         invitation_lifetime_minutes -> Nullable<Integer>,
+        crisis_text -> Nullable<Text>,
     }
 }
 
@@ -287,6 +288,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    alerts (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        patient_id -> PortableUuid,
+        kind -> Text,
+        level -> Text,
+        cause_id -> PortableUuid,
+        detail -> PortableJson,
+        status -> Text,
+        raised_at -> PortableTime,
+        acknowledged_at -> Nullable<PortableTime>,
+        acknowledged_by -> Nullable<PortableUuid>,
+        note -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
 diesel::joinable!(infusions -> patients (patient_id));
@@ -296,5 +316,5 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
     assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
-    webhook_endpoints, outbox, webhook_deliveries,
+    webhook_endpoints, outbox, webhook_deliveries, alerts,
 );

@@ -42,6 +42,8 @@ pub enum Reaction {
     /// A rating was recorded, moved or retracted: it completes the due rating whose window
     /// it falls in, whoever entered it, or stops completing one.
     MatchRating { rating: Uuid, patient: Uuid },
+    /// A rating was recorded or amended: raise the safety alerts it calls for, once per cause.
+    CheckSafety { rating: Uuid, patient: Uuid },
     /// Tell the clinic's other systems (the outbox, then webhooks). Ids only, never names.
     Notify { event: Event, data: serde_json::Value },
 }
@@ -55,8 +57,10 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
         ("assessment", Change::Created) => vec![
             Reaction::MatchRating { rating: written.id, patient },
             Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": written.id, "patient_id": patient}) },
+            Reaction::CheckSafety { rating: written.id, patient },
         ],
-        ("assessment", _) => vec![Reaction::MatchRating { rating: written.id, patient }],
+        ("assessment", Change::Amended) => vec![Reaction::MatchRating { rating: written.id, patient }, Reaction::CheckSafety { rating: written.id, patient }],
+        ("assessment", Change::Retracted) => vec![Reaction::MatchRating { rating: written.id, patient }],
         _ => Vec::new(),
     }
 }

@@ -16,6 +16,7 @@ vocabulary!(Event {
     DueMissed = "due.missed",
     InvitationCreated = "invitation.created",
     AssessmentCreated = "assessment.created",
+    AlertRaised = "alert.raised",
 });
 
 /// Secrets are `whsec_` and the base64 of the key (the spec's format).

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{Actor, audit};
 use crate::db::schema::clinics as c;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
+use crate::domain::safety::DEFAULT_CRISIS_TEXT;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -18,6 +19,7 @@ pub struct ClinicRow {
     name: String,
     created_at: DbTime,
     invitation_lifetime_minutes: Option<i32>,
+    crisis_text: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,18 +30,40 @@ pub struct Clinic {
     /// Patient links expire this many minutes after they are issued, if sooner than the
     /// window closes; `null`: with the window.
     pub invitation_lifetime_minutes: Option<i32>,
+    /// What a patient sees when an answer raises a suicidality alert (a default that
+    /// names no country until the clinic sets its own).
+    pub crisis_text: String,
 }
 
 pub fn find(conn: &mut Db, clinic: Uuid) -> ApiResult<Clinic> {
     let row = c::table.find(DbUuid(clinic)).select(ClinicRow::as_select()).first(conn).optional()?.ok_or(ApiError::NotFound)?;
-    Ok(Clinic { id: row.id.0, name: row.name, created_at: row.created_at.0, invitation_lifetime_minutes: row.invitation_lifetime_minutes })
+    Ok(Clinic {
+        id: row.id.0,
+        name: row.name,
+        created_at: row.created_at.0,
+        invitation_lifetime_minutes: row.invitation_lifetime_minutes,
+        crisis_text: row.crisis_text.unwrap_or_else(|| DEFAULT_CRISIS_TEXT.to_string()),
+    })
 }
 
-/// Sets how long patient links live (`None`: as long as their window).
-pub fn set_invitation_lifetime(conn: &mut Db, actor: &Actor, minutes: Option<i32>) -> ApiResult<Clinic> {
+/// A change of settings: each field absent (unchanged) or given (`None` resets it).
+#[derive(Debug, Default, Clone)]
+pub struct ClinicChange {
+    pub invitation_lifetime_minutes: Option<Option<i32>>,
+    pub crisis_text: Option<Option<String>>,
+}
+
+pub fn update(conn: &mut Db, actor: &Actor, change: ClinicChange) -> ApiResult<Clinic> {
     write_tx(conn, |conn| {
-        diesel::update(c::table.find(DbUuid(actor.clinic_id))).set(c::invitation_lifetime_minutes.eq(minutes)).execute(conn)?;
-        audit::record(conn, actor.audit("clinic.update", "clinic", Some(actor.clinic_id), json!({"invitation_lifetime_minutes": minutes})))?;
+        let target = c::table.find(DbUuid(actor.clinic_id));
+        if let Some(minutes) = change.invitation_lifetime_minutes {
+            diesel::update(target).set(c::invitation_lifetime_minutes.eq(minutes)).execute(conn)?;
+        }
+        if let Some(text) = &change.crisis_text {
+            diesel::update(target).set(c::crisis_text.eq(text)).execute(conn)?;
+        }
+        let detail = json!({"invitation_lifetime_minutes": change.invitation_lifetime_minutes, "crisis_text_changed": change.crisis_text.is_some()});
+        audit::record(conn, actor.audit("clinic.update", "clinic", Some(actor.clinic_id), detail))?;
         find(conn, actor.clinic_id)
     })
 }

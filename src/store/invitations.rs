@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::assessments::AssessmentRecord;
 use super::due::{self, DueRating};
-use super::{Actor, audit, clinics, records, webhooks};
+use super::{Actor, alerts, audit, clinics, records, webhooks};
 use crate::auth::token::{new_refresh_token, refresh_token_hash};
 use crate::db::schema::invitations as v;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
@@ -136,7 +136,14 @@ pub struct Answer {
 
 /// Consumes the link and records the rating (`rater: self`, `collected_via: app`, taken
 /// now) in one transaction, completing the link's due rating.
-pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) -> ApiResult<AssessmentRecord> {
+/// The rating recorded, and the clinic's crisis text when the answer raised a
+/// suicidality alert: the patient sees it at once, whatever else happens next.
+pub struct Submitted {
+    pub record: AssessmentRecord,
+    pub crisis_text: Option<String>,
+}
+
+pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) -> ApiResult<Submitted> {
     write_tx(conn, |conn| {
         let (row, due) = usable(conn, token, now)?;
         let input = RatingInput {
@@ -160,6 +167,7 @@ pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) ->
         let record: AssessmentRecord = records::create_within(conn, &patient, due.patient_id, rating)?;
         due::complete_with(conn, due.id, record.id, now)?;
         audit::record(conn, patient.audit("invitation.use", "due", Some(due.id), json!({"invitation_id": row.id.0, "assessment_id": record.id})))?;
-        Ok(record)
+        let crisis_text = if alerts::raised_suicidality(conn, record.id)? { Some(clinics::find(conn, patient.clinic_id)?.crisis_text) } else { None };
+        Ok(Submitted { record, crisis_text })
     })
 }

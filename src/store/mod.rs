@@ -1,5 +1,6 @@
 //! Queries, one file per aggregate. Every query on clinical data filters on the clinic.
 
+pub mod alerts;
 pub mod assessments;
 pub mod audit;
 pub mod bulk;

@@ -1,6 +1,6 @@
 //! Carries out, inside the write's transaction, the reactions the domain plans for it.
 
-use super::{Actor, due, webhooks};
+use super::{Actor, alerts, due, webhooks};
 use crate::db::Db;
 use crate::domain::reactions::{Reaction, Written, plan};
 use crate::error::ApiResult;
@@ -18,5 +18,6 @@ fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<
         Reaction::CancelSession { session } => due::cancel_session(conn, actor.clinic_id, session, at),
         Reaction::MatchRating { rating, patient } => due::match_rating(conn, actor.clinic_id, rating, patient, at),
         Reaction::Notify { event, data } => webhooks::emit(conn, actor.clinic_id, event, data, at),
+        Reaction::CheckSafety { rating, patient } => alerts::check_rating(conn, actor.clinic_id, rating, patient, at).map(|_| ()),
     }
 }

@@ -28,6 +28,8 @@ fn concrete(path: &str, ids: &HashMap<&str, String>) -> String {
         "due"
     } else if path.starts_with("/api/v1/webhooks/") {
         "webhook"
+    } else if path.starts_with("/api/v1/alerts/") {
+        "alert"
     } else {
         "patient"
     };
@@ -58,6 +60,10 @@ async fn every_secured_operation_refuses_outsiders() {
     let attached = app.post(&format!("/api/v1/patients/{patient}/protocols"), &north.token, json!({"protocol_id": protocol})).await;
     assert_eq!(attached.body["planned"], 2, "{}", attached.text);
     let due = app.get(&format!("/api/v1/patients/{patient}/due"), &north.token).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let items: serde_json::Map<String, Value> = (1..=9).map(|i| (i.to_string(), json!(if i == 9 { 2 } else { 1 }))).collect();
+    let phq9 = json!({"instrument": "phq9", "rated_at": "2026-03-03T08:00:00Z", "recall": "P14D", "items": items, "rater": "self", "collected_via": "app"});
+    assert_eq!(app.post(&format!("/api/v1/patients/{patient}/assessments"), &north.token, phq9).await.status, 201);
+    let alert = app.get("/api/v1/alerts", &north.token).await.body["items"][0]["id"].as_str().expect("an alert was raised").to_string();
     let webhook = app.post("/api/v1/webhooks", &north.token, json!({"url": "http://127.0.0.1:9/hook", "events": ["due.opened"]})).await.id();
     let ids: HashMap<&str, String> = [
         ("patient", patient.clone()),
@@ -67,6 +73,7 @@ async fn every_secured_operation_refuses_outsiders() {
         ("protocol", protocol),
         ("due", due),
         ("webhook", webhook),
+        ("alert", alert),
     ]
     .into();
     let forged = jsonwebtoken::encode(

@@ -57,3 +57,98 @@ async fn phq9_and_the_cssrs_screener_are_scored_banded_and_followed_over_time() 
     let export = app.get("/api/v1/exports/assessments?format=ndjson&instrument=cssrs_screen", &admin.token).await;
     assert!(export.text.contains("\"item_6_recent\":1"), "{}", export.text);
 }
+
+async fn alerts_of(app: &TestApp, user: &TestUser, query: &str) -> Vec<Value> {
+    let listed = app.get(&format!("/api/v1/alerts?limit=500{query}"), &user.token).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    listed.body["items"].as_array().unwrap().clone()
+}
+
+#[actix_rt::test]
+async fn a_self_reported_cssrs_with_intent_raises_a_high_alert_and_shows_the_crisis_text() {
+    use chrono::{Duration, SubsecRound};
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let set = app.patch("/api/v1/clinic", &admin.token, json!({"crisis_text": "Call North Clinic's crisis line: 0800 000 000."})).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let patient = app.patient(&admin).await;
+    let now = app.state.clock.now().trunc_subsecs(0);
+    app.state.clock.set(now);
+    let started = (now - Duration::hours(2)).to_rfc3339();
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&started)).await;
+    let protocol = json!({"name": "Safety check", "items": [{"instrument": "cssrs_screen", "offset": "PT2H", "window_before": "PT1H", "window_after": "PT1H", "recall": "P1M"}]});
+    let protocol = app.post("/api/v1/protocols", &admin.token, protocol).await.id();
+    app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
+    let due = app.get("/api/v1/due?status=open", &admin.token).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let link = app.post(&format!("/api/v1/due/{due}/invitation"), &admin.token, json!({})).await;
+    let token = link.body["url"].as_str().unwrap().rsplit_once('#').unwrap().1.to_string();
+    let asked = app.request(awc::http::Method::POST, "/api/v1/self-report/open", None, Some(&json!({"token": token})), &[]).await;
+    let codes: Vec<&str> = asked.body["items"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["1", "2", "3", "4", "5", "6", "6_recent"], "the follow-up questions are offered too");
+
+    let answers = json!({"1": 1, "2": 1, "3": 1, "4": 1, "5": 0, "6": 0});
+    let sent = app.request(awc::http::Method::POST, "/api/v1/self-report", None, Some(&json!({"token": token, "items": answers})), &[]).await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    assert_eq!(sent.body["crisis_text"], "Call North Clinic's crisis line: 0800 000 000.");
+    let alerts = alerts_of(&app, &admin, "&status=open").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!((alerts[0]["kind"].clone(), alerts[0]["level"].clone(), alerts[0]["patient_id"].clone()), (json!("suicidality"), json!("high"), json!(patient)));
+}
+
+#[actix_rt::test]
+async fn phq9_item_9_raises_one_alert_per_cause_which_a_clinician_acknowledges_with_a_note() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let researcher = app.user(&admin, "researcher").await;
+    let patient = app.patient(&admin).await;
+    let ratings = format!("/api/v1/patients/{patient}/assessments");
+    let quiet = app.post(&ratings, &clinician.token, phq9("2026-03-01T09:00:00Z", 1, 0)).await;
+    assert_eq!(quiet.status, 201);
+    assert!(alerts_of(&app, &clinician, "").await.is_empty(), "no item 9, no alert");
+    let rated = app.post(&ratings, &clinician.token, phq9("2026-03-02T09:00:00Z", 1, 1)).await;
+    let alerts = alerts_of(&app, &clinician, "&kind=suicidality").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!((alerts[0]["level"].clone(), alerts[0]["cause_id"].clone()), (json!("moderate"), json!(rated.id())));
+    // Amending the rating (or reading it again) raises nothing new.
+    let amended = app.patch(&format!("/api/v1/assessments/{}", rated.id()), &clinician.token, json!({"notes": "called the patient", "reason": "note added"})).await;
+    assert_eq!(amended.status, 200, "{}", amended.text);
+    app.get(&format!("/api/v1/patients/{patient}/trajectory"), &clinician.token).await;
+    assert_eq!(alerts_of(&app, &clinician, "").await.len(), 1, "one alert per cause");
+
+    let id = alerts[0]["id"].as_str().unwrap();
+    let path = format!("/api/v1/alerts/{id}/acknowledge");
+    let silent = app.post(&path, &clinician.token, json!({"note": "  "})).await;
+    silent.assert_problem(422);
+    assert_eq!(silent.error_fields(), ["note"]);
+    app.post(&path, &researcher.token, json!({"note": "seen"})).await.assert_problem(403);
+    app.get("/api/v1/alerts", &researcher.token).await.assert_problem(403);
+    let south = app.admin("South").await;
+    app.post(&path, &south.token, json!({"note": "seen"})).await.assert_problem(404);
+    assert!(alerts_of(&app, &south, "").await.is_empty());
+    let done = app.post(&path, &clinician.token, json!({"note": "Phoned the patient; safety plan reviewed."})).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!((done.body["status"].clone(), done.body["acknowledged_by"].clone()), (json!("acknowledged"), json!(clinician.id)));
+    app.post(&path, &clinician.token, json!({"note": "again"})).await.assert_problem(409);
+    assert!(alerts_of(&app, &clinician, "&status=open").await.is_empty());
+    let audited = app.get("/api/v1/audit?action=alert.acknowledge", &admin.token).await;
+    assert_eq!(audited.body["items"][0]["actor_id"], json!(clinician.id));
+    assert!(!audited.text.contains("safety plan"), "the note stays out of the audit log");
+}
+
+#[actix_rt::test]
+async fn an_ocd_rating_25_percent_above_baseline_raises_worsening() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let ratings = format!("/api/v1/patients/{patient}/assessments");
+    app.post(&ratings, &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await;
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T09:00:00Z")).await;
+    let slightly = app.post(&ratings, &admin.token, rating_body("2026-03-03T09:00:00Z", 24)).await;
+    assert_eq!(slightly.status, 201);
+    assert!(alerts_of(&app, &admin, "&kind=worsening").await.is_empty(), "20 % worse is not yet");
+    let worse = app.post(&ratings, &admin.token, rating_body("2026-03-04T09:00:00Z", 25)).await;
+    let alerts = alerts_of(&app, &admin, "&kind=worsening").await;
+    assert_eq!(alerts.len(), 1, "exactly 25 % worse raises one");
+    assert_eq!((alerts[0]["cause_id"].clone(), alerts[0]["detail"]["percent_change"].clone()), (json!(worse.id()), json!(-25.0)));
+}

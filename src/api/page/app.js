@@ -130,7 +130,16 @@
     post("/api/v1/self-report", { token: token, items: items })
       .then(function (response) {
         if (response.status === 201) {
-          fail("Thank you. Your answers were received.");
+          return response.json().then(function (received) {
+            fail("Thank you. Your answers were received.");
+            if (received.crisis_text) {
+              const crisis = document.createElement("p");
+              crisis.id = "crisis";
+              crisis.setAttribute("role", "alert");
+              crisis.textContent = received.crisis_text;
+              status.after(crisis);
+            }
+          });
         } else if (response.status === 422) {
           problem.textContent = "Please check your answers and send them again.";
           problem.hidden = false;

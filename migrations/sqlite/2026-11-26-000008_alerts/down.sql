@@ -1,0 +1,2 @@
+ALTER TABLE clinics DROP COLUMN crisis_text;
+DROP TABLE alerts;

@@ -1,0 +1,189 @@
+//! Safety alerts: raised inside the write that caused them, once per cause, listed for
+//! the clinic and acknowledged with a note.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::assessments::AssessmentRecord;
+use super::records::{Kept, audit_read};
+use super::{Actor, Page, audit, infusions, assessments, split_page, stored, webhooks};
+use crate::db::schema::alerts as t;
+use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::domain::RecordStatus;
+use crate::domain::outcomes::CONSENSUS_2016;
+use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, suicidality, worsening};
+use crate::domain::trajectory::instrument_series;
+use crate::domain::webhooks::Event;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub kind: AlertKind,
+    pub level: AlertLevel,
+    /// The rating (or session) that raised it.
+    pub cause_id: Uuid,
+    pub detail: Value,
+    pub status: AlertStatus,
+    pub raised_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<Uuid>,
+    pub note: Option<String>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = t)]
+struct AlertRow {
+    id: DbUuid,
+    clinic_id: DbUuid,
+    patient_id: DbUuid,
+    kind: String,
+    level: String,
+    cause_id: DbUuid,
+    detail: DbJson,
+    status: String,
+    raised_at: DbTime,
+    acknowledged_at: Option<DbTime>,
+    acknowledged_by: Option<DbUuid>,
+    note: Option<String>,
+}
+
+impl AlertRow {
+    fn into_alert(self) -> ApiResult<Alert> {
+        Ok(Alert {
+            id: self.id.0,
+            patient_id: self.patient_id.0,
+            kind: stored("alert kind", AlertKind::parse(&self.kind))?,
+            level: stored("alert level", AlertLevel::parse(&self.level))?,
+            cause_id: self.cause_id.0,
+            detail: self.detail.0,
+            status: stored("alert status", AlertStatus::parse(&self.status))?,
+            raised_at: self.raised_at.0,
+            acknowledged_at: self.acknowledged_at.map(|t| t.0),
+            acknowledged_by: self.acknowledged_by.map(|u| u.0),
+            note: self.note,
+        })
+    }
+}
+
+/// Raises an alert unless its cause already raised one of this kind (re-reading or
+/// amending a rating raises nothing new); sends `alert.raised`. Returns whether it did.
+fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind, level: AlertLevel, cause: Uuid, detail: Value, now: DateTime<Utc>) -> ApiResult<bool> {
+    let exists: i64 = t::table.filter(t::kind.eq(kind.code())).filter(t::cause_id.eq(DbUuid(cause))).count().get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    let row = AlertRow {
+        id: DbUuid(Uuid::now_v7()),
+        clinic_id: DbUuid(clinic),
+        patient_id: DbUuid(patient),
+        kind: kind.code().into(),
+        level: level.code().into(),
+        cause_id: DbUuid(cause),
+        detail: DbJson(detail.clone()),
+        status: AlertStatus::Open.code().into(),
+        raised_at: DbTime(now),
+        acknowledged_at: None,
+        acknowledged_by: None,
+        note: None,
+    };
+    let id = row.id.0;
+    diesel::insert_into(t::table).values(row).execute(conn)?;
+    let data = json!({"alert_id": id, "patient_id": patient, "kind": kind.code(), "level": level.code(), "cause_id": cause, "detail": detail});
+    webhooks::emit(conn, clinic, Event::AlertRaised, data, now)?;
+    Ok(true)
+}
+
+/// What a rating raised: suicidality from its answers, worsening from its place in the
+/// patient's series. Returns the suicidality level raised now, if any.
+pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
+    let record = AssessmentRecord::find(conn, clinic, rating)?;
+    if record.status != RecordStatus::Active {
+        return Ok(None);
+    }
+    let instrument = record.rating.instrument;
+    let mut raised = None;
+    if let Some(level) = suicidality(instrument, record.rating.scores.items()) {
+        let detail = json!({"instrument": instrument.code(), "total": record.rating.scores.total()});
+        if raise(conn, clinic, patient, AlertKind::Suicidality, level, rating, detail, now)? {
+            raised = Some(level);
+        }
+    }
+    if instrument.measures_ocd() {
+        let starts = infusions::active_starts(conn, clinic, patient)?;
+        let points = assessments::active_points(conn, clinic, patient)?;
+        let change = instrument_series(&CONSENSUS_2016, instrument, &starts, &points)
+            .and_then(|series| series.ratings.into_iter().find(|r| r.assessment_id == rating))
+            .and_then(|derived| derived.percent_change);
+        if let Some(level) = worsening(instrument, change) {
+            let detail = json!({"instrument": instrument.code(), "percent_change": change});
+            raise(conn, clinic, patient, AlertKind::Worsening, level, rating, detail, now)?;
+        }
+    }
+    Ok(raised)
+}
+
+/// Whether a rating raised a suicidality alert.
+pub fn raised_suicidality(conn: &mut Db, rating: Uuid) -> ApiResult<bool> {
+    let n: i64 = t::table.filter(t::kind.eq(AlertKind::Suicidality.code())).filter(t::cause_id.eq(DbUuid(rating))).count().get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Which alerts a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct AlertFilter {
+    pub status: Option<AlertStatus>,
+    pub kind: Option<AlertKind>,
+    pub patient: Option<Uuid>,
+}
+
+/// The clinic's alerts, newest first; audited.
+pub fn list(conn: &mut Db, actor: &Actor, filter: &AlertFilter, page: Page) -> ApiResult<(Vec<Alert>, Option<Uuid>)> {
+    let mut query = t::table.filter(t::clinic_id.eq(DbUuid(actor.clinic_id))).select(AlertRow::as_select()).order(t::id.desc()).limit(page.limit + 1).into_boxed();
+    if let Some(before) = page.after {
+        query = query.filter(t::id.lt(DbUuid(before)));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(t::status.eq(status.code()));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(t::kind.eq(kind.code()));
+    }
+    if let Some(patient) = filter.patient {
+        query = query.filter(t::patient_id.eq(DbUuid(patient)));
+    }
+    let alerts = query.load(conn)?.into_iter().map(AlertRow::into_alert).collect::<ApiResult<Vec<_>>>()?;
+    let listed = split_page(alerts, page, |a| a.id);
+    audit_read(conn, actor, "alert.list".into(), "patient", filter.patient, json!({"count": listed.0.len()}))?;
+    Ok(listed)
+}
+
+fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Alert> {
+    let row = t::table.filter(t::id.eq(DbUuid(id))).filter(t::clinic_id.eq(DbUuid(clinic))).select(AlertRow::as_select()).first(conn).optional()?;
+    row.ok_or(ApiError::NotFound)?.into_alert()
+}
+
+/// A clinician has seen the alert and says what was done (409 if already acknowledged).
+pub fn acknowledge(conn: &mut Db, actor: &Actor, id: Uuid, note: ApiResult<String>, now: DateTime<Utc>) -> ApiResult<Alert> {
+    write_tx(conn, |conn| {
+        find(conn, actor.clinic_id, id)?;
+        let note = note?;
+        let changed = diesel::update(t::table.find(DbUuid(id)).filter(t::status.eq(AlertStatus::Open.code())))
+            .set((
+                t::status.eq(AlertStatus::Acknowledged.code()),
+                t::acknowledged_at.eq(Some(DbTime(now))),
+                t::acknowledged_by.eq(Some(DbUuid(actor.user_id))),
+                t::note.eq(Some(note)),
+            ))
+            .execute(conn)?;
+        if changed == 0 {
+            return Err(ApiError::Conflict("the alert was already acknowledged".into()));
+        }
+        audit::record(conn, actor.audit("alert.acknowledge", "alert", Some(id), json!({})))?;
+        find(conn, actor.clinic_id, id)
+    })
+}
