@@ -178,6 +178,7 @@ fn session(g: &mut Generator, start: DateTime<Utc>, drug: Drug, route: Route, we
         adverse_event_codes,
         adverse_event_notes: None,
         notes: None,
+        rems: None,
     }
 }
 

@@ -63,10 +63,16 @@ impl AppState {
         .await?
     }
 
-    /// One tick of the scheduler at the clock's time: windows opened and closed.
+    /// One tick of the scheduler at the clock's time: windows opened and closed, and
+    /// REMS forms past their deadline alerted.
     pub async fn tick(&self) -> ApiResult<crate::store::due::Tick> {
         let now = self.clock.now();
-        self.db(move |conn| crate::store::due::tick(conn, now)).await
+        self.db(move |conn| {
+            let moved = crate::store::due::tick(conn, now)?;
+            let overdue = crate::db::write_tx(conn, |conn| crate::store::rems::raise_overdue(conn, now))?;
+            Ok(crate::store::due::Tick { rems_overdue: overdue, ..moved })
+        })
+        .await
     }
 
     /// Runs a password hash or verification on a blocking thread, one per core at most.

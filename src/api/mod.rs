@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod patients;
 pub mod protocols;
 pub mod records;
+pub mod rems;
 pub mod self_report;
 pub mod users;
 pub mod webhooks;
@@ -87,6 +88,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(patch().to(records::amend::<InfusionRecord>))
                 .route(delete().to(records::retract::<InfusionRecord>)),
         )
+        .service(resource("/api/v1/infusions/{id}/rems-form").route(get().to(rems::form)))
+        .service(resource("/api/v1/rems/pending").route(get().to(rems::pending)))
         .service(resource("/api/v1/infusions/{id}/revisions").route(get().to(records::revisions::<InfusionRecord>)))
         .service(
             resource("/api/v1/patients/{id}/assessments")

@@ -126,6 +126,7 @@ diesel::table! {
         updated_at -> PortableTime,
         created_by -> PortableUuid,
         updated_by -> PortableUuid,
+        rems -> Nullable<PortableJson>,
     }
 }
 

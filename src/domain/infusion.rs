@@ -7,7 +7,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::FieldError;
-use super::fields::{bounded_int, free_text, one_of, parse_instant, parse_past_instant, required, vocabulary};
+use super::fields::{bounded_int, free_text, from_value, one_of, parse_instant, parse_past_instant, required, vocabulary};
+use super::rems::RemsRecord;
 
 vocabulary!(Drug { Ketamine = "ketamine", Esketamine = "esketamine" });
 vocabulary!(Route {
@@ -58,7 +59,7 @@ pub struct Vitals {
 }
 
 impl Vitals {
-    fn has_blood_pressure(&self) -> bool {
+    pub fn has_blood_pressure(&self) -> bool {
         self.systolic.is_some() && self.diastolic.is_some()
     }
 
@@ -98,6 +99,8 @@ pub struct InfusionInput {
     pub adverse_event_codes: Option<Vec<String>>,
     pub adverse_event_notes: Option<String>,
     pub notes: Option<String>,
+    /// The REMS monitoring record's own fields (esketamine nasal sessions): see `domain::rems`.
+    pub rems: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,6 +121,8 @@ pub struct Infusion {
     pub adverse_event_codes: Vec<AdverseEvent>,
     pub adverse_event_notes: Option<String>,
     pub notes: Option<String>,
+    /// The REMS patient monitoring record (esketamine nasal sessions).
+    pub rems: Option<RemsRecord>,
 }
 
 const MAX_TEXT: usize = 10_000;
@@ -226,6 +231,20 @@ impl InfusionInput {
         let lot_number = free_text(&mut e, "lot_number", &self.lot_number, 100);
         let adverse_event_notes = free_text(&mut e, "adverse_event_notes", &self.adverse_event_notes, MAX_TEXT);
         let notes = free_text(&mut e, "notes", &self.notes, MAX_TEXT);
+        let rems = match self.rems.as_ref().filter(|v| !v.is_null()) {
+            None => None,
+            Some(value) => match from_value::<RemsRecord>(value.clone()) {
+                Ok(record) => {
+                    record.check(now, &mut e);
+                    Some(record)
+                }
+                Err(err) => {
+                    let field = if err.field == "body" { "rems".to_string() } else { format!("rems.{}", err.field.trim_start_matches('.')) };
+                    e.push(FieldError::new(field, err.message));
+                    None
+                }
+            },
+        };
         match (drug, route, started_at, dose_mg) {
             (Some(drug), Some(route), Some(started_at), Some(dose_mg)) if e.is_empty() => Ok(Infusion {
                 drug,
@@ -244,6 +263,7 @@ impl InfusionInput {
                 adverse_event_codes,
                 adverse_event_notes,
                 notes,
+                rems,
             }),
             _ => Err(e),
         }
@@ -286,6 +306,7 @@ impl Infusion {
             adverse_event_codes: Some(self.adverse_event_codes.iter().map(|a| a.code().to_string()).collect()),
             adverse_event_notes: self.adverse_event_notes.clone(),
             notes: self.notes.clone(),
+            rems: self.rems.as_ref().map(|r| serde_json::to_value(r).expect("plain data serialises")),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod outcomes;
 pub mod patient;
 pub mod protocol;
 pub mod reactions;
+pub mod rems;
 pub mod safety;
 pub mod scoring;
 pub mod trajectory;

@@ -72,7 +72,8 @@ impl AlertRow {
 
 /// Raises an alert unless its cause already raised one of this kind (re-reading or
 /// amending a rating raises nothing new); sends `alert.raised`. Returns whether it did.
-fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind, level: AlertLevel, cause: Uuid, detail: Value, now: DateTime<Utc>) -> ApiResult<bool> {
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind, level: AlertLevel, cause: Uuid, detail: Value, now: DateTime<Utc>) -> ApiResult<bool> {
     let exists: i64 = t::table.filter(t::kind.eq(kind.code())).filter(t::cause_id.eq(DbUuid(cause))).count().get_result(conn)?;
     if exists > 0 {
         return Ok(false);

@@ -334,6 +334,8 @@ fn match_patient(conn: &mut Db, clinic: Uuid, patient: Uuid, now: DateTime<Utc>)
 pub struct Tick {
     pub opened: usize,
     pub missed: usize,
+    /// `rems_overdue` alerts raised.
+    pub rems_overdue: usize,
 }
 
 /// Moves per kind and tick: after a long outage the backlog is worked off over a few
@@ -354,7 +356,7 @@ pub fn tick(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<Tick> {
         let opened_rows: Vec<DueRow> =
             d::table.filter(d::status.eq(DueStatus::Scheduled.code())).filter(d::opens_at.le(DbTime(now))).order(d::opens_at.asc()).limit(TICK_BATCH).select(DueRow::as_select()).load(conn)?;
         let opened = move_each(conn, opened_rows, DueStatus::Open, Event::DueOpened, now)?;
-        Ok(Tick { opened, missed })
+        Ok(Tick { opened, missed, rems_overdue: 0 })
     })
 }
 

@@ -62,6 +62,7 @@ pub struct InfusionRow {
     updated_at: DbTime,
     created_by: DbUuid,
     updated_by: DbUuid,
+    rems: Option<DbJson>,
 }
 
 impl InfusionRow {
@@ -94,6 +95,7 @@ impl InfusionRow {
             updated_at: DbTime(record.updated_at),
             created_by: DbUuid(record.created_by),
             updated_by: DbUuid(record.updated_by),
+            rems: s.rems.as_ref().map(json_of),
         }
     }
 }
@@ -122,6 +124,10 @@ impl InfusionRow {
             adverse_event_codes: stored("adverse events", serde_json::from_value(self.adverse_event_codes.0).ok())?,
             adverse_event_notes: self.adverse_event_notes,
             notes: self.notes,
+            rems: match self.rems {
+                Some(json) => Some(stored("REMS record", serde_json::from_value(json.0).ok())?),
+                None => None,
+            },
         };
         Ok(InfusionRecord {
             id: self.id.0,
@@ -249,4 +255,29 @@ pub fn for_export(conn: &mut Db, patients: &[Uuid]) -> ApiResult<Vec<InfusionRec
         .into_iter()
         .map(InfusionRow::into_record)
         .collect()
+}
+
+/// Active esketamine nasal-spray sessions whose REMS form is not yet submitted (of one
+/// clinic, or of all, for the scheduler), oldest first.
+pub fn rems_unsubmitted(conn: &mut Db, clinic: Option<Uuid>) -> ApiResult<Vec<(Uuid, InfusionRecord)>> {
+    type Row = (DbUuid, InfusionRow);
+    let mut query = i::table
+        .filter(i::drug.eq(Drug::Esketamine.code()))
+        .filter(i::route.eq(Route::Intranasal.code()))
+        .filter(i::status.eq(RecordStatus::Active.code()))
+        .order(i::started_at.asc())
+        .select((i::clinic_id, InfusionRow::as_select()))
+        .into_boxed();
+    if let Some(clinic) = clinic {
+        query = query.filter(i::clinic_id.eq(DbUuid(clinic)));
+    }
+    let rows: Vec<Row> = query.load(conn)?;
+    let mut out = Vec::new();
+    for (clinic, row) in rows {
+        let record = row.into_record()?;
+        if record.session.rems.as_ref().is_none_or(|r| r.submitted_at.is_none()) {
+            out.push((clinic.0, record));
+        }
+    }
+    Ok(out)
 }

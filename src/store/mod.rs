@@ -14,6 +14,7 @@ pub mod patients;
 pub mod protocols;
 pub mod reactions;
 pub mod records;
+pub mod rems;
 pub mod research;
 pub mod revisions;
 pub mod tokens;

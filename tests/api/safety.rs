@@ -152,3 +152,51 @@ async fn an_ocd_rating_25_percent_above_baseline_raises_worsening() {
     assert_eq!(alerts.len(), 1, "exactly 25 % worse raises one");
     assert_eq!((alerts[0]["cause_id"].clone(), alerts[0]["detail"]["percent_change"].clone()), (json!(worse.id()), json!(-25.0)));
 }
+
+#[actix_rt::test]
+async fn an_esketamine_session_missing_its_40_minute_pressure_is_pending_then_overdue() {
+    use chrono::{DateTime, Duration, Utc};
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let session = json!({
+        "drug": "esketamine", "route": "intranasal", "started_at": "2026-03-02T09:00:00Z", "discharged_at": "2026-03-02T11:15:00Z",
+        "dose_mg": 56.0, "lot_number": "SPR-001",
+        "vitals": [{"minute": -5, "systolic": 122, "diastolic": 78}, {"minute": 125, "systolic": 128, "diastolic": 80, "spo2": 98}],
+        "rems": {"sedation": {"occurred": false}, "dissociation": {"occurred": true, "onset_minute": 10, "resolved_minute": 70},
+                 "respiratory_depression": false, "serious_adverse_event": false, "ready_to_leave_minutes": 130, "concomitant_medications": []}
+    });
+    let created = app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, session).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.id();
+    let form = app.get(&format!("/api/v1/infusions/{id}/rems-form"), &admin.token).await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert_eq!(form.body["missing"], json!(["bp_40_min"]), "only the 40-minute pressure is missing");
+    assert_eq!(form.body["deadline"], "2026-03-09T09:00:00Z");
+    let pending = app.get("/api/v1/rems/pending", &admin.token).await;
+    let items = pending.body["items"].as_array().unwrap();
+    assert_eq!((items.len(), items[0]["infusion_id"].clone(), items[0]["missing"].clone()), (1, json!(id), json!(["bp_40_min"])));
+
+    // A ketamine session has no REMS form.
+    let ketamine = app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-03T09:00:00Z")).await.id();
+    app.get(&format!("/api/v1/infusions/{ketamine}/rems-form"), &admin.token).await.assert_problem(409);
+    // Bad REMS fields are named.
+    let bad = app.patch(&format!("/api/v1/infusions/{id}"), &admin.token, json!({"rems": {"dissociation": {"occurred": true, "onset_minute": 70, "resolved_minute": 10}}, "reason": "typo"})).await;
+    bad.assert_problem(422);
+    assert_eq!(bad.error_fields(), ["rems.dissociation.resolved_minute"]);
+
+    // Seven days on, the scheduler raises rems_overdue once.
+    let deadline: DateTime<Utc> = "2026-03-09T09:00:00Z".parse().unwrap();
+    app.state.clock.set(deadline - Duration::seconds(1));
+    assert_eq!(app.state.tick().await.unwrap().rems_overdue, 0);
+    app.state.clock.set(deadline + Duration::seconds(1));
+    assert_eq!(app.state.tick().await.unwrap().rems_overdue, 1);
+    assert_eq!(app.state.tick().await.unwrap().rems_overdue, 0, "once per session");
+    let overdue = alerts_of(&app, &admin, "&kind=rems_overdue").await;
+    assert_eq!((overdue.len(), overdue[0]["cause_id"].clone()), (1, json!(id)));
+    assert_eq!(app.get("/api/v1/rems/pending", &admin.token).await.body["items"][0]["overdue"], true);
+    // Submitting the form takes the session off the pending list.
+    let submitted = app.patch(&format!("/api/v1/infusions/{id}"), &admin.token, json!({"rems": {"submitted_at": "2026-03-02T12:00:00Z"}, "reason": "submitted to the REMS"})).await;
+    assert_eq!(submitted.status, 200, "{}", submitted.text);
+    assert!(app.get("/api/v1/rems/pending", &admin.token).await.body["items"].as_array().unwrap().is_empty());
+}

@@ -1,0 +1,2 @@
+-- The REMS patient monitoring record's own fields on an esketamine session.
+ALTER TABLE infusions ADD COLUMN rems TEXT;

@@ -1,0 +1,24 @@
+//! The esketamine REMS monitoring form of a session, and the sessions still to submit.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::path_id;
+use crate::auth::{CLINICAL, Caller};
+use crate::error::ApiResult;
+use crate::state::AppState;
+use crate::store::rems;
+
+/// `GET /api/v1/infusions/{id}/rems-form`.
+pub async fn form(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let (id, actor) = (path_id(&req)?, caller.actor());
+    Ok(HttpResponse::Ok().json(state.db(move |conn| rems::form(conn, &actor, id)).await?))
+}
+
+/// `GET /api/v1/rems/pending`: oldest first, each with its deadline.
+pub async fn pending(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let (actor, now) = (caller.actor(), state.clock.now());
+    let items = state.db(move |conn| rems::pending(conn, &actor, now)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_cursor": null})))
+}
