@@ -35,6 +35,24 @@ again.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("F
 await again.goto(url);
 await again.getByText("This link cannot be used.", { exact: false }).waitFor();
 await again.screenshot({ path: `${shots}/patient-page-used.png`, fullPage: true });
+// A C-SSRS link answered with intent: the clinic's crisis text appears at once.
+if (process.env.CRISIS_LINK) {
+  const crisis = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  crisis.on("pageerror", (e) => problems.push(e.message));
+  await crisis.goto(process.env.CRISIS_LINK);
+  await crisis.getByRole("group", { name: /wish to be dead/i }).waitFor();
+  const answer = async (question, choice) => crisis.getByRole("group", { name: question }).getByLabel(choice).check();
+  await answer(/wish to be dead/i, "Yes");
+  await answer(/suicidal thoughts/i, "Yes");
+  await answer(/thoughts of a method/i, "Yes");
+  await answer(/intent/i, "Yes");
+  await answer(/a plan/i, "No");
+  await answer(/suicidal behaviour, ever/i, "No");
+  await crisis.screenshot({ path: `${shots}/patient-page-cssrs.png`, fullPage: true });
+  await crisis.getByRole("button", { name: "Send my answers" }).click();
+  await crisis.getByRole("alert").filter({ hasText: process.env.CRISIS_TEXT }).waitFor();
+  await crisis.screenshot({ path: `${shots}/patient-page-crisis-text.png`, fullPage: true });
+}
 await browser.close();
 
 if (problems.length) {

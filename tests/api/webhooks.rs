@@ -88,7 +88,7 @@ async fn a_receiver_gets_each_event_signed_and_without_names() {
     let receiver = Receiver::start(0);
     let app = spawn_app().await;
     let admin = app.admin("North").await;
-    let hook = app.post("/api/v1/webhooks", &admin.token, json!({"url": receiver.url, "events": ["due.opened", "invitation.created", "assessment.created"]})).await;
+    let hook = app.post("/api/v1/webhooks", &admin.token, json!({"url": receiver.url, "events": ["due.opened", "invitation.created", "assessment.created", "alert.raised"]})).await;
     assert_eq!(hook.status, 201, "{}", hook.text);
     let secret = hook.body["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
@@ -110,12 +110,18 @@ async fn a_receiver_gets_each_event_signed_and_without_names() {
     let sent = app.request(awc::http::Method::POST, "/api/v1/self-report", None, Some(&json!({"token": token, "items": {"1": 25}})), &[]).await;
     assert_eq!(sent.status, 201, "{}", sent.text);
 
-    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 3);
+    // A PHQ-9 endorsing item 9 raises a suicidality alert, sent as alert.raised.
+    let items: serde_json::Map<String, Value> = (1..=9).map(|i| (i.to_string(), json!(if i == 9 { 2 } else { 0 }))).collect();
+    let phq9 = json!({"instrument": "phq9", "rated_at": rfc3339(now), "recall": "P14D", "items": items, "rater": "clinician", "collected_via": "interview"});
+    assert_eq!(app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, phq9).await.status, 201);
+
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 5);
     let got = receiver.got();
-    assert_eq!(got.len(), 3);
+    assert_eq!(got.len(), 5);
     let bodies: Vec<Value> = got.iter().map(|m| verified(&secret, m)).collect();
     let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["due.opened", "invitation.created", "assessment.created"]);
+    assert_eq!(types, ["due.opened", "invitation.created", "assessment.created", "assessment.created", "alert.raised"]);
+    assert_eq!((bodies[4]["data"]["kind"].clone(), bodies[4]["data"]["level"].clone()), (json!("suicidality"), json!("high")));
     assert_eq!(bodies[0]["data"]["due_id"], json!(due));
     assert_eq!(bodies[1]["data"]["url"], invitation.body["url"], "the link, for the clinic's text or e-mail gateway");
     assert_eq!(bodies[2]["data"]["patient_id"], json!(patient));
