@@ -70,6 +70,10 @@ pub struct Summary {
     pub relapse: Option<bool>,
     /// Totals ≥ 13 lasted a month after remission but CGI-I was not recorded on them.
     pub relapse_undetermined: bool,
+    /// After a relapse: the rating at which the remission it ended was confirmed. One
+    /// remission, one relapse: the cause a relapse alert is raised for, once.
+    #[serde(skip)]
+    pub relapsed_remission: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -242,6 +246,7 @@ fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRati
         remission_confirmed: remission_confirmed_at.is_some(),
         relapse,
         relapse_undetermined,
+        relapsed_remission: remission_confirmed_at.filter(|_| relapse == Some(true)).map(|i| ratings[i].assessment_id),
     }
 }
 
@@ -415,8 +420,11 @@ mod tests {
     fn relapse_after_confirmed_remission_needs_a_month_of_cgi_i_six() {
         let m = summary(&remitted_then_worse(Some(6), 49.0));
         assert_eq!((m.relapse, m.relapse_undetermined), (Some(false), false), "29 days is not a month");
-        let m = summary(&remitted_then_worse(Some(6), 50.0));
+        assert_eq!(m.relapsed_remission, None);
+        let points = remitted_then_worse(Some(6), 50.0);
+        let m = summary(&points);
         assert_eq!((m.relapse, m.relapse_undetermined), (Some(true), false), "day 20 → day 50: 30 days");
+        assert_eq!(m.relapsed_remission, Some(points[2].id), "the remission confirmed on day 8 is the one that ended");
         let m = summary(&remitted_then_worse(Some(5), 50.0));
         assert_eq!((m.relapse, m.relapse_undetermined), (Some(false), false), "CGI-I 5 is not 'much worse'");
         let m = summary(&remitted_then_worse(None, 50.0));

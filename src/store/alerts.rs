@@ -99,8 +99,8 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
     Ok(true)
 }
 
-/// What a rating raised: suicidality from its answers, worsening from its place in the
-/// patient's series. Returns the suicidality level raised now, if any.
+/// What a rating raised: suicidality from its answers, worsening and relapse from its
+/// place in the patient's series. Returns the suicidality level raised now, if any.
 pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
     let record = AssessmentRecord::find(conn, clinic, rating)?;
     if record.status != RecordStatus::Active {
@@ -117,12 +117,17 @@ pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, no
     if instrument.measures_ocd() {
         let starts = infusions::active_starts(conn, clinic, patient)?;
         let points = assessments::active_points(conn, clinic, patient)?;
-        let change = instrument_series(&CONSENSUS_2016, instrument, &starts, &points)
-            .and_then(|series| series.ratings.into_iter().find(|r| r.assessment_id == rating))
-            .and_then(|derived| derived.percent_change);
+        let series = instrument_series(&CONSENSUS_2016, instrument, &starts, &points);
+        let change = series.as_ref().and_then(|s| s.ratings.iter().find(|r| r.assessment_id == rating)).and_then(|derived| derived.percent_change);
         if let Some(level) = worsening(instrument, change) {
             let detail = json!({"instrument": instrument.code(), "percent_change": change});
             raise(conn, clinic, patient, AlertKind::Worsening, level, rating, detail, now)?;
+        }
+        // Relapse (Mataix-Cols 2016, as DESIGN.md §1 applies it): raised once for the
+        // remission it ends, whichever later rating established it.
+        if let Some(remission) = series.and_then(|s| s.summary.relapsed_remission) {
+            let detail = json!({"instrument": instrument.code(), "established_by": rating, "remission_confirmed_at_rating": remission});
+            raise(conn, clinic, patient, AlertKind::Relapse, AlertLevel::Moderate, remission, detail, now)?;
         }
     }
     Ok(raised)

@@ -200,3 +200,30 @@ async fn an_esketamine_session_missing_its_40_minute_pressure_is_pending_then_ov
     assert_eq!(submitted.status, 200, "{}", submitted.text);
     assert!(app.get("/api/v1/rems/pending", &admin.token).await.body["items"].as_array().unwrap().is_empty());
 }
+
+#[actix_rt::test]
+async fn a_relapse_after_confirmed_remission_raises_one_alert() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let ratings = format!("/api/v1/patients/{patient}/assessments");
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-01-02T09:00:00Z")).await;
+    let rate = |at: &str, total: u32, cgi_s: Option<u32>, cgi_i: Option<u32>| {
+        let mut body = rating_body(at, total);
+        body["cgi_s"] = json!(cgi_s);
+        body["cgi_i"] = json!(cgi_i);
+        let (app, token, path) = (&app, admin.token.clone(), ratings.clone());
+        async move { app.post(&path, &token, body).await }
+    };
+    rate("2026-01-01T09:00:00Z", 30, None, None).await;
+    rate("2026-01-03T09:00:00Z", 10, Some(2), Some(1)).await;
+    let confirmed = rate("2026-01-10T09:00:00Z", 10, Some(2), Some(1)).await;
+    rate("2026-01-22T09:00:00Z", 22, None, Some(6)).await;
+    assert!(alerts_of(&app, &admin, "&kind=relapse").await.is_empty(), "not yet a month");
+    rate("2026-02-21T09:00:00Z", 24, None, Some(6)).await;
+    let relapse = alerts_of(&app, &admin, "&kind=relapse").await;
+    assert_eq!(relapse.len(), 1, "a month of totals ≥ 13 with CGI-I 6 after remission");
+    assert_eq!(relapse[0]["cause_id"], json!(confirmed.id()), "the remission it ended");
+    rate("2026-02-25T09:00:00Z", 25, None, Some(6)).await;
+    assert_eq!(alerts_of(&app, &admin, "&kind=relapse").await.len(), 1, "one relapse, one alert");
+}
