@@ -67,3 +67,18 @@ async fn the_contract_is_served() {
     assert!(spec.text.starts_with("openapi: 3.1"));
     assert_eq!(spec.text, onset::api::health::OPENAPI);
 }
+
+/// Every label onset can answer in a rating's `severity` is one the contract lists (a
+/// generated client would otherwise refuse the answer).
+#[test]
+fn every_severity_band_is_in_the_contract() {
+    let spec = include_str!("../../openapi.yaml");
+    let at = spec.find("        severity:\n").expect("AssessmentFields.severity");
+    let line = spec[at..].lines().find(|l| l.trim_start().starts_with("enum:")).unwrap();
+    let listed: Vec<&str> = line.split_once('[').unwrap().1.trim_end_matches(']').split(',').map(str::trim).collect();
+    for instrument in onset::domain::instruments::Instrument::ALL {
+        for band in instrument.bands() {
+            assert!(listed.contains(&band.label), "{instrument:?} band {:?} is not in the contract's severity enum {listed:?}", band.label);
+        }
+    }
+}
