@@ -28,6 +28,7 @@ use crate::store::infusions::InfusionRecord;
 use crate::store::users::{self, NewUser};
 use crate::db::write_tx;
 use crate::domain::protocol::{ProtocolFields, ProtocolInput, ProtocolItemInput};
+use crate::domain::rems::{Episode, RemsRecord};
 use crate::store::protocols::Protocol;
 use crate::store::{Actor, due, records, research};
 
@@ -178,7 +179,17 @@ fn session(g: &mut Generator, start: DateTime<Utc>, drug: Drug, route: Route, we
         adverse_event_codes,
         adverse_event_notes: None,
         notes: None,
-        rems: None,
+        // The demo clinic keeps up with the REMS: each nasal esketamine session's record is
+        // complete and was submitted the next day (no flood of overdue alerts in the demo).
+        rems: (drug == Drug::Esketamine && route == Route::Intranasal).then(|| RemsRecord {
+            sedation: Some(Episode { occurred: false, onset_minute: None, resolved_minute: None }),
+            dissociation: Some(Episode { occurred: true, onset_minute: Some(10), resolved_minute: Some(55) }),
+            respiratory_depression: Some(false),
+            serious_adverse_event: Some(false),
+            ready_to_leave_minutes: Some(125),
+            concomitant_medications: Some(Vec::new()),
+            submitted_at: Some(start + Duration::days(1)),
+        }),
     }
 }
 

@@ -257,9 +257,19 @@ pub fn for_export(conn: &mut Db, patients: &[Uuid]) -> ApiResult<Vec<InfusionRec
         .collect()
 }
 
-/// Active esketamine nasal-spray sessions whose REMS form is not yet submitted (of one
-/// clinic, or of all, for the scheduler), oldest first.
-pub fn rems_unsubmitted(conn: &mut Db, clinic: Option<Uuid>) -> ApiResult<Vec<(Uuid, InfusionRecord)>> {
+/// Which unsubmitted REMS sessions to read.
+pub enum RemsScope {
+    /// A clinic's, for its pending list.
+    Clinic(Uuid),
+    /// Every clinic's sessions started before this instant and not yet alerted, at most
+    /// `limit` (the scheduler's overdue check, which must stay cheap on every tick).
+    OverdueBefore { started_before: DateTime<Utc>, limit: i64 },
+}
+
+/// Active esketamine nasal-spray sessions whose REMS form is not yet submitted, with
+/// their clinic, oldest first.
+pub fn rems_unsubmitted(conn: &mut Db, scope: RemsScope) -> ApiResult<Vec<(Uuid, InfusionRecord)>> {
+    use crate::db::schema::alerts as al;
     type Row = (DbUuid, InfusionRow);
     let mut query = i::table
         .filter(i::drug.eq(Drug::Esketamine.code()))
@@ -268,8 +278,12 @@ pub fn rems_unsubmitted(conn: &mut Db, clinic: Option<Uuid>) -> ApiResult<Vec<(U
         .order(i::started_at.asc())
         .select((i::clinic_id, InfusionRow::as_select()))
         .into_boxed();
-    if let Some(clinic) = clinic {
-        query = query.filter(i::clinic_id.eq(DbUuid(clinic)));
+    match scope {
+        RemsScope::Clinic(clinic) => query = query.filter(i::clinic_id.eq(DbUuid(clinic))),
+        RemsScope::OverdueBefore { started_before, limit } => {
+            let alerted = al::table.filter(al::kind.eq("rems_overdue")).filter(al::cause_id.eq(i::id));
+            query = query.filter(i::started_at.lt(DbTime(started_before))).filter(diesel::dsl::not(diesel::dsl::exists(alerted))).limit(limit);
+        }
     }
     let rows: Vec<Row> = query.load(conn)?;
     let mut out = Vec::new();

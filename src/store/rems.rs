@@ -6,12 +6,12 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::infusions::{self, InfusionRecord};
+use super::infusions::{self, InfusionRecord, RemsScope};
 use super::records::{Kept, audit_read};
 use super::{Actor, alerts};
 use crate::db::Db;
 use crate::domain::infusion::Vitals;
-use crate::domain::rems::{RemsRecord, applies, deadline, missing};
+use crate::domain::rems::{DEADLINE_DAYS, RemsRecord, applies, deadline, missing};
 use crate::domain::safety::{AlertKind, AlertLevel};
 use crate::error::{ApiError, ApiResult};
 
@@ -74,7 +74,7 @@ pub struct Pending {
 
 /// The clinic's sessions whose form is not yet submitted, oldest first; audited.
 pub fn pending(conn: &mut Db, actor: &Actor, now: DateTime<Utc>) -> ApiResult<Vec<Pending>> {
-    let sessions = infusions::rems_unsubmitted(conn, Some(actor.clinic_id))?;
+    let sessions = infusions::rems_unsubmitted(conn, RemsScope::Clinic(actor.clinic_id))?;
     let items: Vec<Pending> = sessions
         .iter()
         .map(|(_, s)| {
@@ -86,11 +86,16 @@ pub fn pending(conn: &mut Db, actor: &Actor, now: DateTime<Utc>) -> ApiResult<Ve
     Ok(items)
 }
 
+/// Overdue sessions alerted per tick: a backlog is worked off over a few ticks.
+const OVERDUE_BATCH: i64 = 500;
+
 /// Raises `rems_overdue` once for each session past its deadline unsubmitted (the
-/// scheduler's tick).
+/// scheduler's tick). Sessions already alerted are left out by the query itself, so an
+/// idle tick reads nothing.
 pub fn raise_overdue(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<usize> {
     let mut raised = 0;
-    for (clinic, session) in infusions::rems_unsubmitted(conn, None)? {
+    let scope = RemsScope::OverdueBefore { started_before: now - chrono::Duration::days(DEADLINE_DAYS), limit: OVERDUE_BATCH };
+    for (clinic, session) in infusions::rems_unsubmitted(conn, scope)? {
         let due = deadline(&session.session);
         if due < now {
             let detail = json!({"infusion_id": session.id, "deadline": due, "missing": missing(&session.session)});

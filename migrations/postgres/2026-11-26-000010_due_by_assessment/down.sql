@@ -1,0 +1,1 @@
+DROP INDEX due_ratings_by_assessment;
