@@ -310,8 +310,11 @@ pub fn match_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, no
             .select(a::id)
             .first(conn)
             .optional()?;
+        // Only if this rating did not take the same due rating back just above.
         if let Some(other) = other {
-            link(conn, row.id, other, now)?;
+            diesel::update(d::table.find(row.id).filter(d::assessment_id.is_null()))
+                .set((d::assessment_id.eq(Some(other)), d::status.eq(DueStatus::Completed.code()), d::updated_at.eq(DbTime(now))))
+                .execute(conn)?;
         }
     }
     Ok(())

@@ -354,3 +354,35 @@ async fn a_clinic_can_make_patient_links_expire_before_the_window_closes() {
     let long = app.post(&format!("/api/v1/due/{due}/invitation"), &admin.token, json!({})).await;
     assert_eq!(time(&long.body["expires_at"]), now + Duration::minutes(30), "with the window again");
 }
+
+#[actix_rt::test]
+async fn amending_a_rating_within_its_window_keeps_its_due_rating_and_retracting_passes_it_on() {
+    use chrono::SubsecRound;
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let now = app.state.clock.now().trunc_subsecs(0);
+    let start = now - Duration::hours(3);
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&rfc3339(start))).await;
+    let protocol = app.post("/api/v1/protocols", &admin.token, protocol_body()).await.id();
+    app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
+    let vas = |minutes: i64, score: u32| {
+        let body = json!({"instrument": "ocd_vas", "rated_at": rfc3339(start + Duration::minutes(minutes)), "recall": "NOW", "items": {"1": score}, "rater": "self", "collected_via": "app"});
+        let (app, token, patient) = (&app, admin.token.clone(), patient.clone());
+        async move { app.post(&format!("/api/v1/patients/{patient}/assessments"), &token, body).await.id() }
+    };
+    // Two VAS ratings inside the +2 h window (1:30 to 2:30): the earlier completes it.
+    let first = vas(100, 40).await;
+    let second = vas(130, 35).await;
+    let completed = || {
+        let (app, admin, patient) = (&app, &admin, patient.clone());
+        async move { due_of(app, admin, &patient).await.into_iter().find(|d| d["instrument"] == "ocd_vas").unwrap()["assessment_id"].clone() }
+    };
+    assert_eq!(completed().await, json!(first));
+    // Amended inside the window, it keeps its due rating.
+    app.patch(&format!("/api/v1/assessments/{first}"), &admin.token, json!({"notes": "checked", "reason": "note"})).await;
+    assert_eq!(completed().await, json!(first));
+    // Retracted, it hands the due rating to the other rating in the window.
+    app.delete(&format!("/api/v1/assessments/{first}"), &admin.token, json!({"reason": "duplicate"})).await;
+    assert_eq!(completed().await, json!(second));
+}
