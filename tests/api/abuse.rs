@@ -167,7 +167,7 @@ async fn the_service_role_of_the_deployment_writes_rows_but_cannot_disarm_the_au
     let (owner, service) = (format!("owner_{suffix}"), format!("app_{suffix}"));
     let with_user = |url: &str, user: &str| url.replacen("://postgres@", &format!("://{user}@"), 1);
     let mut admin = PgConnection::establish(&server).unwrap();
-    let database = database_url.rsplit('/').next().unwrap().to_string();
+    let database = database_url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
     diesel::sql_query(format!("CREATE ROLE \"{owner}\" LOGIN")).execute(&mut admin).unwrap();
     diesel::sql_query(format!("ALTER DATABASE {database} OWNER TO \"{owner}\"")).execute(&mut admin).unwrap();
     let mut in_database = PgConnection::establish(&database_url).unwrap();

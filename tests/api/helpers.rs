@@ -70,6 +70,13 @@ impl Response {
 pub fn fresh_database_url() -> String {
     match std::env::var("ONSET_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(server) => {
+            // The test server is local: no TLS, so libpq never initialises OpenSSL, whose
+            // clean-up at process exit can race the threads of apps still winding down.
+            let server = if server.contains("sslmode=") {
+                server
+            } else {
+                format!("{server}{}sslmode=disable", if server.contains('?') { '&' } else { '?' })
+            };
             let name = format!("onset_test_{}", Uuid::now_v7().simple());
             let mut admin = PgConnection::establish(&server).expect("ONSET_TEST_DATABASE_URL must reach PostgreSQL");
             diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
