@@ -4,9 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::parse_json;
+use super::{client_address, parse_json};
 use crate::auth::password;
-use crate::auth::throttle::client_address;
 use crate::domain::FieldError;
 use crate::auth::token::{ACCESS_TTL_SECS, new_refresh_token, refresh_token_hash};
 use crate::error::{ApiError, ApiResult};
@@ -85,8 +84,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let (login, _) = parse_json::<LoginRequest>(&req, &body)?;
     login.check_lengths()?;
     let email = login.email.trim().to_lowercase();
-    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
-    let address = client_address(req.peer_addr().map(|a| a.ip()), &forwarded, &state.config.trusted_proxies);
+    let address = client_address(&req, &state.config);
     state.throttle.attempt(&email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
     let lookup = email.clone();
     let user = state.db(move |conn| users::find_by_email(conn, &lookup)).await?;

@@ -114,6 +114,13 @@ fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
 }
 
+/// The client a request comes from, as login and patient-link throttling count it
+/// (`X-Forwarded-For` believed only from `ONSET_TRUSTED_PROXIES`).
+pub fn client_address(req: &HttpRequest, config: &Config) -> String {
+    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+    crate::auth::throttle::client_address(req.peer_addr().map(|a| a.ip()), &forwarded, &config.trusted_proxies)
+}
+
 /// The `{id}` of the path; an id that is not a UUID names nothing, so it is 404.
 pub fn path_id(req: &HttpRequest) -> ApiResult<Uuid> {
     req.match_info().get("id").and_then(|id| Uuid::parse_str(id).ok()).ok_or(ApiError::NotFound)

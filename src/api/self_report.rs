@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{parse_json, path_id};
-use crate::auth::throttle::client_address;
+use super::{client_address, parse_json, path_id};
 use crate::auth::{CLINICAL, Caller};
 use crate::domain::instruments::Instrument;
 use crate::error::{ApiError, ApiResult};
@@ -53,8 +52,7 @@ struct SubmitRequest {
 }
 
 fn throttle(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
-    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
-    let address = client_address(req.peer_addr().map(|a| a.ip()), &forwarded, &state.config.trusted_proxies);
+    let address = client_address(req, &state.config);
     state.self_report_throttle.attempt(&address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
 }
 

@@ -270,10 +270,7 @@ pub fn cancel_session(conn: &mut Db, clinic: Uuid, session: Uuid, now: DateTime<
 pub fn match_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
     let linked: Vec<DueRow> = d::table.filter(d::assessment_id.eq(DbUuid(rating))).filter(d::clinic_id.eq(DbUuid(clinic))).select(DueRow::as_select()).load(conn)?;
     for row in &linked {
-        let status = status_at(row.opens_at.0, row.closes_at.0, now);
-        diesel::update(d::table.find(row.id))
-            .set((d::assessment_id.eq(None::<DbUuid>), d::status.eq(status.code()), d::updated_at.eq(DbTime(now))))
-            .execute(conn)?;
+        unlink(conn, row, now)?;
     }
     let active: Option<(String, DbTime)> = a::table
         .filter(a::id.eq(DbUuid(rating)))
@@ -310,11 +307,9 @@ pub fn match_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, no
             .select(a::id)
             .first(conn)
             .optional()?;
-        // Only if this rating did not take the same due rating back just above.
+        // `link` leaves it alone if this rating took the same due rating back just above.
         if let Some(other) = other {
-            diesel::update(d::table.find(row.id).filter(d::assessment_id.is_null()))
-                .set((d::assessment_id.eq(Some(other)), d::status.eq(DueStatus::Completed.code()), d::updated_at.eq(DbTime(now))))
-                .execute(conn)?;
+            link(conn, row.id, other, now)?;
         }
     }
     Ok(())
@@ -326,9 +321,19 @@ fn matchable() -> [&'static str; 3] {
     [DueStatus::Scheduled.code(), DueStatus::Open.code(), DueStatus::Missed.code()]
 }
 
+/// Completes a due rating with a rating, unless another rating completes it already.
 fn link(conn: &mut Db, due: DbUuid, rating: DbUuid, now: DateTime<Utc>) -> ApiResult<()> {
-    diesel::update(d::table.find(due))
+    diesel::update(d::table.find(due).filter(d::assessment_id.is_null()))
         .set((d::assessment_id.eq(Some(rating)), d::status.eq(DueStatus::Completed.code()), d::updated_at.eq(DbTime(now))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Frees a due rating its rating no longer completes: it takes the state its window gives.
+fn unlink(conn: &mut Db, row: &DueRow, now: DateTime<Utc>) -> ApiResult<()> {
+    let status = status_at(row.opens_at.0, row.closes_at.0, now);
+    diesel::update(d::table.find(row.id))
+        .set((d::assessment_id.eq(None::<DbUuid>), d::status.eq(status.code()), d::updated_at.eq(DbTime(now))))
         .execute(conn)?;
     Ok(())
 }
@@ -337,14 +342,10 @@ fn link(conn: &mut Db, due: DbUuid, rating: DbUuid, now: DateTime<Utc>) -> ApiRe
 /// its window overlaps.
 pub fn complete_with(conn: &mut Db, due: Uuid, rating: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
     let elsewhere: Vec<DueRow> = d::table.filter(d::assessment_id.eq(DbUuid(rating))).filter(d::id.ne(DbUuid(due))).select(DueRow::as_select()).load(conn)?;
-    for row in elsewhere {
-        let status = status_at(row.opens_at.0, row.closes_at.0, now);
-        diesel::update(d::table.find(row.id)).set((d::assessment_id.eq(None::<DbUuid>), d::status.eq(status.code()), d::updated_at.eq(DbTime(now)))).execute(conn)?;
+    for row in &elsewhere {
+        unlink(conn, row, now)?;
     }
-    diesel::update(d::table.find(DbUuid(due)))
-        .set((d::assessment_id.eq(Some(DbUuid(rating))), d::status.eq(DueStatus::Completed.code()), d::updated_at.eq(DbTime(now))))
-        .execute(conn)?;
-    Ok(())
+    link(conn, DbUuid(due), DbUuid(rating), now)
 }
 
 /// Links each of the patient's active ratings that completes no due rating yet to the
@@ -378,9 +379,7 @@ fn match_patient(conn: &mut Db, clinic: Uuid, patient: Uuid, now: DateTime<Utc>)
         });
         if let Some((rating, _, _)) = found {
             used.push(rating.0);
-            diesel::update(d::table.find(due.id))
-                .set((d::assessment_id.eq(Some(*rating)), d::status.eq(DueStatus::Completed.code()), d::updated_at.eq(DbTime(now))))
-                .execute(conn)?;
+            link(conn, due.id, *rating, now)?;
         }
     }
     Ok(())
