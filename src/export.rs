@@ -16,6 +16,7 @@ use crate::domain::fields::vocabulary;
 use crate::domain::export::{Cell, Column, RATING_COLUMNS, RatingRow, SESSION_COLUMNS, SessionRow, Subject, cells};
 use crate::domain::hours_between;
 use crate::domain::instruments::Instrument;
+use crate::domain::redcap;
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::trajectory::{RatingPoint, instrument_series};
 use crate::error::{ApiError, ApiResult};
@@ -23,7 +24,7 @@ use crate::store::assessments::{self, AssessmentRecord};
 use crate::store::infusions::{self, InfusionRecord};
 use crate::store::research::{self, Demographics};
 
-vocabulary!(Kind { Assessments = "assessments", Infusions = "infusions" });
+vocabulary!(Kind { Assessments = "assessments", Infusions = "infusions", Redcap = "redcap" });
 vocabulary!(Format { Csv = "csv", Ndjson = "ndjson" });
 
 impl Format {
@@ -43,6 +44,27 @@ pub struct ExportRequest {
     pub clinic: Option<Uuid>,
     pub instrument: Option<Instrument>,
     pub changed_since: Option<DateTime<Utc>>,
+}
+
+impl ExportRequest {
+    /// The filters and formats each kind takes. REDCap's records are CSV and the whole
+    /// set, so that a rating's instance number stays the one a project imported.
+    pub fn check(&self) -> Vec<crate::domain::FieldError> {
+        use crate::domain::FieldError;
+        let mut errors = Vec::new();
+        if self.kind != Kind::Assessments && self.instrument.is_some() {
+            errors.push(FieldError::new("instrument", "applies to the assessments export only"));
+        }
+        if self.kind == Kind::Redcap {
+            if self.format != Format::Csv {
+                errors.push(FieldError::new("format", "REDCap imports CSV"));
+            }
+            if self.changed_since.is_some() {
+                errors.push(FieldError::new("changed_since", "REDCap records are exported whole"));
+            }
+        }
+        errors
+    }
 }
 
 /// Patients per batch: large enough to amortise the queries, small enough to bound memory.
@@ -67,6 +89,10 @@ impl Formatter {
         let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(&mut self.buffer);
         writer.write_record(fields.map(|f| f.into_owned())).map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
         writer.flush().map_err(|e| ApiError::Internal(format!("csv: {e}")))
+    }
+
+    fn line(&mut self, fields: Vec<String>) -> ApiResult<()> {
+        self.csv_line(fields.into_iter().map(std::borrow::Cow::Owned))
     }
 
     fn header<R>(&mut self, columns: &[Column<R>]) -> ApiResult<()> {
@@ -117,7 +143,7 @@ fn load_batch(pool: &Pool, request: &ExportRequest, after: Option<Uuid>) -> ApiR
     let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
     let sessions = infusions::for_export(&mut conn, &ids)?;
     let ratings = match request.kind {
-        Kind::Assessments => assessments::for_export(&mut conn, &ids, request.instrument)?,
+        Kind::Assessments | Kind::Redcap => assessments::for_export(&mut conn, &ids, request.instrument)?,
         Kind::Infusions => Vec::new(),
     };
     Ok(Some(Batch { patients, sessions, ratings }))
@@ -150,7 +176,12 @@ fn patient_rows(
                 rows += 1;
             }
         }
-        Kind::Assessments => {
+        Kind::Assessments | Kind::Redcap => {
+            if request.kind == Kind::Redcap {
+                out.line(redcap::subject_record(&subject))?;
+                rows += 1;
+            }
+            let mut instance = 0;
             let points: Vec<RatingPoint> = ratings.iter().map(|r| r.point()).collect();
             let by_id: HashMap<Uuid, &AssessmentRecord> = ratings.iter().map(|r| (r.id, *r)).collect();
             for instrument in Instrument::ALL {
@@ -162,7 +193,12 @@ fn patient_rows(
                         continue;
                     }
                     let row = RatingRow { subject: subject.clone(), definition_set: CONSENSUS_2016.name, rating: record.rating.clone(), derived: d, baseline_total };
-                    out.row(RATING_COLUMNS, &cells(RATING_COLUMNS, &row))?;
+                    if request.kind == Kind::Redcap {
+                        instance += 1;
+                        out.line(redcap::rating_record(&row, instance))?;
+                    } else {
+                        out.row(RATING_COLUMNS, &cells(RATING_COLUMNS, &row))?;
+                    }
                     rows += 1;
                 }
             }
@@ -178,6 +214,7 @@ pub fn run(pool: &Pool, key: &[u8], request: &ExportRequest, mut sink: impl FnMu
     match request.kind {
         Kind::Assessments => out.header(RATING_COLUMNS)?,
         Kind::Infusions => out.header(SESSION_COLUMNS)?,
+        Kind::Redcap => out.line(redcap::record_columns().into_iter().map(String::from).collect())?,
     }
     let mut rows = 0;
     let mut after = None;

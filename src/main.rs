@@ -175,6 +175,9 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
         instrument,
         changed_since,
     };
+    if let Some(e) = request.check().first() {
+        return Err(format!("--{} {}", e.field.replace('_', "-"), e.message));
+    }
     // No entry, no export: each clinic's audit log shows that its data left through the
     // command line, and who ran it, before the first byte is written.
     let clinics = match clinic {

@@ -12,6 +12,7 @@ use super::{query, validation};
 use crate::auth::{Caller, Role};
 use crate::domain::FieldError;
 use crate::domain::anonymise::age_at_first_infusion;
+use crate::domain::chart::onset_svg as onset_svg_text;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
 use crate::domain::onset::{CohortAccumulator, CohortPatient, OnsetReport, report};
@@ -176,6 +177,19 @@ struct OnsetView {
 }
 
 pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let (view, _) = cohort_report(state, caller, req).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The same report drawn: 1 − S(t) with its band, censoring and numbers at risk.
+pub async fn onset_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let (view, min_cell) = cohort_report(state, caller, req).await?;
+    Ok(super::svg(onset_svg_text(&view.report, view.instrument, view.endpoint.code(), min_cell)))
+}
+
+/// The cohort's report as the caller may see it (researchers: the private view, whose
+/// minimum cell is returned beside it), audited.
+async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<(OnsetView, Option<u32>)> {
     caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
     let given = query::<OnsetQuery>(&req)?;
     let filters = given.parse()?;
@@ -216,5 +230,5 @@ pub async fn onset(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
     let actor = caller.actor();
     let detail = json!({"filters": given, "n_patients": selected.n_patients(), "n_events": selected.n_events(), "suppressed": view.report.suppressed});
     state.db(move |conn| Ok(audit::append(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok((view, min_cell))
 }

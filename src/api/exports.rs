@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::{query, validation};
 use crate::auth::{Caller, Role};
-use crate::domain::FieldError;
 use crate::domain::export::{ColumnDoc, RATING_COLUMNS, SESSION_COLUMNS};
 use crate::domain::instruments::Instrument;
+use crate::domain::redcap;
 use crate::domain::fields::{one_of, parse_instant};
 use crate::error::{ApiError, ApiResult};
 use crate::export::{self, ExportRequest, Format, Kind};
@@ -41,19 +41,16 @@ pub struct ExportQuery {
 }
 
 impl ExportQuery {
-    fn parse(&self, kind: Kind) -> ApiResult<(Format, Option<Instrument>, Option<chrono::DateTime<chrono::Utc>>)> {
+    fn parse(&self, kind: Kind, clinic: uuid::Uuid) -> ApiResult<ExportRequest> {
         let mut e = Vec::new();
         let format = one_of(&mut e, "format", Some(self.format.as_deref().unwrap_or("csv")), Format::parse, &Format::codes());
         let codes: Vec<&str> = Instrument::ALL.iter().map(|i| i.code()).collect();
         let instrument = one_of(&mut e, "instrument", self.instrument.as_deref(), Instrument::parse, &codes);
-        if kind == Kind::Infusions && self.instrument.is_some() {
-            e.push(FieldError::new("instrument", "applies to the assessments export only"));
-        }
-        let since = self.changed_since.as_deref().and_then(|t| parse_instant("changed_since", t).map_err(|err| e.push(err)).ok());
-        match format {
-            Some(format) if e.is_empty() => Ok((format, instrument, since)),
-            _ => Err(validation(e)),
-        }
+        let changed_since = self.changed_since.as_deref().and_then(|t| parse_instant("changed_since", t).map_err(|err| e.push(err)).ok());
+        let Some(format) = format else { return Err(validation(e)) };
+        let request = ExportRequest { kind, format, clinic: Some(clinic), instrument, changed_since };
+        e.extend(request.check());
+        if e.is_empty() { Ok(request) } else { Err(validation(e)) }
     }
 }
 
@@ -65,7 +62,8 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
         .clone()
         .ok_or_else(|| ApiError::Unavailable("exports are disabled: the server has no ONSET_EXPORT_KEY".into()))?;
     let given = query::<ExportQuery>(&req)?;
-    let (format, instrument, changed_since) = given.parse(kind)?;
+    let request = given.parse(kind, caller.clinic_id)?;
+    let format = request.format;
     // Each export holds a thread until its client has read it all: beyond the bound, the
     // client is told when to come back instead of queueing.
     let permit = state
@@ -78,7 +76,6 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
     let entry = actor.audit("export.download", "export", None, json!({"kind": kind.code(), "format": format.code(), "filters": given}));
     state.db(move |conn| Ok(audit::append(conn, entry)?)).await?;
 
-    let request = ExportRequest { kind, format, clinic: Some(caller.clinic_id), instrument, changed_since };
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let finished = Arc::new(AtomicBool::new(false));
     let (pool, runtime, send_timeout, done) =
@@ -139,6 +136,25 @@ pub async fn assessments(state: web::Data<AppState>, caller: Caller, req: HttpRe
 
 pub async fn infusions(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     stream(state, caller, req, Kind::Infusions).await
+}
+
+/// REDCap's records: the subject form once per subject, the rating form repeated.
+pub async fn redcap_records(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    stream(state, caller, req, Kind::Redcap).await
+}
+
+/// REDCap's data dictionary for those records, as REDCap uploads it.
+pub async fn redcap_dictionary(caller: Caller) -> ApiResult<HttpResponse> {
+    caller.require(RESEARCH)?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let written = std::iter::once(redcap::DICTIONARY_HEADERS.iter().map(|h| h.to_string()).collect())
+        .chain(redcap::dictionary())
+        .try_for_each(|row: Vec<String>| writer.write_record(row));
+    let body = written.and_then(|()| writer.into_inner().map_err(|e| e.into_error().into())).map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"onset-redcap-dictionary.csv\""))
+        .body(body))
 }
 
 #[derive(Serialize)]

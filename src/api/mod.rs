@@ -77,6 +77,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/r/app.js").route(get().to(self_report::page_script)))
         .service(resource("/r/app.css").route(get().to(self_report::page_style)))
         .service(resource("/api/v1/patients/{id}/trajectory").route(get().to(patients::trajectory)))
+        .service(resource("/api/v1/patients/{id}/trajectory.svg").route(get().to(patients::trajectory_svg)))
         .service(
             resource("/api/v1/patients/{id}/infusions")
                 .route(post().to(records::create::<InfusionRecord>))
@@ -104,9 +105,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/v1/assessments/{id}/revisions").route(get().to(records::revisions::<AssessmentRecord>)))
         .service(resource("/api/v1/analytics/onset").route(get().to(analytics::onset)))
+        .service(resource("/api/v1/analytics/onset.svg").route(get().to(analytics::onset_svg)))
         .service(resource("/api/v1/exports/assessments").route(get().to(exports::assessments)))
         .service(resource("/api/v1/exports/infusions").route(get().to(exports::infusions)))
-        .service(resource("/api/v1/exports/codebook").route(get().to(exports::codebook)));
+        .service(resource("/api/v1/exports/codebook").route(get().to(exports::codebook)))
+        .service(resource("/api/v1/exports/redcap/dictionary").route(get().to(exports::redcap_dictionary)))
+        .service(resource("/api/v1/exports/redcap/records").route(get().to(exports::redcap_records)));
+}
+
+/// An SVG chart: never cached by shared caches (it shows a patient's or a cohort's data),
+/// and inert when opened on its own (no script, no outside resource).
+pub fn svg(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
+        .body(body)
 }
 
 /// A resource whose other methods answer 405 as a problem.

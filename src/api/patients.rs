@@ -53,3 +53,13 @@ pub async fn trajectory(state: web::Data<AppState>, caller: Caller, req: HttpReq
     let trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
     Ok(HttpResponse::Ok().json(TrajectoryView { patient_id: id, trajectory }))
 }
+
+/// The trajectory drawn: the same data as the JSON, read and audited the same way.
+pub async fn trajectory_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let id = path_id(&req)?;
+    let actor = caller.actor();
+    let (starts, points) = state.db(move |conn| patients::course(conn, &actor, id)).await?;
+    let trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
+    Ok(super::svg(crate::domain::chart::trajectory_svg(&trajectory, &starts)))
+}

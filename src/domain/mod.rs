@@ -1,6 +1,7 @@
 //! Pure clinical logic: plain data in, plain data out, no HTTP and no SQL.
 
 pub mod anonymise;
+pub mod chart;
 pub mod export;
 pub mod fields;
 pub mod infusion;
@@ -10,6 +11,7 @@ pub mod onset;
 pub mod outcomes;
 pub mod patient;
 pub mod protocol;
+pub mod redcap;
 pub mod reactions;
 pub mod rems;
 pub mod safety;
