@@ -75,7 +75,7 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             ApiError::Internal(_) => "an unexpected error occurred; it has been logged".into(),
             ApiError::Unauthorized(why) => why.clone(),

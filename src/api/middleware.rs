@@ -57,7 +57,7 @@ pub async fn deadline(req: ServiceRequest, next: Next<impl MessageBody>) -> Resu
     }
 }
 
-fn problem_for(status: StatusCode) -> ApiError {
+pub fn problem_for(status: StatusCode) -> ApiError {
     match status.as_u16() {
         400 => ApiError::BadRequest("the request could not be read".into()),
         401 => ApiError::Unauthorized("authentication required".into()),
@@ -71,8 +71,12 @@ fn problem_for(status: StatusCode) -> ApiError {
     }
 }
 
-/// Rewrites an error response that is not yet problem+json into one.
+/// Rewrites an error response that is not yet problem+json into one (under `/fhir/`,
+/// every error into an `OperationOutcome`).
 pub fn to_problem<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if res.request().path().starts_with("/fhir/") {
+        return Ok(ErrorHandlerResponse::Response(super::fhir::outcome(res).map_into_right_body()));
+    }
     let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if is_problem {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));

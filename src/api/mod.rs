@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod clinic;
 pub mod exports;
+pub mod fhir;
 pub mod health;
 pub mod middleware;
 pub mod patients;
@@ -110,7 +111,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/exports/infusions").route(get().to(exports::infusions)))
         .service(resource("/api/v1/exports/codebook").route(get().to(exports::codebook)))
         .service(resource("/api/v1/exports/redcap/dictionary").route(get().to(exports::redcap_dictionary)))
-        .service(resource("/api/v1/exports/redcap/records").route(get().to(exports::redcap_records)));
+        .service(resource("/api/v1/exports/redcap/records").route(get().to(exports::redcap_records)))
+        .service(resource("/fhir/r4/metadata").route(get().to(fhir::metadata)))
+        .service(resource("/fhir/r4/Patient").route(get().to(fhir::patients)))
+        .service(resource("/fhir/r4/Patient/{id}").route(get().to(fhir::patient)))
+        .service(resource("/fhir/r4/Observation").route(get().to(fhir::observations)))
+        .service(resource("/fhir/r4/Observation/{id}").route(get().to(fhir::observation)))
+        .service(resource("/fhir/r4/MedicationAdministration").route(get().to(fhir::administrations)))
+        .service(resource("/fhir/r4/MedicationAdministration/{id}").route(get().to(fhir::administration)));
 }
 
 /// An SVG chart: never cached by shared caches (it shows a patient's or a cohort's data),

@@ -3,6 +3,7 @@
 pub mod anonymise;
 pub mod chart;
 pub mod export;
+pub mod fhir;
 pub mod fields;
 pub mod infusion;
 pub mod instruments;

@@ -127,7 +127,7 @@ pub fn revision(record: &AssessmentRecord, reason: Option<&str>) -> NewRevision 
 }
 
 impl AssessmentRow {
-    fn into_record(self) -> ApiResult<AssessmentRecord> {
+    pub(crate) fn into_record(self) -> ApiResult<AssessmentRecord> {
         let items: Option<BTreeMap<String, u32>> = match self.items {
             Some(json) => Some(stored("items", serde_json::from_value(json.0).ok())?),
             None => None,

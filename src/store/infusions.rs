@@ -106,7 +106,7 @@ pub fn revision(record: &InfusionRecord, reason: Option<&str>) -> NewRevision {
 }
 
 impl InfusionRow {
-    fn into_record(self) -> ApiResult<InfusionRecord> {
+    pub(crate) fn into_record(self) -> ApiResult<InfusionRecord> {
         let session = Infusion {
             drug: stored("drug", Drug::parse(&self.drug))?,
             route: stored("route", Route::parse(&self.route))?,

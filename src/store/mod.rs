@@ -5,6 +5,7 @@ pub mod assessments;
 pub mod audit;
 pub mod bulk;
 pub mod clinics;
+pub mod fhir;
 pub mod due;
 pub mod invitations;
 pub mod housekeeping;

@@ -77,7 +77,7 @@ impl PatientRow {
         }
     }
 
-    fn into_patient(self) -> Patient {
+    pub(crate) fn into_patient(self) -> Patient {
         Patient {
             id: self.id.0,
             fields: PatientFields {

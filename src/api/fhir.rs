@@ -1,0 +1,324 @@
+//! A read-only FHIR R4 view at `/fhir/r4`: the clinic's patients as `Patient`, ratings
+//! as `Observation` (category survey), sessions as `MedicationAdministration`, with the
+//! same bearer tokens, roles (clinicians and admins; researchers get none of it) and
+//! tenancy as the rest of the API. Every read and search is audited like any read of a
+//! patient's record. Errors leave as `OperationOutcome` (see `outcome`).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{MAX_LIMIT, DEFAULT_LIMIT, decode_cursor, encode_cursor, path_id};
+use crate::auth::Caller;
+use crate::domain::fhir::{self as codes, Coding, TimeRange, date_param, instant, matching, patient_reference};
+use crate::domain::infusion::{Drug, Route};
+use crate::domain::instruments::Instrument;
+use crate::domain::patient::Sex;
+use crate::domain::user::CLINICAL;
+use crate::domain::RecordStatus;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::assessments::AssessmentRecord;
+use crate::store::fhir::{self as search, Search};
+use crate::store::infusions::InfusionRecord;
+use crate::store::patients::Patient;
+use crate::store::{Page, records};
+
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+pub const FHIR_VERSION: &str = "4.0.1";
+const BASE_PATH: &str = "/fhir/r4";
+
+fn fhir(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status).content_type(FHIR_JSON).insert_header((header::CACHE_CONTROL, "private, no-store")).body(body.to_string())
+}
+
+/// The server's base as the caller reached it, for `fullUrl` and paging links.
+fn base(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}{BASE_PATH}", info.scheme(), info.host())
+}
+
+fn coding((system, code, display): Coding) -> Value {
+    json!({"system": system, "code": code, "display": display})
+}
+
+fn meta(version: i32, updated: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({"versionId": version.to_string(), "lastUpdated": instant(updated)})
+}
+
+fn patient_resource(p: &Patient) -> Value {
+    let f = &p.fields;
+    let gender = match f.sex {
+        Sex::Female => "female",
+        Sex::Male => "male",
+        Sex::Other => "other",
+        Sex::Unknown => "unknown",
+    };
+    let mut resource = json!({
+        "resourceType": "Patient",
+        "id": p.id,
+        "meta": meta(p.version, p.updated_at),
+        "active": true,
+        "name": [{"text": f.display_name}],
+        "gender": gender,
+        "birthDate": f.birth_date.to_string(),
+    });
+    if let Some(external) = &f.external_id {
+        resource["identifier"] = json!([{"use": "usual", "system": "urn:onset:fhir:identifier:external-id", "value": external}]);
+    }
+    resource
+}
+
+fn observation_resource(r: &AssessmentRecord) -> Value {
+    let rating = &r.rating;
+    let instrument = rating.instrument;
+    let status = match (r.status, r.version) {
+        (RecordStatus::EnteredInError, _) => "entered-in-error",
+        (_, 1) => "final",
+        _ => "amended",
+    };
+    let mut components: Vec<Value> = Vec::new();
+    if let (Some(obsessions), Some(compulsions)) = (r.obsessions, r.compulsions) {
+        for (code, value) in [("obsessions", obsessions), ("compulsions", compulsions)] {
+            let code = format!("{}-{code}", instrument.code());
+            components.push(json!({"code": {"coding": [{"system": codes::ITEM_SYSTEM, "code": code}], "text": code}, "valueInteger": value}));
+        }
+    }
+    for (item, value) in rating.scores.items().into_iter().flatten() {
+        let code = format!("{}-item-{item}", instrument.code());
+        components.push(json!({"code": {"coding": [{"system": codes::ITEM_SYSTEM, "code": code}], "text": code}, "valueInteger": value}));
+    }
+    let mut resource = json!({
+        "resourceType": "Observation",
+        "id": r.id,
+        "meta": meta(r.version, r.updated_at),
+        "status": status,
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey", "display": "Survey"}]}],
+        "code": {"coding": codes::instrument_codings(instrument).into_iter().map(coding).collect::<Vec<_>>(), "text": codes::instrument_display(instrument)},
+        "subject": {"reference": format!("Patient/{}", r.patient_id)},
+        "effectiveDateTime": instant(rating.rated_at),
+        "valueInteger": rating.scores.total(),
+    });
+    if let Some(severity) = r.severity {
+        resource["interpretation"] = json!([{"text": severity}]);
+    }
+    if !components.is_empty() {
+        resource["component"] = Value::Array(components);
+    }
+    resource
+}
+
+fn administration_resource(s: &InfusionRecord) -> Value {
+    let session = &s.session;
+    let status = if s.status == RecordStatus::EnteredInError { "entered-in-error" } else { "completed" };
+    let mut period = json!({"start": instant(session.started_at)});
+    if let Some(end) = session.ended_at {
+        period["end"] = json!(instant(end));
+    }
+    json!({
+        "resourceType": "MedicationAdministration",
+        "id": s.id,
+        "meta": meta(s.version, s.updated_at),
+        "status": status,
+        "medicationCodeableConcept": {"coding": codes::drug_codings(session.drug, session.route).into_iter().map(coding).collect::<Vec<_>>(), "text": session.drug.code()},
+        "subject": {"reference": format!("Patient/{}", s.patient_id)},
+        "effectivePeriod": period,
+        "dosage": {
+            "route": {"coding": [coding(codes::route_coding(session.route))]},
+            "dose": {"value": session.dose_mg, "unit": "mg", "system": codes::UCUM, "code": "mg"},
+        },
+    })
+}
+
+/// The search parameters a resource type takes, read from the query string; repeated
+/// `date` and `_lastUpdated` values are ANDed.
+#[derive(Debug)]
+struct Params {
+    pairs: Vec<(String, String)>,
+    patient: Option<String>,
+    code: Option<String>,
+    date: TimeRange,
+    last_updated: TimeRange,
+    page: Page,
+}
+
+fn params(req: &HttpRequest, allowed: &[&str]) -> ApiResult<Params> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))?;
+    let mut p = Params {
+        pairs: Vec::new(),
+        patient: None,
+        code: None,
+        date: TimeRange::default(),
+        last_updated: TimeRange::default(),
+        page: Page { limit: DEFAULT_LIMIT, after: None },
+    };
+    for (key, value) in &pairs {
+        let once = |slot: &Option<String>| if slot.is_some() { Err(ApiError::BadRequest(format!("give {key} once"))) } else { Ok(Some(value.clone())) };
+        match key.as_str() {
+            "_format" if matches!(value.as_str(), "json" | "application/json" | "application/fhir+json") => {}
+            "_format" => return Err(ApiError::BadRequest("only JSON is served: _format=json".into())),
+            "_count" => {
+                let count = value.parse::<i64>().ok().filter(|c| *c >= 1).ok_or_else(|| ApiError::BadRequest("_count must be a whole number of at least 1".into()))?;
+                // FHIR lets a server return fewer than asked: at most a page's maximum.
+                p.page.limit = count.min(MAX_LIMIT);
+            }
+            "_cursor" => p.page.after = Some(decode_cursor(value)?),
+            "_lastUpdated" => p.last_updated = p.last_updated.and(date_param(value).map_err(ApiError::BadRequest)?),
+            k if !allowed.contains(&k) => return Err(ApiError::BadRequest(format!("unknown search parameter {k:?}; this resource is searched by {}", allowed.join(", ")))),
+            "patient" | "subject" => p.patient = once(&p.patient)?,
+            "code" => p.code = once(&p.code)?,
+            "date" | "effective-time" => p.date = p.date.and(date_param(value).map_err(ApiError::BadRequest)?),
+            _ => {}
+        }
+    }
+    p.pairs = pairs;
+    Ok(p)
+}
+
+impl Params {
+    /// A `patient` naming no patient of this shape matches nothing: the nil id.
+    fn search<C: Copy + PartialEq>(&self, candidates: &[C], codings: impl Fn(C) -> Vec<Coding>) -> Search<C> {
+        Search {
+            patient: self.patient.as_deref().map(|r| patient_reference(r).unwrap_or(Uuid::nil())),
+            codes: self.code.as_deref().map(|c| matching(c, candidates, codings)),
+            date: self.date,
+            last_updated: self.last_updated,
+            page: self.page,
+        }
+    }
+}
+
+/// A searchset `Bundle` of one page, with `self` and, when there is more, `next`.
+fn bundle(req: &HttpRequest, params: &Params, resource_type: &str, resources: Vec<Value>, next: Option<Uuid>) -> HttpResponse {
+    let base = base(req);
+    let here = format!("{base}/{resource_type}");
+    let link = |cursor: Option<Uuid>| {
+        let mut pairs: Vec<(String, String)> = params.pairs.iter().filter(|(k, _)| k != "_cursor").cloned().collect();
+        if let Some(after) = cursor {
+            pairs.push(("_cursor".into(), encode_cursor(after)));
+        }
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        if query.is_empty() { here.clone() } else { format!("{here}?{query}") }
+    };
+    let mut links = vec![json!({"relation": "self", "url": link(params.page.after)})];
+    if let Some(after) = next {
+        links.push(json!({"relation": "next", "url": link(Some(after))}));
+    }
+    let entries: Vec<Value> = resources
+        .into_iter()
+        .map(|r| json!({"fullUrl": format!("{here}/{}", r["id"].as_str().unwrap_or_default()), "resource": r, "search": {"mode": "match"}}))
+        .collect();
+    fhir(StatusCode::OK, &json!({"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}))
+}
+
+pub async fn metadata(req: HttpRequest) -> HttpResponse {
+    let param = |name: &str, kind: &str| json!({"name": name, "type": kind});
+    let common = || vec![param("_lastUpdated", "date"), param("_count", "number")];
+    let resource = |kind: &str, mut search: Vec<Value>| {
+        search.extend(common());
+        json!({"type": kind, "interaction": [{"code": "read"}, {"code": "search-type"}], "searchParam": search})
+    };
+    let statement = json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-25",
+        "publisher": "onset",
+        "kind": "instance",
+        "software": {"name": "onset", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "onset: ketamine and esketamine treatment outcomes for OCD, read-only", "url": base(&req)},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "security": {"description": "Bearer access tokens from POST /api/v1/auth/login; clinicians and admins of the clinic whose records are read."},
+            "resource": [
+                resource("Patient", vec![]),
+                resource("Observation", vec![param("patient", "reference"), param("code", "token"), param("date", "date")]),
+                resource("MedicationAdministration", vec![param("patient", "reference"), param("code", "token"), param("effective-time", "date"), param("date", "date")]),
+            ],
+        }],
+    });
+    fhir(StatusCode::OK, &statement)
+}
+
+pub async fn patient(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let (id, actor) = (path_id(&req)?, caller.actor());
+    let patient = state.db(move |conn| records::read::<Patient>(conn, &actor, id)).await?;
+    Ok(fhir(StatusCode::OK, &patient_resource(&patient)))
+}
+
+pub async fn patients(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let p = params(&req, &[])?;
+    let (actor, updated, page) = (caller.actor(), p.last_updated, p.page);
+    let (found, next) = state.db(move |conn| search::patients(conn, &actor, updated, page)).await?;
+    Ok(bundle(&req, &p, "Patient", found.iter().map(patient_resource).collect(), next))
+}
+
+pub async fn observation(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let (id, actor) = (path_id(&req)?, caller.actor());
+    let record = state.db(move |conn| records::read::<AssessmentRecord>(conn, &actor, id)).await?;
+    Ok(fhir(StatusCode::OK, &observation_resource(&record)))
+}
+
+pub async fn observations(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let p = params(&req, &["patient", "subject", "code", "date"])?;
+    let (actor, wanted) = (caller.actor(), p.search(&Instrument::ALL, codes::instrument_codings));
+    let (found, next) = state.db(move |conn| search::observations(conn, &actor, &wanted)).await?;
+    Ok(bundle(&req, &p, "Observation", found.iter().map(observation_resource).collect(), next))
+}
+
+pub async fn administration(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let (id, actor) = (path_id(&req)?, caller.actor());
+    let record = state.db(move |conn| records::read::<InfusionRecord>(conn, &actor, id)).await?;
+    Ok(fhir(StatusCode::OK, &administration_resource(&record)))
+}
+
+pub async fn administrations(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let p = params(&req, &["patient", "subject", "code", "date", "effective-time"])?;
+    // A drug matches a code any of its routes is coded by.
+    let drug_codings = |drug: Drug| Route::ALL.iter().flat_map(|route| codes::drug_codings(drug, *route)).collect();
+    let (actor, wanted) = (caller.actor(), p.search(&Drug::ALL, drug_codings));
+    let (found, next) = state.db(move |conn| search::administrations(conn, &actor, &wanted)).await?;
+    Ok(bundle(&req, &p, "MedicationAdministration", found.iter().map(administration_resource).collect(), next))
+}
+
+fn issue_code(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::Unauthorized(_) => "login",
+        ApiError::Forbidden => "forbidden",
+        ApiError::NotFound => "not-found",
+        ApiError::MethodNotAllowed => "not-supported",
+        ApiError::TooManyRequests { .. } => "throttled",
+        ApiError::PayloadTooLarge => "too-costly",
+        ApiError::RequestTimeout => "timeout",
+        ApiError::BadRequest(_) | ApiError::Validation(_) | ApiError::UnsupportedMediaType(_) => "invalid",
+        ApiError::Internal(_) | ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => "exception",
+        _ => "processing",
+    }
+}
+
+/// Any error under `/fhir/` as FHIR clients read it: an `OperationOutcome` with the
+/// problem's status, headers (`Retry-After`, `WWW-Authenticate`) and detail.
+pub fn outcome<B: MessageBody + 'static>(res: ServiceResponse<B>) -> ServiceResponse {
+    let status = res.status();
+    let error = res.response().error().and_then(|e| e.as_error::<ApiError>()).map(|e| (issue_code(e), e.detail(), e.error_response()));
+    let (req, _) = res.into_parts();
+    let (code, detail, mut response) = error.unwrap_or_else(|| {
+        let fallback = super::middleware::problem_for(status);
+        (issue_code(&fallback), fallback.detail(), fallback.error_response())
+    });
+    let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": detail}]});
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    ServiceResponse::new(req, response.set_body(body.to_string()).map_into_boxed_body())
+}
