@@ -44,7 +44,10 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Every route of the service. `tests/api/contract.rs` checks this list against openapi.yaml.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use actix_web::web::{delete, get, patch, post};
-    cfg.service(resource("/healthz").route(get().to(health::healthz)))
+    cfg.service(resource("/").route(get().to(console)))
+        .service(resource("/console/app.js").route(get().to(console_script)))
+        .service(resource("/console/app.css").route(get().to(console_style)))
+        .service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/readyz").route(get().to(health::readyz)))
         .service(resource("/metrics").route(get().to(health::metrics)))
         .service(resource("/openapi.yaml").route(get().to(health::openapi)))
@@ -119,6 +122,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/fhir/r4/Observation/{id}").route(get().to(fhir::observation)))
         .service(resource("/fhir/r4/MedicationAdministration").route(get().to(fhir::administrations)))
         .service(resource("/fhir/r4/MedicationAdministration/{id}").route(get().to(fhir::administration)));
+}
+
+/// The policy of the pages onset serves (the console, the patient's page): their own
+/// script and style only, no inline code, no framing, and requests to this origin alone.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// A file of a page, embedded in the binary.
+pub fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .body(body)
+}
+
+/// `GET /`: the clinician console (plain HTML, CSS and JavaScript; the public API only).
+async fn console() -> HttpResponse {
+    asset("text/html; charset=utf-8", include_str!("console/index.html"))
+}
+
+async fn console_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", include_str!("console/app.js"))
+}
+
+async fn console_style() -> HttpResponse {
+    asset("text/css; charset=utf-8", include_str!("console/app.css"))
 }
 
 /// An SVG chart: never cached by shared caches (it shows a patient's or a cohort's data),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -98,27 +98,15 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     }))
 }
 
-/// The page's policy: its own script and style only, no inline code, no framing, and
-/// requests to this origin alone.
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .body(body)
-}
-
 /// `GET /r/`: the patient's page (plain HTML, CSS and JavaScript embedded in the binary).
 pub async fn page() -> HttpResponse {
-    asset("text/html; charset=utf-8", include_str!("page/index.html"))
+    super::asset("text/html; charset=utf-8", include_str!("page/index.html"))
 }
 
 pub async fn page_script() -> HttpResponse {
-    asset("text/javascript; charset=utf-8", include_str!("page/app.js"))
+    super::asset("text/javascript; charset=utf-8", include_str!("page/app.js"))
 }
 
 pub async fn page_style() -> HttpResponse {
-    asset("text/css; charset=utf-8", include_str!("page/app.css"))
+    super::asset("text/css; charset=utf-8", include_str!("page/app.css"))
 }

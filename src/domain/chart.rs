@@ -22,7 +22,7 @@ const PANEL_HEIGHT: f64 = 240.0;
 const PANEL_GAP: f64 = 84.0;
 const TOP: f64 = 56.0;
 /// Room left of the log axis for ratings taken before the first infusion.
-const BEFORE_WIDTH: f64 = 44.0;
+const BEFORE_WIDTH: f64 = 72.0;
 const FONT: &str = "system-ui, -apple-system, 'Segoe UI', sans-serif";
 const BAND_FILLS: [&str; 5] = ["#eef6ee", "#f6f6e8", "#fbf0e2", "#fae6e2", "#f4dede"];
 
@@ -97,8 +97,9 @@ impl TimeAxis {
         TimeAxis { x0, x1, min: TICKS[0].0, max }
     }
 
+    /// The first session itself (0 h) sits at the axis' start with the first tick.
     pub fn x(&self, hours: f64) -> f64 {
-        if hours <= 0.0 {
+        if hours < 0.0 {
             return self.x0 - BEFORE_WIDTH / 2.0;
         }
         let h = hours.clamp(self.min, self.max);
@@ -125,7 +126,15 @@ impl TimeAxis {
             );
         }
         if with_before {
-            let _ = write!(out, r##"<text x="{}" y="{}">before</text>"##, n(self.x(0.0)), n(bottom + 16.0));
+            let _ = write!(
+                out,
+                r##"<text x="{x}" y="{y}">before</text><line x1="{sep}" y1="{top}" x2="{sep}" y2="{bottom}" stroke="#bbbbbb"/>"##,
+                x = n(self.x(-1.0) - 6.0),
+                y = n(bottom + 16.0),
+                sep = n(self.x0 - 8.0),
+                top = n(top),
+                bottom = n(bottom)
+            );
         }
         let _ = write!(
             out,
@@ -278,7 +287,7 @@ fn series_panel(out: &mut String, series: &Series, axis: &TimeAxis, session_hour
     let points: Vec<(f64, f64)> = series
         .ratings
         .iter()
-        .map(|r| (axis.x(r.hours_since_first_infusion.unwrap_or(0.0)), y_of(f64::from(r.total), max, top, bottom)))
+        .map(|r| (axis.x(r.hours_since_first_infusion.unwrap_or(-1.0)), y_of(f64::from(r.total), max, top, bottom)))
         .collect();
     if points.len() > 1 {
         let path: Vec<String> = points.iter().map(|(x, y)| format!("{},{}", n(*x), n(*y))).collect();
@@ -405,7 +414,7 @@ pub fn onset_svg(report: &OnsetReport, instrument: Instrument, endpoint: &str, m
     }
     // Number at risk at each tick: the at-risk count of the first row at or after it.
     let table_y = plot_bottom + 60.0;
-    let _ = write!(out, r##"<g class="at-risk" font-size="11" fill="#333" text-anchor="middle"><text x="{}" y="{}" text-anchor="end">at risk</text>"##, n(LEFT - 6.0), n(table_y));
+    let _ = write!(out, r##"<g class="at-risk" font-size="11" fill="#333" text-anchor="middle"><text x="{}" y="{}" text-anchor="end">at risk</text>"##, n(LEFT - 20.0), n(table_y));
     for (hours, _) in axis.ticks() {
         let count = report.km.iter().find(|r| r.hours >= hours).and_then(|r| r.at_risk);
         let _ = write!(
@@ -440,8 +449,10 @@ mod tests {
         // Equal ratios are equal distances: 2 h → 4 h as far as 12 h → 24 h.
         let (a, b, c, d) = (axis.x(2.0), axis.x(4.0), axis.x(12.0), axis.x(24.0));
         assert!(((b - a) - (d - c)).abs() < 1e-9);
-        // Earlier than the first tick sits on it; before the first session, left of it.
+        // Earlier than the first tick sits on it (the first session, at 0 h, too);
+        // before the first session, left of it.
         assert_eq!(axis.x(0.01), 100.0);
+        assert_eq!(axis.x(0.0), 100.0);
         assert!(axis.x(-3.0) < 100.0);
         assert_eq!(TimeAxis::new(900.0, 0.0, 1.0).max, 1344.0);
     }

@@ -18,9 +18,9 @@ fn method(m: &str) -> Method {
 fn concrete(path: &str, ids: &HashMap<&str, String>) -> String {
     let kind = if path.starts_with("/api/v1/users/") {
         "user"
-    } else if path.starts_with("/api/v1/infusions/") {
+    } else if path.starts_with("/api/v1/infusions/") || path.starts_with("/fhir/r4/MedicationAdministration/") {
         "infusion"
-    } else if path.starts_with("/api/v1/assessments/") {
+    } else if path.starts_with("/api/v1/assessments/") || path.starts_with("/fhir/r4/Observation/") {
         "assessment"
     } else if path.starts_with("/api/v1/protocols/") {
         "protocol"
@@ -125,6 +125,7 @@ async fn every_secured_operation_refuses_outsiders() {
             if response.status == 200 && op.method == "GET" {
                 match op.path.as_str() {
                     "/api/v1/patients" => assert_eq!(response.body["items"], json!([])),
+                    "/fhir/r4/Patient" | "/fhir/r4/Observation" | "/fhir/r4/MedicationAdministration" => assert_eq!(response.body["entry"], json!([])),
                     "/api/v1/analytics/onset" => assert_eq!(response.body["n_patients"], 0),
                     "/api/v1/exports/assessments" | "/api/v1/exports/infusions" => assert_eq!(response.text.lines().count(), 1, "header only"),
                     _ => {}
@@ -156,8 +157,8 @@ fn every_secured_operation_declares_its_roles() {
     let missing: Vec<String> = operations()
         .into_iter()
         .filter(|op| {
-            let public = op.path.starts_with("/api/v1/auth/") || op.path.starts_with("/api/v1/self-report") || op.path.starts_with("/r/");
-            op.roles.is_none() && !(public || ["/healthz", "/readyz", "/metrics", "/openapi.yaml"].contains(&op.path.as_str()))
+            let public = op.path.starts_with("/api/v1/auth/") || op.path.starts_with("/api/v1/self-report") || op.path.starts_with("/r/") || op.path.starts_with("/console/");
+            op.roles.is_none() && !(public || ["/", "/healthz", "/readyz", "/metrics", "/openapi.yaml", "/fhir/r4/metadata"].contains(&op.path.as_str()))
         })
         .map(|op| format!("{} {}", op.method, op.path))
         .collect();

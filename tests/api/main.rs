@@ -11,6 +11,7 @@ mod patients;
 mod records;
 mod research;
 mod safety;
+mod seeing;
 mod stalls;
 mod trajectory;
 mod users;

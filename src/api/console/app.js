@@ -1,0 +1,186 @@
+// The onset console: a front end like any other, on the public API only. Tokens are
+// held in this closure, never in storage; every text from the server is set as text.
+"use strict";
+(() => {
+  const session = { access: null, refresh: null, me: null };
+  const $ = (id) => document.getElementById(id);
+  const views = ["login", "patients", "patient", "due", "alerts", "cohort"];
+  const patientNames = new Map();
+  let patientsCursor = null;
+
+  function say(message) { $("status").textContent = message || ""; }
+
+  function show(view) {
+    for (const v of views) $(`${v}-view`).hidden = v !== view;
+    for (const b of document.querySelectorAll("#nav button[data-view]")) {
+      if (b.dataset.view === view) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+    }
+  }
+
+  async function refresh() {
+    if (!session.refresh) return false;
+    const r = await fetch("/api/v1/auth/refresh", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: session.refresh }) });
+    if (!r.ok) return false;
+    const tokens = await r.json();
+    session.access = tokens.access_token;
+    session.refresh = tokens.refresh_token;
+    return true;
+  }
+
+  // A call with the bearer token; an expired token is refreshed once.
+  async function call(path, options = {}, retried = false) {
+    const headers = Object.assign({ authorization: `Bearer ${session.access}` }, options.headers || {});
+    const r = await fetch(path, Object.assign({}, options, { headers }));
+    if (r.status === 401 && !retried && (await refresh())) return call(path, options, true);
+    if (r.status === 401) { logout("Your session ended: log in again."); throw new Error("logged out"); }
+    if (!r.ok) {
+      let detail = r.statusText;
+      try { detail = (await r.json()).detail || detail; } catch (_) { /* not JSON */ }
+      throw new Error(detail);
+    }
+    return r;
+  }
+  const json = async (path, options) => (await call(path, options)).json();
+
+  function cell(row, text) { const td = document.createElement("td"); td.textContent = text == null ? "" : String(text); row.appendChild(td); return td; }
+  function clear(tbody) { while (tbody.firstChild) tbody.removeChild(tbody.firstChild); }
+  function when(t) { return t ? new Date(t).toLocaleString() : ""; }
+  function hours(h) {
+    if (h == null) return "";
+    if (h < 0) return `${hours(-h)} before`;
+    if (h < 1) return `${Math.round(h * 60)} min`;
+    if (h < 48) return `${Math.round(h * 10) / 10} h`;
+    return `${Math.round(h / 2.4) / 10} d`;
+  }
+
+  // An SVG chart from the API, parsed as XML and adopted into the page: its text stays
+  // text, and nothing in it runs.
+  async function chart(path, into) {
+    const text = await (await call(path)).text();
+    const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+    const svg = doc.documentElement;
+    if (svg.nodeName !== "svg") throw new Error("the chart could not be read");
+    while (into.firstChild) into.removeChild(into.firstChild);
+    into.appendChild(document.importNode(svg, true));
+  }
+
+  async function loadPatients(more) {
+    const tbody = $("patients").tBodies[0];
+    if (!more) { clear(tbody); patientsCursor = null; }
+    const query = new URLSearchParams({ limit: "50" });
+    if (more && patientsCursor) query.set("cursor", patientsCursor);
+    const page = await json(`/api/v1/patients?${query}`);
+    for (const p of page.items) {
+      patientNames.set(p.id, p.display_name);
+      const tr = document.createElement("tr");
+      tr.className = "link";
+      tr.tabIndex = 0;
+      tr.dataset.id = p.id;
+      cell(tr, p.display_name); cell(tr, p.sex); cell(tr, p.birth_date); cell(tr, p.diagnosis);
+      tr.addEventListener("click", () => openPatient(p.id).catch((e) => say(e.message)));
+      tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openPatient(p.id).catch((err) => say(err.message)); });
+      tbody.appendChild(tr);
+    }
+    patientsCursor = page.next_cursor;
+    $("more-patients").hidden = !patientsCursor;
+  }
+
+  async function openPatient(id) {
+    say("");
+    show("patient");
+    $("patient-name").textContent = patientNames.get(id) || "Patient";
+    const [trajectory] = await Promise.all([json(`/api/v1/patients/${id}/trajectory`), chart(`/api/v1/patients/${id}/trajectory.svg`, $("trajectory-chart"))]);
+    const tbody = $("ratings").tBodies[0];
+    clear(tbody);
+    for (const series of trajectory.series) {
+      for (const r of series.ratings) {
+        const tr = document.createElement("tr");
+        cell(tr, series.instrument); cell(tr, when(r.rated_at)); cell(tr, hours(r.hours_since_first_infusion)); cell(tr, r.total);
+        cell(tr, r.percent_change == null ? "" : `${r.percent_change > 0 ? "−" : "+"}${Math.abs(r.percent_change).toFixed(0)} %`);
+        cell(tr, r.response || ""); cell(tr, r.early_improvement ? "yes" : "");
+        tbody.appendChild(tr);
+      }
+    }
+  }
+
+  async function loadDue() {
+    const page = await json("/api/v1/due?limit=100");
+    const tbody = $("due").tBodies[0];
+    clear(tbody);
+    for (const d of page.items) {
+      const tr = document.createElement("tr");
+      cell(tr, patientNames.get(d.patient_id) || d.patient_id); cell(tr, d.instrument); cell(tr, when(d.due_at)); cell(tr, when(d.closes_at)); cell(tr, d.status);
+      tbody.appendChild(tr);
+    }
+    if (!page.items.length) say("Nothing is due.");
+  }
+
+  async function acknowledge(alert) {
+    const note = window.prompt("What was done about this alert?");
+    if (!note) return;
+    await json(`/api/v1/alerts/${alert.id}/acknowledge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ note }) });
+    await loadAlerts();
+  }
+
+  async function loadAlerts() {
+    const page = await json("/api/v1/alerts?limit=100");
+    const tbody = $("alerts").tBodies[0];
+    clear(tbody);
+    for (const a of page.items) {
+      const tr = document.createElement("tr");
+      cell(tr, when(a.raised_at)); cell(tr, a.kind); cell(tr, a.level); cell(tr, patientNames.get(a.patient_id) || a.patient_id); cell(tr, a.status);
+      const action = cell(tr, "");
+      if (a.status === "open") {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = "Acknowledge";
+        b.addEventListener("click", () => acknowledge(a).catch((e) => say(e.message)));
+        action.appendChild(b);
+      }
+      tbody.appendChild(tr);
+    }
+    if (!page.items.length) say("No alerts.");
+  }
+
+  async function loadCohort() {
+    const query = new URLSearchParams({ instrument: $("cohort-instrument").value, endpoint: $("cohort-endpoint").value });
+    await chart(`/api/v1/analytics/onset.svg?${query}`, $("cohort-chart"));
+  }
+
+  const loaders = { patients: () => loadPatients(false), due: loadDue, alerts: loadAlerts, cohort: loadCohort };
+  function open(view) {
+    say("");
+    show(view);
+    loaders[view]().catch((e) => say(e.message));
+  }
+
+  function logout(message) {
+    if (session.refresh) fetch("/api/v1/auth/logout", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: session.refresh }) }).catch(() => {});
+    session.access = session.refresh = session.me = null;
+    $("nav").hidden = true;
+    show("login");
+    say(message);
+  }
+
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    const r = await fetch("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: $("email").value, password: $("password").value }) });
+    if (!r.ok) { say(r.status === 429 ? "Too many attempts: wait a minute." : "The e-mail or password is not right."); return; }
+    const tokens = await r.json();
+    session.access = tokens.access_token;
+    session.refresh = tokens.refresh_token;
+    $("password").value = "";
+    session.me = await json("/api/v1/me");
+    $("who").textContent = `${session.me.name} (${session.me.role})`;
+    // Researchers see the cohort only: patients, due ratings and alerts are clinical.
+    const clinical = session.me.role !== "researcher";
+    for (const b of document.querySelectorAll("#nav button[data-view]")) b.hidden = !clinical && b.dataset.view !== "cohort";
+    $("nav").hidden = false;
+    open(clinical ? "patients" : "cohort");
+  });
+  for (const b of document.querySelectorAll("#nav button[data-view]")) b.addEventListener("click", () => open(b.dataset.view));
+  $("logout").addEventListener("click", () => logout("Logged out."));
+  $("more-patients").addEventListener("click", () => loadPatients(true).catch((e) => say(e.message)));
+  $("cohort-form").addEventListener("submit", (event) => { event.preventDefault(); loadCohort().catch((e) => say(e.message)); });
+})();
