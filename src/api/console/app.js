@@ -96,7 +96,9 @@
       for (const r of series.ratings) {
         const tr = document.createElement("tr");
         cell(tr, series.instrument); cell(tr, when(r.rated_at)); cell(tr, hours(r.hours_since_first_infusion)); cell(tr, r.total);
-        cell(tr, r.percent_change == null ? "" : `${r.percent_change > 0 ? "−" : "+"}${Math.abs(r.percent_change).toFixed(0)} %`);
+        // Percent change is positive for improvement: shown as the score's own direction.
+        const pct = r.percent_change == null ? null : Math.round(r.percent_change);
+        cell(tr, pct == null ? "" : `${pct > 0 ? "−" : pct < 0 ? "+" : ""}${Math.abs(pct)} %`);
         cell(tr, r.response || ""); cell(tr, r.early_improvement ? "yes" : "");
         tbody.appendChild(tr);
       }

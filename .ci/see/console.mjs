@@ -1,0 +1,71 @@
+// The console in a real browser: log in, open a demo patient, see the trajectory chart,
+// see the cohort curve, with no console error or policy violation; then each SVG chart
+// on its own. Screenshots go to $SHOTS.
+import { chromium } from "playwright-core";
+import { writeFileSync } from "node:fs";
+
+const { BASE, EMAIL, PASSWORD, TOKEN, SHOTS, WORK } = process.env;
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+const problems = [];
+// Failed loads are judged by their responses below; other console errors are problems.
+page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text()); });
+page.on("pageerror", (e) => problems.push(e.message));
+page.on("response", (r) => { if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) problems.push(`${r.status()} for ${r.url()}`); });
+
+async function step(name, action) {
+  try {
+    await action();
+  } catch (e) {
+    await page.screenshot({ path: `${SHOTS}/console-failed-${name}.png`, fullPage: true });
+    throw e;
+  }
+}
+
+await page.goto(`${BASE}/`);
+await page.getByLabel("E-mail").fill(EMAIL);
+await page.getByLabel("Password").fill(PASSWORD);
+await page.getByRole("button", { name: "Log in" }).click();
+await step("patients", () => page.locator("#patients tbody tr").first().waitFor({ timeout: 15000 }));
+await page.screenshot({ path: `${SHOTS}/console-patients.png` });
+await page.locator("#patients tbody tr").first().click();
+await step("chart", () => page.locator("#trajectory-chart svg g.rating").first().waitFor({ timeout: 15000 }));
+const drawn = await page.locator("#trajectory-chart svg g.rating").count();
+const listed = await page.locator("#ratings tbody tr").count();
+if (drawn !== listed) problems.push(`the chart draws ${drawn} ratings, the table lists ${listed}`);
+const box = await page.locator("#trajectory-chart svg").boundingBox();
+if (!box || box.width < 300) problems.push(`the chart did not render: ${JSON.stringify(box)}`);
+await page.screenshot({ path: `${SHOTS}/console-patient.png`, fullPage: true });
+await page.getByRole("button", { name: "Cohort onset" }).click();
+await step("cohort", () => page.locator("#cohort-chart svg g.step").first().waitFor({ timeout: 15000 }));
+await page.screenshot({ path: `${SHOTS}/console-cohort.png`, fullPage: true });
+await page.getByRole("button", { name: "Alerts" }).click();
+await step("alerts", () => page.locator("#alerts tbody tr, #status:has-text('No alerts')").first().waitFor({ timeout: 15000 }));
+await page.getByRole("button", { name: "Due ratings" }).click();
+await step("due", () => page.locator("#due tbody tr, #status:has-text('Nothing is due')").first().waitFor({ timeout: 15000 }));
+await page.screenshot({ path: `${SHOTS}/console-due.png`, fullPage: true });
+
+// Each chart on its own, as a file a person could open.
+const auth = { authorization: `Bearer ${TOKEN}` };
+const patients = await (await fetch(`${BASE}/api/v1/patients?limit=1`, { headers: auth })).json();
+for (const [name, path] of [["trajectory", `/api/v1/patients/${patients.items[0].id}/trajectory.svg`], ["onset", "/api/v1/analytics/onset.svg"]]) {
+  const response = await fetch(`${BASE}${path}`, { headers: auth });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  const file = `${WORK}/${name}.svg`;
+  writeFileSync(file, await response.text());
+  const alone = await browser.newPage({ viewport: { width: 760, height: 600 } });
+  alone.on("console", (m) => { if (m.type() === "error") problems.push(`${name}.svg: ${m.text()}`); });
+  await alone.goto(`file://${file}`);
+  const size = await alone.locator("svg").boundingBox();
+  if (!size || size.width < 700) problems.push(`${name}.svg did not render: ${JSON.stringify(size)}`);
+  // A full-page screenshot of an SVG document never settles: size the view to it instead.
+  if (size) await alone.setViewportSize({ width: Math.ceil(size.width), height: Math.ceil(size.height) });
+  await alone.screenshot({ path: `${SHOTS}/${name}-chart.png` });
+  await alone.close();
+}
+await browser.close();
+if (problems.length) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}
+console.log(`console: logged in, a patient's chart (${drawn} ratings), the cohort curve, alerts and due ratings, no console errors; both charts render alone`);
