@@ -146,9 +146,31 @@ struct Params {
     page: Page,
 }
 
+fn query_pairs(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
+    serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))
+}
+
+/// FHIR asks servers to honour `_format`; onset serves JSON only.
+fn check_format(value: &str) -> ApiResult<()> {
+    match value {
+        "json" | "application/json" | "application/fhir+json" => Ok(()),
+        _ => Err(ApiError::BadRequest("only JSON is served: _format=json".into())),
+    }
+}
+
+/// A read takes `_format` and nothing else.
+fn read_params(req: &HttpRequest) -> ApiResult<()> {
+    for (key, value) in query_pairs(req)? {
+        match key.as_str() {
+            "_format" => check_format(&value)?,
+            _ => return Err(ApiError::BadRequest(format!("a read takes no parameter {key:?}"))),
+        }
+    }
+    Ok(())
+}
+
 fn params(req: &HttpRequest, allowed: &[&str]) -> ApiResult<Params> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))?;
+    let pairs = query_pairs(req)?;
     let mut p = Params {
         pairs: Vec::new(),
         patient: None,
@@ -160,8 +182,7 @@ fn params(req: &HttpRequest, allowed: &[&str]) -> ApiResult<Params> {
     for (key, value) in &pairs {
         let once = |slot: &Option<String>| if slot.is_some() { Err(ApiError::BadRequest(format!("give {key} once"))) } else { Ok(Some(value.clone())) };
         match key.as_str() {
-            "_format" if matches!(value.as_str(), "json" | "application/json" | "application/fhir+json") => {}
-            "_format" => return Err(ApiError::BadRequest("only JSON is served: _format=json".into())),
+            "_format" => check_format(value)?,
             "_count" => {
                 let count = value.parse::<i64>().ok().filter(|c| *c >= 1).ok_or_else(|| ApiError::BadRequest("_count must be a whole number of at least 1".into()))?;
                 // FHIR lets a server return fewer than asked: at most a page's maximum.
@@ -216,7 +237,8 @@ fn bundle(req: &HttpRequest, params: &Params, resource_type: &str, resources: Ve
     fhir(StatusCode::OK, &json!({"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}))
 }
 
-pub async fn metadata(req: HttpRequest) -> HttpResponse {
+pub async fn metadata(req: HttpRequest) -> ApiResult<HttpResponse> {
+    read_params(&req)?;
     let param = |name: &str, kind: &str| json!({"name": name, "type": kind});
     let common = || vec![param("_lastUpdated", "date"), param("_count", "number")];
     let resource = |kind: &str, mut search: Vec<Value>| {
@@ -243,11 +265,12 @@ pub async fn metadata(req: HttpRequest) -> HttpResponse {
             ],
         }],
     });
-    fhir(StatusCode::OK, &statement)
+    Ok(fhir(StatusCode::OK, &statement))
 }
 
 pub async fn patient(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
+    read_params(&req)?;
     let (id, actor) = (path_id(&req)?, caller.actor());
     let patient = state.db(move |conn| records::read::<Patient>(conn, &actor, id)).await?;
     Ok(fhir(StatusCode::OK, &patient_resource(&patient)))
@@ -263,6 +286,7 @@ pub async fn patients(state: web::Data<AppState>, caller: Caller, req: HttpReque
 
 pub async fn observation(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
+    read_params(&req)?;
     let (id, actor) = (path_id(&req)?, caller.actor());
     let record = state.db(move |conn| records::read::<AssessmentRecord>(conn, &actor, id)).await?;
     Ok(fhir(StatusCode::OK, &observation_resource(&record)))
@@ -278,6 +302,7 @@ pub async fn observations(state: web::Data<AppState>, caller: Caller, req: HttpR
 
 pub async fn administration(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
+    read_params(&req)?;
     let (id, actor) = (path_id(&req)?, caller.actor());
     let record = state.db(move |conn| records::read::<InfusionRecord>(conn, &actor, id)).await?;
     Ok(fhir(StatusCode::OK, &administration_resource(&record)))

@@ -237,7 +237,7 @@ async fn the_fhir_view_reads_searches_and_pages_within_the_clinic() {
     let anonymous = app.request(Method::GET, "/fhir/r4/Patient", None, None, &[]).await;
     outcome(&anonymous, 401, "login");
     assert_eq!(anonymous.header("www-authenticate").as_deref(), Some("Bearer"));
-    for bad in ["/fhir/r4/Observation?date=yesterday", "/fhir/r4/Observation?colour=red", "/fhir/r4/Patient?_count=0", "/fhir/r4/Observation?_cursor=nope", "/fhir/r4/Patient?_format=xml"] {
+    for bad in ["/fhir/r4/Observation?date=yesterday", "/fhir/r4/Observation?colour=red", "/fhir/r4/Patient?_count=0", "/fhir/r4/Observation?_cursor=nope", "/fhir/r4/Patient?_format=xml", &format!("/fhir/r4/Patient/{patient}?_format=xml"), "/fhir/r4/metadata?_format=xml"] {
         outcome(&app.get(bad, &admin.token).await, 400, "invalid");
     }
     outcome(&app.get("/fhir/r4/Encounter", &admin.token).await, 404, "not-found");
