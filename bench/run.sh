@@ -22,7 +22,7 @@ BIN="${BENCH_BIN:-target/release/onset}"
 PORT="${BENCH_PORT:-18950}"
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"
-trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill "${SERVER:-0}" "${SECOND:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 for tool in wrk curl python3; do command -v "$tool" >/dev/null || { echo "bench/run.sh needs $tool" >&2; exit 1; }; done
@@ -92,6 +92,31 @@ run() {
     echo "== $backend: trajectory reads, 16 connections, ${SECONDS_EACH}s" >&2
     TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s bench/get_trajectory.lua "$BASE" >"$WORK/reads.txt"
 
+    echo "== $backend: due-list reads, 16 connections, ${SECONDS_EACH}s" >&2
+    wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -H "authorization: Bearer $token" "$BASE/api/v1/due?limit=50" >"$WORK/due.txt"
+
+    local pair_rows=""
+    if [ "$backend" = postgres ]; then
+        # A second instance on the same database: writes and reads spread across both.
+        local second=$((PORT + 1))
+        DATABASE_URL="$url" ONSET_BIND="127.0.0.1:$second" "$BIN" serve >"$WORK/second.log" 2>&1 &
+        SECOND=$!
+        for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$second/healthz" >/dev/null && break; sleep 0.1; done
+        echo "== $backend: two instances, rating writes and trajectory reads, 8 + 8 connections, ${SECONDS_EACH}s each" >&2
+        for kind in post_rating get_trajectory; do
+            TOKEN="$token" PATIENTS="$patients" wrk -t1 -c8 -d"${SECONDS_EACH}s" --latency -s "bench/$kind.lua" "$BASE" >"$WORK/$kind-a.txt" &
+            local first=$!
+            TOKEN="$token" PATIENTS="$patients" wrk -t1 -c8 -d"${SECONDS_EACH}s" --latency -s "bench/$kind.lua" "http://127.0.0.1:$second" >"$WORK/$kind-b.txt"
+            wait "$first"
+        done
+        kill "$SECOND"; wait "$SECOND" 2>/dev/null || true
+        local both_writes both_reads
+        both_writes=$(( $(wrk_rate "$WORK/post_rating-a.txt") + $(wrk_rate "$WORK/post_rating-b.txt") ))
+        both_reads=$(( $(wrk_rate "$WORK/get_trajectory-a.txt") + $(wrk_rate "$WORK/get_trajectory-b.txt") ))
+        pair_rows+="| two instances: rating writes, 8 + 8 connections | $both_writes/s (p99 $(wrk_ms "$WORK/post_rating-a.txt" 99%) / $(wrk_ms "$WORK/post_rating-b.txt" 99%) ms) |"$'\n'
+        pair_rows+="| two instances: trajectory reads, 8 + 8 connections | $both_reads/s (p99 $(wrk_ms "$WORK/get_trajectory-a.txt" 99%) / $(wrk_ms "$WORK/get_trajectory-b.txt" 99%) ms) |"$'\n'
+    fi
+
     echo "== $backend: cohort analytics" >&2
     local analytics=""
     for pair in "2 $SMALL" "1 $PATIENTS" "3 $LARGE"; do
@@ -128,6 +153,8 @@ run() {
     echo "| raw single-row inserts ($raw_label) | $raw/s |"
     echo "| onset writes / raw inserts | $(awk -v a="$writes" -v b="$raw" 'BEGIN {printf "%.0f %%", 100 * a / b}') |"
     echo "| trajectory reads, 16 connections | $(wrk_rate "$WORK/reads.txt")/s, p50 $(wrk_ms "$WORK/reads.txt" 50%) ms, p99 $(wrk_ms "$WORK/reads.txt" 99%) ms $(wrk_errors "$WORK/reads.txt" | tr '\n' ' ') |"
+    echo "| due-list reads, 16 connections | $(wrk_rate "$WORK/due.txt")/s, p50 $(wrk_ms "$WORK/due.txt" 50%) ms, p99 $(wrk_ms "$WORK/due.txt" 99%) ms $(wrk_errors "$WORK/due.txt" | tr '\n' ' ') |"
+    printf '%s' "$pair_rows"
     printf '%s' "$analytics"
     printf '%s' "$exports"
     echo "| login (argon2id), median of 5 | $(ms "$logins") ms |"

@@ -189,34 +189,159 @@ struct Version {
 /// contention into long, unfair waits. Other processes still meet the busy timeout.
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `f` in a write transaction; never nest it. On SQLite it is `BEGIN IMMEDIATE`: a
-/// deferred transaction that reads and then writes cannot wait for the lock (SQLITE_BUSY
-/// at once), while an immediate one queues like any writer.
+/// Group commit for one SQLite file. A write transaction commits without waiting for the
+/// disk (`synchronous = NORMAL` for that transaction only: the WAL is written, not yet
+/// synced), leaves the writer lock to the next writer, and then waits until an fsync of
+/// the WAL that covers its commit has completed; only then does its caller answer. The
+/// transactions that commit while one fsync runs are all covered by the next one: under
+/// load, one fsync makes a whole group durable instead of one each. Each request keeps its
+/// own transaction, so one request's failure rolls back only its own work.
+///
+/// Why this is as durable as `synchronous = FULL`: in WAL mode a commit is a set of frames
+/// appended to the WAL, and it survives a power cut once those frames are on disk. NORMAL
+/// only skips the WAL sync at commit (SQLite still syncs around checkpoints,
+/// https://www.sqlite.org/pragma.html#pragma_synchronous); the fsync here puts it back
+/// before anyone is told the write happened. Linux's fsync flushes the file's dirty pages
+/// whichever descriptor wrote them.
+struct GroupCommit {
+    wal: std::path::PathBuf,
+    /// The sequence number of the last commit.
+    committed: std::sync::atomic::AtomicU64,
+    /// The last commit an fsync has covered; held while an fsync runs.
+    synced: std::sync::Mutex<u64>,
+}
+
+impl GroupCommit {
+    /// The group of a database file, one per file for the whole process.
+    fn of(file: &str) -> std::sync::Arc<GroupCommit> {
+        static GROUPS: std::sync::Mutex<Vec<(String, std::sync::Arc<GroupCommit>)>> = std::sync::Mutex::new(Vec::new());
+        let mut groups = GROUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, group)) = groups.iter().find(|(f, _)| f == file) {
+            return group.clone();
+        }
+        let group = std::sync::Arc::new(GroupCommit {
+            wal: format!("{file}-wal").into(),
+            committed: std::sync::atomic::AtomicU64::new(0),
+            synced: std::sync::Mutex::new(0),
+        });
+        groups.push((file.to_string(), group.clone()));
+        group
+    }
+
+    /// Called under the writer lock right after a commit: its sequence number.
+    fn committed(&self) -> u64 {
+        self.committed.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1
+    }
+
+    /// Returns once commit `seq` is on disk: at once if an fsync since covered it,
+    /// otherwise after the fsync this caller runs, which covers every commit so far.
+    fn durable(&self, seq: u64) -> std::io::Result<()> {
+        let mut synced = self.synced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *synced >= seq {
+            return Ok(());
+        }
+        // Every commit numbered up to here has finished writing its frames.
+        let covered = self.committed.load(std::sync::atomic::Ordering::Acquire);
+        // Opened afresh each time: SQLite may have removed and recreated the WAL.
+        std::fs::File::open(&self.wal)?.sync_data()?;
+        *synced = covered;
+        Ok(())
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseFile {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    file: String,
+}
+
+/// The file of the main database; `None` in memory.
+fn sqlite_file(conn: &mut SqliteConnection) -> diesel::QueryResult<Option<String>> {
+    let files: Vec<DatabaseFile> = diesel::sql_query("PRAGMA database_list").load(conn)?;
+    Ok(files.into_iter().find(|f| f.name == "main").map(|f| f.file).filter(|f| !f.is_empty()))
+}
+
+/// Runs `f` in a write transaction; never nest it. On SQLite it is `BEGIN IMMEDIATE` (a
+/// deferred transaction that reads and then writes cannot wait for the lock: SQLITE_BUSY
+/// at once, while an immediate one queues like any writer), committed in a group (see
+/// `GroupCommit`): when this returns Ok, the transaction is on disk.
 pub fn write_tx<T, E>(conn: &mut Db, f: impl FnOnce(&mut Db) -> Result<T, E>) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
 {
-    match conn {
-        Db::Pg(_) => conn.transaction(f),
-        Db::Sqlite(sqlite) => {
-            let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            type Tm = diesel::connection::AnsiTransactionManager;
-            Tm::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
-            let outcome = f(conn);
-            let Db::Sqlite(sqlite) = conn else { unreachable!("the variant does not change") };
-            match outcome {
-                Ok(value) => {
-                    if let Err(e) = Tm::commit_transaction(sqlite) {
-                        let _ = Tm::rollback_transaction(sqlite);
-                        return Err(e.into());
-                    }
-                    Ok(value)
-                }
-                Err(e) => {
-                    Tm::rollback_transaction(sqlite)?;
-                    Err(e)
-                }
-            }
+    let Db::Sqlite(sqlite) = conn else { return conn.transaction(f) };
+    let group = sqlite_file(sqlite)?.map(|file| GroupCommit::of(&file));
+    let seq = {
+        let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if group.is_some() {
+            sqlite.batch_execute("PRAGMA synchronous = NORMAL")?;
         }
+        let outcome = sqlite_transaction(conn, f);
+        let Db::Sqlite(sqlite) = conn else { unreachable!("the variant does not change") };
+        // Back to FULL whatever happened: a statement outside `write_tx` syncs on its own.
+        let restored = if group.is_some() { sqlite.batch_execute("PRAGMA synchronous = FULL") } else { Ok(()) };
+        let value = outcome?;
+        restored?;
+        (group.as_ref().map(|g| g.committed()), value)
+    };
+    if let (Some(group), (Some(seq), _)) = (&group, &seq) {
+        group.durable(*seq).map_err(|e| diesel::result::Error::QueryBuilderError(format!("cannot sync the write-ahead log: {e}").into()))?;
+    }
+    Ok(seq.1)
+}
+
+fn sqlite_transaction<T, E>(conn: &mut Db, f: impl FnOnce(&mut Db) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    type Tm = diesel::connection::AnsiTransactionManager;
+    let Db::Sqlite(sqlite) = conn else { unreachable!("called for SQLite only") };
+    Tm::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let outcome = f(conn);
+    let Db::Sqlite(sqlite) = conn else { unreachable!("the variant does not change") };
+    match outcome {
+        Ok(value) => {
+            if let Err(e) = Tm::commit_transaction(sqlite) {
+                let _ = Tm::rollback_transaction(sqlite);
+                return Err(e.into());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            Tm::rollback_transaction(sqlite)?;
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_fsync_covers_every_commit_before_it() {
+        let dir = std::env::temp_dir().join(format!("onset-group-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("db").to_string_lossy().to_string();
+        std::fs::write(format!("{file}-wal"), b"frames").unwrap();
+        let group = GroupCommit::of(&file);
+        assert!(std::sync::Arc::ptr_eq(&group, &GroupCommit::of(&file)), "one group per file");
+        // Three commits land while nobody syncs; the first to ask syncs for all three.
+        let (first, _, third) = (group.committed(), group.committed(), group.committed());
+        group.durable(first).unwrap();
+        assert_eq!(*group.synced.lock().unwrap(), third);
+        // A later commit needs a sync of its own; an earlier one is already covered.
+        let fourth = group.committed();
+        group.durable(third).unwrap();
+        assert_eq!(*group.synced.lock().unwrap(), third);
+        group.durable(fourth).unwrap();
+        assert_eq!(*group.synced.lock().unwrap(), fourth);
+        // A WAL that cannot be synced is an error, never a silent success.
+        std::fs::remove_file(format!("{file}-wal")).unwrap();
+        let fifth = group.committed();
+        assert!(group.durable(fifth).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
