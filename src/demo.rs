@@ -347,6 +347,7 @@ pub fn run(pool: &Pool, installation_secret: &[u8], patients: u32, seed: u64, mu
     let (mut infusions, mut assessments) = (0, 0);
     let mut done = 0;
     let mut journeys: Vec<Uuid> = Vec::new();
+    let mut first_patient = None;
     while done < patients {
         let batch = PATIENTS_PER_BATCH.min(patients - done);
         let mut cohort = Cohort::default();
@@ -354,11 +355,16 @@ pub fn run(pool: &Pool, installation_secret: &[u8], patients: u32, seed: u64, mu
             patient(&mut generator, index + 1, &actor, &mut cohort);
         }
         journeys.extend(cohort.patients.iter().map(|(id, _, _)| *id).take(JOURNEY_PATIENTS.saturating_sub(journeys.len())));
+        first_patient = first_patient.or(cohort.patients.iter().map(|(id, _, _)| *id).min());
         infusions += cohort.infusions.len();
         assessments += cohort.assessments.len();
         bulk::insert(&mut conn, &actor, &cohort).map_err(|e| e.to_string())?;
         done += batch;
         progress(done, patients);
+    }
+    // Bulk-loaded records bypass the write path, so their onset summaries are derived here.
+    if let Some(first) = first_patient {
+        crate::store::summaries::rebuild_from(&mut conn, first).map_err(|e| e.to_string())?;
     }
     // The protocol goes through the same path as a clinician's: each attachment plans the
     // due ratings, and the demo's self-reported ratings complete those they fall in.

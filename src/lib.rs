@@ -79,6 +79,9 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
     } else if db::pending_migrations(&mut conn)? > 0 {
         return Err("the database schema is older than this onset: run `onset migrate` as the database's owner".into());
     }
+    if let Some(rows) = crate::store::summaries::rebuild_if_empty(&mut conn).map_err(|e| format!("cannot derive the onset summaries: {e}"))? {
+        tracing::info!(rows, "onset summaries derived from the records");
+    }
     drop(conn);
     Ok(web::Data::new(AppState::new(pool, config)))
 }

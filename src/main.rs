@@ -41,9 +41,15 @@ enum Command {
         #[arg(long)]
         print_admin: bool,
     },
+    /// Derive every patient's onset summary from their records and compare it with the
+    /// stored one; exits non-zero on any difference (`--repair` rebuilds them all).
+    CheckSummaries {
+        #[arg(long)]
+        repair: bool,
+    },
     /// Write the pseudonymised research export to standard output (needs ONSET_EXPORT_KEY).
     Export {
-        #[arg(long, value_parser = ["assessments", "infusions"])]
+        #[arg(long, value_parser = ["assessments", "infusions", "redcap"])]
         kind: String,
         #[arg(long, default_value = "csv", value_parser = ["csv", "ndjson"])]
         format: String,
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
         Command::Migrate => migrate(),
         Command::CreateAdmin { clinic, email, name } => create_admin(&clinic, &email, &name),
         Command::DemoData { patients, seed, print_admin } => demo_data(patients, seed, print_admin),
+        Command::CheckSummaries { repair } => check_summaries(repair),
         Command::Export { kind, format, clinic, instrument, changed_since } => {
             export(&kind, &format, clinic.as_deref(), instrument.as_deref(), changed_since.as_deref())
         }
@@ -103,6 +110,33 @@ fn open_database() -> Result<onset::db::Pool, String> {
     onset::db::migrate(&mut conn)?;
     drop(conn);
     Ok(pool)
+}
+
+fn check_summaries(repair: bool) -> Result<(), String> {
+    use onset::store::summaries;
+    let pool = open_database()?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let check = summaries::verify(&mut conn).map_err(|e| e.to_string())?;
+    println!(
+        "{} patients, {} summaries derived from the records in {:.1} s; {} patient(s) differ from the stored summaries",
+        check.patients,
+        check.summaries,
+        started.elapsed().as_secs_f64(),
+        check.mismatched.len()
+    );
+    for patient in check.mismatched.iter().take(20) {
+        println!("differs: patient {patient}");
+    }
+    if check.mismatched.is_empty() {
+        return Ok(());
+    }
+    if repair {
+        let rows = summaries::rebuild(&mut conn).map_err(|e| e.to_string())?;
+        println!("rebuilt: {rows} summaries");
+        return Ok(());
+    }
+    Err("the stored onset summaries disagree with the records (run with --repair to rebuild them)".into())
 }
 
 fn migrate() -> Result<(), String> {

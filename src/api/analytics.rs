@@ -1,12 +1,9 @@
 //! Cohort onset analytics (clinicians, admins; researchers with small cells suppressed).
 
-use std::collections::HashMap;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{query, validation};
 use crate::auth::{Caller, Role};
@@ -15,17 +12,17 @@ use crate::domain::anonymise::age_at_first_infusion;
 use crate::domain::chart::onset_svg as onset_svg_text;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
-use crate::domain::onset::{CohortAccumulator, CohortPatient, OnsetReport, report};
+use crate::domain::onset::{CohortAccumulator, OnsetReport, report};
 use crate::domain::outcomes::{CONSENSUS_2016, Endpoint};
 use crate::domain::patient::Sex;
 use crate::domain::fields::one_of;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::audit;
-use crate::store::research::{self, CohortInputs};
+use crate::store::summaries::{self, Member};
 
-/// Patients read at a time: the queries' id lists stay within every backend's limits.
-const COHORT_PAGE: i64 = 2_000;
+/// Summaries read at a time: memory is bounded by the page, not the cohort.
+const COHORT_PAGE: i64 = 5_000;
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -136,34 +133,21 @@ impl Filters {
     }
 }
 
-/// Patients whose first infusion and demographics pass the filters, with their data.
-fn select_cohort(inputs: CohortInputs, f: &Filters) -> Vec<CohortPatient> {
-    let mut sessions: HashMap<Uuid, Vec<&research::SessionFact>> = HashMap::new();
-    for s in &inputs.sessions {
-        sessions.entry(s.patient_id).or_default().push(s);
+impl Filters {
+    /// Whether a cohort member's first infusion and age pass the filters (sex and consent
+    /// are applied by the query).
+    fn keeps(&self, member: &Member) -> bool {
+        let first = &member.first;
+        let Some(age) = age_at_first_infusion(member.birth_date, Some(first.started_at)) else { return false };
+        let day = first.started_at.date_naive();
+        self.route.is_none_or(|r| first.route == r)
+            && self.drug.is_none_or(|d| first.drug == d)
+            && self.guidance.is_none_or(|g| first.guidance == Some(g))
+            && self.age_min.is_none_or(|min| age >= min)
+            && self.age_max.is_none_or(|max| age <= max)
+            && self.from.is_none_or(|from| day >= from)
+            && self.to.is_none_or(|to| day <= to)
     }
-    let mut ratings: HashMap<Uuid, Vec<_>> = HashMap::new();
-    for (patient, point) in inputs.ratings {
-        ratings.entry(patient).or_default().push(point);
-    }
-    inputs
-        .patients
-        .iter()
-        .filter_map(|p| {
-            let own = sessions.get(&p.id)?;
-            let first = own.iter().min_by_key(|s| (s.started_at, s.patient_id))?;
-            let age = age_at_first_infusion(p.birth_date, Some(first.started_at))?;
-            let day = first.started_at.date_naive();
-            let keep = f.route.is_none_or(|r| first.route == Some(r))
-                && f.drug.is_none_or(|d| first.drug == Some(d))
-                && f.guidance.is_none_or(|g| first.guidance == Some(g))
-                && f.age_min.is_none_or(|min| age >= min)
-                && f.age_max.is_none_or(|max| age <= max)
-                && f.from.is_none_or(|from| day >= from)
-                && f.to.is_none_or(|to| day <= to);
-            keep.then(|| CohortPatient { infusion_starts: own.iter().map(|s| s.started_at).collect(), ratings: ratings.remove(&p.id).unwrap_or_default() })
-        })
-        .collect()
 }
 
 #[derive(Serialize)]
@@ -209,10 +193,11 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
                 let mut cohort = CohortAccumulator::new(&CONSENSUS_2016, filters.instrument, filters.endpoint);
                 let mut after = None;
                 loop {
-                    let page = research::cohort_page(conn, actor.clinic_id, instrument, sex, researcher, after, COHORT_PAGE)?;
-                    let Some(last) = page.patients.last().map(|p| p.id) else { break };
-                    for patient in select_cohort(page, &filters) {
-                        cohort.add(&patient);
+                    // One kept summary a patient (store::summaries), never their records.
+                    let page = summaries::cohort_page(conn, actor.clinic_id, instrument, sex, researcher, after, COHORT_PAGE)?;
+                    let Some(last) = page.last().map(|m| m.patient_id) else { break };
+                    for member in page.iter().filter(|m| filters.keeps(m)) {
+                        cohort.add_onset(&member.onset);
                     }
                     after = Some(last);
                 }

@@ -308,6 +308,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    onset_summaries (patient_id, instrument) {
+        patient_id -> PortableUuid,
+        instrument -> Text,
+        clinic_id -> PortableUuid,
+        first_infusion_at -> PortableTime,
+        first_drug -> Text,
+        first_route -> Text,
+        first_guidance -> Nullable<Text>,
+        partial_response_hours -> Nullable<Double>,
+        response_hours -> Nullable<Double>,
+        remission_hours -> Nullable<Double>,
+        last_hours -> Double,
+        acute -> PortableJson,
+    }
+}
+
+diesel::joinable!(onset_summaries -> patients (patient_id));
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
 diesel::joinable!(infusions -> patients (patient_id));
@@ -317,5 +337,5 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
     assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
-    webhook_endpoints, outbox, webhook_deliveries, alerts,
+    webhook_endpoints, outbox, webhook_deliveries, alerts, onset_summaries,
 );

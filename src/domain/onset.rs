@@ -59,22 +59,67 @@ impl CohortOnset {
     }
 }
 
-/// What a patient contributes: an event time or a censoring time, and its post-infusion
-/// ratings. `None` when the patient is outside the cohort (no baseline, or no rating
-/// after the first infusion).
-fn contribution(def: &DefinitionSet, instrument: Instrument, endpoint: Endpoint, patient: &CohortPatient) -> Option<(Observation, Vec<DerivedRating>)> {
-    let mut starts = patient.infusion_starts.clone();
-    starts.sort();
-    let s = instrument_series(def, instrument, &starts, &patient.ratings)?;
+/// What one patient contributes to the cohort analytics of one instrument, whatever the
+/// endpoint: the hours from the first infusion to the first treated rating meeting each
+/// endpoint, the hours to the last treated rating (the censoring time where an endpoint
+/// is not met), and the patient's mean percent change in each acute bucket. onset keeps
+/// it per patient (the onset summary), so that cohort analytics read one row a patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientOnset {
+    pub instrument: Instrument,
+    pub partial_response_hours: Option<f64>,
+    pub response_hours: Option<f64>,
+    pub remission_hours: Option<f64>,
+    pub last_hours: f64,
+    /// By `ACUTE_BUCKETS`: the mean of the patient's percent changes in the bucket.
+    pub acute: [Option<f64>; ACUTE_BUCKETS.len()],
+}
+
+impl PatientOnset {
+    /// The patient's Kaplan–Meier observation for an endpoint: its first meeting, or a
+    /// censoring at the last treated rating.
+    pub fn observation(&self, endpoint: Endpoint) -> Observation {
+        let met = match endpoint {
+            Endpoint::PartialResponse => self.partial_response_hours,
+            Endpoint::Response => self.response_hours,
+            Endpoint::Remission => self.remission_hours,
+        };
+        match met {
+            Some(time) => Observation { time, event: true },
+            None => Observation { time: self.last_hours, event: false },
+        }
+    }
+}
+
+/// A patient's onset for one instrument from their active infusion starts (sorted) and
+/// active ratings. `None` when the patient is outside the cohort: no baseline, or no
+/// rating after the first infusion.
+pub fn patient_onset(def: &DefinitionSet, instrument: Instrument, sorted_starts: &[DateTime<Utc>], ratings: &[RatingPoint]) -> Option<PatientOnset> {
+    let s = instrument_series(def, instrument, sorted_starts, ratings)?;
     s.baseline.as_ref()?;
     // After the first infusion and measured against the baseline: the response is set.
-    let treated: Vec<DerivedRating> = s.ratings.into_iter().filter(|r| r.response.is_some()).collect();
+    let treated: Vec<&DerivedRating> = s.ratings.iter().filter(|r| r.response.is_some()).collect();
     let hours = |r: &DerivedRating| r.hours_since_first_infusion.unwrap_or(0.0);
-    let observation = match treated.iter().find(|r| r.meets(endpoint)) {
-        Some(first) => Observation { time: hours(first), event: true },
-        None => Observation { time: hours(treated.last()?), event: false },
-    };
-    Some((observation, treated))
+    let first_meeting = |endpoint: Endpoint| treated.iter().find(|r| r.meets(endpoint)).map(|r| hours(r));
+    let mut own: Vec<Vec<f64>> = vec![Vec::new(); ACUTE_BUCKETS.len()];
+    for rating in &treated {
+        let (Some(since_last), Some(pct)) = (rating.hours_since_last_infusion, rating.percent_change) else { continue };
+        if let Some(i) = ACUTE_BUCKETS.iter().position(|(_, from, to)| since_last >= *from && since_last < *to) {
+            own[i].push(pct);
+        }
+    }
+    let mut acute = [None; ACUTE_BUCKETS.len()];
+    for (slot, values) in acute.iter_mut().zip(&own) {
+        *slot = mean(values);
+    }
+    Some(PatientOnset {
+        instrument,
+        partial_response_hours: first_meeting(Endpoint::PartialResponse),
+        response_hours: first_meeting(Endpoint::Response),
+        remission_hours: first_meeting(Endpoint::Remission),
+        last_hours: hours(treated.last()?),
+        acute,
+    })
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
@@ -101,18 +146,20 @@ impl CohortAccumulator {
         CohortAccumulator { def, instrument, endpoint, observations: Vec::new(), by_bucket: vec![Vec::new(); ACUTE_BUCKETS.len()] }
     }
 
+    /// Adds a patient from their records (the summary is derived here).
     pub fn add(&mut self, patient: &CohortPatient) {
-        let Some((observation, treated)) = contribution(self.def, self.instrument, self.endpoint, patient) else { return };
-        self.observations.push(observation);
-        let mut own: Vec<Vec<f64>> = vec![Vec::new(); ACUTE_BUCKETS.len()];
-        for rating in treated {
-            let (Some(since_last), Some(pct)) = (rating.hours_since_last_infusion, rating.percent_change) else { continue };
-            if let Some(i) = ACUTE_BUCKETS.iter().position(|(_, from, to)| since_last >= *from && since_last < *to) {
-                own[i].push(pct);
-            }
+        let mut starts = patient.infusion_starts.clone();
+        starts.sort();
+        if let Some(onset) = patient_onset(self.def, self.instrument, &starts, &patient.ratings) {
+            self.add_onset(&onset);
         }
-        for (bucket, values) in self.by_bucket.iter_mut().zip(own) {
-            bucket.extend(mean(&values));
+    }
+
+    /// Adds a patient from their kept onset summary.
+    pub fn add_onset(&mut self, onset: &PatientOnset) {
+        self.observations.push(onset.observation(self.endpoint));
+        for (bucket, value) in self.by_bucket.iter_mut().zip(onset.acute) {
+            bucket.extend(value);
         }
     }
 

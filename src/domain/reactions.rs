@@ -44,6 +44,8 @@ pub enum Reaction {
     MatchRating { rating: Uuid, patient: Uuid },
     /// A rating was recorded or amended: raise the safety alerts it calls for, once per cause.
     CheckSafety { rating: Uuid, patient: Uuid },
+    /// A session or a rating of the patient changed: their onset summary is derived again.
+    Summarise { patient: Uuid },
     /// Tell the clinic's other systems (the outbox, then webhooks). Ids only, never names.
     Notify { event: Event, data: serde_json::Value },
 }
@@ -51,7 +53,7 @@ pub enum Reaction {
 /// The reactions a write calls for.
 pub fn plan(written: &Written) -> Vec<Reaction> {
     let Some(patient) = written.patient_id else { return Vec::new() };
-    match (written.entity, written.change) {
+    let mut reactions = match (written.entity, written.change) {
         ("infusion", Change::Retracted) => vec![Reaction::CancelSession { session: written.id }],
         ("infusion", _) => vec![Reaction::PlanSession { session: written.id, patient }],
         ("assessment", Change::Created) => vec![
@@ -61,8 +63,12 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
         ],
         ("assessment", Change::Amended) => vec![Reaction::MatchRating { rating: written.id, patient }, Reaction::CheckSafety { rating: written.id, patient }],
         ("assessment", Change::Retracted) => vec![Reaction::MatchRating { rating: written.id, patient }],
-        _ => Vec::new(),
-    }
+        _ => return Vec::new(),
+    };
+    // Any change to a session or a rating (a backdated session moves every hour) changes
+    // what the patient contributes to cohort analytics.
+    reactions.push(Reaction::Summarise { patient });
+    reactions
 }
 
 #[cfg(test)]
@@ -76,10 +82,12 @@ mod tests {
     #[test]
     fn sessions_plan_or_cancel_and_ratings_match() {
         let (session, patient) = (Uuid::nil(), Uuid::max());
-        assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }]);
-        assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }]);
-        assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }]);
-        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient }]);
+        let summarise = Reaction::Summarise { patient };
+        assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }, summarise.clone()]);
+        assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }, summarise.clone()]);
+        assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }, summarise.clone()]);
+        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient }, summarise.clone()]);
+        assert_eq!(plan(&written("assessment", Change::Amended)).last(), Some(&summarise));
         let created = plan(&written("assessment", Change::Created));
         assert_eq!(created[1], Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) });
         assert!(plan(&written("patient", Change::Amended)).is_empty());

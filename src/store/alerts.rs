@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::assessments::AssessmentRecord;
 use super::records::{Kept, audit_read};
-use super::{Actor, Page, audit, infusions, assessments, split_page, stored, webhooks};
+use super::summaries::Course;
+use super::{Actor, Page, audit, split_page, stored, webhooks};
 use crate::db::schema::alerts as t;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
@@ -101,7 +102,7 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
 
 /// What a rating raised: suicidality from its answers, worsening and relapse from its
 /// place in the patient's series. Returns the suicidality level raised now, if any.
-pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
+pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
     let record = AssessmentRecord::find(conn, clinic, rating)?;
     if record.status != RecordStatus::Active {
         return Ok(None);
@@ -115,9 +116,7 @@ pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, no
         }
     }
     if instrument.measures_ocd() {
-        let starts = infusions::active_starts(conn, clinic, patient)?;
-        let points = assessments::active_points(conn, clinic, patient)?;
-        let series = instrument_series(&CONSENSUS_2016, instrument, &starts, &points);
+        let series = instrument_series(&CONSENSUS_2016, instrument, &course.starts(), course.points());
         let change = series.as_ref().and_then(|s| s.ratings.iter().find(|r| r.assessment_id == rating)).and_then(|derived| derived.percent_change);
         if let Some(level) = worsening(instrument, change) {
             let detail = json!({"instrument": instrument.code(), "percent_change": change});

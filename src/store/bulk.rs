@@ -15,7 +15,7 @@ use crate::domain::patient::PatientFields;
 use crate::error::ApiResult;
 
 /// Rows per INSERT: within SQLite's and PostgreSQL's limits on bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// Generated records, each already in its final state; every version of each record
 /// goes into the revisions table, as a hand-entered one would.
@@ -28,16 +28,18 @@ pub struct Cohort {
     pub assessments: Vec<Vec<(AssessmentRecord, Option<String>)>>,
 }
 
+/// Inserts rows in statements of `ROWS_PER_STATEMENT`.
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr) => {
-        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+        for chunk in $rows.chunks($crate::store::bulk::ROWS_PER_STATEMENT) {
             match &mut *$conn {
-                Db::Pg(c) => diesel::insert_into($table).values(chunk).execute(c)?,
-                Db::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+                $crate::db::Db::Pg(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+                $crate::db::Db::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
             };
         }
     };
 }
+pub(crate) use insert_all;
 
 /// Writes a cohort in one transaction.
 pub fn insert(conn: &mut Db, actor: &Actor, cohort: &Cohort) -> ApiResult<()> {

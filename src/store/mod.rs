@@ -16,6 +16,7 @@ pub mod protocols;
 pub mod reactions;
 pub mod records;
 pub mod rems;
+pub mod summaries;
 pub mod research;
 pub mod revisions;
 pub mod tokens;

@@ -1,23 +1,41 @@
 //! Carries out, inside the write's transaction, the reactions the domain plans for it.
 
+use super::summaries::{self, Course};
 use super::{Actor, alerts, due, webhooks};
 use crate::db::Db;
 use crate::domain::reactions::{Reaction, Written, plan};
 use crate::error::ApiResult;
 
 pub fn run(conn: &mut Db, actor: &Actor, written: &Written) -> ApiResult<()> {
+    // The patient's course is read once, after the write and before any reaction, for
+    // every reaction that needs it; no reaction changes a session or a rating.
+    let mut course = None;
     for reaction in plan(written) {
-        apply(conn, actor, reaction, written.at)?;
+        apply(conn, actor, reaction, written.at, &mut course)?;
     }
     Ok(())
 }
 
-fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<chrono::Utc>) -> ApiResult<()> {
+fn course_of<'c>(conn: &mut Db, course: &'c mut Option<Course>, patient: uuid::Uuid) -> ApiResult<&'c Course> {
+    if course.is_none() {
+        *course = Some(Course::read(conn, patient)?);
+    }
+    Ok(course.as_ref().expect("read above"))
+}
+
+fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<chrono::Utc>, course: &mut Option<Course>) -> ApiResult<()> {
     match reaction {
         Reaction::PlanSession { session, patient } => due::plan_session(conn, actor.clinic_id, session, patient, at),
         Reaction::CancelSession { session } => due::cancel_session(conn, actor.clinic_id, session, at),
         Reaction::MatchRating { rating, patient } => due::match_rating(conn, actor.clinic_id, rating, patient, at),
         Reaction::Notify { event, data } => webhooks::emit(conn, actor.clinic_id, event, data, at),
-        Reaction::CheckSafety { rating, patient } => alerts::check_rating(conn, actor.clinic_id, rating, patient, at).map(|_| ()),
+        Reaction::CheckSafety { rating, patient } => {
+            let course = course_of(conn, course, patient)?;
+            alerts::check_rating(conn, actor.clinic_id, rating, patient, course, at).map(|_| ())
+        }
+        Reaction::Summarise { patient } => {
+            let course = course_of(conn, course, patient)?;
+            summaries::refresh(conn, actor.clinic_id, course)
+        }
     }
 }

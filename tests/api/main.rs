@@ -12,6 +12,7 @@ mod records;
 mod research;
 mod safety;
 mod seeing;
+mod summaries;
 mod stalls;
 mod trajectory;
 mod users;

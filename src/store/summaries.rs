@@ -1,0 +1,330 @@
+//! The onset summary: what each patient contributes to cohort analytics, per OCD
+//! instrument (`domain::onset::PatientOnset`) with the facts of their first session,
+//! kept current inside the transaction of every write to their sessions and ratings
+//! (a backdated session, an amendment, a retraction included), so that analytics read
+//! one small row a patient instead of re-deriving every series.
+//!
+//! `rebuild` derives every summary from the records (after the migration that made the
+//! table, and after a bulk load); `verify` derives them again and compares them with the
+//! stored ones (`onset check-summaries`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::assessments::{PointColumns, stored_point};
+use super::stored;
+use crate::db::schema::{assessments as a, infusions as i, onset_summaries as s, patients as p};
+use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::domain::RecordStatus;
+use crate::domain::infusion::{Drug, Guidance, Route};
+use crate::domain::instruments::Instrument;
+use crate::domain::onset::{ACUTE_BUCKETS, PatientOnset, patient_onset};
+use crate::domain::outcomes::CONSENSUS_2016;
+use crate::domain::patient::Sex;
+use crate::domain::trajectory::RatingPoint;
+use crate::error::ApiResult;
+
+/// Patients summarised per transaction by `rebuild` and per page by `verify`.
+const PAGE: i64 = 1_000;
+
+/// A summary's row, compared whole.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = s)]
+pub struct SummaryRow {
+    patient_id: DbUuid,
+    instrument: String,
+    clinic_id: DbUuid,
+    first_infusion_at: DbTime,
+    first_drug: String,
+    first_route: String,
+    first_guidance: Option<String>,
+    partial_response_hours: Option<f64>,
+    response_hours: Option<f64>,
+    remission_hours: Option<f64>,
+    last_hours: f64,
+    acute: DbJson,
+}
+
+/// The first session of a patient, as cohort filters read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstSession {
+    pub started_at: DateTime<Utc>,
+    pub drug: Drug,
+    pub route: Route,
+    pub guidance: Option<Guidance>,
+}
+
+/// A member of a cohort as analytics read it: demographics, first session, onset.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub patient_id: Uuid,
+    pub birth_date: NaiveDate,
+    pub first: FirstSession,
+    pub onset: PatientOnset,
+}
+
+/// One session row: (patient, started_at, id, drug, route, guidance).
+type SessionColumns = (DbUuid, DbTime, DbUuid, String, String, Option<String>);
+
+/// The summaries of one patient from their active sessions (in start order, ties by id)
+/// and active ratings.
+fn summarise(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], points: &[RatingPoint]) -> Vec<SummaryRow> {
+    let Some((_, first_at, _, drug, route, guidance)) = sessions.first() else { return Vec::new() };
+    let starts: Vec<DateTime<Utc>> = sessions.iter().map(|session| session.1.0).collect();
+    Instrument::ALL
+        .into_iter()
+        .filter(|instrument| instrument.measures_ocd())
+        .filter_map(|instrument| patient_onset(&CONSENSUS_2016, instrument, &starts, points))
+        .map(|onset| SummaryRow {
+            patient_id: DbUuid(patient),
+            instrument: onset.instrument.code().to_string(),
+            clinic_id: DbUuid(clinic),
+            first_infusion_at: *first_at,
+            first_drug: drug.clone(),
+            first_route: route.clone(),
+            first_guidance: guidance.clone(),
+            partial_response_hours: onset.partial_response_hours,
+            response_hours: onset.response_hours,
+            remission_hours: onset.remission_hours,
+            last_hours: onset.last_hours,
+            acute: DbJson(serde_json::json!(onset.acute)),
+        })
+        .collect()
+}
+
+/// The records of the patients with ids in `(after, last]` (or of one patient), grouped.
+struct Records {
+    sessions: HashMap<Uuid, Vec<SessionColumns>>,
+    points: HashMap<Uuid, Vec<RatingPoint>>,
+}
+
+fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Records> {
+    let mut sessions_query = i::table
+        .filter(i::status.eq(RecordStatus::Active.code()))
+        .filter(i::patient_id.le(DbUuid(last)))
+        .select((i::patient_id, i::started_at, i::id, i::drug, i::route, i::guidance))
+        .order((i::patient_id.asc(), i::started_at.asc(), i::id.asc()))
+        .into_boxed();
+    let mut ratings_query = a::table
+        .filter(a::status.eq(RecordStatus::Active.code()))
+        .filter(a::patient_id.le(DbUuid(last)))
+        .select((a::patient_id, (a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i)))
+        // One order every time: the acute means are sums of floats, whose last digit
+        // depends on the order they are added in.
+        .order((a::patient_id.asc(), a::rated_at.asc(), a::id.asc()))
+        .into_boxed();
+    if let Some(after) = after {
+        sessions_query = sessions_query.filter(i::patient_id.gt(DbUuid(after)));
+        ratings_query = ratings_query.filter(a::patient_id.gt(DbUuid(after)));
+    }
+    let mut sessions: HashMap<Uuid, Vec<SessionColumns>> = HashMap::new();
+    for row in sessions_query.load::<SessionColumns>(conn)? {
+        sessions.entry(row.0.0).or_default().push(row);
+    }
+    let mut points: HashMap<Uuid, Vec<RatingPoint>> = HashMap::new();
+    for (patient, columns) in ratings_query.load::<(DbUuid, PointColumns)>(conn)? {
+        points.entry(patient.0).or_default().push(stored_point(columns)?);
+    }
+    Ok(Records { sessions, points })
+}
+
+fn stored_rows(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Vec<SummaryRow>> {
+    let mut query = s::table.filter(s::patient_id.le(DbUuid(last))).select(SummaryRow::as_select()).order((s::patient_id.asc(), s::instrument.asc())).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(s::patient_id.gt(DbUuid(after)));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// One patient's active sessions (in start order) and active ratings, read once for the
+/// reactions of a write that need them (the safety check, the summary).
+pub struct Course {
+    patient: Uuid,
+    records: Records,
+}
+
+impl Course {
+    pub fn read(conn: &mut Db, patient: Uuid) -> ApiResult<Course> {
+        Ok(Course { patient, records: records(conn, patient_before(patient), patient)? })
+    }
+
+    /// Start times of the active sessions, in order.
+    pub fn starts(&self) -> Vec<DateTime<Utc>> {
+        self.records.sessions.get(&self.patient).map_or(Vec::new(), |s| s.iter().map(|session| session.1.0).collect())
+    }
+
+    pub fn points(&self) -> &[RatingPoint] {
+        self.records.points.get(&self.patient).map_or(&[][..], |p| &p[..])
+    }
+}
+
+fn derived(clinic: Uuid, patient: Uuid, records: &Records) -> Vec<SummaryRow> {
+    let none = Vec::new();
+    let mut rows = summarise(clinic, patient, records.sessions.get(&patient).unwrap_or(&none), records.points.get(&patient).map_or(&[][..], |p| &p[..]));
+    rows.sort_by(|x, y| x.instrument.cmp(&y.instrument));
+    rows
+}
+
+fn insert(conn: &mut Db, rows: &[SummaryRow]) -> ApiResult<()> {
+    crate::store::bulk::insert_all!(conn, s::table, rows);
+    Ok(())
+}
+
+/// Brings one patient's summaries up to date from their course; runs inside the write's
+/// transaction and writes only when they changed.
+pub fn refresh(conn: &mut Db, clinic: Uuid, course: &Course) -> ApiResult<()> {
+    let patient = course.patient;
+    let fresh = derived(clinic, patient, &course.records);
+    let kept = stored_rows(conn, patient_before(patient), patient)?;
+    if fresh != kept {
+        diesel::delete(s::table.filter(s::patient_id.eq(DbUuid(patient)))).execute(conn)?;
+        insert(conn, &fresh)?;
+    }
+    Ok(())
+}
+
+/// The id just below `patient`, so that `(before, patient]` is that patient alone.
+fn patient_before(patient: Uuid) -> Option<Uuid> {
+    let n = patient.as_u128();
+    (n > 0).then(|| Uuid::from_u128(n - 1))
+}
+
+/// A page of patients by id: (id, clinic).
+fn patient_page(conn: &mut Db, after: Option<Uuid>) -> ApiResult<Vec<(Uuid, Uuid)>> {
+    let mut query = p::table.select((p::id, p::clinic_id)).order(p::id.asc()).limit(PAGE).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(p::id.gt(DbUuid(after)));
+    }
+    Ok(query.load::<(DbUuid, DbUuid)>(conn)?.into_iter().map(|(id, clinic)| (id.0, clinic.0)).collect())
+}
+
+/// Every summary derived afresh from the records, a page of patients per transaction.
+/// Returns the number of rows written.
+pub fn rebuild(conn: &mut Db) -> ApiResult<u64> {
+    rebuild_after(conn, None)
+}
+
+/// The summaries of the patients from `first` on (by id), derived afresh: after a bulk
+/// load of patients whose ids start there.
+pub fn rebuild_from(conn: &mut Db, first: Uuid) -> ApiResult<u64> {
+    rebuild_after(conn, patient_before(first))
+}
+
+fn rebuild_after(conn: &mut Db, from: Option<Uuid>) -> ApiResult<u64> {
+    let (mut after, mut written) = (from, 0);
+    loop {
+        let page = patient_page(conn, after)?;
+        let Some(&(last, _)) = page.last() else { return Ok(written) };
+        write_tx(conn, |conn| {
+            let records = records(conn, after, last)?;
+            let rows: Vec<SummaryRow> = page.iter().flat_map(|(patient, clinic)| derived(*clinic, *patient, &records)).collect();
+            let mut delete = diesel::delete(s::table).filter(s::patient_id.le(DbUuid(last))).into_boxed();
+            if let Some(after) = after {
+                delete = delete.filter(s::patient_id.gt(DbUuid(after)));
+            }
+            delete.execute(conn)?;
+            insert(conn, &rows)?;
+            written += rows.len() as u64;
+            Ok::<_, crate::error::ApiError>(())
+        })?;
+        after = Some(last);
+    }
+}
+
+/// Rebuilds when the table is empty but ratings exist: the first start after the
+/// migration that made it.
+pub fn rebuild_if_empty(conn: &mut Db) -> ApiResult<Option<u64>> {
+    let summarised = s::table.select(s::patient_id).first::<DbUuid>(conn).optional()?.is_some();
+    let rated = a::table.select(a::id).first::<DbUuid>(conn).optional()?.is_some();
+    if summarised || !rated {
+        return Ok(None);
+    }
+    rebuild(conn).map(Some)
+}
+
+/// What `verify` found.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Check {
+    pub patients: u64,
+    pub summaries: u64,
+    /// Patients whose stored summaries differ from the ones their records give.
+    pub mismatched: Vec<Uuid>,
+}
+
+/// Derives every summary from the records and compares it with the stored one.
+pub fn verify(conn: &mut Db) -> ApiResult<Check> {
+    let (mut after, mut check) = (None, Check::default());
+    loop {
+        let page = patient_page(conn, after)?;
+        let Some(&(last, _)) = page.last() else { return Ok(check) };
+        let records = records(conn, after, last)?;
+        let mut kept: HashMap<Uuid, Vec<SummaryRow>> = HashMap::new();
+        for row in stored_rows(conn, after, last)? {
+            kept.entry(row.patient_id.0).or_default().push(row);
+        }
+        for (patient, clinic) in &page {
+            let fresh = derived(*clinic, *patient, &records);
+            check.patients += 1;
+            check.summaries += fresh.len() as u64;
+            if kept.remove(patient).unwrap_or_default() != fresh {
+                check.mismatched.push(*patient);
+            }
+        }
+        after = Some(last);
+    }
+}
+
+impl SummaryRow {
+    fn member(self, birth_date: NaiveDate) -> ApiResult<Member> {
+        let instrument = stored("instrument", Instrument::parse(&self.instrument))?;
+        let acute: Vec<Option<f64>> = serde_json::from_value(self.acute.0).ok().unwrap_or_default();
+        let mut buckets = [None; ACUTE_BUCKETS.len()];
+        for (slot, value) in buckets.iter_mut().zip(acute) {
+            *slot = value;
+        }
+        Ok(Member {
+            patient_id: self.patient_id.0,
+            birth_date,
+            first: FirstSession {
+                started_at: self.first_infusion_at.0,
+                drug: stored("drug", Drug::parse(&self.first_drug))?,
+                route: stored("route", Route::parse(&self.first_route))?,
+                guidance: self.first_guidance.as_deref().and_then(Guidance::parse),
+            },
+            onset: PatientOnset {
+                instrument,
+                partial_response_hours: self.partial_response_hours,
+                response_hours: self.response_hours,
+                remission_hours: self.remission_hours,
+                last_hours: self.last_hours,
+                acute: buckets,
+            },
+        })
+    }
+}
+
+/// A page of a clinic's cohort for an instrument: the summaries of up to `limit`
+/// patients after `after` (by id), with what the filters need of the patient.
+pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, after: Option<Uuid>, limit: i64) -> ApiResult<Vec<Member>> {
+    let mut query = s::table
+        .inner_join(p::table)
+        .filter(s::clinic_id.eq(DbUuid(clinic)))
+        .filter(s::instrument.eq(instrument.code()))
+        .select((SummaryRow::as_select(), p::birth_date))
+        .order(s::patient_id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(sex) = sex {
+        query = query.filter(p::sex.eq(sex.code()));
+    }
+    if consenting_only {
+        query = query.filter(p::research_consent.eq(true));
+    }
+    if let Some(after) = after {
+        query = query.filter(s::patient_id.gt(DbUuid(after)));
+    }
+    query.load::<(SummaryRow, NaiveDate)>(conn)?.into_iter().map(|(row, birth_date)| row.member(birth_date)).collect()
+}

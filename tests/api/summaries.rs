@@ -1,0 +1,97 @@
+//! The onset summaries kept in the write path agree with the ones derived afresh from the
+//! records, whatever sequence of writes came before: random sessions (some backdated
+//! before the first), ratings, amendments and retractions, each step checked.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn at(hours_from_start: i64) -> String {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-02-01T08:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    (start + chrono::Duration::minutes(hours_from_start * 60 / 4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn rating(rng: &mut StdRng, when: i64) -> Value {
+    match rng.random_range(0..3) {
+        0 => rating_body(&at(when), rng.random_range(4..=36)),
+        1 => json!({"instrument": "ocd_vas", "rated_at": at(when), "recall": "NOW", "items": {"1": rng.random_range(0..=100)}, "rater": "self", "collected_via": "app"}),
+        _ => json!({"instrument": "ybocs_sr", "rated_at": at(when), "recall": "P24H", "total": rng.random_range(0..=40), "rater": "self", "collected_via": "app"}),
+    }
+}
+
+async fn check(app: &TestApp, step: usize) -> onset::store::summaries::Check {
+    let mut conn = app.state.pool.get().unwrap();
+    let check = onset::store::summaries::verify(&mut conn).unwrap();
+    assert!(check.mismatched.is_empty(), "after step {step}: stored summaries differ from the records for {:?}", check.mismatched);
+    check
+}
+
+#[actix_rt::test]
+async fn kept_summaries_match_the_records_after_any_writes() {
+    let app = spawn_app().await;
+    let admin = app.admin("Summary clinic").await;
+    for seed in [7_u64, 11] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let patients = [app.patient(&admin).await, app.patient(&admin).await, app.patient(&admin).await];
+        let (mut sessions, mut ratings): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for step in 0..70 {
+            let patient = &patients[rng.random_range(0..patients.len())];
+            // Quarter-hours from the start of February: sessions from day 1 on, ratings
+            // from before them to weeks after, some sessions backdated before the others.
+            let when = rng.random_range(0..4 * 24 * 30);
+            let response = match rng.random_range(0..10) {
+                0 | 1 => app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&at(when))).await,
+                2..=5 => app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating(&mut rng, when)).await,
+                6 if !ratings.is_empty() => {
+                    let id = &ratings[rng.random_range(0..ratings.len())];
+                    let patch = json!({"items": ybocs_items(rng.random_range(0..=40)), "rated_at": at(when), "reason": "re-scored"});
+                    // Items of another instrument, or a retracted rating: refused, and nothing changes.
+                    app.patch(&format!("/api/v1/assessments/{id}"), &admin.token, patch).await
+                }
+                7 if !ratings.is_empty() => app.delete(&format!("/api/v1/assessments/{}", ratings[rng.random_range(0..ratings.len())]), &admin.token, json!({"reason": "entered in error"})).await,
+                8 if !sessions.is_empty() => {
+                    let id = &sessions[rng.random_range(0..sessions.len())];
+                    app.patch(&format!("/api/v1/infusions/{id}"), &admin.token, json!({"started_at": at(when), "reason": "the clock was wrong"})).await
+                }
+                9 if !sessions.is_empty() => app.delete(&format!("/api/v1/infusions/{}", sessions[rng.random_range(0..sessions.len())]), &admin.token, json!({"reason": "wrong patient"})).await,
+                _ => app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating(&mut rng, when)).await,
+            };
+            assert!(response.status < 500, "{}", response.text);
+            if response.status == 201 {
+                let id = response.id();
+                if response.body.get("drug").is_some() { sessions.push(id) } else { ratings.push(id) }
+            }
+            if step % 10 == 9 {
+                check(&app, step).await;
+            }
+        }
+    }
+    let check = check(&app, 140).await;
+    assert_eq!(check.patients, 6);
+    assert!(check.summaries >= 3, "{check:?}");
+    // Analytics read the kept summaries: the cohort is the patients they cover.
+    let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=partial_response", &admin.token).await;
+    assert_eq!(onset.status, 200, "{}", onset.text);
+    let mut conn = app.state.pool.get().unwrap();
+    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::Ybocs, None, false, None, 100).unwrap();
+    assert_eq!(onset.body["n_patients"], members.len(), "{}", onset.text);
+}
+
+#[actix_rt::test]
+async fn a_backdated_session_moves_every_hour_of_the_summary() {
+    let app = spawn_app().await;
+    let admin = app.admin("Backdated clinic").await;
+    let patient = app.patient(&admin).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T08:00:00Z", 30)).await;
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T08:00:00Z")).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-03T08:00:00Z", 18)).await;
+    let km = |body: &Value| (body["km"][0]["hours"].as_f64(), body["n_events"].as_u64());
+    let before = app.get("/api/v1/analytics/onset?instrument=ybocs", &admin.token).await;
+    assert_eq!(km(&before.body), (Some(24.0), Some(1)), "{}", before.text);
+    // A session entered late, a day before the first: the response now came at 48 h.
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-01T08:30:00Z")).await;
+    let after = app.get("/api/v1/analytics/onset?instrument=ybocs", &admin.token).await;
+    assert_eq!(km(&after.body), (Some(47.5), Some(1)), "{}", after.text);
+}
