@@ -147,7 +147,17 @@ pub struct Course {
 }
 
 impl Course {
+    /// Reads the course inside a write's transaction. On PostgreSQL it first locks the
+    /// patient's row, so that two writes to one patient at once take turns here: the
+    /// second reads the first's records once it commits (READ COMMITTED reads afresh at
+    /// each statement), and no summary is derived from a course missing a rating that
+    /// committed meanwhile. `FOR NO KEY UPDATE` does not conflict with the key-share lock
+    /// each write's foreign key already holds on the row, so the two cannot deadlock.
+    /// SQLite runs one writer at a time and needs no lock.
     pub fn read(conn: &mut Db, patient: Uuid) -> ApiResult<Course> {
+        if let Db::Pg(pg) = conn {
+            diesel::sql_query("SELECT id FROM patients WHERE id = $1 FOR NO KEY UPDATE").bind::<diesel::sql_types::Uuid, _>(patient).execute(pg)?;
+        }
         Ok(Course { patient, records: records(conn, patient_before(patient), patient)? })
     }
 

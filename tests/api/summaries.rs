@@ -95,3 +95,25 @@ async fn a_backdated_session_moves_every_hour_of_the_summary() {
     let after = app.get("/api/v1/analytics/onset?instrument=ybocs", &admin.token).await;
     assert_eq!(km(&after.body), (Some(47.5), Some(1)), "{}", after.text);
 }
+
+#[actix_rt::test]
+async fn concurrent_writes_to_one_patient_all_land_in_the_summary() {
+    let app = spawn_app().await;
+    let admin = app.admin("Busy clinic").await;
+    let patient = app.patient(&admin).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T08:00:00Z", 30)).await;
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T08:00:00Z")).await;
+    // Sixteen ratings of one patient at once: each write derives the summary from the
+    // records the others committed, and none is refused for writing the same summary.
+    let writes = (0..16).map(|i| {
+        let (app, token, patient) = (&app, admin.token.clone(), patient.clone());
+        async move { app.post(&format!("/api/v1/patients/{patient}/assessments"), &token, rating_body(&format!("2026-03-{:02}T08:00:00Z", 3 + i), 29 - i)).await }
+    });
+    for response in futures_util::future::join_all(writes).await {
+        assert_eq!(response.status, 201, "{}", response.text);
+    }
+    check(&app, 16).await;
+    let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=response", &admin.token).await;
+    // The last rating (29 − 15 = 14, 53 % down on day 17) is in: the response came at 13.
+    assert_eq!(onset.body["n_events"], 1, "{}", onset.text);
+}
