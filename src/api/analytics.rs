@@ -131,9 +131,7 @@ impl Filters {
         }
         if e.is_empty() { Ok(()) } else { Err(validation(e)) }
     }
-}
 
-impl Filters {
     /// Whether a cohort member's first infusion and age pass the filters (sex and consent
     /// are applied by the query).
     fn keeps(&self, member: &Member) -> bool {

@@ -281,9 +281,13 @@ where
         let outcome = sqlite_transaction(conn, f);
         let Db::Sqlite(sqlite) = conn else { unreachable!("the variant does not change") };
         // Back to FULL whatever happened: a statement outside `write_tx` syncs on its own.
-        let restored = if group.is_some() { sqlite.batch_execute("PRAGMA synchronous = FULL") } else { Ok(()) };
+        // A failure here does not undo a commit that happened, so it is logged, not returned.
+        if group.is_some() {
+            if let Err(e) = sqlite.batch_execute("PRAGMA synchronous = FULL") {
+                tracing::error!(error = %e, "could not set synchronous = FULL back on a connection");
+            }
+        }
         let value = outcome?;
-        restored?;
         (group.as_ref().map(|g| g.committed()), value)
     };
     if let (Some(group), (Some(seq), _)) = (&group, &seq) {

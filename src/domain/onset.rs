@@ -392,6 +392,30 @@ mod tests {
     }
 
     #[test]
+    fn a_patients_onset_by_hand() {
+        // Sessions at 0 h and 48 h; baseline 30. 40 min: 22 (26.7 %, partial); 48 h: 19
+        // (36.7 %, response); 72 h: 12 (60 %, response and remission, total ≤ 12).
+        let p = patient(&[(-24.0, 30), (2.0 / 3.0, 22), (48.0, 19), (72.0, 12)]);
+        let onset = patient_onset(&CONSENSUS_2016, Instrument::Ybocs, &p.infusion_starts, &p.ratings).unwrap();
+        assert_eq!((onset.partial_response_hours, onset.response_hours, onset.remission_hours), (Some(40.0 / 60.0), Some(48.0), Some(72.0)));
+        assert_eq!(onset.last_hours, 72.0);
+        // By hours since the most recent session: 40 min → 0-4 h; 48 h is 0 h after the
+        // second session → 0-4 h as well; 72 h is 24 h after it → 1-3 d.
+        let pct = |total: f64| (30.0 - total) / 30.0 * 100.0;
+        assert_eq!(onset.acute[0], Some((pct(22.0) + pct(19.0)) / 2.0));
+        assert_eq!(onset.acute[2], Some(pct(12.0)));
+        assert_eq!(onset.acute.iter().filter(|a| a.is_some()).count(), 2);
+        assert_eq!(onset.observation(Endpoint::Response), Observation { time: 48.0, event: true });
+        // Never meeting an endpoint is a censoring at the last treated rating.
+        let slow = patient(&[(-24.0, 30), (4.0, 27), (168.0, 24)]);
+        let slow = patient_onset(&CONSENSUS_2016, Instrument::Ybocs, &slow.infusion_starts, &slow.ratings).unwrap();
+        assert_eq!(slow.observation(Endpoint::PartialResponse), Observation { time: 168.0, event: false });
+        // No baseline: outside the cohort.
+        let unmeasured = patient(&[(4.0, 10)]);
+        assert!(patient_onset(&CONSENSUS_2016, Instrument::Ybocs, &unmeasured.infusion_starts, &unmeasured.ratings).is_none());
+    }
+
+    #[test]
     fn event_and_censoring_times_by_hand() {
         let c = onset(Endpoint::Response, &cohort());
         assert_eq!((c.n_patients(), c.n_events()), (3, 2));
