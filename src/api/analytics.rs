@@ -188,7 +188,7 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
         state
             .db(move |conn| {
                 // Page by patient so memory is bounded by the page, not the cohort.
-                let mut cohort = CohortAccumulator::new(&CONSENSUS_2016, filters.instrument, filters.endpoint);
+                let mut cohort = CohortAccumulator::new(filters.endpoint);
                 let mut after = None;
                 loop {
                     // One kept summary a patient (store::summaries), never their records.

@@ -26,7 +26,8 @@ use crate::store::assessments::AssessmentRecord;
 use crate::store::fhir::{self as search, Search};
 use crate::store::infusions::InfusionRecord;
 use crate::store::patients::Patient;
-use crate::store::{Page, records};
+use crate::store::records::{self, Kept};
+use crate::store::Page;
 
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 pub const FHIR_VERSION: &str = "4.0.1";
@@ -268,12 +269,17 @@ pub async fn metadata(req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(fhir(StatusCode::OK, &statement))
 }
 
-pub async fn patient(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+/// A read of one record of the clinic as its FHIR resource, audited like any read of it.
+async fn read<R: Kept + Send + 'static>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, render: fn(&R) -> Value) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     read_params(&req)?;
     let (id, actor) = (path_id(&req)?, caller.actor());
-    let patient = state.db(move |conn| records::read::<Patient>(conn, &actor, id)).await?;
-    Ok(fhir(StatusCode::OK, &patient_resource(&patient)))
+    let record = state.db(move |conn| records::read::<R>(conn, &actor, id)).await?;
+    Ok(fhir(StatusCode::OK, &render(&record)))
+}
+
+pub async fn patient(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    read(state, caller, req, patient_resource).await
 }
 
 pub async fn patients(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -285,11 +291,7 @@ pub async fn patients(state: web::Data<AppState>, caller: Caller, req: HttpReque
 }
 
 pub async fn observation(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    read_params(&req)?;
-    let (id, actor) = (path_id(&req)?, caller.actor());
-    let record = state.db(move |conn| records::read::<AssessmentRecord>(conn, &actor, id)).await?;
-    Ok(fhir(StatusCode::OK, &observation_resource(&record)))
+    read(state, caller, req, observation_resource).await
 }
 
 pub async fn observations(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -301,11 +303,7 @@ pub async fn observations(state: web::Data<AppState>, caller: Caller, req: HttpR
 }
 
 pub async fn administration(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    read_params(&req)?;
-    let (id, actor) = (path_id(&req)?, caller.actor());
-    let record = state.db(move |conn| records::read::<InfusionRecord>(conn, &actor, id)).await?;
-    Ok(fhir(StatusCode::OK, &administration_resource(&record)))
+    read(state, caller, req, administration_resource).await
 }
 
 pub async fn administrations(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {

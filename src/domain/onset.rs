@@ -11,7 +11,9 @@ use super::km::{self, Observation, Tally};
 use super::outcomes::{DefinitionSet, Endpoint};
 use super::trajectory::{DerivedRating, RatingPoint, instrument_series};
 
-/// One patient's data for one instrument: active infusion starts and active ratings.
+/// One patient's data for one instrument: active infusion starts and active ratings. The
+/// service reads kept summaries (`add_onset`); the tests build cohorts from records.
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct CohortPatient {
     pub infusion_starts: Vec<DateTime<Utc>>,
@@ -134,25 +136,14 @@ fn sample_sd(values: &[f64]) -> Option<f64> {
 /// Builds a cohort's onset figures patient by patient, so a large cohort can be read in
 /// pages: only the observations (two numbers a patient) and the bucket values stay.
 pub struct CohortAccumulator {
-    def: &'static DefinitionSet,
-    instrument: Instrument,
     endpoint: Endpoint,
     observations: Vec<Observation>,
     by_bucket: Vec<Vec<f64>>,
 }
 
 impl CohortAccumulator {
-    pub fn new(def: &'static DefinitionSet, instrument: Instrument, endpoint: Endpoint) -> Self {
-        CohortAccumulator { def, instrument, endpoint, observations: Vec::new(), by_bucket: vec![Vec::new(); ACUTE_BUCKETS.len()] }
-    }
-
-    /// Adds a patient from their records (the summary is derived here).
-    pub fn add(&mut self, patient: &CohortPatient) {
-        let mut starts = patient.infusion_starts.clone();
-        starts.sort();
-        if let Some(onset) = patient_onset(self.def, self.instrument, &starts, &patient.ratings) {
-            self.add_onset(&onset);
-        }
+    pub fn new(endpoint: Endpoint) -> Self {
+        CohortAccumulator { endpoint, observations: Vec::new(), by_bucket: vec![Vec::new(); ACUTE_BUCKETS.len()] }
     }
 
     /// Adds a patient from their kept onset summary.
@@ -173,10 +164,17 @@ impl CohortAccumulator {
     }
 }
 
+/// A cohort's onset from its patients' records (the summaries derived here): the tests'
+/// way in; the service reads the kept summaries.
+#[cfg(test)]
 pub fn cohort_onset(def: &'static DefinitionSet, instrument: Instrument, endpoint: Endpoint, patients: &[CohortPatient]) -> CohortOnset {
-    let mut cohort = CohortAccumulator::new(def, instrument, endpoint);
+    let mut cohort = CohortAccumulator::new(endpoint);
     for patient in patients {
-        cohort.add(patient);
+        let mut starts = patient.infusion_starts.clone();
+        starts.sort();
+        if let Some(onset) = patient_onset(def, instrument, &starts, &patient.ratings) {
+            cohort.add_onset(&onset);
+        }
     }
     cohort.finish()
 }
