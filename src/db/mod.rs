@@ -3,6 +3,7 @@
 
 pub mod schema;
 pub mod types;
+mod writer;
 
 use std::time::Duration;
 
@@ -58,7 +59,8 @@ pub struct DbManager {
 
 /// WAL lets readers run beside the one writer; the busy timeout makes writers queue
 /// instead of failing with "database is locked"; foreign keys are off by default in SQLite.
-/// synchronous=FULL: a 201 means the rating is on disk, even after a power cut.
+/// synchronous=FULL: a 201 means the rating is on disk, even after a power cut (the
+/// writer's commit syncs the WAL once for its whole group).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
 
@@ -69,16 +71,18 @@ impl ManageConnection for DbManager {
     fn connect(&self) -> Result<Db, ConnectionError> {
         match &self.backend {
             Backend::Postgres(url) => PgConnection::establish(url).map(Db::Pg),
-            Backend::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(path)?;
-                conn.batch_execute(SQLITE_PRAGMAS).map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(Db::Sqlite(conn))
-            }
+            Backend::Sqlite(path) => open_sqlite(path).map(Db::Sqlite),
         }
     }
 
+    /// Asked at every checkout. A PostgreSQL connection can be cut by a restart or a
+    /// proxy while it sits in the pool; a SQLite connection is an open file that cannot go
+    /// away under us, so it is not asked (a `SELECT 1` per request for nothing).
     fn is_valid(&self, conn: &mut Db) -> Result<(), ConnectionError> {
-        ping(conn).map_err(ConnectionError::CouldntSetupConfiguration)
+        match conn {
+            Db::Pg(_) => ping(conn).map_err(ConnectionError::CouldntSetupConfiguration),
+            Db::Sqlite(_) => Ok(()),
+        }
     }
 
     /// A connection still inside a transaction (a panic unwound through `write_tx`), or
@@ -90,6 +94,13 @@ impl ManageConnection for DbManager {
             Db::Sqlite(c) => in_transaction(c),
         }
     }
+}
+
+/// A SQLite connection with onset's settings: the pool's connections and the writer's.
+fn open_sqlite(path: &str) -> Result<SqliteConnection, ConnectionError> {
+    let mut conn = SqliteConnection::establish(path)?;
+    conn.batch_execute(SQLITE_PRAGMAS).map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
 }
 
 fn in_transaction<C>(conn: &mut C) -> bool
@@ -184,70 +195,9 @@ struct Version {
     version: String,
 }
 
-/// SQLite has one writer at a time. Writers of this process queue here rather than in
-/// SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and so turns
-/// contention into long, unfair waits. Other processes still meet the busy timeout.
+/// Writes to a SQLite database with no file of its own (in memory) take turns here; a file
+/// has its writer thread (`writer`).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Group commit for one SQLite file. A write transaction commits without waiting for the
-/// disk (`synchronous = NORMAL` for that transaction only: the WAL is written, not yet
-/// synced), leaves the writer lock to the next writer, and then waits until an fsync of
-/// the WAL that covers its commit has completed; only then does its caller answer. The
-/// transactions that commit while one fsync runs are all covered by the next one: under
-/// load, one fsync makes a whole group durable instead of one each. Each request keeps its
-/// own transaction, so one request's failure rolls back only its own work.
-///
-/// Why this is as durable as `synchronous = FULL`: in WAL mode a commit is a set of frames
-/// appended to the WAL, and it survives a power cut once those frames are on disk. NORMAL
-/// only skips the WAL sync at commit (SQLite still syncs around checkpoints,
-/// https://www.sqlite.org/pragma.html#pragma_synchronous); the fsync here puts it back
-/// before anyone is told the write happened. Linux's fsync flushes the file's dirty pages
-/// whichever descriptor wrote them.
-struct GroupCommit {
-    wal: std::path::PathBuf,
-    /// The sequence number of the last commit.
-    committed: std::sync::atomic::AtomicU64,
-    /// The last commit an fsync has covered; held while an fsync runs.
-    synced: std::sync::Mutex<u64>,
-}
-
-impl GroupCommit {
-    /// The group of a database file, one per file for the whole process.
-    fn of(file: &str) -> std::sync::Arc<GroupCommit> {
-        static GROUPS: std::sync::Mutex<Vec<(String, std::sync::Arc<GroupCommit>)>> = std::sync::Mutex::new(Vec::new());
-        let mut groups = GROUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, group)) = groups.iter().find(|(f, _)| f == file) {
-            return group.clone();
-        }
-        let group = std::sync::Arc::new(GroupCommit {
-            wal: format!("{file}-wal").into(),
-            committed: std::sync::atomic::AtomicU64::new(0),
-            synced: std::sync::Mutex::new(0),
-        });
-        groups.push((file.to_string(), group.clone()));
-        group
-    }
-
-    /// Called under the writer lock right after a commit: its sequence number.
-    fn committed(&self) -> u64 {
-        self.committed.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1
-    }
-
-    /// Returns once commit `seq` is on disk: at once if an fsync since covered it,
-    /// otherwise after the fsync this caller runs, which covers every commit so far.
-    fn durable(&self, seq: u64) -> std::io::Result<()> {
-        let mut synced = self.synced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *synced >= seq {
-            return Ok(());
-        }
-        // Every commit numbered up to here has finished writing its frames.
-        let covered = self.committed.load(std::sync::atomic::Ordering::Acquire);
-        // Opened afresh each time: SQLite may have removed and recreated the WAL.
-        std::fs::File::open(&self.wal)?.sync_data()?;
-        *synced = covered;
-        Ok(())
-    }
-}
 
 #[derive(diesel::QueryableByName)]
 struct DatabaseFile {
@@ -263,37 +213,28 @@ fn sqlite_file(conn: &mut SqliteConnection) -> diesel::QueryResult<Option<String
     Ok(files.into_iter().find(|f| f.name == "main").map(|f| f.file).filter(|f| !f.is_empty()))
 }
 
-/// Runs `f` in a write transaction; never nest it. On SQLite it is `BEGIN IMMEDIATE` (a
-/// deferred transaction that reads and then writes cannot wait for the lock: SQLITE_BUSY
-/// at once, while an immediate one queues like any writer), committed in a group (see
-/// `GroupCommit`): when this returns Ok, the transaction is on disk.
-pub fn write_tx<T, E>(conn: &mut Db, f: impl FnOnce(&mut Db) -> Result<T, E>) -> Result<T, E>
+/// Runs `f` in a write transaction; when this returns Ok, the transaction is on disk.
+///
+/// On PostgreSQL it is a transaction on `conn`. On SQLite, `f` runs on the database file's
+/// one writer thread (see `writer`), in a savepoint of the group of writes committed
+/// together, and `conn` itself is not written through. Called inside a transaction (from
+/// the writer, or from a caller's own), it is a savepoint of that transaction.
+pub fn write_tx<T, E>(conn: &mut Db, f: impl FnOnce(&mut Db) -> Result<T, E> + Send) -> Result<T, E>
 where
-    E: From<diesel::result::Error>,
+    T: Send,
+    E: From<diesel::result::Error> + Send,
 {
     let Db::Sqlite(sqlite) = conn else { return conn.transaction(f) };
-    let group = sqlite_file(sqlite)?.map(|file| GroupCommit::of(&file));
-    let seq = {
-        let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if group.is_some() {
-            sqlite.batch_execute("PRAGMA synchronous = NORMAL")?;
-        }
-        let outcome = sqlite_transaction(conn, f);
-        let Db::Sqlite(sqlite) = conn else { unreachable!("the variant does not change") };
-        // Back to FULL whatever happened: a statement outside `write_tx` syncs on its own.
-        // A failure here does not undo a commit that happened, so it is logged, not returned.
-        if group.is_some() {
-            if let Err(e) = sqlite.batch_execute("PRAGMA synchronous = FULL") {
-                tracing::error!(error = %e, "could not set synchronous = FULL back on a connection");
-            }
-        }
-        let value = outcome?;
-        (group.as_ref().map(|g| g.committed()), value)
-    };
-    if let (Some(group), (Some(seq), _)) = (&group, &seq) {
-        group.durable(*seq).map_err(|e| diesel::result::Error::QueryBuilderError(format!("cannot sync the write-ahead log: {e}").into()))?;
+    if in_transaction(sqlite) {
+        return conn.transaction(f);
     }
-    Ok(seq.1)
+    match sqlite_file(sqlite)? {
+        Some(file) => writer::write(&file, f),
+        None => {
+            let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            sqlite_transaction(conn, f)
+        }
+    }
 }
 
 fn sqlite_transaction<T, E>(conn: &mut Db, f: impl FnOnce(&mut Db) -> Result<T, E>) -> Result<T, E>
@@ -317,35 +258,5 @@ where
             Tm::rollback_transaction(sqlite)?;
             Err(e)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_fsync_covers_every_commit_before_it() {
-        let dir = std::env::temp_dir().join(format!("onset-group-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("db").to_string_lossy().to_string();
-        std::fs::write(format!("{file}-wal"), b"frames").unwrap();
-        let group = GroupCommit::of(&file);
-        assert!(std::sync::Arc::ptr_eq(&group, &GroupCommit::of(&file)), "one group per file");
-        // Three commits land while nobody syncs; the first to ask syncs for all three.
-        let (first, _, third) = (group.committed(), group.committed(), group.committed());
-        group.durable(first).unwrap();
-        assert_eq!(*group.synced.lock().unwrap(), third);
-        // A later commit needs a sync of its own; an earlier one is already covered.
-        let fourth = group.committed();
-        group.durable(third).unwrap();
-        assert_eq!(*group.synced.lock().unwrap(), third);
-        group.durable(fourth).unwrap();
-        assert_eq!(*group.synced.lock().unwrap(), fourth);
-        // A WAL that cannot be synced is an error, never a silent success.
-        std::fs::remove_file(format!("{file}-wal")).unwrap();
-        let fifth = group.committed();
-        assert!(group.durable(fifth).is_err());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

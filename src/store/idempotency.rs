@@ -52,7 +52,7 @@ fn find(conn: &mut Db, key: &IdempotencyKey) -> ApiResult<Option<Stored>> {
 
 /// Runs `create` once per key: a repeat gets the stored response, a concurrent twin
 /// waits on the key's row and then gets it too.
-pub fn once(conn: &mut Db, key: Option<&IdempotencyKey>, create: impl FnOnce(&mut Db) -> ApiResult<Stored>) -> ApiResult<Stored> {
+pub fn once(conn: &mut Db, key: Option<&IdempotencyKey>, create: impl FnOnce(&mut Db) -> ApiResult<Stored> + Send) -> ApiResult<Stored> {
     let Some(key) = key else { return write_tx(conn, create) };
     if let Some(stored) = find(conn, key)? {
         return Ok(stored);

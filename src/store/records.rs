@@ -30,7 +30,7 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     /// The content as a client sends it: every field optional, so a patch can merge over it.
     type Input: DeserializeOwned + Serialize;
     /// What a new record belongs to: its patient, or nothing (a patient itself).
-    type Owner: Copy + Send + 'static;
+    type Owner: Copy + Send + Sync + 'static;
     /// The audit entity and revision kind, e.g. `assessment`.
     const ENTITY: &'static str;
     /// How the audit names a change that keeps the record active.
@@ -190,7 +190,7 @@ pub fn create<R: Kept>(
     actor: &Actor,
     owner: R::Owner,
     request: ApiResult<(R::Fields, Option<IdempotencyKey>)>,
-    render: impl FnOnce(&R) -> Stored,
+    render: impl FnOnce(&R) -> Stored + Send,
 ) -> ApiResult<Stored> {
     R::check_owner(conn, actor.clinic_id, owner)?;
     let (fields, key) = request?;

@@ -190,7 +190,7 @@ pub fn update(
     conn: &mut Db,
     actor: &Actor,
     id: Uuid,
-    precondition: impl FnOnce(i32) -> ApiResult<()>,
+    precondition: impl FnOnce(i32) -> ApiResult<()> + Send,
     change: UserChange,
 ) -> ApiResult<User> {
     write_tx(conn, |conn| {

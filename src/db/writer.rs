@@ -1,0 +1,300 @@
+//! SQLite's one writer. SQLite lets one connection write at a time; rather than have every
+//! request thread take turns on its own connection, each database file gets one writer
+//! thread with one connection, and every write transaction of this process runs there.
+//! The writes that queue up while a group runs form the next group: one `BEGIN IMMEDIATE`,
+//! a savepoint per write (so a write that fails rolls back only its own work), and one
+//! `COMMIT` whose fsync (`synchronous = FULL`) makes the whole group durable. A caller is
+//! answered only after that commit.
+//!
+//! Why a thread of its own: a SQLite connection in WAL mode drops its whole page cache
+//! whenever another connection has written since its last transaction, so writers taking
+//! turns each begin cold and read their pages again. The one writer keeps its cache, and
+//! a group writes each shared page (the right-hand leaves of time-ordered keys, the
+//! indexes) to the WAL once instead of once per request.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::result::{DatabaseErrorKind, Error};
+use diesel::{Connection, SqliteConnection};
+
+use super::Db;
+
+/// At most this many writes share one commit, so that none waits behind a long group.
+const MOST_PER_GROUP: usize = 64;
+/// A writer with nothing to do for this long closes its connection and ends its thread;
+/// the next write starts another.
+const IDLE: Duration = Duration::from_secs(30);
+
+/// A write as the writer thread sees it: run it on the writer's connection.
+type Work = Box<dyn FnOnce(&mut Db) + Send + 'static>;
+
+/// How a write's group ended, sent back to its caller.
+enum Ended {
+    Committed,
+    /// The group could not begin or commit: nothing of it was written.
+    Failed(Option<DatabaseErrorKind>, String),
+    /// The write panicked; its savepoint was rolled back, and the panic goes on in the caller.
+    Panicked(Box<dyn Any + Send>),
+}
+
+struct Job {
+    work: Work,
+    ended: mpsc::SyncSender<Ended>,
+}
+
+/// The writer of one database file.
+pub(super) struct Writer {
+    file: String,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Whether a thread is serving this queue.
+    serving: bool,
+}
+
+impl Writer {
+    /// The writer of a database file, one per file for the whole process.
+    fn of(file: &str) -> Arc<Writer> {
+        static WRITERS: Mutex<Option<HashMap<String, Arc<Writer>>>> = Mutex::new(None);
+        let mut writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer = writers
+            .get_or_insert_with(HashMap::new)
+            .entry(file.to_string())
+            .or_insert_with(|| Arc::new(Writer { file: file.to_string(), queue: Mutex::new(Queue::default()), wake: Condvar::new() }));
+        writer.clone()
+    }
+
+    fn submit(self: &Arc<Self>, job: Job) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.jobs.push_back(job);
+        if !queue.serving {
+            queue.serving = true;
+            let writer = self.clone();
+            let spawned = std::thread::Builder::new().name("onset-sqlite-writer".into()).spawn(move || writer.serve());
+            if let Err(e) = spawned {
+                // Nobody will run the queue: answer its jobs (their callers are waiting).
+                queue.serving = false;
+                for job in queue.jobs.drain(..) {
+                    let _ = job.ended.send(Ended::Failed(None, format!("cannot start the database writer: {e}")));
+                }
+            }
+            return;
+        }
+        self.wake.notify_one();
+    }
+
+    /// The writer thread: takes the queue a group at a time until it has been idle a while.
+    fn serve(self: Arc<Self>) {
+        let mut conn: Option<Db> = None;
+        loop {
+            let group: Vec<Job> = {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                while queue.jobs.is_empty() {
+                    let (woken, timeout) = self.wake.wait_timeout(queue, IDLE).unwrap_or_else(PoisonError::into_inner);
+                    queue = woken;
+                    if timeout.timed_out() && queue.jobs.is_empty() {
+                        queue.serving = false;
+                        return;
+                    }
+                }
+                let take = queue.jobs.len().min(MOST_PER_GROUP);
+                queue.jobs.drain(..take).collect()
+            };
+            if conn.is_none() {
+                match super::open_sqlite(&self.file) {
+                    Ok(opened) => conn = Some(Db::Sqlite(opened)),
+                    Err(e) => {
+                        fail(group, None, &format!("cannot open the database: {e}"));
+                        continue;
+                    }
+                }
+            }
+            if let Some(db) = conn.as_mut() {
+                if !run_group(db, group) {
+                    conn = None; // a connection whose transaction state is lost is not reused
+                }
+            }
+        }
+    }
+}
+
+fn fail(jobs: Vec<Job>, kind: Option<DatabaseErrorKind>, message: &str) {
+    for job in jobs {
+        drop(job.work);
+        let _ = job.ended.send(Ended::Failed(kind, message.to_string()));
+    }
+}
+
+fn kind_of(e: &Error) -> Option<DatabaseErrorKind> {
+    match e {
+        Error::DatabaseError(kind, _) => Some(*kind),
+        _ => None,
+    }
+}
+
+/// Runs one group in one transaction and answers each caller. False when the connection
+/// is left in a state that must not be reused.
+fn run_group(db: &mut Db, group: Vec<Job>) -> bool {
+    type Tm = AnsiTransactionManager;
+    let Db::Sqlite(sqlite) = db else { unreachable!("the writer holds a SQLite connection") };
+    if let Err(e) = Tm::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
+        fail(group, kind_of(&e), &e.to_string());
+        return !Tm::is_broken_transaction_manager(sqlite);
+    }
+    let mut ran: Vec<(mpsc::SyncSender<Ended>, Option<Box<dyn Any + Send>>)> = Vec::with_capacity(group.len());
+    let mut jobs = group.into_iter();
+    let mut intact = true;
+    for Job { work, ended } in jobs.by_ref() {
+        // Each write opens its own savepoint (`Connection::transaction` inside a transaction).
+        let panicked = catch_unwind(AssertUnwindSafe(|| work(db))).err();
+        let Db::Sqlite(sqlite) = db else { unreachable!("the variant does not change") };
+        if panicked.is_some() {
+            // The panic skipped the savepoint's end: roll the write back to its start.
+            intact = matches!(depth(sqlite), Some(2)) && Tm::rollback_transaction(sqlite).is_ok();
+        }
+        // Anything but the group's own transaction, one deep, means a write's statements
+        // ended it (SQLite rolls back on some errors): the group cannot be committed.
+        intact = intact && depth(sqlite) == Some(1);
+        ran.push((ended, panicked));
+        if !intact {
+            break;
+        }
+    }
+    let Db::Sqlite(sqlite) = db else { unreachable!("the variant does not change") };
+    let committed = if intact { Tm::commit_transaction(sqlite) } else { Err(Error::BrokenTransactionManager) };
+    let failure = committed.err().map(|e| {
+        let _ = Tm::rollback_transaction(sqlite);
+        (kind_of(&e), format!("the write's group could not be committed: {e}"))
+    });
+    for (ended, panicked) in ran {
+        let answer = match (panicked, &failure) {
+            (Some(payload), _) => Ended::Panicked(payload),
+            (None, None) => Ended::Committed,
+            (None, Some((kind, message))) => Ended::Failed(*kind, message.clone()),
+        };
+        let _ = ended.send(answer);
+    }
+    let rest: Vec<Job> = jobs.collect();
+    fail(rest, None, "an earlier write in its group broke the transaction; nothing was written");
+    failure.is_none() || !Tm::is_broken_transaction_manager(sqlite) && depth(sqlite).is_none()
+}
+
+fn depth(sqlite: &mut SqliteConnection) -> Option<u32> {
+    AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth().ok().flatten().map(std::num::NonZeroU32::get)
+}
+
+/// Runs `f` as a write transaction on the writer of `file`, in a savepoint of the group
+/// it joins, and returns once that group is durable (or has failed: then nothing of `f`
+/// was written).
+pub(super) fn write<T, E>(file: &str, f: impl FnOnce(&mut Db) -> Result<T, E> + Send) -> Result<T, E>
+where
+    T: Send,
+    E: From<Error> + Send,
+{
+    let mut outcome: Option<Result<T, E>> = None;
+    let (ended_tx, ended) = mpsc::sync_channel(1);
+    {
+        let slot = &mut outcome;
+        let work: Box<dyn FnOnce(&mut Db) + Send + '_> = Box::new(move |conn: &mut Db| *slot = Some(conn.transaction(f)));
+        // SAFETY: `work` borrows `f`'s captures and `outcome` from this frame. The writer
+        // thread runs or drops `work` before it answers on `ended` (or drops the answer's
+        // sender, which lives beside `work` and is dropped after it), and this frame does
+        // not return, nor unwind, before `ended.recv()` below has returned. So nothing
+        // borrowed is touched after this frame ends: the same argument as a scoped thread.
+        let work: Work = unsafe { std::mem::transmute::<Box<dyn FnOnce(&mut Db) + Send + '_>, Work>(work) };
+        Writer::of(file).submit(Job { work, ended: ended_tx });
+    }
+    match ended.recv() {
+        Ok(Ended::Committed) => outcome.unwrap_or_else(|| Err(Error::QueryBuilderError("the writer answered a write it did not run".into()).into())),
+        Ok(Ended::Failed(kind, message)) => Err(match kind {
+            Some(kind) => Error::DatabaseError(kind, Box::new(message)),
+            None => Error::QueryBuilderError(message.into()),
+        }
+        .into()),
+        Ok(Ended::Panicked(payload)) => resume_unwind(payload),
+        Err(_) => Err(Error::QueryBuilderError("the database writer stopped before answering".into()).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::RunQueryDsl;
+
+    fn file() -> (std::path::PathBuf, String) {
+        let dir = std::env::temp_dir().join(format!("onset-writer-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db").to_string_lossy().to_string();
+        let mut conn = super::super::open_sqlite(&path).unwrap();
+        diesel::sql_query("CREATE TABLE t (n INTEGER PRIMARY KEY)").execute(&mut conn).unwrap();
+        (dir, path)
+    }
+
+    fn count(path: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = super::super::open_sqlite(path).unwrap();
+        diesel::sql_query("SELECT count(*) AS n FROM t").get_result::<N>(&mut conn).unwrap().n
+    }
+
+    fn insert(conn: &mut Db, n: i64) -> Result<i64, Error> {
+        diesel::sql_query(format!("INSERT INTO t (n) VALUES ({n})")).execute(conn)?;
+        Ok(n)
+    }
+
+    #[test]
+    fn writes_from_many_threads_each_commit_and_a_failure_undoes_only_its_own() {
+        let (dir, path) = file();
+        let threads: Vec<_> = (0..16)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    // Thread 7 inserts its row and then a duplicate: its savepoint rolls back both.
+                    write(&path, |conn| {
+                        let n = insert(conn, i)?;
+                        if i == 7 { insert(conn, 0) } else { Ok(n) }
+                    })
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        for (i, result) in results.iter().enumerate() {
+            match result {
+                Ok(n) => assert_eq!(*n, i as i64),
+                Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => assert_eq!(i, 7),
+                Err(e) => panic!("write {i}: {e}"),
+            }
+        }
+        assert_eq!(count(&path), 15, "every write but the failed one is on disk");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_panicking_write_panics_in_its_caller_and_leaves_no_trace() {
+        let (dir, path) = file();
+        let caught = catch_unwind(|| {
+            write(&path, |conn| -> Result<(), Error> {
+                insert(conn, 1)?;
+                panic!("the write's own bug");
+            })
+        });
+        let message = caught.unwrap_err().downcast::<&str>().map(|m| *m).unwrap_or_default();
+        assert_eq!(message, "the write's own bug");
+        // The writer goes on, and the panicked write left nothing.
+        assert_eq!(write(&path, |conn| insert(conn, 2)).unwrap(), 2);
+        assert_eq!(count(&path), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
