@@ -30,6 +30,11 @@ const MOST_PER_GROUP: usize = 64;
 /// the next write starts another.
 const IDLE: Duration = Duration::from_secs(30);
 
+/// After this many groups the writer asks its checkpointer to copy the WAL back into the
+/// database (SQLite's own automatic checkpoint, at 1,000 pages, would run inside a commit,
+/// and every write queued behind it would wait for its fsyncs).
+const GROUPS_PER_CHECKPOINT: u32 = 64;
+
 /// A write as the writer thread sees it: run it on the writer's connection.
 type Work = Box<dyn FnOnce(&mut Db) + Send + 'static>;
 
@@ -95,6 +100,9 @@ impl Writer {
     /// The writer thread: takes the queue a group at a time until it has been idle a while.
     fn serve(self: Arc<Self>) {
         let mut conn: Option<Db> = None;
+        // Ends when this thread does (its sender is dropped).
+        let checkpoints = self.checkpointer();
+        let mut groups_since_checkpoint = 0;
         loop {
             let group: Vec<Job> = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -110,7 +118,7 @@ impl Writer {
                 queue.jobs.drain(..take).collect()
             };
             if conn.is_none() {
-                match super::open_sqlite(&self.file) {
+                match open_writer(&self.file) {
                     Ok(opened) => conn = Some(Db::Sqlite(opened)),
                     Err(e) => {
                         fail(group, None, &format!("cannot open the database: {e}"));
@@ -122,9 +130,41 @@ impl Writer {
                 if !run_group(db, group) {
                     conn = None; // a connection whose transaction state is lost is not reused
                 }
+                groups_since_checkpoint += 1;
+                if groups_since_checkpoint >= GROUPS_PER_CHECKPOINT {
+                    groups_since_checkpoint = 0;
+                    // Full means a checkpoint is already asked for: that one covers this.
+                    let _ = checkpoints.as_ref().map(|c| c.try_send(()));
+                }
             }
         }
     }
+
+    /// A thread with a connection of its own that runs passive checkpoints when asked:
+    /// they copy committed frames from the WAL into the database beside the writer, never
+    /// blocking it. `None` if no thread could be started: the writer then leaves
+    /// checkpoints to SQLite.
+    fn checkpointer(&self) -> Option<mpsc::SyncSender<()>> {
+        let (ask, asked) = mpsc::sync_channel::<()>(1);
+        let file = self.file.clone();
+        let run = move || {
+            let Ok(mut conn) = super::open_sqlite(&file) else { return };
+            while asked.recv().is_ok() {
+                if let Err(e) = diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, file, "a WAL checkpoint failed; the next one retries");
+                }
+            }
+        };
+        std::thread::Builder::new().name("onset-sqlite-checkpoint".into()).spawn(run).ok().map(|_| ask)
+    }
+}
+
+/// The writer's connection: checkpoints are its checkpointer's job, not its commits'.
+fn open_writer(file: &str) -> Result<SqliteConnection, diesel::ConnectionError> {
+    let mut conn = super::open_sqlite(file)?;
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA wal_autocheckpoint = 0")
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
 }
 
 fn fail(jobs: Vec<Job>, kind: Option<DatabaseErrorKind>, message: &str) {
