@@ -61,8 +61,10 @@ pub struct DbManager {
 /// instead of failing with "database is locked"; foreign keys are off by default in SQLite.
 /// synchronous=FULL: a 201 means the rating is on disk, even after a power cut (the
 /// writer's commit syncs the WAL once for its whole group).
+/// temp_store=MEMORY: each write is a savepoint of its group, and a savepoint's journal
+/// of the pages it changed lives in memory instead of a temporary file.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;";
 
 impl ManageConnection for DbManager {
     type Connection = Db;
