@@ -7,7 +7,8 @@
 # Needs wrk and pgbench (Debian: apt-get install wrk postgresql-client) and a PostgreSQL
 # at $BENCH_PG (default postgres://postgres@127.0.0.1:5432) where the user may create
 # databases. Sizes: BENCH_PATIENTS (20000, the clinic that is written and read),
-# BENCH_SMALL (2000) and BENCH_LARGE (100000) for the analytics growth, BENCH_SECONDS (10);
+# BENCH_SMALL (2000) and BENCH_LARGE (100000) for the analytics growth, BENCH_SECONDS (10),
+# BENCH_SELF_REPORTS (5000 single-use links answered);
 # BENCH_BIN (target/release/onset) to measure another build side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ PATIENTS="${BENCH_PATIENTS:-20000}"
 SMALL="${BENCH_SMALL:-2000}"
 LARGE="${BENCH_LARGE:-100000}"
 SECONDS_EACH="${BENCH_SECONDS:-10}"
+SELF_REPORTS="${BENCH_SELF_REPORTS:-5000}"
 PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 BIN="${BENCH_BIN:-target/release/onset}"
 PORT="${BENCH_PORT:-18950}"
@@ -31,6 +33,7 @@ export ONSET_JWT_SECRET="benchmark secret that is at least thirty-two bytes"
 export ONSET_EXPORT_KEY="benchmark export key, thirty-two bytes or more"
 export ONSET_LOGIN_PER_ADDRESS_PER_MINUTE=1000000
 export ONSET_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000
+export ONSET_SELF_REPORT_PER_ADDRESS_PER_MINUTE=1000000
 export RUST_LOG=error
 
 json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
@@ -76,6 +79,9 @@ run() {
     token=$(login 1)
     patients=$(curl -sf "$BASE/api/v1/patients?limit=500" -H "authorization: Bearer $token" | json '["items"]' | python3 -c "import sys, ast; print(','.join(p['id'] for p in ast.literal_eval(sys.stdin.read())))")
 
+    # Two seconds of writes first, not measured: threads, connections and caches start
+    # warm for every build alike.
+    TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d2s -s bench/post_rating.lua "$BASE" >/dev/null
     echo "== $backend: rating writes, 16 connections, ${SECONDS_EACH}s" >&2
     TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s bench/post_rating.lua "$BASE" >"$WORK/writes.txt"
     local raw
@@ -94,6 +100,13 @@ run() {
 
     echo "== $backend: due-list reads, 16 connections, ${SECONDS_EACH}s" >&2
     wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -H "authorization: Bearer $token" "$BASE/api/v1/due?limit=50" >"$WORK/due.txt"
+
+    echo "== $backend: self-report submissions, $SELF_REPORTS single-use links, 16 connections" >&2
+    python3 bench/self_report_links.py "$BASE" "$token" "$patients" "$SELF_REPORTS" "$WORK/links.txt" >/dev/null
+    # Each link answers once: the run is short enough that they do not run out.
+    LINKS="$WORK/links.txt" WRK_THREADS=2 wrk -t2 -c16 -d2s --latency -s bench/post_self_report.lua "$BASE" >"$WORK/self.txt"
+    local answered; answered=$(awk '/^answered/ {printf "%.0f", $2 / ($4 / 1e6)}' "$WORK/self.txt")
+    [ "$(awk '/^answered/ {print $2}' "$WORK/self.txt")" -lt "$SELF_REPORTS" ] || answered="$answered (links ran out: raise BENCH_SELF_REPORTS)"
 
     local pair_rows=""
     if [ "$backend" = postgres ]; then
@@ -164,6 +177,7 @@ run() {
     echo "| onset writes / raw inserts | $(awk -v a="$writes" -v b="$raw" 'BEGIN {printf "%.0f %%", 100 * a / b}') |"
     echo "| trajectory reads, 16 connections | $(wrk_rate "$WORK/reads.txt")/s, p50 $(wrk_ms "$WORK/reads.txt" 50%) ms, p99 $(wrk_ms "$WORK/reads.txt" 99%) ms $(wrk_errors "$WORK/reads.txt" | tr '\n' ' ') |"
     echo "| due-list reads, 16 connections | $(wrk_rate "$WORK/due.txt")/s, p50 $(wrk_ms "$WORK/due.txt" 50%) ms, p99 $(wrk_ms "$WORK/due.txt" 99%) ms $(wrk_errors "$WORK/due.txt" | tr '\n' ' ') |"
+    echo "| self-report submissions (each link used once), 16 connections | $answered/s, p50 $(wrk_ms "$WORK/self.txt" 50%) ms, p99 $(wrk_ms "$WORK/self.txt" 99%) ms $(wrk_errors "$WORK/self.txt" | tr '\n' ' ') |"
     printf '%s' "$pair_rows"
     printf '%s' "$analytics"
     printf '%s' "$exports"
