@@ -301,10 +301,11 @@ mod tests {
             .map(|i| {
                 let path = path.clone();
                 std::thread::spawn(move || {
-                    // Thread 7 inserts its row and then a duplicate: its savepoint rolls back both.
+                    // Thread 7 inserts its row and then that row again: its savepoint rolls
+                    // back both, whatever ran before or after it in its group.
                     write(&path, |conn| {
                         let n = insert(conn, i)?;
-                        if i == 7 { insert(conn, 0) } else { Ok(n) }
+                        if i == 7 { insert(conn, i) } else { Ok(n) }
                     })
                 })
             })
