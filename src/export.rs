@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::db::Pool;
 use crate::domain::anonymise::{age_at_first_infusion, subject_id};
 use crate::domain::fields::vocabulary;
-use crate::domain::export::{Cell, Column, RATING_COLUMNS, RatingRow, SESSION_COLUMNS, SessionRow, Subject, cells};
+use crate::domain::export::{Column, RATING_COLUMNS, RatingRow, SESSION_COLUMNS, SessionRow, Subject};
 use crate::domain::hours_between;
 use crate::domain::instruments::Instrument;
 use crate::domain::redcap;
@@ -74,56 +74,92 @@ const BATCH_PATIENTS: i64 = 200;
 /// export's memory, whatever the size of a batch.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// Writes rows in one format, column order as the codebook's.
+/// Writes rows in one format, column order as the codebook's. One CSV writer serves the
+/// whole export (a writer per row cost an 8 KiB buffer each), and cells are written from
+/// one scratch buffer, so a row allocates nothing once the export is under way.
 struct Formatter {
     format: Format,
-    buffer: Vec<u8>,
+    /// The formatted bytes not yet handed on: the CSV writer writes here (each row is
+    /// flushed out of its own buffer), and so do NDJSON rows.
+    out: Output,
+    csv: csv::Writer<Output>,
+    cell: String,
+}
+
+/// The formatter's bytes, shared with the CSV writer that appends to them.
+#[derive(Clone, Default)]
+struct Output(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Output {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn csv_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(format!("csv: {e}"))
 }
 
 impl Formatter {
     fn new(format: Format) -> Formatter {
-        Formatter { format, buffer: Vec::with_capacity(64 * 1024) }
+        let out = Output::default();
+        let csv = csv::WriterBuilder::new().has_headers(false).from_writer(out.clone());
+        Formatter { format, out, csv, cell: String::new() }
     }
 
-    fn csv_line<'a>(&mut self, fields: impl Iterator<Item = std::borrow::Cow<'a, str>>) -> ApiResult<()> {
-        let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(&mut self.buffer);
-        writer.write_record(fields.map(|f| f.into_owned())).map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
-        writer.flush().map_err(|e| ApiError::Internal(format!("csv: {e}")))
-    }
-
-    fn line(&mut self, fields: Vec<String>) -> ApiResult<()> {
-        self.csv_line(fields.into_iter().map(std::borrow::Cow::Owned))
+    fn line<I: AsRef<[u8]>>(&mut self, fields: impl IntoIterator<Item = I>) -> ApiResult<()> {
+        self.csv.write_record(fields).map_err(csv_error)?;
+        self.csv.flush().map_err(csv_error)
     }
 
     fn header<R>(&mut self, columns: &[Column<R>]) -> ApiResult<()> {
         match self.format {
-            Format::Csv => self.csv_line(columns.iter().map(|c| c.name.into())),
+            Format::Csv => self.line(columns.iter().map(|c| c.name)),
             Format::Ndjson => Ok(()),
         }
     }
 
-    fn row<R>(&mut self, columns: &[Column<R>], values: &[Cell]) -> ApiResult<()> {
+    fn row<R>(&mut self, columns: &[Column<R>], row: &R) -> ApiResult<()> {
         match self.format {
-            Format::Csv => self.csv_line(values.iter().map(|v| v.to_csv().into())),
+            Format::Csv => {
+                for column in columns {
+                    self.cell.clear();
+                    (column.value)(row).write_csv(&mut self.cell);
+                    self.csv.write_field(self.cell.as_bytes()).map_err(csv_error)?;
+                }
+                self.csv.write_record(None::<&[u8]>).map_err(csv_error)?;
+                self.csv.flush().map_err(csv_error)
+            }
             Format::Ndjson => {
                 // Built by hand so that keys keep the codebook's order.
-                self.buffer.push(b'{');
-                for (i, (column, value)) in columns.iter().zip(values).enumerate() {
+                let mut out = self.out.0.borrow_mut();
+                let out = &mut *out;
+                out.push(b'{');
+                for (i, column) in columns.iter().enumerate() {
                     if i > 0 {
-                        self.buffer.push(b',');
+                        out.push(b',');
                     }
-                    serde_json::to_writer(&mut self.buffer, column.name).map_err(|e| ApiError::Internal(e.to_string()))?;
-                    self.buffer.push(b':');
-                    serde_json::to_writer(&mut self.buffer, &value.to_json()).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    serde_json::to_writer(&mut *out, column.name).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    out.push(b':');
+                    serde_json::to_writer(&mut *out, &(column.value)(row).to_json()).map_err(|e| ApiError::Internal(e.to_string()))?;
                 }
-                self.buffer.extend_from_slice(b"}\n");
+                out.extend_from_slice(b"}\n");
                 Ok(())
             }
         }
     }
 
+    fn len(&self) -> usize {
+        self.out.0.borrow().len()
+    }
+
     fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buffer)
+        std::mem::replace(&mut *self.out.0.borrow_mut(), Vec::with_capacity(CHUNK_BYTES + 4096))
     }
 }
 
@@ -172,7 +208,7 @@ fn patient_rows(
                     series_number: s.series_number,
                     hours_since_first_infusion: starts.first().map(|first| hours_between(*first, s.session.started_at)),
                 };
-                out.row(SESSION_COLUMNS, &cells(SESSION_COLUMNS, &row))?;
+                out.row(SESSION_COLUMNS, &row)?;
                 rows += 1;
             }
         }
@@ -197,7 +233,7 @@ fn patient_rows(
                         instance += 1;
                         out.line(redcap::rating_record(&row, instance))?;
                     } else {
-                        out.row(RATING_COLUMNS, &cells(RATING_COLUMNS, &row))?;
+                        out.row(RATING_COLUMNS, &row)?;
                     }
                     rows += 1;
                 }
@@ -214,7 +250,7 @@ pub fn run(pool: &Pool, key: &[u8], request: &ExportRequest, mut sink: impl FnMu
     match request.kind {
         Kind::Assessments => out.header(RATING_COLUMNS)?,
         Kind::Infusions => out.header(SESSION_COLUMNS)?,
-        Kind::Redcap => out.line(redcap::record_columns().into_iter().map(String::from).collect())?,
+        Kind::Redcap => out.line(redcap::record_columns())?,
     }
     let mut rows = 0;
     let mut after = None;
@@ -239,7 +275,7 @@ pub fn run(pool: &Pool, key: &[u8], request: &ExportRequest, mut sink: impl FnMu
             });
             let own_ratings = ratings.remove(&patient.id).unwrap_or_default();
             rows += patient_rows(request, subject, &starts, &own_sessions, &own_ratings, &mut out)?;
-            if out.buffer.len() >= CHUNK_BYTES && !sink(out.take()) {
+            if out.len() >= CHUNK_BYTES && !sink(out.take()) {
                 return Ok(rows);
             }
         }

@@ -63,6 +63,21 @@ impl AppState {
         .await?
     }
 
+    /// Runs `work` for an authenticated caller: the account is checked first, in the same
+    /// blocking hop and on the same connection (see `Caller::check_account`).
+    pub async fn db_as<T, F>(&self, caller: &crate::auth::Caller, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
+    {
+        let caller = caller.clone();
+        self.db(move |conn| {
+            caller.check_account(conn)?;
+            work(conn)
+        })
+        .await
+    }
+
     /// One tick of the scheduler at the clock's time: windows opened and closed, and
     /// REMS forms past their deadline alerted.
     pub async fn tick(&self) -> ApiResult<crate::store::due::Tick> {

@@ -35,7 +35,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
         return Err(validation(errors));
     }
     let (actor, filter) = (caller.actor(), AlertFilter { status, kind, patient });
-    Ok(list_response(state.db(move |conn| alerts::list(conn, &actor, &filter, page)).await?))
+    Ok(list_response(state.db_as(&caller, move |conn| alerts::list(conn, &actor, &filter, page)).await?))
 }
 
 #[derive(Deserialize)]
@@ -58,5 +58,5 @@ pub async fn acknowledge(state: web::Data<AppState>, caller: Caller, req: HttpRe
         Ok(note)
     });
     let (actor, now) = (caller.actor(), state.clock.now());
-    Ok(HttpResponse::Ok().json(state.db(move |conn| alerts::acknowledge(conn, &actor, id, note, now)).await?))
+    Ok(HttpResponse::Ok().json(state.db_as(&caller, move |conn| alerts::acknowledge(conn, &actor, id, note, now)).await?))
 }

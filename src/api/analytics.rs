@@ -186,7 +186,7 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     let selected = {
         let filters = filters.clone();
         state
-            .db(move |conn| {
+            .db_as(&caller, move |conn| {
                 // Page by patient so memory is bounded by the page, not the cohort.
                 let mut cohort = CohortAccumulator::new(filters.endpoint);
                 let mut after = None;
@@ -212,6 +212,6 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     };
     let actor = caller.actor();
     let detail = json!({"filters": given, "n_patients": selected.n_patients(), "n_events": selected.n_events(), "suppressed": view.report.suppressed});
-    state.db(move |conn| Ok(audit::append(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
+    state.db_as(&caller, move |conn| Ok(audit::append(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
     Ok((view, min_cell))
 }

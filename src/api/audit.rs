@@ -44,5 +44,5 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
         to: instant("to", q.to.as_deref())?,
     };
     let clinic = caller.clinic_id;
-    Ok(list_response(state.db(move |conn| Ok(audit::list(conn, clinic, &filter, page)?)).await?))
+    Ok(list_response(state.db_as(&caller, move |conn| Ok(audit::list(conn, clinic, &filter, page)?)).await?))
 }

@@ -73,7 +73,7 @@ fn event(account: Option<&users::User>, authenticated: bool, email: &str, action
 
 /// Issues an access token and the first refresh token of a new family.
 async fn issue_pair(state: &AppState, user: &users::User) -> ApiResult<TokenPair> {
-    let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, now());
+    let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, &user.email, now());
     let refresh_token = new_refresh_token();
     let (hash, user_id) = (refresh_token_hash(&refresh_token), user.id);
     state.db(move |conn| tokens::start_family(conn, user_id, &hash)).await?;
@@ -119,7 +119,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
         .await?;
     match outcome {
         (Rotation::Rotated { .. }, Some(user)) if user.active => {
-            let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, now());
+            let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, &user.email, now());
             Ok(HttpResponse::Ok().json(TokenPair { access_token, token_type: "Bearer", expires_in: ACCESS_TTL_SECS, refresh_token: next }))
         }
         (Rotation::Reused { .. }, _) => Err(ApiError::Unauthorized("refresh token reuse detected: the session has been revoked".into())),

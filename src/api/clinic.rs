@@ -15,7 +15,7 @@ const LIFETIME_MINUTES: std::ops::RangeInclusive<i32> = 5..=43_200;
 
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let clinic = caller.clinic_id;
-    Ok(HttpResponse::Ok().json(state.db(move |conn| clinics::find(conn, clinic)).await?))
+    Ok(HttpResponse::Ok().json(state.db_as(&caller, move |conn| clinics::find(conn, clinic)).await?))
 }
 
 /// A merge patch of the settings: an absent field is unchanged, `null` resets it.
@@ -53,5 +53,5 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
         return Err(ApiError::Validation(errors));
     }
     let actor = caller.actor();
-    Ok(HttpResponse::Ok().json(state.db(move |conn| clinics::update(conn, &actor, change)).await?))
+    Ok(HttpResponse::Ok().json(state.db_as(&caller, move |conn| clinics::update(conn, &actor, change)).await?))
 }

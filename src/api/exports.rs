@@ -74,7 +74,7 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
     // No entry, no export: the audit entry is committed before the first byte is sent.
     let actor = caller.actor();
     let entry = actor.audit("export.download", "export", None, json!({"kind": kind.code(), "format": format.code(), "filters": given}));
-    state.db(move |conn| Ok(audit::append(conn, entry)?)).await?;
+    state.db_as(&caller, move |conn| Ok(audit::append(conn, entry)?)).await?;
 
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let finished = Arc::new(AtomicBool::new(false));
@@ -144,8 +144,9 @@ pub async fn redcap_records(state: web::Data<AppState>, caller: Caller, req: Htt
 }
 
 /// REDCap's data dictionary for those records, as REDCap uploads it.
-pub async fn redcap_dictionary(caller: Caller) -> ApiResult<HttpResponse> {
+pub async fn redcap_dictionary(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     caller.require(RESEARCH)?;
+    state.db_as(&caller, |_| Ok(())).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let written = std::iter::once(redcap::DICTIONARY_HEADERS.iter().map(|h| h.to_string()).collect())
         .chain(redcap::dictionary())
@@ -164,8 +165,9 @@ struct Codebook {
     infusions: Vec<ColumnDoc>,
 }
 
-pub async fn codebook(caller: Caller) -> ApiResult<HttpResponse> {
+pub async fn codebook(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     caller.require(RESEARCH)?;
+    state.db_as(&caller, |_| Ok(())).await?;
     Ok(HttpResponse::Ok().json(Codebook {
         definition_set: crate::domain::outcomes::CONSENSUS_2016.name,
         assessments: RATING_COLUMNS.iter().map(|c| c.doc()).collect(),

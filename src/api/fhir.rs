@@ -274,7 +274,7 @@ async fn read<R: Kept + Send + 'static>(state: web::Data<AppState>, caller: Call
     caller.require(CLINICAL)?;
     read_params(&req)?;
     let (id, actor) = (path_id(&req)?, caller.actor());
-    let record = state.db(move |conn| records::read::<R>(conn, &actor, id)).await?;
+    let record = state.db_as(&caller, move |conn| records::read::<R>(conn, &actor, id)).await?;
     Ok(fhir(StatusCode::OK, &render(&record)))
 }
 
@@ -286,7 +286,7 @@ pub async fn patients(state: web::Data<AppState>, caller: Caller, req: HttpReque
     caller.require(CLINICAL)?;
     let p = params(&req, &[])?;
     let (actor, updated, page) = (caller.actor(), p.last_updated, p.page);
-    let (found, next) = state.db(move |conn| search::patients(conn, &actor, updated, page)).await?;
+    let (found, next) = state.db_as(&caller, move |conn| search::patients(conn, &actor, updated, page)).await?;
     Ok(bundle(&req, &p, "Patient", found.iter().map(patient_resource).collect(), next))
 }
 
@@ -298,7 +298,7 @@ pub async fn observations(state: web::Data<AppState>, caller: Caller, req: HttpR
     caller.require(CLINICAL)?;
     let p = params(&req, &["patient", "subject", "code", "date"])?;
     let (actor, wanted) = (caller.actor(), p.search(&Instrument::ALL, codes::instrument_codings));
-    let (found, next) = state.db(move |conn| search::observations(conn, &actor, &wanted)).await?;
+    let (found, next) = state.db_as(&caller, move |conn| search::observations(conn, &actor, &wanted)).await?;
     Ok(bundle(&req, &p, "Observation", found.iter().map(observation_resource).collect(), next))
 }
 
@@ -312,7 +312,7 @@ pub async fn administrations(state: web::Data<AppState>, caller: Caller, req: Ht
     // A drug matches a code any of its routes is coded by.
     let drug_codings = |drug: Drug| Route::ALL.iter().flat_map(|route| codes::drug_codings(drug, *route)).collect();
     let (actor, wanted) = (caller.actor(), p.search(&Drug::ALL, drug_codings));
-    let (found, next) = state.db(move |conn| search::administrations(conn, &actor, &wanted)).await?;
+    let (found, next) = state.db_as(&caller, move |conn| search::administrations(conn, &actor, &wanted)).await?;
     Ok(bundle(&req, &p, "MedicationAdministration", found.iter().map(administration_resource).collect(), next))
 }
 

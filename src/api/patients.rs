@@ -49,7 +49,7 @@ pub async fn trajectory(state: web::Data<AppState>, caller: Caller, req: HttpReq
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
     let actor = caller.actor();
-    let (starts, points) = state.db(move |conn| patients::course(conn, &actor, id)).await?;
+    let (starts, points) = state.db_as(&caller, move |conn| patients::course(conn, &actor, id)).await?;
     let trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
     Ok(HttpResponse::Ok().json(TrajectoryView { patient_id: id, trajectory }))
 }
@@ -59,7 +59,7 @@ pub async fn trajectory_svg(state: web::Data<AppState>, caller: Caller, req: Htt
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
     let actor = caller.actor();
-    let (starts, points) = state.db(move |conn| patients::course(conn, &actor, id)).await?;
+    let (starts, points) = state.db_as(&caller, move |conn| patients::course(conn, &actor, id)).await?;
     let trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
     Ok(super::svg(crate::domain::chart::trajectory_svg(&trajectory, &starts)))
 }

@@ -55,7 +55,7 @@ pub async fn attach(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     let patient = path_id(&req)?;
     let protocol = parse_json::<AttachRequest>(&req, &body).map(|(r, _)| r.protocol_id);
     let (actor, now) = (caller.actor(), state.clock.now());
-    let (attachment, planned) = state.db(move |conn| due::attach(conn, &actor, patient, protocol, now)).await?;
+    let (attachment, planned) = state.db_as(&caller, move |conn| due::attach(conn, &actor, patient, protocol, now)).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(Attached { attachment, planned }))
 }
 
@@ -64,7 +64,7 @@ pub async fn attachments(state: web::Data<AppState>, caller: Caller, req: HttpRe
     caller.require(CLINICAL)?;
     let patient = path_id(&req)?;
     let actor = caller.actor();
-    let items = state.db(move |conn| due::attached(conn, &actor, patient)).await?;
+    let items = state.db_as(&caller, move |conn| due::attached(conn, &actor, patient)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_cursor": null})))
 }
 
@@ -94,7 +94,7 @@ async fn due_list(state: web::Data<AppState>, caller: Caller, req: HttpRequest, 
     let page = ListQuery { limit: given.limit.clone(), cursor: given.cursor.clone() }.page()?;
     let filter = given.filter(patient)?;
     let actor = caller.actor();
-    let listed = state.db(move |conn| due::list(conn, &actor, &filter, page)).await?;
+    let listed = state.db_as(&caller, move |conn| due::list(conn, &actor, &filter, page)).await?;
     Ok(list_response(listed))
 }
 
@@ -114,6 +114,6 @@ pub async fn due_one(state: web::Data<AppState>, caller: Caller, req: HttpReques
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
     let actor = caller.actor();
-    let due = state.db(move |conn| due::read(conn, &actor, id)).await?;
+    let due = state.db_as(&caller, move |conn| due::read(conn, &actor, id)).await?;
     Ok(HttpResponse::Ok().json(due))
 }

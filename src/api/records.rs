@@ -76,7 +76,7 @@ pub async fn create_of<R: Kept>(state: web::Data<AppState>, caller: Caller, req:
     });
     let actor = caller.actor();
     let render = |record: &R| created(&record.view(), format!("/api/v1/{}s/{}", R::ENTITY, record.id()), record.version());
-    let stored = state.db(move |conn| records::create::<R>(conn, &actor, owner, request, render)).await?;
+    let stored = state.db_as(&caller, move |conn| records::create::<R>(conn, &actor, owner, request, render)).await?;
     Ok(replay(stored))
 }
 
@@ -90,7 +90,7 @@ pub async fn list_of<R: Kept>(state: web::Data<AppState>, caller: Caller, req: H
     caller.require(CLINICAL)?;
     let page = query::<ListQuery>(&req)?.page()?;
     let actor = caller.actor();
-    let (records, next) = state.db(move |conn| records::list::<R>(conn, &actor, owner, page)).await?;
+    let (records, next) = state.db_as(&caller, move |conn| records::list::<R>(conn, &actor, owner, page)).await?;
     Ok(list_response((records.iter().map(R::view).collect(), next)))
 }
 
@@ -104,7 +104,7 @@ pub async fn get<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpR
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
     let actor = caller.actor();
-    let record = state.db(move |conn| records::read::<R>(conn, &actor, id)).await?;
+    let record = state.db_as(&caller, move |conn| records::read::<R>(conn, &actor, id)).await?;
     Ok(ok(&record))
 }
 
@@ -113,7 +113,7 @@ pub async fn change<R: Kept>(state: web::Data<AppState>, caller: Caller, req: Ht
     caller.require(CLINICAL)?;
     let id = path_id(&req)?;
     let actor = caller.actor();
-    let record = state.db(move |conn| records::amend::<R>(conn, &actor, id, amendment)).await?;
+    let record = state.db_as(&caller, move |conn| records::amend::<R>(conn, &actor, id, amendment)).await?;
     Ok(ok(&record))
 }
 
@@ -140,7 +140,7 @@ pub async fn revisions<R: Kept>(state: web::Data<AppState>, caller: Caller, req:
     let id = path_id(&req)?;
     let page = query::<ListQuery>(&req)?.page()?;
     let actor = caller.actor();
-    let listed = state.db(move |conn| records::history::<R>(conn, &actor, id, page)).await?;
+    let listed = state.db_as(&caller, move |conn| records::history::<R>(conn, &actor, id, page)).await?;
     Ok(list_response(listed))
 }
 

@@ -12,13 +12,13 @@ use crate::store::rems;
 pub async fn form(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let (id, actor) = (path_id(&req)?, caller.actor());
-    Ok(HttpResponse::Ok().json(state.db(move |conn| rems::form(conn, &actor, id)).await?))
+    Ok(HttpResponse::Ok().json(state.db_as(&caller, move |conn| rems::form(conn, &actor, id)).await?))
 }
 
 /// `GET /api/v1/rems/pending`: oldest first, each with its deadline.
 pub async fn pending(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let (actor, now) = (caller.actor(), state.clock.now());
-    let items = state.db(move |conn| rems::pending(conn, &actor, now)).await?;
+    let items = state.db_as(&caller, move |conn| rems::pending(conn, &actor, now)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_cursor": null})))
 }

@@ -30,7 +30,7 @@ pub async fn invite(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     caller.require(CLINICAL)?;
     let due = path_id(&req)?;
     let (actor, now, public_url) = (caller.actor(), state.clock.now(), state.config.public_url.clone());
-    let issued = state.db(move |conn| invitations::issue(conn, &actor, due, &public_url, now)).await?;
+    let issued = state.db_as(&caller, move |conn| invitations::issue(conn, &actor, due, &public_url, now)).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(Invitation { due_id: issued.due_id, url: issued.url, expires_at: issued.expires_at }))
 }
 

@@ -29,7 +29,7 @@ pub struct UpdateUser {
 }
 
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    let user = state.db(move |conn| users::find_by_id(conn, caller.user_id)).await?.ok_or(ApiError::NotFound)?;
+    let user = state.db_as(&caller, move |conn| users::find_by_id(conn, caller.user_id)).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -50,7 +50,7 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     let password_hash = state.hashing(move || password::hash(&given)).await?;
     let new = NewUser { email: new.email.trim().to_lowercase(), name: new.name.trim().to_string(), role, password_hash };
     let actor = caller.actor();
-    let user = state.db(move |conn| users::create(conn, &actor, new)).await?;
+    let user = state.db_as(&caller, move |conn| users::create(conn, &actor, new)).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/users/{}", user.id)))
         .insert_header((actix_web::http::header::ETAG, super::etag(user.version)))
@@ -61,7 +61,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
     caller.require(&[Role::Admin])?;
     let page = query::<ListQuery>(&req)?.page()?;
     let clinic = caller.clinic_id;
-    Ok(list_response(state.db(move |conn| users::list(conn, clinic, page)).await?))
+    Ok(list_response(state.db_as(&caller, move |conn| users::list(conn, clinic, page)).await?))
 }
 
 pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
@@ -82,7 +82,7 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     });
     let actor = caller.actor();
     let user = state
-        .db(move |conn| {
+        .db_as(&caller, move |conn| {
             users::find_in_clinic(conn, actor.clinic_id, id)?;
             let (change, precondition) = request?;
             users::update(conn, &actor, id, |version| precondition.check(version), change)

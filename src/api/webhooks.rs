@@ -45,7 +45,7 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest
         return Err(ApiError::Validation(errors));
     }
     let (actor, now, url) = (caller.actor(), state.clock.now(), new.url);
-    let endpoint = state.db(move |conn| webhooks::create_endpoint(conn, &actor, url, events, now)).await?;
+    let endpoint = state.db_as(&caller, move |conn| webhooks::create_endpoint(conn, &actor, url, events, now)).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(endpoint))
 }
 
@@ -53,20 +53,20 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
     caller.require(ADMIN)?;
     let page = query::<ListQuery>(&req)?.page()?;
     let clinic = caller.clinic_id;
-    Ok(list_response(state.db(move |conn| webhooks::list_endpoints(conn, clinic, page)).await?))
+    Ok(list_response(state.db_as(&caller, move |conn| webhooks::list_endpoints(conn, clinic, page)).await?))
 }
 
 pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let (id, clinic) = (path_id(&req)?, caller.clinic_id);
-    Ok(HttpResponse::Ok().json(state.db(move |conn| webhooks::find_endpoint(conn, clinic, id)).await?))
+    Ok(HttpResponse::Ok().json(state.db_as(&caller, move |conn| webhooks::find_endpoint(conn, clinic, id)).await?))
 }
 
 /// `DELETE /api/v1/webhooks/{id}`: stops sending; the delivery log stays.
 pub async fn deactivate(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let (id, actor, now) = (path_id(&req)?, caller.actor(), state.clock.now());
-    Ok(HttpResponse::Ok().json(state.db(move |conn| webhooks::deactivate(conn, &actor, id, now)).await?))
+    Ok(HttpResponse::Ok().json(state.db_as(&caller, move |conn| webhooks::deactivate(conn, &actor, id, now)).await?))
 }
 
 /// `GET /api/v1/webhooks/{id}/deliveries`: newest first.
@@ -74,5 +74,5 @@ pub async fn deliveries(state: web::Data<AppState>, caller: Caller, req: HttpReq
     caller.require(ADMIN)?;
     let (id, clinic) = (path_id(&req)?, caller.clinic_id);
     let page = query::<ListQuery>(&req)?.page()?;
-    Ok(list_response(state.db(move |conn| webhooks::deliveries(conn, clinic, id, page)).await?))
+    Ok(list_response(state.db_as(&caller, move |conn| webhooks::deliveries(conn, clinic, id, page)).await?))
 }

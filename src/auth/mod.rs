@@ -4,21 +4,22 @@ pub mod password;
 pub mod throttle;
 pub mod token;
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::db::Db;
 use crate::state::AppState;
 use crate::store;
 
 pub use crate::domain::user::{CLINICAL, Role};
 
-/// The authenticated caller. The user is re-read on every request, so a disabled
-/// account or a changed role takes effect at once, whatever its token says.
+/// The authenticated caller, as its access token names it. The token alone is not
+/// enough: every database unit of work a caller starts (`AppState::db_as`) first checks,
+/// in the same transaction-free hop, that the account is still active with this clinic
+/// and role, so a disabled account or a changed role takes effect at once, whatever its
+/// token says.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: Uuid,
@@ -36,6 +37,17 @@ impl Caller {
     pub fn actor(&self) -> store::Actor {
         store::Actor { user_id: self.user_id, clinic_id: self.clinic_id, email: self.email.clone(), by_patient: false }
     }
+
+    /// The account as it stands: still there, active, in the token's clinic, with the
+    /// token's role. A token issued before a role change is refused (401); the client
+    /// signs in again and gets one with the new role.
+    pub fn check_account(&self, conn: &mut Db) -> ApiResult<()> {
+        let user = store::users::find_by_id(conn, self.user_id)?;
+        match user {
+            Some(u) if u.active && u.clinic_id == self.clinic_id && u.role == self.role && u.email == self.email => Ok(()),
+            _ => Err(unauthorized("the account is disabled, has changed or no longer exists: sign in again")),
+        }
+    }
 }
 
 fn unauthorized(why: &str) -> ApiError {
@@ -44,29 +56,27 @@ fn unauthorized(why: &str) -> ApiError {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = ApiResult<Caller>>>>;
+    type Future = std::future::Ready<ApiResult<Caller>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
-            let header = match header {
-                None => return Err(unauthorized("a bearer token is required")),
-                Some(Err(_)) => return Err(unauthorized("malformed Authorization header")),
-                Some(Ok(h)) => h,
-            };
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-            let claims = state.tokens.verify(token.trim()).map_err(|_| unauthorized("invalid or expired token"))?;
-            let user = state
-                .db(move |conn| store::users::find_by_id(conn, claims.sub))
-                .await?
-                .filter(|u| u.active && u.clinic_id == claims.clinic)
-                .ok_or_else(|| unauthorized("the account is disabled or no longer exists"))?;
-            Ok(Caller { user_id: user.id, clinic_id: user.clinic_id, role: user.role, email: user.email })
-        })
+        std::future::ready(caller_of(req))
     }
+}
+
+/// The caller a request's bearer token names; the account itself is checked with the
+/// request's database work.
+fn caller_of(req: &HttpRequest) -> ApiResult<Caller> {
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+    let header = match req.headers().get(AUTHORIZATION).map(|v| v.to_str()) {
+        None => return Err(unauthorized("a bearer token is required")),
+        Some(Err(_)) => return Err(unauthorized("malformed Authorization header")),
+        Some(Ok(h)) => h,
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    let claims = state.tokens.verify(token.trim()).map_err(|_| unauthorized("invalid or expired token"))?;
+    let role = Role::parse(&claims.role).ok_or_else(|| unauthorized("invalid or expired token"))?;
+    Ok(Caller { user_id: claims.sub, clinic_id: claims.clinic, role, email: claims.email })
 }

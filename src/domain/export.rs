@@ -41,14 +41,23 @@ impl Cell {
 
     /// The CSV form: empty for absent values.
     pub fn to_csv(&self) -> String {
-        match self {
-            Cell::Null => String::new(),
-            Cell::Text(s) => s.clone(),
-            Cell::Int(i) => i.to_string(),
+        let mut text = String::new();
+        self.write_csv(&mut text);
+        text
+    }
+
+    /// The cell's CSV text, appended to `out` (before the CSV writer quotes it).
+    pub fn write_csv(&self, out: &mut String) {
+        use std::fmt::Write;
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Cell::Null => Ok(()),
+            Cell::Text(s) => out.write_str(s),
+            Cell::Int(i) => write!(out, "{i}"),
             // The same digits as the NDJSON export, so the two formats agree cell by cell.
-            Cell::Num(_) => self.to_json().to_string(),
-            Cell::Bool(b) => b.to_string(),
-        }
+            Cell::Num(_) => write!(out, "{}", self.to_json()),
+            Cell::Bool(b) => write!(out, "{b}"),
+        };
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -211,10 +220,6 @@ pub const SESSION_COLUMNS: &[Column<SessionRow>] = &[
     column!("diagnosis", "string", None, any, "ICD-10 diagnosis code.", |r: &SessionRow| Cell::text(r.subject.diagnosis.as_str())),
 ];
 
-/// The cells of a row, in column order.
-pub fn cells<R>(columns: &[Column<R>], row: &R) -> Vec<Cell> {
-    columns.iter().map(|c| (c.value)(row)).collect()
-}
 
 #[cfg(test)]
 mod tests {

@@ -119,6 +119,28 @@ async fn a_disabled_user_is_locked_out_at_once() {
 }
 
 #[actix_rt::test]
+async fn an_access_token_from_before_a_role_change_or_a_disabling_is_refused_on_every_route() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let researcher = app.user(&admin, "researcher").await;
+    let patient = app.patient(&admin).await;
+    assert_eq!(app.get("/api/v1/exports/codebook", &researcher.token).await.status, 200);
+    // Made a clinician, the old token (role: researcher) does not let them in as either.
+    let changed = app.patch(&format!("/api/v1/users/{}", researcher.id), &admin.token, json!({"role": "clinician"})).await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    app.get("/api/v1/exports/codebook", &researcher.token).await.assert_problem(401);
+    app.get("/api/v1/analytics/onset?instrument=ybocs", &researcher.token).await.assert_problem(401);
+    let relogged = app.login(&researcher.email, PASSWORD).await;
+    let fresh = relogged.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(app.get(&format!("/api/v1/patients/{patient}/trajectory"), &fresh).await.status, 200, "the new token carries the new role");
+    // Disabled, even a route that reads nothing of the clinic refuses the token at once.
+    app.patch(&format!("/api/v1/users/{}", researcher.id), &admin.token, json!({"active": false})).await;
+    let refused = app.get(&format!("/api/v1/patients/{patient}/trajectory"), &fresh).await;
+    refused.assert_problem(401);
+    assert!(refused.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")), "{:?}", refused.header("www-authenticate"));
+}
+
+#[actix_rt::test]
 async fn a_role_change_ends_the_sessions_issued_under_the_old_role() {
     let app = spawn_app().await;
     let admin = app.admin("North").await;
