@@ -252,38 +252,60 @@ pub fn run(pool: &Pool, key: &[u8], request: &ExportRequest, mut sink: impl FnMu
         Kind::Infusions => out.header(SESSION_COLUMNS)?,
         Kind::Redcap => out.line(redcap::record_columns())?,
     }
-    let mut rows = 0;
-    let mut after = None;
-    while let Some(batch) = load_batch(pool, request, after)? {
-        let mut sessions: HashMap<Uuid, Vec<&InfusionRecord>> = HashMap::new();
-        for s in &batch.sessions {
-            sessions.entry(s.patient_id).or_default().push(s);
-        }
-        let mut ratings: HashMap<Uuid, Vec<&AssessmentRecord>> = HashMap::new();
-        for r in &batch.ratings {
-            ratings.entry(r.patient_id).or_default().push(r);
-        }
-        for patient in &batch.patients {
-            let own_sessions = sessions.remove(&patient.id).unwrap_or_default();
-            let mut starts: Vec<DateTime<Utc>> = own_sessions.iter().map(|s| s.session.started_at).collect();
-            starts.sort();
-            let subject = Arc::new(Subject {
-                subject_id: subject_id(key, patient.id),
-                age_at_first_infusion: age_at_first_infusion(patient.birth_date, starts.first().copied()),
-                sex: patient.sex,
-                diagnosis: patient.diagnosis.clone(),
-            });
-            let own_ratings = ratings.remove(&patient.id).unwrap_or_default();
-            rows += patient_rows(request, subject, &starts, &own_sessions, &own_ratings, &mut out)?;
-            if out.len() >= CHUNK_BYTES && !sink(out.take()) {
-                return Ok(rows);
+    // Two threads, one a core: the next batch is read from the database while this one is
+    // formatted. At most one read batch waits, so memory stays bounded by three batches.
+    std::thread::scope(|scope| {
+        let (loaded, batches) = std::sync::mpsc::sync_channel::<ApiResult<Batch>>(1);
+        scope.spawn(move || {
+            let mut after = None;
+            loop {
+                let batch = match load_batch(pool, request, after) {
+                    Ok(Some(batch)) => batch,
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = loaded.send(Err(e));
+                        return;
+                    }
+                };
+                after = batch.patients.last().map(|p| p.id);
+                // An error means the formatter stopped (the reader went away): stop too.
+                if loaded.send(Ok(batch)).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut rows = 0;
+        for batch in batches {
+            let batch = batch?;
+            let mut sessions: HashMap<Uuid, Vec<&InfusionRecord>> = HashMap::new();
+            for s in &batch.sessions {
+                sessions.entry(s.patient_id).or_default().push(s);
+            }
+            let mut ratings: HashMap<Uuid, Vec<&AssessmentRecord>> = HashMap::new();
+            for r in &batch.ratings {
+                ratings.entry(r.patient_id).or_default().push(r);
+            }
+            for patient in &batch.patients {
+                let own_sessions = sessions.remove(&patient.id).unwrap_or_default();
+                let mut starts: Vec<DateTime<Utc>> = own_sessions.iter().map(|s| s.session.started_at).collect();
+                starts.sort();
+                let subject = Arc::new(Subject {
+                    subject_id: subject_id(key, patient.id),
+                    age_at_first_infusion: age_at_first_infusion(patient.birth_date, starts.first().copied()),
+                    sex: patient.sex,
+                    diagnosis: patient.diagnosis.clone(),
+                });
+                let own_ratings = ratings.remove(&patient.id).unwrap_or_default();
+                rows += patient_rows(request, subject, &starts, &own_sessions, &own_ratings, &mut out)?;
+                if out.len() >= CHUNK_BYTES && !sink(out.take()) {
+                    return Ok(rows);
+                }
             }
         }
-        after = batch.patients.last().map(|p| p.id);
-    }
-    let rest = out.take();
-    if !rest.is_empty() {
-        sink(rest);
-    }
-    Ok(rows)
+        let rest = out.take();
+        if !rest.is_empty() {
+            sink(rest);
+        }
+        Ok(rows)
+    })
 }
