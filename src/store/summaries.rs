@@ -189,9 +189,13 @@ pub fn refresh(conn: &mut Db, clinic: Uuid, course: &Course) -> ApiResult<()> {
     let patient = course.patient;
     let fresh = derived(clinic, patient, &course.records);
     let kept = stored_rows(conn, patient_before(patient), patient)?;
-    if fresh != kept {
-        diesel::delete(s::table.filter(s::patient_id.eq(DbUuid(patient)))).execute(conn)?;
-        insert(conn, &fresh)?;
+    // Only the rows that changed are written: a rating usually changes one instrument's.
+    for gone in kept.iter().filter(|row| !fresh.contains(row)) {
+        diesel::delete(s::table.filter(s::patient_id.eq(DbUuid(patient))).filter(s::instrument.eq(&gone.instrument))).execute(conn)?;
+    }
+    let changed: Vec<SummaryRow> = fresh.into_iter().filter(|row| !kept.contains(row)).collect();
+    if !changed.is_empty() {
+        insert(conn, &changed)?;
     }
     Ok(())
 }
