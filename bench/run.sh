@@ -24,7 +24,9 @@ BIN="${BENCH_BIN:-target/release/onset}"
 PORT="${BENCH_PORT:-18950}"
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"
-trap 'kill "${SERVER:-0}" "${SECOND:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Only the servers started here: `kill 0` would signal the whole process group (this
+# script's caller too), which is what an unset pid defaulting to 0 did.
+trap 'for pid in ${SERVER:-} ${SECOND:-}; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 for tool in wrk curl python3; do command -v "$tool" >/dev/null || { echo "bench/run.sh needs $tool" >&2; exit 1; }; done
