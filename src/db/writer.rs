@@ -162,7 +162,7 @@ impl Writer {
                 if groups_since_checkpoint >= GROUPS_PER_CHECKPOINT {
                     groups_since_checkpoint = 0;
                     if let Some(Db::Sqlite(sqlite)) = conn.as_mut() {
-                        if let Err(e) = diesel::connection::SimpleConnection::batch_execute(sqlite, "PRAGMA wal_checkpoint(PASSIVE)") {
+                        if let Err(e) = checkpoint(sqlite) {
                             tracing::warn!(error = %e, file = self.file, "a WAL checkpoint failed; the next one retries");
                         }
                     }
@@ -200,6 +200,29 @@ impl Writer {
 
 /// A group's answers, each waiting for the sync that makes its write durable.
 type Answers = Vec<(mpsc::SyncSender<Ended>, Ended)>;
+
+/// A WAL longer than this many frames (16 MiB of 4 KiB pages) is started over even if
+/// readers must be waited for: a passive checkpoint copies frames back but cannot start the
+/// WAL over while readers keep arriving, and every read then searches a longer WAL index.
+const RESTART_AT_FRAMES: i32 = 4096;
+
+#[derive(diesel::QueryableByName)]
+struct Checkpointed {
+    /// Frames in the WAL.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+}
+
+/// Copies the WAL back into the database without waiting for anyone, and starts it over
+/// (waiting, within the busy timeout, for the readers still in it) once it has grown long.
+fn checkpoint(sqlite: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    let passive: Checkpointed = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(sqlite)?;
+    if passive.log >= RESTART_AT_FRAMES {
+        diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Checkpointed>(sqlite)?;
+    }
+    Ok(())
+}
 
 /// The writer's connection: its commits leave the sync to the syncer, and it checkpoints
 /// between groups, not inside their commits.

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::summaries::Course;
 use super::idempotency::{self, IdempotencyKey, Stored};
 use super::revisions::{self, NewRevision, Revision};
 use super::{Actor, Page, audit, now, reactions};
@@ -201,6 +202,9 @@ pub fn create<R: Kept>(
 /// audit entry and its reactions.
 pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fields: R::Fields) -> ApiResult<R> {
     let at = now();
+    if let Some(patient) = R::owner_id(owner) {
+        Course::lock(conn, patient)?;
+    }
     let record = R::new(Uuid::now_v7(), owner, fields, actor.user_id, at);
     record.insert(conn, actor.clinic_id)?;
     let record = record.settle(conn, actor.clinic_id)?;
@@ -233,6 +237,9 @@ pub fn amend<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: ApiResu
 
 fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amendment) -> ApiResult<R> {
     let current = R::find(conn, actor.clinic_id, id)?;
+    if let Some(patient) = current.patient_id() {
+        Course::lock(conn, patient)?;
+    }
     let mut merged = serde_json::to_value(current.to_input()).expect("plain data serialises");
     R::prepare_patch(&mut merged, &amendment.patch);
     merge_patch(&mut merged, &amendment.patch);

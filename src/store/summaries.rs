@@ -155,10 +155,21 @@ impl Course {
     /// each write's foreign key already holds on the row, so the two cannot deadlock.
     /// SQLite runs one writer at a time and needs no lock.
     pub fn read(conn: &mut Db, patient: Uuid) -> ApiResult<Course> {
+        Course::lock(conn, patient)?;
+        Ok(Course { patient, records: records(conn, patient_before(patient), patient)? })
+    }
+
+    /// Makes every other write to this patient's records wait until this transaction
+    /// ends (on PostgreSQL; SQLite has one writer). Every write of a patient's record
+    /// takes it first, before its reactions touch due ratings, alerts and summaries, so two
+    /// writes to one patient never hold those rows in opposite orders (a deadlock: two
+    /// self-reports of one patient at once met one in the benchmark). The row lock is
+    /// `FOR NO KEY UPDATE`, which the foreign keys' key-share locks do not wait for.
+    pub fn lock(conn: &mut Db, patient: Uuid) -> ApiResult<()> {
         if let Db::Pg(pg) = conn {
             diesel::sql_query("SELECT id FROM patients WHERE id = $1 FOR NO KEY UPDATE").bind::<diesel::sql_types::Uuid, _>(patient).execute(pg)?;
         }
-        Ok(Course { patient, records: records(conn, patient_before(patient), patient)? })
+        Ok(())
     }
 
     /// Start times of the active sessions, in order.

@@ -386,3 +386,34 @@ async fn amending_a_rating_within_its_window_keeps_its_due_rating_and_retracting
     app.delete(&format!("/api/v1/assessments/{first}"), &admin.token, json!({"reason": "duplicate"})).await;
     assert_eq!(completed().await, json!(second));
 }
+
+#[actix_rt::test]
+async fn links_of_one_patient_answered_at_once_all_land() {
+    // Each answer completes a due rating and reads the patient's course: on PostgreSQL two of
+    // them once locked those rows in opposite orders and one died in a deadlock.
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let now = app.state.clock.now().trunc_subsecs(0);
+    app.state.clock.set(now);
+    let protocol = app.post("/api/v1/protocols", &admin.token, protocol_body()).await.id();
+    app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
+    for _ in 0..8 {
+        app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&rfc3339(now - Duration::hours(2)))).await;
+    }
+    let open: Vec<String> = due_of(&app, &admin, &patient).await.iter().filter(|d| d["instrument"] == "ocd_vas" && d["status"] == "open").map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(open.len(), 8, "one open VAS rating after each session");
+    let mut tokens = Vec::new();
+    for due in &open {
+        tokens.push(token_of(&app.post(&format!("/api/v1/due/{due}/invitation"), &admin.token, json!({})).await));
+    }
+    let answers = tokens.iter().enumerate().map(|(i, token)| {
+        let app = &app;
+        async move { app.request(awc::http::Method::POST, "/api/v1/self-report", None, Some(&json!({"token": token, "items": {"1": 10 * i}})), &[]).await }
+    });
+    for answer in futures_util::future::join_all(answers).await {
+        assert_eq!(answer.status, 201, "{}", answer.text);
+    }
+    let completed = due_of(&app, &admin, &patient).await.iter().filter(|d| d["instrument"] == "ocd_vas" && d["status"] == "completed").count();
+    assert_eq!(completed, 8, "every answer completed a due rating");
+}
