@@ -8,11 +8,6 @@ use onset::auth::{Role, password};
 use onset::config::{self, Config};
 use onset::store::users::{self, NewUser};
 
-/// mimalloc instead of glibc's malloc: a request allocates and frees many small objects on
-/// several threads, and glibc's arenas spent about a fifth of the export's CPU time there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "onset", version, about = "Clinical outcome tracking for ketamine and esketamine treatment of OCD")]
 struct Cli {
