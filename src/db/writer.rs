@@ -112,6 +112,7 @@ impl Writer {
 
     /// The writer thread: takes the queue a group at a time until it has been idle a while.
     fn serve(self: Arc<Self>) {
+        let _unwinding = Unwinding(&self);
         let mut conn: Option<Db> = None;
         let mut groups_since_checkpoint = 0;
         // The syncer ends with this thread (when `committed` is dropped).
@@ -231,6 +232,21 @@ fn open_writer(file: &str) -> Result<SqliteConnection, diesel::ConnectionError> 
     diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
+}
+
+/// Should the writer thread itself panic (its writes' panics are caught), the writes still
+/// queued are refused and the next write starts a new thread, rather than every caller
+/// waiting for a thread that is gone.
+struct Unwinding<'a>(&'a Writer);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut queue = self.0.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.serving = false;
+            fail(queue.jobs.drain(..).collect(), None, "the database writer failed");
+        }
+    }
 }
 
 fn fail(jobs: Vec<Job>, kind: Option<DatabaseErrorKind>, message: &str) {
