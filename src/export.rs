@@ -185,6 +185,26 @@ fn load_batch(pool: &Pool, request: &ExportRequest, after: Option<Uuid>) -> ApiR
     Ok(Some(Batch { patients, sessions, ratings }))
 }
 
+/// Reads every batch in turn and hands each on, until there are no more, one fails
+/// (handed on too), or the formatter has stopped taking them (the reader went away).
+fn load_batches(pool: &Pool, request: &ExportRequest, loaded: std::sync::mpsc::SyncSender<ApiResult<Batch>>) {
+    let mut after = None;
+    loop {
+        let batch = match load_batch(pool, request, after) {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = loaded.send(Err(e));
+                return;
+            }
+        };
+        after = batch.patients.last().map(|p| p.id);
+        if loaded.send(Ok(batch)).is_err() {
+            return;
+        }
+    }
+}
+
 fn changed_since(request: &ExportRequest, updated_at: DateTime<Utc>) -> bool {
     request.changed_since.is_none_or(|since| updated_at >= since)
 }
@@ -256,24 +276,7 @@ pub fn run(pool: &Pool, key: &[u8], request: &ExportRequest, mut sink: impl FnMu
     // formatted. At most one read batch waits, so memory stays bounded by three batches.
     std::thread::scope(|scope| {
         let (loaded, batches) = std::sync::mpsc::sync_channel::<ApiResult<Batch>>(1);
-        scope.spawn(move || {
-            let mut after = None;
-            loop {
-                let batch = match load_batch(pool, request, after) {
-                    Ok(Some(batch)) => batch,
-                    Ok(None) => return,
-                    Err(e) => {
-                        let _ = loaded.send(Err(e));
-                        return;
-                    }
-                };
-                after = batch.patients.last().map(|p| p.id);
-                // An error means the formatter stopped (the reader went away): stop too.
-                if loaded.send(Ok(batch)).is_err() {
-                    return;
-                }
-            }
-        });
+        scope.spawn(move || load_batches(pool, request, loaded));
         let mut rows = 0;
         for batch in batches {
             let batch = batch?;

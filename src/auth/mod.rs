@@ -17,7 +17,7 @@ pub use crate::domain::user::{CLINICAL, Role};
 
 /// The authenticated caller, as its access token names it. The token alone is not
 /// enough: every database unit of work a caller starts (`AppState::db_as`) first checks,
-/// in the same transaction-free hop, that the account is still active with this clinic
+/// in the same hop and on the same connection, that the account is still active with this clinic
 /// and role, so a disabled account or a changed role takes effect at once, whatever its
 /// token says.
 #[derive(Debug, Clone)]

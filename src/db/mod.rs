@@ -59,8 +59,9 @@ pub struct DbManager {
 
 /// WAL lets readers run beside the one writer; the busy timeout makes writers queue
 /// instead of failing with "database is locked"; foreign keys are off by default in SQLite.
-/// synchronous=FULL: a 201 means the rating is on disk, even after a power cut (the
-/// writer's commit syncs the WAL once for its whole group).
+/// synchronous=FULL for any statement run outside `write_tx`; the writer's own
+/// connection commits with NORMAL and its syncer syncs the WAL before anyone is answered
+/// (`writer`), so either way a 201 means the rating is on disk, even after a power cut.
 /// temp_store=MEMORY: each write is a savepoint of its group, and a savepoint's journal
 /// of the pages it changed lives in memory instead of a temporary file.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \

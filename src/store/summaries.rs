@@ -147,24 +147,22 @@ pub struct Course {
 }
 
 impl Course {
-    /// Reads the course inside a write's transaction. On PostgreSQL it first locks the
-    /// patient's row, so that two writes to one patient at once take turns here: the
-    /// second reads the first's records once it commits (READ COMMITTED reads afresh at
-    /// each statement), and no summary is derived from a course missing a rating that
-    /// committed meanwhile. `FOR NO KEY UPDATE` does not conflict with the key-share lock
-    /// each write's foreign key already holds on the row, so the two cannot deadlock.
-    /// SQLite runs one writer at a time and needs no lock.
+    /// Reads the course inside a write's transaction, which holds the patient's lock
+    /// (`Course::lock`, taken first by every write of a patient's record): two writes to
+    /// one patient at once take turns, the second reads the first's records once it
+    /// commits (READ COMMITTED reads afresh at each statement), and no summary is derived
+    /// from a course missing a rating that committed meanwhile.
     pub fn read(conn: &mut Db, patient: Uuid) -> ApiResult<Course> {
-        Course::lock(conn, patient)?;
         Ok(Course { patient, records: records(conn, patient_before(patient), patient)? })
     }
 
     /// Makes every other write to this patient's records wait until this transaction
-    /// ends (on PostgreSQL; SQLite has one writer). Every write of a patient's record
-    /// takes it first, before its reactions touch due ratings, alerts and summaries, so two
-    /// writes to one patient never hold those rows in opposite orders (a deadlock: two
-    /// self-reports of one patient at once met one in the benchmark). The row lock is
-    /// `FOR NO KEY UPDATE`, which the foreign keys' key-share locks do not wait for.
+    /// ends (on PostgreSQL; SQLite runs one writer at a time and needs no lock). Every
+    /// write of a patient's record takes it first, before its reactions touch due ratings,
+    /// alerts and summaries, so two writes to one patient never hold those rows in
+    /// opposite orders (a deadlock: two self-reports of one patient at once met one in the
+    /// benchmark). `FOR NO KEY UPDATE` does not conflict with the key-share lock each
+    /// write's foreign key already holds on the row.
     pub fn lock(conn: &mut Db, patient: Uuid) -> ApiResult<()> {
         if let Db::Pg(pg) = conn {
             diesel::sql_query("SELECT id FROM patients WHERE id = $1 FOR NO KEY UPDATE").bind::<diesel::sql_types::Uuid, _>(patient).execute(pg)?;
