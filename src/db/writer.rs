@@ -46,7 +46,7 @@ const IDLE: Duration = Duration::from_secs(30);
 /// the writer's: while a checkpoint runs on another connection the writer keeps appending,
 /// the checkpoint never catches up, the WAL is never started over, and it grows without
 /// bound (measured: 529 MB after 8 s of writes).
-const GROUPS_PER_CHECKPOINT: u32 = 16;
+const GROUPS_PER_CHECKPOINT: u32 = 64;
 
 /// A write as the writer thread sees it: run it on the writer's connection.
 type Work = Box<dyn FnOnce(&mut Db) + Send + 'static>;
@@ -229,7 +229,7 @@ fn checkpoint(sqlite: &mut SqliteConnection) -> diesel::QueryResult<()> {
 /// between groups, not inside their commits.
 fn open_writer(file: &str) -> Result<SqliteConnection, diesel::ConnectionError> {
     let mut conn = super::open_sqlite(file)?;
-    diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768")
         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
 }

@@ -40,8 +40,9 @@ pub enum Reaction {
     /// A session was entered in error: the ratings due after it are cancelled.
     CancelSession { session: Uuid },
     /// A rating was recorded, moved or retracted: it completes the due rating whose window
-    /// it falls in, whoever entered it, or stops completing one.
-    MatchRating { rating: Uuid, patient: Uuid },
+    /// it falls in, whoever entered it, or stops completing one. A rating just `created`
+    /// completes none yet, so it has none to let go.
+    MatchRating { rating: Uuid, patient: Uuid, created: bool },
     /// A rating was recorded or amended: raise the safety alerts it calls for, once per cause.
     CheckSafety { rating: Uuid, patient: Uuid },
     /// A session or a rating of the patient changed: their onset summary is derived again.
@@ -57,12 +58,12 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
         ("infusion", Change::Retracted) => vec![Reaction::CancelSession { session: written.id }],
         ("infusion", _) => vec![Reaction::PlanSession { session: written.id, patient }],
         ("assessment", Change::Created) => vec![
-            Reaction::MatchRating { rating: written.id, patient },
+            Reaction::MatchRating { rating: written.id, patient, created: true },
             Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": written.id, "patient_id": patient}) },
             Reaction::CheckSafety { rating: written.id, patient },
         ],
-        ("assessment", Change::Amended) => vec![Reaction::MatchRating { rating: written.id, patient }, Reaction::CheckSafety { rating: written.id, patient }],
-        ("assessment", Change::Retracted) => vec![Reaction::MatchRating { rating: written.id, patient }],
+        ("assessment", Change::Amended) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }, Reaction::CheckSafety { rating: written.id, patient }],
+        ("assessment", Change::Retracted) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }],
         _ => return Vec::new(),
     };
     // Any change to a session or a rating (a backdated session moves every hour) changes
@@ -86,9 +87,10 @@ mod tests {
         assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }, summarise.clone()]);
         assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }, summarise.clone()]);
         assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }, summarise.clone()]);
-        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient }, summarise.clone()]);
+        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient, created: false }, summarise.clone()]);
         assert_eq!(plan(&written("assessment", Change::Amended)).last(), Some(&summarise));
         let created = plan(&written("assessment", Change::Created));
+        assert_eq!(created[0], Reaction::MatchRating { rating: session, patient, created: true });
         assert_eq!(created[1], Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) });
         assert!(plan(&written("patient", Change::Amended)).is_empty());
     }

@@ -39,6 +39,12 @@ pub fn suicidality(instrument: Instrument, items: Option<&BTreeMap<String, u32>>
     }
 }
 
+/// Whether a rating on this instrument can raise a suicidality alert: only these ask
+/// about it, so only their items need reading.
+pub fn asks_about_suicide(instrument: Instrument) -> bool {
+    matches!(instrument, Instrument::CssrsScreen | Instrument::Phq9)
+}
+
 /// Worsening (DESIGN.md §6): an OCD rating at least 25 % above the series' baseline, the
 /// mirror of the consensus's 25 % partial-response threshold. `percent_change` is
 /// improvement, so worsening is a change of −25 % or less.
@@ -70,6 +76,17 @@ mod tests {
         let level = |item9: u32| suicidality(Instrument::Phq9, Some(&answers(&[("1", 3), ("9", item9)])));
         assert_eq!([level(0), level(1), level(2), level(3)], [None, Some(AlertLevel::Moderate), Some(AlertLevel::High), Some(AlertLevel::High)]);
         assert_eq!(suicidality(Instrument::Ybocs, Some(&answers(&[("9", 4)]))), None, "item 9 of the Y-BOCS is not about suicide");
+    }
+
+    #[test]
+    fn only_the_instruments_that_ask_about_suicide_can_raise_its_alert() {
+        // Every item of every other instrument endorsed at its most: no suicidality alert,
+        // so the safety check may leave their items unread.
+        for instrument in Instrument::ALL.into_iter().filter(|i| !asks_about_suicide(*i)) {
+            let everything: BTreeMap<String, u32> = instrument.items().iter().map(|item| (item.code.to_string(), item.max)).collect();
+            assert_eq!(suicidality(instrument, Some(&everything)), None, "{instrument:?}");
+        }
+        assert!(asks_about_suicide(Instrument::Phq9) && asks_about_suicide(Instrument::CssrsScreen));
     }
 
     #[test]

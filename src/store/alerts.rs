@@ -13,9 +13,8 @@ use super::summaries::Course;
 use super::{Actor, Page, audit, split_page, stored, webhooks};
 use crate::db::schema::alerts as t;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
-use crate::domain::RecordStatus;
 use crate::domain::outcomes::CONSENSUS_2016;
-use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, suicidality, worsening};
+use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, asks_about_suicide, suicidality, worsening};
 use crate::domain::trajectory::instrument_series;
 use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
@@ -103,16 +102,17 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
 /// What a rating raised: suicidality from its answers, worsening and relapse from its
 /// place in the patient's series. Returns the suicidality level raised now, if any.
 pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
-    let record = AssessmentRecord::find(conn, clinic, rating)?;
-    if record.status != RecordStatus::Active {
-        return Ok(None);
-    }
-    let instrument = record.rating.instrument;
+    // The course holds the patient's active ratings: a retracted one raises nothing.
+    let Some(point) = course.points().iter().find(|point| point.id == rating) else { return Ok(None) };
+    let instrument = point.instrument;
     let mut raised = None;
-    if let Some(level) = suicidality(instrument, record.rating.scores.items()) {
-        let detail = json!({"instrument": instrument.code(), "total": record.rating.scores.total()});
-        if raise(conn, clinic, patient, AlertKind::Suicidality, level, rating, detail, now)? {
-            raised = Some(level);
+    if asks_about_suicide(instrument) {
+        let record = AssessmentRecord::find(conn, clinic, rating)?;
+        if let Some(level) = suicidality(instrument, record.rating.scores.items()) {
+            let detail = json!({"instrument": instrument.code(), "total": point.total});
+            if raise(conn, clinic, patient, AlertKind::Suicidality, level, rating, detail, now)? {
+                raised = Some(level);
+            }
         }
     }
     if instrument.measures_ocd() {

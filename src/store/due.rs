@@ -263,27 +263,33 @@ pub fn cancel_session(conn: &mut Db, clinic: Uuid, session: Uuid, now: DateTime<
 }
 
 /// A rating recorded, moved or retracted: it stops completing the due rating it did,
-/// and then (if active) completes the earliest due rating of its instrument whose window
+/// and then (if `active`: its instrument and time) completes the earliest due rating of its instrument whose window
 /// it falls in, whoever entered it. Each step is one indexed query, so a write costs the
 /// same whatever the patient's history (matching every rating to every due rating made
 /// writes 15 times slower on a demo clinic).
-pub fn match_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
-    let linked: Vec<DueRow> = d::table.filter(d::assessment_id.eq(DbUuid(rating))).filter(d::clinic_id.eq(DbUuid(clinic))).select(DueRow::as_select()).load(conn)?;
+pub fn match_rating(
+    conn: &mut Db,
+    clinic: Uuid,
+    rating: Uuid,
+    patient: Uuid,
+    active: Option<(Instrument, DateTime<Utc>)>,
+    created: bool,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let linked: Vec<DueRow> = if created {
+        Vec::new()
+    } else {
+        d::table.filter(d::assessment_id.eq(DbUuid(rating))).filter(d::clinic_id.eq(DbUuid(clinic))).select(DueRow::as_select()).load(conn)?
+    };
     for row in &linked {
         unlink(conn, row, now)?;
     }
-    let active: Option<(String, DbTime)> = a::table
-        .filter(a::id.eq(DbUuid(rating)))
-        .filter(a::status.eq(RecordStatus::Active.code()))
-        .select((a::instrument, a::rated_at))
-        .first(conn)
-        .optional()?;
     if let Some((instrument, rated_at)) = active {
         let due: Option<DbUuid> = d::table
             .filter(d::patient_id.eq(DbUuid(patient)))
-            .filter(d::instrument.eq(&instrument))
-            .filter(d::opens_at.le(rated_at))
-            .filter(d::closes_at.ge(rated_at))
+            .filter(d::instrument.eq(instrument.code()))
+            .filter(d::opens_at.le(DbTime(rated_at)))
+            .filter(d::closes_at.ge(DbTime(rated_at)))
             .filter(d::assessment_id.is_null())
             .filter(d::status.eq_any(matchable()))
             .order((d::due_at.asc(), d::id.asc()))

@@ -8,7 +8,8 @@ use crate::error::ApiResult;
 
 pub fn run(conn: &mut Db, actor: &Actor, written: &Written) -> ApiResult<()> {
     // The patient's course is read once, after the write and before any reaction, for
-    // every reaction that needs it; no reaction changes a session or a rating.
+    // every reaction that needs it (a rating's every reaction does); no reaction changes a
+    // session or a rating.
     let mut course = None;
     for reaction in plan(written) {
         apply(conn, actor, reaction, written.at, &mut course)?;
@@ -27,7 +28,12 @@ fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<
     match reaction {
         Reaction::PlanSession { session, patient } => due::plan_session(conn, actor.clinic_id, session, patient, at),
         Reaction::CancelSession { session } => due::cancel_session(conn, actor.clinic_id, session, at),
-        Reaction::MatchRating { rating, patient } => due::match_rating(conn, actor.clinic_id, rating, patient, at),
+        Reaction::MatchRating { rating, patient, created } => {
+            let course = course_of(conn, course, patient)?;
+            // The course holds the patient's active ratings: a retracted one is not among them.
+            let active = course.points().iter().find(|point| point.id == rating).map(|point| (point.instrument, point.rated_at));
+            due::match_rating(conn, actor.clinic_id, rating, patient, active, created, at)
+        }
         Reaction::Notify { event, data } => webhooks::emit(conn, actor.clinic_id, event, data, at),
         Reaction::CheckSafety { rating, patient } => {
             let course = course_of(conn, course, patient)?;
