@@ -291,7 +291,7 @@ pub fn match_rating(
             .filter(d::opens_at.le(DbTime(rated_at)))
             .filter(d::closes_at.ge(DbTime(rated_at)))
             .filter(d::assessment_id.is_null())
-            .filter(d::status.eq_any(matchable()))
+            .filter(matchable())
             .order((d::due_at.asc(), d::id.asc()))
             .select(d::id)
             .first(conn)
@@ -322,9 +322,10 @@ pub fn match_rating(
 }
 
 /// The states a rating can still complete: a missed window is completed by a rating
-/// entered later but taken inside it.
-fn matchable() -> [&'static str; 3] {
-    [DueStatus::Scheduled.code(), DueStatus::Open.code(), DueStatus::Missed.code()]
+/// entered later but taken inside it. Spelled as `OR`s, not `IN`: diesel prepares an `IN`
+/// list afresh at every call, and every rating's write runs this.
+fn matchable() -> diesel::dsl::Or<diesel::dsl::Or<diesel::dsl::Eq<d::status, &'static str>, diesel::dsl::Eq<d::status, &'static str>>, diesel::dsl::Eq<d::status, &'static str>> {
+    d::status.eq(DueStatus::Scheduled.code()).or(d::status.eq(DueStatus::Open.code())).or(d::status.eq(DueStatus::Missed.code()))
 }
 
 /// Completes a due rating with a rating, unless another rating completes it already.
@@ -361,7 +362,7 @@ fn match_patient(conn: &mut Db, clinic: Uuid, patient: Uuid, now: DateTime<Utc>)
         .filter(d::clinic_id.eq(DbUuid(clinic)))
         .filter(d::patient_id.eq(DbUuid(patient)))
         .filter(d::assessment_id.is_null())
-        .filter(d::status.eq_any([DueStatus::Scheduled.code(), DueStatus::Open.code(), DueStatus::Missed.code()]))
+        .filter(matchable())
         .order((d::due_at.asc(), d::id.asc()))
         .select(DueRow::as_select())
         .load(conn)?;
