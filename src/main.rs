@@ -8,6 +8,17 @@ use onset::auth::{Role, password};
 use onset::config::{self, Config};
 use onset::store::users::{self, NewUser};
 
+/// jemalloc, not glibc's malloc: a request's or an export batch's memory is allocated on
+/// one thread and freed on another (actix's, the SQLite writer's, the export reader's),
+/// and glibc then takes the owning arena's lock for every block: an export spent 8–15 %
+/// of its time waiting on it (perf: futex), and its resident memory grew with each
+/// export. Measured side by side on a 20,000-patient clinic: exports 175–205k → 232–252k
+/// rows/s at flat memory, rating writes 1,944–2,211 → 2,265–2,363/s, analytics unchanged.
+/// (mimalloc, tried before, gave its pages back at once and analytics paid to fault them
+/// in again; jemalloc keeps them for seconds.)
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "onset", version, about = "Clinical outcome tracking for ketamine and esketamine treatment of OCD")]
 struct Cli {
