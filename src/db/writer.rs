@@ -48,6 +48,11 @@ const IDLE: Duration = Duration::from_secs(30);
 /// bound (measured: 529 MB after 8 s of writes).
 const GROUPS_PER_CHECKPOINT: u32 = 64;
 
+/// Once writes pause this long, the writer checkpoints what it wrote since its last
+/// checkpoint, rather than leave it in the WAL while only reads follow a burst of writes
+/// (every read looks a page up in the WAL's index before the database file).
+const QUIET: Duration = Duration::from_millis(100);
+
 /// A write as the writer thread sees it: run it on the writer's connection.
 type Work = Box<dyn FnOnce(&mut Db) + Send + 'static>;
 
@@ -126,18 +131,33 @@ impl Writer {
             }
         };
         loop {
-            let group: Vec<Job> = {
+            let group: Option<Vec<Job>> = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                while queue.jobs.is_empty() {
-                    let (woken, timeout) = self.wake.wait_timeout(queue, IDLE).unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    if !queue.jobs.is_empty() {
+                        let take = queue.jobs.len().min(MOST_PER_GROUP);
+                        break Some(queue.jobs.drain(..take).collect());
+                    }
+                    let wait = if groups_since_checkpoint > 0 { QUIET } else { IDLE };
+                    let (woken, timeout) = self.wake.wait_timeout(queue, wait).unwrap_or_else(PoisonError::into_inner);
                     queue = woken;
                     if timeout.timed_out() && queue.jobs.is_empty() {
+                        if groups_since_checkpoint > 0 {
+                            break None; // writes have paused: checkpoint, outside the lock
+                        }
                         queue.serving = false;
                         return;
                     }
                 }
-                let take = queue.jobs.len().min(MOST_PER_GROUP);
-                queue.jobs.drain(..take).collect()
+            };
+            let Some(group) = group else {
+                groups_since_checkpoint = 0;
+                if let Some(Db::Sqlite(sqlite)) = conn.as_mut() {
+                    if let Err(e) = checkpoint(sqlite) {
+                        tracing::warn!(error = %e, file = self.file, "a WAL checkpoint failed; the next one retries");
+                    }
+                }
+                continue;
             };
             if conn.is_none() {
                 match open_writer(&self.file) {
