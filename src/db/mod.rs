@@ -64,8 +64,13 @@ pub struct DbManager {
 /// (`writer`), so either way a 201 means the rating is on disk, even after a power cut.
 /// temp_store=MEMORY: each write is a savepoint of its group, and a savepoint's journal
 /// of the pages it changed lives in memory instead of a temporary file.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;";
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;";
+/// How long a SQLite connection waits for a lock that another holds.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+fn set_busy_timeout(conn: &mut SqliteConnection, ms: u32) -> diesel::QueryResult<()> {
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {ms}"))
+}
 
 impl ManageConnection for DbManager {
     type Connection = Db;
@@ -103,6 +108,7 @@ impl ManageConnection for DbManager {
 fn open_sqlite(path: &str) -> Result<SqliteConnection, ConnectionError> {
     let mut conn = SqliteConnection::establish(path)?;
     conn.batch_execute(SQLITE_PRAGMAS).map_err(ConnectionError::CouldntSetupConfiguration)?;
+    set_busy_timeout(&mut conn, SQLITE_BUSY_TIMEOUT_MS).map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
 }
 

@@ -222,8 +222,8 @@ impl Writer {
 /// A group's answers, each waiting for the sync that makes its write durable.
 type Answers = Vec<(mpsc::SyncSender<Ended>, Ended)>;
 
-/// A WAL longer than this many frames (16 MiB of 4 KiB pages) is started over even if
-/// readers must be waited for: a passive checkpoint copies frames back but cannot start the
+/// A WAL longer than this many frames (16 MiB of 4 KiB pages) is started over if no reader
+/// is in it at that moment: a passive checkpoint copies frames back but cannot start the
 /// WAL over while readers keep arriving, and every read then searches a longer WAL index.
 const RESTART_AT_FRAMES: i32 = 4096;
 
@@ -235,12 +235,19 @@ struct Checkpointed {
 }
 
 /// Copies the WAL back into the database without waiting for anyone, and starts it over
-/// (waiting, within the busy timeout, for the readers still in it) once it has grown long.
+/// once it has grown long, again without waiting: the busy handler's sleeps (up to 100 ms
+/// each) while readers finish would hold up every write queued behind the writer, and
+/// with them every read's audit entry. A WAL that could not be started over is tried again
+/// at the next checkpoint (15 s of writes and reads at once left it at 24 MB, as when the
+/// writer waited).
 fn checkpoint(sqlite: &mut SqliteConnection) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     let passive: Checkpointed = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(sqlite)?;
     if passive.log >= RESTART_AT_FRAMES {
-        diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Checkpointed>(sqlite)?;
+        super::set_busy_timeout(sqlite, 0)?;
+        let restarted = diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Checkpointed>(sqlite);
+        super::set_busy_timeout(sqlite, super::SQLITE_BUSY_TIMEOUT_MS)?;
+        restarted?;
     }
     Ok(())
 }

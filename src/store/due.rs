@@ -262,10 +262,11 @@ pub fn cancel_session(conn: &mut Db, clinic: Uuid, session: Uuid, now: DateTime<
     Ok(())
 }
 
-/// A rating recorded, moved or retracted: it stops completing the due rating it did,
-/// and then (if `active`: its instrument and time) completes the earliest due rating of its instrument whose window
-/// it falls in, whoever entered it. Each step is one indexed query, so a write costs the
-/// same whatever the patient's history (matching every rating to every due rating made
+/// A rating recorded, moved or retracted: it stops completing the due rating it did (a
+/// rating just `created` has none), and then, if `active` (its instrument and time, read
+/// from the patient's course), completes the earliest due rating of its instrument whose
+/// window it falls in, whoever entered it. Each step is one indexed query, so a write costs
+/// the same whatever the patient's history (matching every rating to every due rating made
 /// writes 15 times slower on a demo clinic).
 pub fn match_rating(
     conn: &mut Db,

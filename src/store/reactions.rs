@@ -8,8 +8,8 @@ use crate::error::ApiResult;
 
 pub fn run(conn: &mut Db, actor: &Actor, written: &Written) -> ApiResult<()> {
     // The patient's course is read once, after the write and before any reaction, for
-    // every reaction that needs it (a rating's every reaction does); no reaction changes a
-    // session or a rating.
+    // every reaction that needs it (all of a rating's but its notification); no reaction
+    // changes a session or a rating.
     let mut course = None;
     for reaction in plan(written) {
         apply(conn, actor, reaction, written.at, &mut course)?;
