@@ -152,11 +152,7 @@ impl Writer {
             };
             let Some(group) = group else {
                 groups_since_checkpoint = 0;
-                if let Some(Db::Sqlite(sqlite)) = conn.as_mut() {
-                    if let Err(e) = checkpoint(sqlite) {
-                        tracing::warn!(error = %e, file = self.file, "a WAL checkpoint failed; the next one retries");
-                    }
-                }
+                self.checkpoint(&mut conn);
                 continue;
             };
             if conn.is_none() {
@@ -182,11 +178,7 @@ impl Writer {
                 groups_since_checkpoint += 1;
                 if groups_since_checkpoint >= GROUPS_PER_CHECKPOINT {
                     groups_since_checkpoint = 0;
-                    if let Some(Db::Sqlite(sqlite)) = conn.as_mut() {
-                        if let Err(e) = checkpoint(sqlite) {
-                            tracing::warn!(error = %e, file = self.file, "a WAL checkpoint failed; the next one retries");
-                        }
-                    }
+                    self.checkpoint(&mut conn);
                 }
             }
         }
@@ -194,6 +186,16 @@ impl Writer {
 }
 
 impl Writer {
+    /// Checkpoints on the writer's connection, if it has one open; a failure is logged,
+    /// and the next checkpoint tries again.
+    fn checkpoint(&self, conn: &mut Option<Db>) {
+        if let Some(Db::Sqlite(sqlite)) = conn.as_mut() {
+            if let Err(e) = checkpoint(sqlite) {
+                tracing::warn!(error = %e, file = self.file, "a WAL checkpoint failed; the next one retries");
+            }
+        }
+    }
+
     /// The thread that makes committed groups durable and then answers their callers. It
     /// takes every group that has committed since its last sync, syncs the WAL once, and
     /// answers them all.

@@ -102,8 +102,8 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
 /// What a rating raised: suicidality from its answers, worsening and relapse from its
 /// place in the patient's series. Returns the suicidality level raised now, if any.
 pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
-    // The course holds the patient's active ratings: a retracted one raises nothing.
-    let Some(point) = course.points().iter().find(|point| point.id == rating) else { return Ok(None) };
+    // A retracted rating raises nothing.
+    let Some(point) = course.active_rating(rating) else { return Ok(None) };
     let instrument = point.instrument;
     let mut raised = None;
     if asks_about_suicide(instrument) {

@@ -30,8 +30,7 @@ fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<
         Reaction::CancelSession { session } => due::cancel_session(conn, actor.clinic_id, session, at),
         Reaction::MatchRating { rating, patient, created } => {
             let course = course_of(conn, course, patient)?;
-            // The course holds the patient's active ratings: a retracted one is not among them.
-            let active = course.points().iter().find(|point| point.id == rating).map(|point| (point.instrument, point.rated_at));
+            let active = course.active_rating(rating).map(|point| (point.instrument, point.rated_at));
             due::match_rating(conn, actor.clinic_id, rating, patient, active, created, at)
         }
         Reaction::Notify { event, data } => webhooks::emit(conn, actor.clinic_id, event, data, at),

@@ -178,6 +178,12 @@ impl Course {
     pub fn points(&self) -> &[RatingPoint] {
         self.records.points.get(&self.patient).map_or(&[][..], |p| &p[..])
     }
+
+    /// One of the patient's ratings, if it is active: the course holds only active ones,
+    /// so a retracted rating is not found.
+    pub fn active_rating(&self, id: Uuid) -> Option<&RatingPoint> {
+        self.points().iter().find(|point| point.id == id)
+    }
 }
 
 fn derived(clinic: Uuid, patient: Uuid, records: &Records) -> Vec<SummaryRow> {
