@@ -42,8 +42,18 @@ if (process.env.CRISIS_LINK) {
   await crisis.goto(process.env.CRISIS_LINK);
   await crisis.getByRole("group", { name: /wish to be dead/i }).waitFor();
   const answer = async (question, choice) => crisis.getByRole("group", { name: question }).getByLabel(choice).check();
+  // The screener's order ("If YES to 2, ask questions 3, 4, 5, and 6. If NO to 2, go
+  // directly to question 6"): items 3–5 appear only after a yes to 2, and 6's "within
+  // the past 3 months" only after a yes to 6.
+  const followUps = [/thoughts of a method/i, /intent/i, /a plan/i, /past 3 months/i];
+  const visible = async (question) => crisis.getByRole("group", { name: question }).isVisible();
+  for (const question of followUps) if (await visible(question)) problems.push(`asked before its time: ${question}`);
   await answer(/wish to be dead/i, "Yes");
+  await answer(/suicidal thoughts/i, "No");
+  for (const question of followUps) if (await visible(question)) problems.push(`asked after a no to 2: ${question}`);
+  await crisis.screenshot({ path: `${shots}/patient-page-cssrs-no-to-2.png`, fullPage: true });
   await answer(/suicidal thoughts/i, "Yes");
+  for (const question of followUps.slice(0, 3)) if (!(await visible(question))) problems.push(`not asked after a yes to 2: ${question}`);
   await answer(/thoughts of a method/i, "Yes");
   await answer(/intent/i, "Yes");
   await answer(/a plan/i, "No");

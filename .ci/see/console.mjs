@@ -33,6 +33,8 @@ await step("chart", () => page.locator("#trajectory-chart svg g.rating").first()
 const drawn = await page.locator("#trajectory-chart svg g.rating").count();
 const listed = await page.locator("#ratings tbody tr").count();
 if (drawn !== listed) problems.push(`the chart draws ${drawn} ratings, the table lists ${listed}`);
+// The PHQ-9 paper total of 20 given to this patient: its item 9 is unknown, and said so.
+if ((await page.locator("#ratings tbody tr", { hasText: "item 9, self-harm: unknown" }).count()) !== 1) problems.push("the PHQ-9 paper total does not say item 9 is unknown");
 const box = await page.locator("#trajectory-chart svg").boundingBox();
 if (!box || box.width < 300) problems.push(`the chart did not render: ${JSON.stringify(box)}`);
 await page.screenshot({ path: `${SHOTS}/console-patient.png`, fullPage: true });

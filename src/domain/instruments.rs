@@ -59,20 +59,34 @@ pub const PHQ9_BANDS: &[Band] =
 /// C-SSRS screener: its "total" is the triage risk level (`cssrs_risk`), banded by name.
 pub const CSSRS_BANDS: &[Band] = &[band(0, 0, "none"), band(1, 1, "low"), band(2, 2, "moderate"), band(3, 3, "high")];
 
-/// An item: its code, the highest score it takes, and whether it counts in the total.
+/// An item: its code, the highest score it takes, whether it counts in the total, and
+/// the earlier answer it is asked after, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Item {
     pub code: &'static str,
     pub max: u32,
     pub core: bool,
     pub label: &'static str,
+    /// Asked only after this answer: then required, otherwise never answered.
+    pub enable_when: Option<EnableWhen>,
+}
+
+/// An item is asked exactly when item `item` was answered `equals`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EnableWhen {
+    pub item: &'static str,
+    pub equals: u32,
 }
 
 const fn core(code: &'static str, max: u32, label: &'static str) -> Item {
-    Item { code, max, core: true, label }
+    Item { code, max, core: true, label, enable_when: None }
 }
 const fn optional(code: &'static str, max: u32, label: &'static str) -> Item {
-    Item { code, max, core: false, label }
+    Item { code, max, core: false, label, enable_when: None }
+}
+/// A yes/no question asked only after a yes to `after`.
+const fn after_yes_to(after: &'static str, code: &'static str, label: &'static str) -> Item {
+    Item { code, max: 1, core: false, label, enable_when: Some(EnableWhen { item: after, equals: 1 }) }
 }
 
 macro_rules! ybocs_core_items {
@@ -135,17 +149,20 @@ const PHQ9_ITEMS: &[Item] = &[
     core("8", 3, "moving or speaking slowly, or restlessness"),
     core("9", 3, "thoughts of death or self-harm"),
 ];
-/// The C-SSRS screener: yes (1) or no (0). Items 3–5 are asked only after a yes to item
-/// 2, so they are optional; `6_recent` says whether the behaviour of item 6 was in the
-/// past 3 months and is required when item 6 is yes.
+/// The C-SSRS screener: yes (1) or no (0). Its order is a rule (Columbia Lighthouse
+/// Project, "C-SSRS Screener with Triage Points": "If YES to 2, ask questions 3, 4, 5,
+/// and 6. If NO to 2, go directly to question 6"): items 3–5 are answered exactly when
+/// item 2 is yes. `6_recent` says whether the behaviour of item 6 was in the past 3
+/// months, answered exactly when item 6 is yes ("If YES, ask: Was this within the past
+/// 3 months?").
 const CSSRS_ITEMS: &[Item] = &[
     core("1", 1, "wish to be dead"),
     core("2", 1, "suicidal thoughts"),
-    optional("3", 1, "thoughts of a method"),
-    optional("4", 1, "intent"),
-    optional("5", 1, "a plan"),
+    after_yes_to("2", "3", "thoughts of a method"),
+    after_yes_to("2", "4", "intent"),
+    after_yes_to("2", "5", "a plan"),
     core("6", 1, "suicidal behaviour, ever"),
-    optional("6_recent", 1, "suicidal behaviour in the past 3 months"),
+    after_yes_to("6", "6_recent", "suicidal behaviour in the past 3 months"),
 ];
 
 /// The C-SSRS screener's triage risk (Columbia Lighthouse Project, "C-SSRS Screener with
@@ -235,6 +252,13 @@ impl Instrument {
     /// visual analogue scale, never the clinician-rated interview.
     pub fn is_self_reportable(self) -> bool {
         matches!(self, Instrument::OcdVas | Instrument::YbocsSr | Instrument::Phq9 | Instrument::CssrsScreen)
+    }
+
+    /// Whether a rating may be only a total (a paper record). Never the C-SSRS screener:
+    /// its risk level depends on which answers were given, and a bare level cannot show
+    /// that the screener's order was followed (DESIGN.md §6).
+    pub fn allows_bare_total(self) -> bool {
+        self != Instrument::CssrsScreen
     }
 
     /// Whether the instrument has obsession and compulsion subscales (items 1–5, 6–10).

@@ -369,6 +369,7 @@ mod tests {
                     total: *total,
                     cgi_s: None,
                     cgi_i: None,
+                    itemised: true,
                 })
                 .collect(),
         }

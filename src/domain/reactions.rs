@@ -43,8 +43,12 @@ pub enum Reaction {
     /// it falls in, whoever entered it, or stops completing one. A rating just `created`
     /// completes none yet, so it has none to let go.
     MatchRating { rating: Uuid, patient: Uuid, created: bool },
-    /// A rating was recorded or amended: raise the safety alerts it calls for, once per cause.
+    /// A rating was recorded or amended: raise the suicidality alert its answers call
+    /// for, once per cause and level.
     CheckSafety { rating: Uuid, patient: Uuid },
+    /// A session or a rating of the patient changed: judge worsening and relapse across
+    /// each OCD series again, since a new baseline changes every later rating's change.
+    JudgeSeries { patient: Uuid },
     /// A session or a rating of the patient changed: their onset summary is derived again.
     Summarise { patient: Uuid },
     /// Tell the clinic's other systems (the outbox, then webhooks). Ids only, never names.
@@ -67,7 +71,9 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
         _ => return Vec::new(),
     };
     // Any change to a session or a rating (a backdated session moves every hour) changes
-    // what the patient contributes to cohort analytics.
+    // each series' baseline or place in time, so what is worse than baseline, and what
+    // the patient contributes to cohort analytics.
+    reactions.push(Reaction::JudgeSeries { patient });
     reactions.push(Reaction::Summarise { patient });
     reactions
 }
@@ -83,11 +89,11 @@ mod tests {
     #[test]
     fn sessions_plan_or_cancel_and_ratings_match() {
         let (session, patient) = (Uuid::nil(), Uuid::max());
-        let summarise = Reaction::Summarise { patient };
-        assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }, summarise.clone()]);
-        assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }, summarise.clone()]);
-        assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }, summarise.clone()]);
-        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient, created: false }, summarise.clone()]);
+        let (judge, summarise) = (Reaction::JudgeSeries { patient }, Reaction::Summarise { patient });
+        assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }, judge.clone(), summarise.clone()]);
+        assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }, judge.clone(), summarise.clone()]);
+        assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }, judge.clone(), summarise.clone()]);
+        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient, created: false }, judge.clone(), summarise.clone()]);
         assert_eq!(plan(&written("assessment", Change::Amended)).last(), Some(&summarise));
         let created = plan(&written("assessment", Change::Created));
         assert_eq!(created[0], Reaction::MatchRating { rating: session, patient, created: true });

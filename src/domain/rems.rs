@@ -13,6 +13,8 @@ pub const DEADLINE_DAYS: i64 = 7;
 /// The REMS asks for blood pressure at about 40 minutes: accept 30 to 50.
 const BP_40_MIN: std::ops::RangeInclusive<i32> = 30..=50;
 const MAX_MINUTE: u32 = 24 * 60;
+/// "Patient must be monitored for at least 2 hours" (SPRAVATO REMS patient monitoring form).
+const MIN_MONITORING_MINUTES: i32 = 120;
 const MAX_MEDICINES: usize = 20;
 
 /// Whether something happened during the session and, if so, when it began and ended
@@ -103,6 +105,29 @@ pub fn missing(session: &Infusion) -> Vec<&'static str> {
     if discharge_minute.is_none_or(|d| !bp(&|m| m > last_dose_minute.max(BP_40_MIN.end().to_owned()) && m <= d)) {
         out.push("bp_before_discharge");
     }
+    // The REMS's goal: "Patients are monitored for at least two hours and until
+    // resolution of sedation, dissociation and respiratory depression" (SPRAVATO REMS,
+    // FDA); the form: "Patient must be monitored for at least 2 hours". So an episode
+    // that occurred needs its onset and resolution, a resolution after discharge means
+    // the patient left before it, and a discharge before 2 h after the first dose
+    // (`started_at`) falls short of the minimum; each is listed, never assumed.
+    if discharge_minute.is_some_and(|d| d < MIN_MONITORING_MINUTES) {
+        out.push("discharged_before_2_hours");
+    }
+    for (episode, onset, resolved, after_discharge) in [
+        (&record.sedation, "sedation_onset_minute", "sedation_resolved_minute", "sedation_resolved_after_discharge"),
+        (&record.dissociation, "dissociation_onset_minute", "dissociation_resolved_minute", "dissociation_resolved_after_discharge"),
+    ] {
+        let Some(episode) = episode.as_ref().filter(|e| e.occurred) else { continue };
+        if episode.onset_minute.is_none() {
+            out.push(onset);
+        }
+        match (episode.resolved_minute, discharge_minute) {
+            (None, _) => out.push(resolved),
+            (Some(minute), Some(discharge)) if i64::from(minute) > i64::from(discharge) => out.push(after_discharge),
+            _ => {}
+        }
+    }
     for (name, given) in [
         ("sedation", record.sedation.is_some()),
         ("dissociation", record.dissociation.is_some()),
@@ -145,6 +170,42 @@ mod tests {
         assert!(missing.contains(&"sedation") && !missing.contains(&"lot_number"));
         assert_eq!(deadline(&s), s.started_at + Duration::days(7));
         assert!(applies(&s));
+    }
+
+    fn complete(sedation: Episode, dissociation: Episode) -> RemsRecord {
+        RemsRecord {
+            sedation: Some(sedation),
+            dissociation: Some(dissociation),
+            respiratory_depression: Some(false),
+            serious_adverse_event: Some(false),
+            ready_to_leave_minutes: Some(125),
+            concomitant_medications: Some(vec![]),
+            submitted_at: None,
+        }
+    }
+
+    /// FDA, SPRAVATO REMS: "Patients are monitored for at least two hours and until
+    /// resolution of sedation, dissociation and respiratory depression". The session
+    /// starts 09:00 and is discharged at 11:30 (minute 150).
+    #[test]
+    fn an_episode_needs_its_minutes_and_must_end_before_a_discharge_after_2_hours() {
+        let vitals = json!([{"minute": 0, "systolic": 120, "diastolic": 80}, {"minute": 40, "systolic": 150, "diastolic": 90}, {"minute": 130, "systolic": 128, "diastolic": 84}]);
+        let none = Episode { occurred: false, onset_minute: None, resolved_minute: None };
+        let episode = |onset, resolved| Episode { occurred: true, onset_minute: onset, resolved_minute: resolved };
+        let missing_with = |sedation, dissociation| missing(&session(vitals.clone(), Some(complete(sedation, dissociation))));
+        assert_eq!(missing_with(episode(None, None), none.clone()), ["sedation_onset_minute", "sedation_resolved_minute"], "occurred is not enough");
+        assert_eq!(missing_with(none.clone(), episode(Some(5), None)), ["dissociation_resolved_minute"]);
+        assert_eq!(missing_with(none.clone(), episode(Some(5), Some(150))), Vec::<&str>::new(), "resolved at discharge: complete");
+        assert_eq!(missing_with(none.clone(), episode(Some(5), Some(151))), ["dissociation_resolved_after_discharge"], "a minute after discharge");
+        assert_eq!(missing_with(episode(Some(5), Some(200)), none.clone()), ["sedation_resolved_after_discharge"]);
+        // Discharged at minute 119 and at 120: the 2-hour minimum, its edge included.
+        let discharged_after = |minutes: i64| {
+            let mut s = session(vitals.clone(), Some(complete(none.clone(), none.clone())));
+            s.discharged_at = Some(s.started_at + Duration::minutes(minutes));
+            missing(&s)
+        };
+        assert!(discharged_after(119).contains(&"discharged_before_2_hours"));
+        assert!(!discharged_after(120).contains(&"discharged_before_2_hours"));
     }
 
     #[test]

@@ -8,6 +8,16 @@ use super::instruments::{Instrument, cssrs_risk};
 
 vocabulary!(AlertKind { Suicidality = "suicidality", Worsening = "worsening", Relapse = "relapse", RemsOverdue = "rems_overdue" });
 vocabulary!(AlertLevel { Moderate = "moderate", High = "high" });
+impl AlertLevel {
+    /// How urgent: an amendment that raises a rating's risk to a higher level raises a new
+    /// alert at it (DESIGN.md §6), so levels are ordered.
+    pub fn rank(self) -> u8 {
+        match self {
+            AlertLevel::Moderate => 1,
+            AlertLevel::High => 2,
+        }
+    }
+}
 vocabulary!(AlertStatus { Open = "open", Acknowledged = "acknowledged" });
 
 /// The crisis text a patient sees when an answer raises a suicidality alert, until the
@@ -17,26 +27,46 @@ call your local emergency number or go to the nearest emergency department now, 
 
 /// Suicidality from one rating, and how urgent:
 /// - C-SSRS screener: its triage risk (Columbia Lighthouse Project, "C-SSRS Screener with
-///   Triage Points"): moderate or high raises an alert of that level; low does not.
+///   Triage Points"): moderate or high raises an alert of that level; low does not. A
+///   screener is never stored as a bare total now; one stored before that rule is read by
+///   its level, so it can still alert.
 /// - PHQ-9 item 9 (thoughts of death or self-harm): any endorsement (≥ 1) raises one
 ///   (DESIGN.md §6). Simon et al., Psychiatr Serv 2013;64:1195–1202, found the risk of a
 ///   suicide attempt rising with each step of that answer, so onset grades it: "several
 ///   days" (1) moderate, "more than half the days" or "nearly every day" (2–3) high.
-pub fn suicidality(instrument: Instrument, items: Option<&BTreeMap<String, u32>>) -> Option<AlertLevel> {
-    let items = items?;
+///   A bare PHQ-9 total still says something about item 9: the other eight items score
+///   at most 8 × 3 = 24 (Kroenke 2001: nine items, each 0–3), so a total of 25 or more
+///   proves item 9 ≥ total − 24: 25 is at least "several days" (moderate), 26 and 27 at
+///   least "more than half the days" (high). Below 25 item 9 is unknown
+///   (`item_9_unknown`), never taken as 0.
+pub fn suicidality(instrument: Instrument, items: Option<&BTreeMap<String, u32>>, total: u32) -> Option<AlertLevel> {
+    let item_9_at_least = |items: Option<&BTreeMap<String, u32>>| match items {
+        Some(items) => items.get("9").copied().unwrap_or(0),
+        None => total.saturating_sub(PHQ9_TOTAL_WITHOUT_ITEM_9),
+    };
     match instrument {
-        Instrument::CssrsScreen => match cssrs_risk(items) {
+        Instrument::CssrsScreen => match items.map_or(total, cssrs_risk) {
             3 => Some(AlertLevel::High),
             2 => Some(AlertLevel::Moderate),
             _ => None,
         },
-        Instrument::Phq9 => match items.get("9").copied().unwrap_or(0) {
+        Instrument::Phq9 => match item_9_at_least(items) {
             0 => None,
             1 => Some(AlertLevel::Moderate),
             _ => Some(AlertLevel::High),
         },
         _ => None,
     }
+}
+
+/// The most the PHQ-9's items 1–8 can add up to: eight items, each at most 3.
+const PHQ9_TOTAL_WITHOUT_ITEM_9: u32 = 24;
+
+/// Whether a rating leaves PHQ-9 item 9 unknown: a bare total below 25 (a higher one
+/// proves an endorsement, see `suicidality`). The console shows it, so a paper total of
+/// 20 is never read as "no thoughts of self-harm".
+pub fn item_9_unknown(instrument: Instrument, itemised: bool, total: u32) -> bool {
+    instrument == Instrument::Phq9 && !itemised && total <= PHQ9_TOTAL_WITHOUT_ITEM_9
 }
 
 /// Whether a rating on this instrument can raise a suicidality alert: only these ask
@@ -62,20 +92,32 @@ mod tests {
 
     #[test]
     fn cssrs_moderate_and_high_raise_low_does_not() {
-        let level = |pairs: &[(&str, u32)]| suicidality(Instrument::CssrsScreen, Some(&answers(pairs)));
+        let level = |pairs: &[(&str, u32)]| suicidality(Instrument::CssrsScreen, Some(&answers(pairs)), cssrs_risk(&answers(pairs)));
         assert_eq!(level(&[("1", 1), ("2", 1), ("6", 0)]), None, "low");
         assert_eq!(level(&[("1", 1), ("2", 1), ("3", 1), ("6", 0)]), Some(AlertLevel::Moderate));
         assert_eq!(level(&[("1", 0), ("2", 0), ("6", 1), ("6_recent", 0)]), Some(AlertLevel::Moderate), "behaviour long ago");
         assert_eq!(level(&[("1", 0), ("2", 0), ("6", 1), ("6_recent", 1)]), Some(AlertLevel::High), "behaviour in 3 months");
         assert_eq!(level(&[("1", 1), ("2", 1), ("4", 1), ("6", 0)]), Some(AlertLevel::High), "intent");
-        assert_eq!(suicidality(Instrument::CssrsScreen, None), None, "a paper total has no answers to read");
+        assert_eq!(suicidality(Instrument::CssrsScreen, None, 3), Some(AlertLevel::High), "a level stored bare before the rule");
+        assert_eq!(suicidality(Instrument::CssrsScreen, None, 1), None);
     }
 
     #[test]
     fn phq9_item_9_raises_at_any_endorsement() {
-        let level = |item9: u32| suicidality(Instrument::Phq9, Some(&answers(&[("1", 3), ("9", item9)])));
+        let level = |item9: u32| suicidality(Instrument::Phq9, Some(&answers(&[("1", 3), ("9", item9)])), 3 + item9);
         assert_eq!([level(0), level(1), level(2), level(3)], [None, Some(AlertLevel::Moderate), Some(AlertLevel::High), Some(AlertLevel::High)]);
-        assert_eq!(suicidality(Instrument::Ybocs, Some(&answers(&[("9", 4)]))), None, "item 9 of the Y-BOCS is not about suicide");
+        assert_eq!(suicidality(Instrument::Ybocs, Some(&answers(&[("9", 4)])), 4), None, "item 9 of the Y-BOCS is not about suicide");
+    }
+
+    #[test]
+    fn a_bare_phq9_total_alerts_from_25_and_leaves_item_9_unknown_below() {
+        // Items 1–8 at "nearly every day" (3) make 24: 25 needs item 9 ≥ 1, 26 needs ≥ 2.
+        let bare = |total: u32| suicidality(Instrument::Phq9, None, total);
+        assert_eq!([bare(0), bare(24), bare(25), bare(26), bare(27)], [None, None, Some(AlertLevel::Moderate), Some(AlertLevel::High), Some(AlertLevel::High)]);
+        assert!(item_9_unknown(Instrument::Phq9, false, 24) && item_9_unknown(Instrument::Phq9, false, 0));
+        assert!(!item_9_unknown(Instrument::Phq9, false, 25), "25 proves item 9");
+        assert!(!item_9_unknown(Instrument::Phq9, true, 10), "itemised: item 9 was answered");
+        assert!(!item_9_unknown(Instrument::Ybocs, false, 10));
     }
 
     #[test]
@@ -84,7 +126,9 @@ mod tests {
         // so the safety check may leave their items unread.
         for instrument in Instrument::ALL.into_iter().filter(|i| !asks_about_suicide(*i)) {
             let everything: BTreeMap<String, u32> = instrument.items().iter().map(|item| (item.code.to_string(), item.max)).collect();
-            assert_eq!(suicidality(instrument, Some(&everything)), None, "{instrument:?}");
+            let total = instrument.total_of(&everything);
+            assert_eq!(suicidality(instrument, Some(&everything), total), None, "{instrument:?}");
+            assert_eq!(suicidality(instrument, None, instrument.max_total()), None, "{instrument:?} bare");
         }
         assert!(asks_about_suicide(Instrument::Phq9) && asks_about_suicide(Instrument::CssrsScreen));
     }

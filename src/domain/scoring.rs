@@ -76,6 +76,9 @@ pub fn score(
         },
     };
     let Some(items) = items else {
+        if !instrument.allows_bare_total() {
+            return Err(vec![FieldError::new("items", format!("{} is never a bare total: give its answers", instrument.code()))]);
+        }
         return match (given_total, errors.is_empty()) {
             (Some(total), true) => Ok(Scores { items: None, total }),
             (None, true) => Err(vec![FieldError::new("items", "give the items, or a total when only a total was recorded")]),
@@ -108,15 +111,41 @@ pub fn score(
     if !errors.is_empty() {
         return Err(errors);
     }
-    // C-SSRS: when behaviour (6) is endorsed, when it happened decides the risk.
-    if instrument == Instrument::CssrsScreen && scored.get("6") == Some(&1) && !scored.contains_key("6_recent") {
-        return Err(vec![FieldError::new("items.6_recent", "required when item 6 is yes: was it in the past 3 months?")]);
+    let out_of_order = asked_in_order(instrument, &scored);
+    if !out_of_order.is_empty() {
+        return Err(out_of_order);
     }
     let computed = instrument.total_of(&scored);
     if given_total.is_some_and(|t| t != computed) {
         return Err(vec![FieldError::new("total", format!("does not match the items, which sum to {computed}"))]);
     }
     Ok(Scores { items: Some(scored), total: computed })
+}
+
+/// The items answered out of the instrument's order: an item asked after an earlier
+/// answer (`enable_when`) is required when that answer was given and refused when it was
+/// not. On the C-SSRS screener this is its triage order: "If YES to 2, ask questions 3,
+/// 4, 5, and 6. If NO to 2, go directly to question 6" (Columbia Lighthouse Project,
+/// "C-SSRS Screener with Triage Points"), and item 6's "within the past 3 months" only
+/// after a yes to 6. A yes to 4 after a no to 2 is not a high risk but an answer to a
+/// question the screener never asks: it is refused, never scored.
+pub fn asked_in_order(instrument: Instrument, answers: &BTreeMap<String, u32>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for item in instrument.items() {
+        let Some(when) = item.enable_when else { continue };
+        let condition = match (instrument.item(when.item).map(|i| i.max), when.equals) {
+            (Some(1), 1) => format!("item {} is yes", when.item),
+            (Some(1), 0) => format!("item {} is no", when.item),
+            (_, value) => format!("item {} is {value}", when.item),
+        };
+        let enabled = answers.get(when.item) == Some(&when.equals);
+        match (enabled, answers.contains_key(item.code)) {
+            (true, false) => errors.push(FieldError::new(format!("items.{}", item.code), format!("required when {condition}"))),
+            (false, true) => errors.push(FieldError::new(format!("items.{}", item.code), format!("asked only when {condition}: leave it out"))),
+            _ => {}
+        }
+    }
+    errors
 }
 
 /// A rating as a client sends it; every field optional so that a merge patch can be
@@ -209,13 +238,20 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 
-    /// Every core item at `value` (and, on the C-SSRS, `6_recent`, which item 6 needs).
+    /// Every core item at `value`, and every item the answers so far ask after at `value`.
     fn all_core(instrument: Instrument, value: u32) -> BTreeMap<String, Value> {
         let mut items: BTreeMap<String, Value> = instrument.core_items().map(|i| (i.code.to_string(), json!(value))).collect();
-        if instrument == Instrument::CssrsScreen {
-            items.insert("6_recent".into(), json!(0));
-        }
+        ask_what_follows(instrument, &mut items, value);
         items
+    }
+
+    /// Answers `value` to every item the given answers enable and that is not answered yet.
+    fn ask_what_follows(instrument: Instrument, items: &mut BTreeMap<String, Value>, value: u32) {
+        for item in instrument.items() {
+            if item.enable_when.is_some_and(|w| items.get(w.item) == Some(&json!(w.equals))) {
+                items.entry(item.code.to_string()).or_insert(json!(value));
+            }
+        }
     }
 
     fn fields(errors: Vec<FieldError>) -> Vec<String> {
@@ -227,8 +263,15 @@ mod tests {
         for instrument in Instrument::ALL {
             for item in instrument.items() {
                 let mut base = all_core(instrument, 0);
+                if let Some(when) = item.enable_when {
+                    base.insert(when.item.to_string(), json!(when.equals));
+                    ask_what_follows(instrument, &mut base, 0);
+                }
                 for (value, ok) in [(0i64, true), (i64::from(item.max), true), (-1, false), (i64::from(item.max) + 1, false)] {
                     base.insert(item.code.to_string(), json!(value));
+                    // A yes that asks follow-up questions has them answered (an out-of-range
+                    // value is refused before the order is looked at).
+                    ask_what_follows(instrument, &mut base, 0);
                     let result = score(instrument, Some(&base), None);
                     assert_eq!(result.is_ok(), ok, "{instrument:?} item {} = {value}", item.code);
                     if !ok {
@@ -243,11 +286,36 @@ mod tests {
     fn a_cssrs_behaviour_needs_its_when_and_the_total_is_the_risk() {
         let mut answers = all_core(Instrument::CssrsScreen, 0);
         answers.insert("6".into(), json!(1));
-        answers.remove("6_recent");
         assert_eq!(fields(score(Instrument::CssrsScreen, Some(&answers), None).unwrap_err()), ["items.6_recent"]);
         answers.insert("6_recent".into(), json!(1));
         assert_eq!(score(Instrument::CssrsScreen, Some(&answers), None).unwrap().total(), 3);
         assert!(score(Instrument::CssrsScreen, Some(&answers), Some(&json!(1))).is_err(), "a total that is not the risk is refused");
+        answers.insert("6".into(), json!(0));
+        assert_eq!(fields(score(Instrument::CssrsScreen, Some(&answers), None).unwrap_err()), ["items.6_recent"], "no 'when' without behaviour");
+    }
+
+    /// Columbia, "C-SSRS Screener with Triage Points": "If YES to 2, ask questions 3, 4,
+    /// 5, and 6. If NO to 2, go directly to question 6."
+    #[test]
+    fn the_cssrs_screener_order_is_enforced_in_both_directions() {
+        let cssrs = |pairs: &[(&str, u32)]| {
+            let answers: BTreeMap<String, Value> = pairs.iter().map(|(c, v)| (c.to_string(), json!(v))).collect();
+            score(Instrument::CssrsScreen, Some(&answers), None)
+        };
+        // Yes to 2 with 3–5 left out: each is named, never scored "low".
+        assert_eq!(fields(cssrs(&[("1", 1), ("2", 1), ("6", 0)]).unwrap_err()), ["items.3", "items.4", "items.5"]);
+        assert_eq!(fields(cssrs(&[("1", 1), ("2", 1), ("3", 0), ("5", 0), ("6", 0)]).unwrap_err()), ["items.4"]);
+        // No to 2 with a yes to 4: a question the screener never asks, refused, not "high".
+        assert_eq!(fields(cssrs(&[("1", 0), ("2", 0), ("4", 1), ("6", 0)]).unwrap_err()), ["items.4"]);
+        assert_eq!(fields(cssrs(&[("1", 0), ("2", 0), ("3", 0), ("4", 0), ("5", 0), ("6", 0)]).unwrap_err()), ["items.3", "items.4", "items.5"], "even a no is not asked");
+        // The edges that are asked in order score as the triage says.
+        assert_eq!(cssrs(&[("1", 1), ("2", 1), ("3", 0), ("4", 0), ("5", 0), ("6", 0)]).unwrap().total(), 1, "thoughts, no method: low");
+        assert_eq!(cssrs(&[("1", 1), ("2", 1), ("3", 0), ("4", 1), ("5", 0), ("6", 0)]).unwrap().total(), 3, "intent: high");
+        assert_eq!(cssrs(&[("1", 1), ("2", 0), ("6", 0)]).unwrap().total(), 1, "a wish to be dead only: low");
+        // Never a bare total, whatever the level.
+        for level in 0..=3 {
+            assert_eq!(fields(score(Instrument::CssrsScreen, None, Some(&json!(level))).unwrap_err()), ["items"], "bare {level}");
+        }
     }
 
     #[test]
@@ -373,14 +441,19 @@ mod tests {
         fn valid_input() -> impl Strategy<Value = RatingInput> {
             (instrument(), any::<u64>(), 0i64..(10 * 365 * 24 * 3600), prop::sample::select(Recall::ALL.to_vec()), prop::option::of(1u32..=7), prop::option::of(1u32..=7))
                 .prop_map(|(instrument, seed, seconds_ago, recall, cgi_s, cgi_i)| {
-                    let items = instrument
-                        .items()
-                        .iter()
-                        .enumerate()
-                        // `6_recent` is always answered: it is required whenever item 6 is yes.
-                        .filter(|(i, item)| item.core || item.code == "6_recent" || (seed >> (i % 64)) & 1 == 1)
-                        .map(|(i, item)| (item.code.to_string(), json!((seed.rotate_left(i as u32) % u64::from(item.max + 1)) as u32)))
-                        .collect();
+                    let value = |i: usize, item: &crate::domain::instruments::Item| json!((seed.rotate_left(i as u32) % u64::from(item.max + 1)) as u32);
+                    // Core items always, optional ones by the seed's bits, and the items the
+                    // answers ask after exactly when they do (items come in asking order).
+                    let mut items = BTreeMap::new();
+                    for (i, item) in instrument.items().iter().enumerate() {
+                        let asked = match item.enable_when {
+                            Some(when) => items.get(when.item) == Some(&json!(when.equals)),
+                            None => item.core || (seed >> (i % 64)) & 1 == 1,
+                        };
+                        if asked {
+                            items.insert(item.code.to_string(), value(i, item));
+                        }
+                    }
                     let rated_at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc) - chrono::Duration::seconds(seconds_ago);
                     RatingInput {
                         instrument: Some(instrument.code().into()),

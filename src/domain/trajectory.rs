@@ -20,6 +20,8 @@ pub struct RatingPoint {
     pub total: u32,
     pub cgi_s: Option<u32>,
     pub cgi_i: Option<u32>,
+    /// Whether the items were given (false for a paper total).
+    pub itemised: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +50,9 @@ pub struct DerivedRating {
     pub early_improvement: Option<bool>,
     pub response_cgi_confirmed: Option<bool>,
     pub remission_cgi_confirmed: Option<bool>,
+    /// A PHQ-9 given as a bare total below 25: whether item 9 (thoughts of death or
+    /// self-harm) was endorsed is unknown, and the console says so.
+    pub item_9_unknown: bool,
 }
 
 impl DerivedRating {
@@ -171,6 +176,7 @@ fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>],
                 early_improvement: early,
                 response_cgi_confirmed: base.and_then(|b| def.response_cgi_confirmed(b.total, p.total, p.cgi_i)),
                 remission_cgi_confirmed: base.and_then(|_| def.remission_cgi_confirmed(instrument, p.cgi_s)),
+                item_9_unknown: super::safety::item_9_unknown(instrument, p.itemised, p.total),
             }
         })
         .collect();
@@ -232,6 +238,13 @@ fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRati
         .then(|| sustained_from(ratings, def.confirmation_hours, holds(Endpoint::Remission)))
         .flatten();
     let (relapse, relapse_undetermined) = relapse(def, ratings, points, remission_confirmed_at);
+    // Where the source and DESIGN.md differ: Mataix-Cols 2016 defines partial response as
+    // a ≥ 25 % but < 35 % reduction "lasting for at least one week", like response and
+    // remission. DESIGN.md §1 gives a `partial_response` status per rating and a summary
+    // that says, for response and remission only, whether it was confirmed; partial
+    // response has no confirmation here and is counted from its first rating. Left as
+    // DESIGN.md has it (issue 24): a partial response in these hours is an early signal,
+    // and what lasts a week is what `response_confirmed` and `remission_confirmed` report.
     let partial = first_meeting(ratings, Endpoint::PartialResponse);
     let response = first_meeting(ratings, Endpoint::Response);
     let remission = first_meeting(ratings, Endpoint::Remission);
@@ -269,6 +282,7 @@ mod tests {
             total,
             cgi_s: None,
             cgi_i: None,
+            itemised: true,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Safety alerts: raised inside the write that caused them, once per cause, listed for
 //! the clinic and acknowledged with a note.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -13,6 +15,7 @@ use super::summaries::Course;
 use super::{Actor, Page, audit, split_page, stored, webhooks};
 use crate::db::schema::alerts as t;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::domain::instruments::Instrument;
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, asks_about_suicide, suicidality, worsening};
 use crate::domain::trajectory::instrument_series;
@@ -70,12 +73,15 @@ impl AlertRow {
     }
 }
 
-/// Raises an alert unless its cause already raised one of this kind (re-reading or
-/// amending a rating raises nothing new); sends `alert.raised`. Returns whether it did.
+/// Raises an alert unless its cause already raised one of this kind at this level or a
+/// higher one (re-reading a rating, or amending it without raising its risk, raises
+/// nothing new); an amendment that raises the risk raises a new open alert at the new
+/// level, whatever became of the old one, which stays in the history (DESIGN.md §6).
+/// Sends `alert.raised`. Returns whether it raised one.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind, level: AlertLevel, cause: Uuid, detail: Value, now: DateTime<Utc>) -> ApiResult<bool> {
-    let exists: i64 = t::table.filter(t::kind.eq(kind.code())).filter(t::cause_id.eq(DbUuid(cause))).count().get_result(conn)?;
-    if exists > 0 {
+    let raised: Vec<String> = t::table.filter(t::kind.eq(kind.code())).filter(t::cause_id.eq(DbUuid(cause))).select(t::level).load(conn)?;
+    if raised.iter().any(|earlier| AlertLevel::parse(earlier).is_some_and(|earlier| earlier.rank() >= level.rank())) {
         return Ok(false);
     }
     let row = AlertRow {
@@ -99,37 +105,57 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
     Ok(true)
 }
 
-/// What a rating raised: suicidality from its answers, worsening and relapse from its
-/// place in the patient's series. Returns the suicidality level raised now, if any.
+/// What a rating's answers raised: suicidality. Returns the level raised now, if any.
 pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
     // A retracted rating raises nothing.
     let Some(point) = course.active_rating(rating) else { return Ok(None) };
     let instrument = point.instrument;
-    let mut raised = None;
-    if asks_about_suicide(instrument) {
-        let record = AssessmentRecord::find(conn, clinic, rating)?;
-        if let Some(level) = suicidality(instrument, record.rating.scores.items()) {
-            let detail = json!({"instrument": instrument.code(), "total": point.total});
-            if raise(conn, clinic, patient, AlertKind::Suicidality, level, rating, detail, now)? {
-                raised = Some(level);
-            }
-        }
+    if !asks_about_suicide(instrument) {
+        return Ok(None);
     }
-    if instrument.measures_ocd() {
-        let series = instrument_series(&CONSENSUS_2016, instrument, &course.starts(), course.points());
-        let change = series.as_ref().and_then(|s| s.ratings.iter().find(|r| r.assessment_id == rating)).and_then(|derived| derived.percent_change);
-        if let Some(level) = worsening(instrument, change) {
-            let detail = json!({"instrument": instrument.code(), "percent_change": change});
-            raise(conn, clinic, patient, AlertKind::Worsening, level, rating, detail, now)?;
+    let record = AssessmentRecord::find(conn, clinic, rating)?;
+    let scores = &record.rating.scores;
+    let Some(level) = suicidality(instrument, scores.items(), scores.total()) else { return Ok(None) };
+    let detail = json!({"instrument": instrument.code(), "total": point.total, "itemised": scores.items().is_some()});
+    Ok(raise(conn, clinic, patient, AlertKind::Suicidality, level, rating, detail, now)?.then_some(level))
+}
+
+/// What the patient's OCD series call for, judged whole after any change to their
+/// sessions or ratings: a rating added before the first session, or a session moved,
+/// changes the baseline and so every later rating's change, so worsening is judged for
+/// every rating of the series, not only the one just written (DESIGN.md §6), like
+/// relapse. Each worsening rating raises once; a rating that stops being worse keeps the
+/// alert it raised (the history is never rewritten).
+pub fn judge_series(conn: &mut Db, clinic: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<()> {
+    let starts = course.starts();
+    let mut alerted: Option<HashSet<Uuid>> = None;
+    for instrument in Instrument::ALL.into_iter().filter(|i| i.measures_ocd()) {
+        let Some(series) = instrument_series(&CONSENSUS_2016, instrument, &starts, course.points()) else { continue };
+        for derived in &series.ratings {
+            let Some(level) = worsening(instrument, derived.percent_change) else { continue };
+            if alerted.is_none() {
+                alerted = Some(raised_for(conn, patient, AlertKind::Worsening)?);
+            }
+            if alerted.as_ref().is_some_and(|causes| causes.contains(&derived.assessment_id)) {
+                continue;
+            }
+            let detail = json!({"instrument": instrument.code(), "percent_change": derived.percent_change, "baseline_id": series.baseline.as_ref().map(|b| b.assessment_id)});
+            raise(conn, clinic, patient, AlertKind::Worsening, level, derived.assessment_id, detail, now)?;
         }
         // Relapse (Mataix-Cols 2016, as DESIGN.md §1 applies it): raised once for the
         // remission it ends, whichever later rating established it.
-        if let Some(remission) = series.and_then(|s| s.summary.relapsed_remission) {
-            let detail = json!({"instrument": instrument.code(), "established_by": rating, "remission_confirmed_at_rating": remission});
+        if let Some(remission) = series.summary.relapsed_remission {
+            let detail = json!({"instrument": instrument.code(), "established_by": series.ratings.last().map(|r| r.assessment_id), "remission_confirmed_at_rating": remission});
             raise(conn, clinic, patient, AlertKind::Relapse, AlertLevel::Moderate, remission, detail, now)?;
         }
     }
-    Ok(raised)
+    Ok(())
+}
+
+/// The causes that already raised an alert of this kind for the patient.
+fn raised_for(conn: &mut Db, patient: Uuid, kind: AlertKind) -> ApiResult<HashSet<Uuid>> {
+    let causes: Vec<DbUuid> = t::table.filter(t::patient_id.eq(DbUuid(patient))).filter(t::kind.eq(kind.code())).select(t::cause_id).load(conn)?;
+    Ok(causes.into_iter().map(|c| c.0).collect())
 }
 
 /// Whether a rating raised a suicidality alert.

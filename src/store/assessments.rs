@@ -15,6 +15,7 @@ use crate::db::schema::assessments as a;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::instruments::Instrument;
+use crate::domain::safety::item_9_unknown;
 use crate::domain::scoring::{CollectedVia, Rater, Rating, RatingInput, Recall, Scores};
 use crate::domain::trajectory::RatingPoint;
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -31,6 +32,9 @@ pub struct AssessmentRecord {
     pub compulsions: Option<u32>,
     pub severity: Option<&'static str>,
     pub short_recall: bool,
+    /// A PHQ-9 given as a bare total below 25: item 9 (thoughts of death or self-harm)
+    /// is unknown, never taken as 0 (DESIGN.md §6).
+    pub item_9_unknown: bool,
     pub status: RecordStatus,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -43,7 +47,7 @@ impl AssessmentRecord {
     /// The rating as the outcome rules read it.
     pub fn point(&self) -> RatingPoint {
         let r = &self.rating;
-        RatingPoint { id: self.id, instrument: r.instrument, rated_at: r.rated_at, recall: r.recall, total: r.scores.total(), cgi_s: r.cgi_s, cgi_i: r.cgi_i }
+        RatingPoint { id: self.id, instrument: r.instrument, rated_at: r.rated_at, recall: r.recall, total: r.scores.total(), cgi_s: r.cgi_s, cgi_i: r.cgi_i, itemised: r.scores.items().is_some() }
     }
 }
 
@@ -83,6 +87,7 @@ impl AssessmentRecord {
             compulsions: subscales.map(|s| s.1),
             severity: rating.instrument.severity(rating.scores.total()),
             short_recall: rating.recall.is_short(),
+            item_9_unknown: item_9_unknown(rating.instrument, rating.scores.items().is_some(), rating.scores.total()),
             rating,
             status,
             version,
@@ -163,10 +168,10 @@ fn items_json(rating: &Rating) -> Option<DbJson> {
 
 
 /// The columns a rating point is read from (`stored_point`).
-pub type PointColumns = (DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>);
+pub type PointColumns = (DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>, bool);
 
 /// A stored rating as the outcome rules read it: the one place a point is built from a row.
-pub fn stored_point((id, instrument, rated_at, recall, total, cgi_s, cgi_i): PointColumns) -> ApiResult<RatingPoint> {
+pub fn stored_point((id, instrument, rated_at, recall, total, cgi_s, cgi_i, itemised): PointColumns) -> ApiResult<RatingPoint> {
     Ok(RatingPoint {
         id: id.0,
         instrument: stored("instrument", Instrument::parse(&instrument))?,
@@ -175,6 +180,7 @@ pub fn stored_point((id, instrument, rated_at, recall, total, cgi_s, cgi_i): Poi
         total: total as u32,
         cgi_s: cgi_s.map(|v| v as u32),
         cgi_i: cgi_i.map(|v| v as u32),
+        itemised,
     })
 }
 
@@ -184,7 +190,7 @@ pub fn active_points(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Ve
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::patient_id.eq(DbUuid(patient)))
         .filter(a::status.eq(RecordStatus::Active.code()))
-        .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i))
+        .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i, a::items.is_not_null()))
         .load(conn)?;
     rows.into_iter().map(stored_point).collect()
 }

@@ -13,7 +13,7 @@ use super::{Actor, alerts, audit, clinics, records, webhooks};
 use crate::auth::token::{new_refresh_token, refresh_token_hash};
 use crate::db::schema::invitations as v;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
-use crate::domain::instruments::Instrument;
+use crate::domain::instruments::{EnableWhen, Instrument};
 use crate::domain::protocol::DueStatus;
 use crate::domain::scoring::{CollectedVia, Rater, RatingInput, Recall};
 use crate::domain::webhooks::Event;
@@ -104,8 +104,12 @@ pub struct Question {
     pub label: &'static str,
     pub min: u32,
     pub max: u32,
-    /// May be left unanswered (the C-SSRS items asked only after an earlier yes).
+    /// May be left unanswered.
     pub optional: bool,
+    /// Asked only after this answer to an earlier item (the C-SSRS screener's items 3–5
+    /// after a yes to 2, `6_recent` after a yes to 6): the page shows it then, and the
+    /// server refuses it otherwise.
+    pub enable_when: Vec<EnableWhen>,
 }
 
 /// What a link asks: no name, no birth date, no clinic.
@@ -120,10 +124,11 @@ pub struct Questionnaire {
 
 pub fn open(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<Questionnaire> {
     let (_, due) = usable(conn, token, now)?;
-    // The core items; on the C-SSRS screener its follow-up questions too, which the
-    // patient answers when an earlier answer was yes.
-    let asked = due.instrument.items().iter().filter(|item| item.core || due.instrument == Instrument::CssrsScreen);
-    let items = asked.map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max, optional: !item.core }).collect();
+    // The core items, and the follow-up questions an earlier answer asks for.
+    let asked = due.instrument.items().iter().filter(|item| item.core || item.enable_when.is_some());
+    let items = asked
+        .map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max, optional: false, enable_when: item.enable_when.into_iter().collect() })
+        .collect();
     Ok(Questionnaire { instrument: due.instrument, recall: due.recall, items, opens_at: due.opens_at, closes_at: due.closes_at })
 }
 

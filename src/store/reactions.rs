@@ -38,6 +38,10 @@ fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<
             let course = course_of(conn, course, patient)?;
             alerts::check_rating(conn, actor.clinic_id, rating, patient, course, at).map(|_| ())
         }
+        Reaction::JudgeSeries { patient } => {
+            let course = course_of(conn, course, patient)?;
+            alerts::judge_series(conn, actor.clinic_id, patient, course, at)
+        }
         Reaction::Summarise { patient } => {
             let course = course_of(conn, course, patient)?;
             summaries::refresh(conn, actor.clinic_id, course)

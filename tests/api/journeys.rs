@@ -231,7 +231,7 @@ async fn a_patient_answers_once_by_link_and_every_unusable_link_looks_the_same()
     let asked = open(token.clone()).await;
     assert_eq!(asked.status, 200, "{}", asked.text);
     assert_eq!((asked.body["instrument"].clone(), asked.body["recall"].clone()), (json!("ocd_vas"), json!("NOW")));
-    assert_eq!(asked.body["items"], json!([{"code": "1", "label": asked.body["items"][0]["label"], "min": 0, "max": 100, "optional": false}]));
+    assert_eq!(asked.body["items"], json!([{"code": "1", "label": asked.body["items"][0]["label"], "min": 0, "max": 100, "optional": false, "enable_when": []}]));
     for private in [patient.as_str(), "Jane Roe", "1988-07-14", "North", &admin.email] {
         assert!(!asked.text.contains(private), "the link shows {private}: {}", asked.text);
     }

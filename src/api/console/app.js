@@ -95,7 +95,9 @@
     for (const series of trajectory.series) {
       for (const r of series.ratings) {
         const tr = document.createElement("tr");
-        cell(tr, series.instrument); cell(tr, when(r.rated_at)); cell(tr, hours(r.hours_since_first_infusion)); cell(tr, r.total);
+        cell(tr, series.instrument); cell(tr, when(r.rated_at)); cell(tr, hours(r.hours_since_first_infusion));
+        // A PHQ-9 paper total below 25 says nothing about item 9: never read it as "no".
+        cell(tr, r.item_9_unknown ? `${r.total} (item 9, self-harm: unknown)` : r.total);
         // Percent change is positive for improvement: shown as the score's own direction.
         const pct = r.percent_change == null ? null : Math.round(r.percent_change);
         cell(tr, pct == null ? "" : `${pct > 0 ? "−" : pct < 0 ? "+" : ""}${Math.abs(pct)} %`);

@@ -50,20 +50,45 @@
     });
   }
 
+  // Whether a question is asked now: every answer it follows (enable_when) was given.
+  function enabled(item) {
+    return (item.enable_when || []).every(function (when) {
+      const chosen = questions.querySelector("input[name='" + when.item + "']:checked");
+      return chosen !== null && Number(chosen.value) === when.equals;
+    });
+  }
+
+  // Shows the questions the answers so far ask, in order, and hides (and clears) the
+  // rest, so a question the instrument does not ask is never seen nor sent.
+  function showAsked(items) {
+    items.forEach(function (item) {
+      const box = document.getElementById("question-" + item.code);
+      const asked = enabled(item);
+      if (!asked) {
+        box.querySelectorAll("input:checked").forEach(function (input) { input.checked = false; });
+      }
+      box.hidden = !asked;
+      box.disabled = !asked;
+    });
+  }
+
   function render(q) {
     document.getElementById("intro").textContent = recallText[q.recall] || "";
     q.items.forEach(function (item) {
       if (item.max === 1) {
         const box = document.createElement("fieldset");
+        box.id = "question-" + item.code;
         const legend = document.createElement("legend");
         legend.textContent = item.label.charAt(0).toUpperCase() + item.label.slice(1) + (item.optional ? " (if it applies)" : "");
         box.append(legend);
         yesNo(item, box);
+        box.addEventListener("change", function () { showAsked(q.items); });
         questions.append(box);
         return;
       }
       const id = "item-" + item.code;
       const box = document.createElement("fieldset");
+      box.id = "question-" + item.code;
       const legend = document.createElement("legend");
       legend.textContent = q.items.length > 1 ? "Question " + item.code : "Your rating";
       const label = document.createElement("label");
@@ -86,6 +111,7 @@
       box.append(legend, label, input, range);
       questions.append(box);
     });
+    showAsked(q.items);
     status.textContent = "";
     form.hidden = false;
     document.getElementById("title").focus();
@@ -93,7 +119,7 @@
 
   function answers() {
     const items = {};
-    for (const box of questions.querySelectorAll("fieldset")) {
+    for (const box of questions.querySelectorAll("fieldset:not([hidden])")) {
       const radios = box.querySelectorAll("input[type=radio]");
       if (!radios.length) continue;
       const chosen = box.querySelector("input[type=radio]:checked");
@@ -104,7 +130,7 @@
         throw new Error("Please answer yes or no to every question that applies.");
       }
     }
-    for (const input of questions.querySelectorAll("input[type=number]")) {
+    for (const input of questions.querySelectorAll("fieldset:not([hidden]) input[type=number]")) {
       const value = Number(input.value);
       if (input.value === "" || !Number.isInteger(value) || value < Number(input.min) || value > Number(input.max)) {
         input.focus();
