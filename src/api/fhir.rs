@@ -37,10 +37,12 @@ fn fhir(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status).content_type(FHIR_JSON).insert_header((header::CACHE_CONTROL, "private, no-store")).body(body.to_string())
 }
 
-/// The server's base as the caller reached it, for `fullUrl` and paging links.
+/// The server's FHIR base, for `fullUrl` and paging links: from `ONSET_PUBLIC_URL`,
+/// never from the request's `Host`, `X-Forwarded-Host` or `Forwarded`, which any client
+/// can set (a Bundle whose links point at an attacker's host is a phishing aid).
 fn base(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}{BASE_PATH}", info.scheme(), info.host())
+    let public_url = req.app_data::<web::Data<AppState>>().map_or("", |state| state.config.public_url.as_str());
+    format!("{public_url}{BASE_PATH}")
 }
 
 fn coding((system, code, display): Coding) -> Value {

@@ -19,7 +19,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let request_id = uuid::Uuid::now_v7().to_string();
-    let method = req.method().to_string();
+    let method = crate::metrics::method_label(req.method()).to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     // The path is logged without its query string, which may carry filters.
     let span = tracing::info_span!("request", request_id = %request_id, %method, path = %req.path());

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::path_id;
+use super::{ListQuery, list_response, path_id, query};
 use crate::auth::{CLINICAL, Caller};
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -15,10 +15,10 @@ pub async fn form(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
     Ok(HttpResponse::Ok().json(state.db_as(&caller, move |conn| rems::form(conn, &actor, id)).await?))
 }
 
-/// `GET /api/v1/rems/pending`: oldest first, each with its deadline.
-pub async fn pending(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+/// `GET /api/v1/rems/pending`: oldest first, each with its deadline, paged like every list.
+pub async fn pending(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
+    let page = query::<ListQuery>(&req)?.page()?;
     let (actor, now) = (caller.actor(), state.clock.now());
-    let items = state.db_as(&caller, move |conn| rems::pending(conn, &actor, now)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(list_response(state.db_as(&caller, move |conn| rems::pending(conn, &actor, page, now)).await?))
 }

@@ -127,6 +127,7 @@ diesel::table! {
         created_by -> PortableUuid,
         updated_by -> PortableUuid,
         rems -> Nullable<PortableJson>,
+        rems_pending -> Bool,
     }
 }
 

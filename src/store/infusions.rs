@@ -63,6 +63,10 @@ pub struct InfusionRow {
     created_by: DbUuid,
     updated_by: DbUuid,
     rems: Option<DbJson>,
+    /// Whether its REMS form is still to submit: an active esketamine nasal-spray session
+    /// without `rems.submitted_at`. A column of its own, so the pending list and the
+    /// overdue check filter in SQL and no submitted form can push one out of a page.
+    rems_pending: bool,
 }
 
 impl InfusionRow {
@@ -96,6 +100,7 @@ impl InfusionRow {
             created_by: DbUuid(record.created_by),
             updated_by: DbUuid(record.updated_by),
             rems: s.rems.as_ref().map(json_of),
+            rems_pending: record.status == RecordStatus::Active && crate::domain::rems::applies(s) && s.rems.as_ref().is_none_or(|r| r.submitted_at.is_none()),
         }
     }
 }
@@ -259,39 +264,41 @@ pub fn for_export(conn: &mut Db, patients: &[Uuid]) -> ApiResult<Vec<InfusionRec
 
 /// Which unsubmitted REMS sessions to read.
 pub enum RemsScope {
-    /// A clinic's, for its pending list.
-    Clinic(Uuid),
+    /// A page of a clinic's, for its pending list, in start order: after the session
+    /// `after` (its start time, then id), at most `limit`.
+    Clinic { clinic: Uuid, after: Option<(DateTime<Utc>, Uuid)>, limit: i64 },
     /// Every clinic's sessions started before this instant and not yet alerted, at most
-    /// `limit` (the scheduler's overdue check, which must stay cheap on every tick).
+    /// `limit` (the scheduler's overdue check). Each one read is one to alert, so a batch
+    /// always makes progress and no clinic's submitted history hides another's session.
     OverdueBefore { started_before: DateTime<Utc>, limit: i64 },
 }
 
 /// Active esketamine nasal-spray sessions whose REMS form is not yet submitted, with
-/// their clinic, oldest first.
+/// their clinic, oldest first, filtered wholly in SQL (`rems_pending`).
 pub fn rems_unsubmitted(conn: &mut Db, scope: RemsScope) -> ApiResult<Vec<(Uuid, InfusionRecord)>> {
     use crate::db::schema::alerts as al;
     type Row = (DbUuid, InfusionRow);
-    let mut query = i::table
-        .filter(i::drug.eq(Drug::Esketamine.code()))
-        .filter(i::route.eq(Route::Intranasal.code()))
-        .filter(i::status.eq(RecordStatus::Active.code()))
-        .order(i::started_at.asc())
-        .select((i::clinic_id, InfusionRow::as_select()))
-        .into_boxed();
+    let mut query = i::table.filter(i::rems_pending).order((i::started_at.asc(), i::id.asc())).select((i::clinic_id, InfusionRow::as_select())).into_boxed();
     match scope {
-        RemsScope::Clinic(clinic) => query = query.filter(i::clinic_id.eq(DbUuid(clinic))),
+        RemsScope::Clinic { clinic, after, limit } => {
+            query = query.filter(i::clinic_id.eq(DbUuid(clinic))).limit(limit);
+            if let Some((at, id)) = after {
+                query = query.filter(i::started_at.gt(DbTime(at)).or(i::started_at.eq(DbTime(at)).and(i::id.gt(DbUuid(id)))));
+            }
+        }
         RemsScope::OverdueBefore { started_before, limit } => {
             let alerted = al::table.filter(al::kind.eq("rems_overdue")).filter(al::cause_id.eq(i::id));
             query = query.filter(i::started_at.lt(DbTime(started_before))).filter(diesel::dsl::not(diesel::dsl::exists(alerted))).limit(limit);
         }
     }
     let rows: Vec<Row> = query.load(conn)?;
-    let mut out = Vec::new();
-    for (clinic, row) in rows {
-        let record = row.into_record()?;
-        if record.session.rems.as_ref().is_none_or(|r| r.submitted_at.is_none()) {
-            out.push((clinic.0, record));
-        }
-    }
-    Ok(out)
+    rows.into_iter().map(|(clinic, row)| Ok((clinic.0, row.into_record()?))).collect()
+}
+
+/// Where a page of a clinic's pending list starts: the start time of the session the
+/// cursor names (404-free: a cursor naming nothing in the clinic starts from the top).
+pub fn rems_cursor(conn: &mut Db, clinic: Uuid, after: Option<Uuid>) -> ApiResult<Option<(DateTime<Utc>, Uuid)>> {
+    let Some(id) = after else { return Ok(None) };
+    let started: Option<DbTime> = i::table.filter(i::id.eq(DbUuid(id))).filter(i::clinic_id.eq(DbUuid(clinic))).select(i::started_at).first(conn).optional()?;
+    Ok(started.map(|t| (t.0, id)))
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::infusions::{self, InfusionRecord, RemsScope};
 use super::records::{Kept, audit_read};
-use super::{Actor, alerts};
+use super::{Actor, Page, alerts, split_page};
 use crate::db::Db;
 use crate::domain::infusion::Vitals;
 use crate::domain::rems::{DEADLINE_DAYS, RemsRecord, applies, deadline, missing};
@@ -72,9 +72,11 @@ pub struct Pending {
     pub missing: Vec<&'static str>,
 }
 
-/// The clinic's sessions whose form is not yet submitted, oldest first; audited.
-pub fn pending(conn: &mut Db, actor: &Actor, now: DateTime<Utc>) -> ApiResult<Vec<Pending>> {
-    let sessions = infusions::rems_unsubmitted(conn, RemsScope::Clinic(actor.clinic_id))?;
+/// A page of the clinic's sessions whose form is not yet submitted, oldest first;
+/// audited.
+pub fn pending(conn: &mut Db, actor: &Actor, page: Page, now: DateTime<Utc>) -> ApiResult<(Vec<Pending>, Option<Uuid>)> {
+    let after = infusions::rems_cursor(conn, actor.clinic_id, page.after)?;
+    let sessions = infusions::rems_unsubmitted(conn, RemsScope::Clinic { clinic: actor.clinic_id, after, limit: page.limit + 1 })?;
     let items: Vec<Pending> = sessions
         .iter()
         .map(|(_, s)| {
@@ -82,8 +84,9 @@ pub fn pending(conn: &mut Db, actor: &Actor, now: DateTime<Utc>) -> ApiResult<Ve
             Pending { infusion_id: s.id, patient_id: s.patient_id, started_at: form.started_at, deadline: form.deadline, overdue: form.deadline < now, missing: form.missing }
         })
         .collect();
-    audit_read(conn, actor, "rems.pending".into(), "infusion", None, json!({"count": items.len()}))?;
-    Ok(items)
+    let listed = split_page(items, page, |p| p.infusion_id);
+    audit_read(conn, actor, "rems.pending".into(), "infusion", None, json!({"count": listed.0.len()}))?;
+    Ok(listed)
 }
 
 /// Overdue sessions alerted per tick: a backlog is worked off over a few ticks.

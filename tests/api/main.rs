@@ -11,6 +11,7 @@ mod patients;
 mod records;
 mod research;
 mod safety;
+mod security;
 mod seeing;
 mod summaries;
 mod stalls;
