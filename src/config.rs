@@ -43,6 +43,10 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// How often due webhook deliveries are sent.
     pub webhook_tick: Duration,
+    /// How long a receiver has to answer a delivery.
+    pub webhook_timeout: Duration,
+    /// Days a settled webhook message and its deliveries are kept (the delivery log).
+    pub webhook_retention_days: u32,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -120,6 +124,8 @@ impl Config {
             self_report_per_address_per_minute: env_parsed("ONSET_SELF_REPORT_PER_ADDRESS_PER_MINUTE", 60)?,
             webhook_allow_private: env_parsed("ONSET_WEBHOOK_ALLOW_PRIVATE", false)?,
             webhook_tick: Duration::from_millis(env_parsed::<u64>("ONSET_WEBHOOK_TICK_MS", 1000)?.max(50)),
+            webhook_timeout: Duration::from_secs(env_parsed::<u64>("ONSET_WEBHOOK_TIMEOUT_SECS", 10)?.clamp(1, 60)),
+            webhook_retention_days: env_parsed::<u32>("ONSET_WEBHOOK_RETENTION_DAYS", 7)?.clamp(1, 3650),
             scheduler_tick: Duration::from_secs(env_parsed::<u64>("ONSET_SCHEDULER_TICK_SECS", 30)?.max(1)),
         })
     }

@@ -82,8 +82,13 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
     if let Some(rows) = crate::store::summaries::rebuild_if_empty(&mut conn).map_err(|e| format!("cannot derive the onset summaries: {e}"))? {
         tracing::info!(rows, "onset summaries derived from the records");
     }
+    let state = AppState::new(pool, config);
+    let sealed = crate::store::webhooks::seal_stored_secrets(&mut conn, &state.sealer).map_err(|e| format!("cannot seal the webhook secrets: {e}"))?;
+    if sealed > 0 {
+        tracing::info!(sealed, "webhook secrets stored in the clear are now sealed");
+    }
     drop(conn);
-    Ok(web::Data::new(AppState::new(pool, config)))
+    Ok(web::Data::new(state))
 }
 
 /// How often expired refresh tokens and idempotency keys are purged.
@@ -94,8 +99,15 @@ async fn housekeeping(state: web::Data<AppState>) {
     let mut every = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
     loop {
         every.tick().await;
-        match state.db(|conn| store::housekeeping::purge(conn, store::now())).await {
-            Ok(purged) => tracing::info!(refresh_tokens = purged.refresh_tokens, idempotency_keys = purged.idempotency_keys, "expired entries purged"),
+        let retention = chrono::Duration::days(i64::from(state.config.webhook_retention_days));
+        match state.db(move |conn| store::housekeeping::purge(conn, store::now(), retention)).await {
+            Ok(purged) => tracing::info!(
+                refresh_tokens = purged.refresh_tokens,
+                idempotency_keys = purged.idempotency_keys,
+                webhook_deliveries = purged.webhook_deliveries,
+                webhook_messages = purged.webhook_messages,
+                "expired entries purged"
+            ),
             Err(e) => tracing::warn!(error = %e, "housekeeping failed; it runs again within the hour"),
         }
     }
@@ -115,14 +127,20 @@ async fn scheduler(state: web::Data<AppState>) {
     }
 }
 
-/// Sends due webhook deliveries every `ONSET_WEBHOOK_TICK_MS`, for as long as the server runs.
+/// Starts a round of webhook deliveries every `ONSET_WEBHOOK_TICK_MS`, for as long as the
+/// server runs. A round is not waited for: one still waiting on a slow receiver must not
+/// hold back the next round's deliveries to every other endpoint (the sender bounds how
+/// many of one endpoint's deliveries are in flight).
 async fn dispatcher(state: web::Data<AppState>) {
     let mut every = actix_web::rt::time::interval(state.config.webhook_tick);
     loop {
         every.tick().await;
-        if let Err(e) = state.webhooks.run_once(&state).await {
-            tracing::warn!(error = %e, "webhook delivery round failed; the next one tries again");
-        }
+        let state = state.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = state.webhooks.run_once(&state).await {
+                tracing::warn!(error = %e, "webhook delivery round failed; the next one tries again");
+            }
+        });
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use crate::auth::seal::Sealer;
 use crate::auth::throttle::{AddressThrottle, LoginThrottle};
 use crate::auth::token::TokenKeys;
 use crate::clock::Clock;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Sends webhook deliveries.
     pub webhooks: Sender,
+    /// Seals the webhook secrets stored in the database.
+    pub sealer: Arc<Sealer>,
 }
 
 impl AppState {
@@ -43,7 +46,8 @@ impl AppState {
             exports: Arc::new(Semaphore::new(config.export_concurrency as usize)),
             metrics: Metrics::default(),
             clock: Clock::default(),
-            webhooks: Sender::new(config.webhook_allow_private),
+            webhooks: Sender::new(config.webhook_allow_private, config.webhook_timeout),
+            sealer: Arc::new(Sealer::new(&config.jwt_secret)),
             pool,
             config,
         }

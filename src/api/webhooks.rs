@@ -44,8 +44,8 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let (actor, now, url) = (caller.actor(), state.clock.now(), new.url);
-    let endpoint = state.db_as(&caller, move |conn| webhooks::create_endpoint(conn, &actor, url, events, now)).await?;
+    let (actor, now, url, sealer) = (caller.actor(), state.clock.now(), new.url, state.sealer.clone());
+    let endpoint = state.db_as(&caller, move |conn| webhooks::create_endpoint(conn, &actor, url, events, &sealer, now)).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(endpoint))
 }
 

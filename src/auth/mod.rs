@@ -1,6 +1,7 @@
 //! Who is calling: passwords, tokens, throttling, and the `Caller` extractor.
 
 pub mod password;
+pub mod seal;
 pub mod throttle;
 pub mod token;
 

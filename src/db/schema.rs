@@ -256,6 +256,8 @@ diesel::table! {
         active -> Bool,
         created_at -> PortableTime,
         created_by -> PortableUuid,
+        consecutive_failures -> Integer,
+        paused_until -> Nullable<PortableTime>,
     }
 }
 

@@ -62,18 +62,54 @@ pub fn next_attempt(failed_attempts: i32, created_at: DateTime<Utc>, now: DateTi
     (next <= created_at + Duration::hours(RETRY_FOR_HOURS)).then_some(next)
 }
 
-/// An address a webhook may reach without `ONSET_WEBHOOK_ALLOW_PRIVATE`: not loopback,
-/// private, link-local, shared (carrier-grade NAT), unspecified or multicast, so that a
-/// webhook cannot be turned on the service's own network.
+/// Ranges a webhook may never reach without `ONSET_WEBHOOK_ALLOW_PRIVATE`, beyond what
+/// the standard library names (loopback, private, link-local, unspecified, multicast,
+/// broadcast, unique local): each either is not a public host or carries another address
+/// inside it (NAT64, 6to4, IPv4-compatible), which could point back into the network.
+const BLOCKED: &[&str] = &[
+    "0.0.0.0/8",        // "this network"
+    "100.64.0.0/10",    // shared address space (carrier-grade NAT)
+    "192.0.0.0/24",     // IETF protocol assignments
+    "192.0.2.0/24",     // documentation (TEST-NET-1)
+    "198.18.0.0/15",    // benchmarking
+    "198.51.100.0/24",  // documentation (TEST-NET-2)
+    "203.0.113.0/24",   // documentation (TEST-NET-3)
+    "240.0.0.0/4",      // reserved (and 255.255.255.255)
+    "::/96",            // IPv4-compatible (deprecated), and :: and ::1
+    "64:ff9b::/96",     // NAT64, well-known prefix
+    "64:ff9b:1::/48",   // NAT64, local use
+    "100::/64",         // discard-only
+    "2001::/23",        // IETF protocol assignments (Teredo among them)
+    "2001:db8::/32",    // documentation
+    "2002::/16",        // 6to4
+    "fc00::/7",         // unique local
+    "fe80::/10",        // link-local
+    "fec0::/10",        // site-local (deprecated)
+    "ff00::/8",         // multicast
+];
+
+/// An address a webhook may reach without `ONSET_WEBHOOK_ALLOW_PRIVATE`: a public unicast
+/// host, so that a webhook cannot be turned on the service's own network. IPv4-mapped
+/// IPv6 addresses (`::ffff:10.0.0.1`) are judged as the IPv4 address they carry.
 pub fn is_public(ip: IpAddr) -> bool {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            let shared = a == 100 && (64..128).contains(&b);
-            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast() || shared || a == 0)
-        }
-        IpAddr::V6(v6) => !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || v6.is_unique_local() || v6.is_unicast_link_local()),
-    }
+    let ip = ip.to_canonical();
+    let named = match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || v6.is_unique_local() || v6.is_unicast_link_local(),
+    };
+    !named && !BLOCKED.iter().any(|range| range.parse::<ipnet::IpNet>().expect("the blocklist parses").contains(&ip))
+}
+
+/// Consecutive failed attempts after which an endpoint is left alone for a while: one
+/// that keeps failing must not take the dispatcher's time from the others.
+pub const BREAKER_THRESHOLD: i32 = 5;
+
+/// How long an endpoint that has failed `consecutive` times in a row is left alone:
+/// not at all below the threshold, then 1 minute, doubling with each further failure, at
+/// most an hour. A success closes the breaker.
+pub fn pause_after(consecutive: i32) -> Option<Duration> {
+    let beyond = consecutive - BREAKER_THRESHOLD;
+    (beyond >= 0).then(|| Duration::minutes(1i64 << beyond.min(6)).min(Duration::hours(1)))
 }
 
 /// What an endpoint's URL must be: https (or, with the override, http) with a host.
@@ -120,9 +156,30 @@ mod tests {
         for private in ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1", "::"] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
+        // The third review's ranges, at their edges, and the mapped forms of private IPv4.
+        for blocked in [
+            "64:ff9b::a9fe:a9fe", "64:ff9b::", "64:ff9b::ffff:ffff", "2002::1", "2002:a9fe:a9fe::1", "2002:ffff:ffff:ffff::", "::a9fe:a9fe", "::0.0.0.1",
+            "fec0::1", "feff:ffff::1", "198.18.0.0", "198.19.255.255", "240.0.0.1", "255.255.255.254", "192.0.0.1", "192.0.0.255",
+            "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:198.18.0.1", "2001:db8::1", "2001::1",
+        ] {
+            assert!(!is_public(blocked.parse().unwrap()), "{blocked}");
+        }
+        for public in ["198.17.255.255", "198.20.0.0", "239.255.255.255".replace("239", "223").as_str(), "192.0.1.0", "2003::1", "64:ff9c::1", "2a00:1450:4001:81b::200e"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
         for public in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
+    }
+
+    #[test]
+    fn the_breaker_opens_after_five_failures_and_backs_off_to_an_hour() {
+        assert_eq!([pause_after(0), pause_after(4)], [None, None]);
+        assert_eq!(pause_after(5), Some(Duration::minutes(1)));
+        assert_eq!(pause_after(6), Some(Duration::minutes(2)));
+        assert_eq!(pause_after(10), Some(Duration::minutes(32)));
+        assert_eq!(pause_after(11), Some(Duration::hours(1)));
+        assert_eq!(pause_after(1_000), Some(Duration::hours(1)));
     }
 
     #[test]

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::{Actor, Page, audit, split_page, stored};
 use crate::db::schema::{outbox as o, webhook_deliveries as w, webhook_endpoints as e};
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
-use crate::domain::webhooks::{Event, SECRET_PREFIX, next_attempt};
+use crate::auth::seal::Sealer;
+use crate::domain::webhooks::{BREAKER_THRESHOLD, Event, SECRET_PREFIX, next_attempt, pause_after};
 use crate::error::{ApiError, ApiResult};
 
 /// A registered endpoint; the secret is shown once, when it is created.
@@ -25,6 +26,10 @@ pub struct Endpoint {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub created_by: Uuid,
+    /// Failed attempts in a row; a success resets it.
+    pub consecutive_failures: i32,
+    /// Set while the circuit breaker leaves the endpoint alone after too many failures.
+    pub paused_until: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
@@ -40,6 +45,8 @@ struct EndpointRow {
     active: bool,
     created_at: DbTime,
     created_by: DbUuid,
+    consecutive_failures: i32,
+    paused_until: Option<DbTime>,
 }
 
 impl EndpointRow {
@@ -48,7 +55,8 @@ impl EndpointRow {
         codes.iter().map(|c| stored("webhook event", Event::parse(c))).collect()
     }
 
-    fn into_endpoint(self, with_secret: bool) -> ApiResult<Endpoint> {
+    /// The endpoint as the API shows it: never its secret, which only creation shows.
+    fn into_endpoint(self) -> ApiResult<Endpoint> {
         Ok(Endpoint {
             events: self.events()?,
             id: self.id.0,
@@ -56,10 +64,16 @@ impl EndpointRow {
             active: self.active,
             created_at: self.created_at.0,
             created_by: self.created_by.0,
-            secret: with_secret.then_some(self.secret),
+            consecutive_failures: self.consecutive_failures,
+            paused_until: self.paused_until.map(|t| t.0),
+            secret: None,
         })
     }
 }
+
+/// Active endpoints a clinic may have: each is a receiver the dispatcher serves, so one
+/// clinic cannot take its time from the others by registering hundreds.
+pub const MAX_ENDPOINTS_PER_CLINIC: i64 = 10;
 
 fn new_secret() -> String {
     use rand::RngCore;
@@ -68,25 +82,46 @@ fn new_secret() -> String {
     format!("{SECRET_PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(key))
 }
 
-pub fn create_endpoint(conn: &mut Db, actor: &Actor, url: String, events: Vec<Event>, now: DateTime<Utc>) -> ApiResult<Endpoint> {
+/// Registers an endpoint with a new secret, sealed before it is stored; the answer shows
+/// the secret, once. 409 past `MAX_ENDPOINTS_PER_CLINIC` active endpoints.
+pub fn create_endpoint(conn: &mut Db, actor: &Actor, url: String, events: Vec<Event>, sealer: &Sealer, now: DateTime<Utc>) -> ApiResult<Endpoint> {
+    let secret = new_secret();
     let row = EndpointRow {
         id: DbUuid(Uuid::now_v7()),
         clinic_id: DbUuid(actor.clinic_id),
         url,
         events: DbJson(json!(events.iter().map(|e| e.code()).collect::<Vec<_>>())),
-        secret: new_secret(),
+        secret: sealer.seal(&secret),
         active: true,
         created_at: DbTime(now),
         created_by: DbUuid(actor.user_id),
+        consecutive_failures: 0,
+        paused_until: None,
     };
     write_tx(conn, |conn| -> ApiResult<()> {
+        let active: i64 = e::table.filter(e::clinic_id.eq(DbUuid(actor.clinic_id))).filter(e::active.eq(true)).count().get_result(conn)?;
+        if active >= MAX_ENDPOINTS_PER_CLINIC {
+            return Err(ApiError::Conflict(format!("a clinic has at most {MAX_ENDPOINTS_PER_CLINIC} active webhook endpoints: deactivate one first")));
+        }
         let id = row.id.0;
         let detail = json!({"url_host": row.url.split('/').nth(2), "events": row.events.0});
         diesel::insert_into(e::table).values(&row).execute(conn)?;
         audit::record(conn, actor.audit("webhook.create", "webhook", Some(id), detail))?;
         Ok(())
     })?;
-    row.into_endpoint(true)
+    Ok(Endpoint { secret: Some(secret), ..row.into_endpoint()? })
+}
+
+/// Seals the secrets stored in the clear before sealing began (run at start-up, after
+/// the migrations); returns how many it sealed.
+pub fn seal_stored_secrets(conn: &mut Db, sealer: &Sealer) -> ApiResult<usize> {
+    write_tx(conn, |conn| {
+        let plain: Vec<(DbUuid, String)> = e::table.filter(e::secret.like(format!("{SECRET_PREFIX}%"))).select((e::id, e::secret)).load(conn)?;
+        for (id, secret) in &plain {
+            diesel::update(e::table.find(id)).set(e::secret.eq(sealer.seal(secret))).execute(conn)?;
+        }
+        Ok(plain.len())
+    })
 }
 
 pub fn list_endpoints(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Endpoint>, Option<Uuid>)> {
@@ -94,13 +129,13 @@ pub fn list_endpoints(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec
     if let Some(after) = page.after {
         query = query.filter(e::id.gt(DbUuid(after)));
     }
-    let endpoints = query.load(conn)?.into_iter().map(|r| r.into_endpoint(false)).collect::<ApiResult<Vec<_>>>()?;
+    let endpoints = query.load(conn)?.into_iter().map(EndpointRow::into_endpoint).collect::<ApiResult<Vec<_>>>()?;
     Ok(split_page(endpoints, page, |e| e.id))
 }
 
 pub fn find_endpoint(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Endpoint> {
     let row = e::table.filter(e::id.eq(DbUuid(id))).filter(e::clinic_id.eq(DbUuid(clinic))).select(EndpointRow::as_select()).first(conn).optional()?;
-    row.ok_or(ApiError::NotFound)?.into_endpoint(false)
+    row.ok_or(ApiError::NotFound)?.into_endpoint()
 }
 
 /// Stops sending to an endpoint; its deliveries stay on record, pending ones are dropped.
@@ -160,11 +195,13 @@ pub fn emit(conn: &mut Db, clinic: Uuid, event: Event, data: Value, now: DateTim
 #[derive(Debug, Clone)]
 pub struct Job {
     pub delivery: Uuid,
+    pub endpoint: Uuid,
     /// The message id (`webhook-id`): the same on every retry, so a receiver can
     /// recognise a repeat.
     pub message: Uuid,
     pub url: String,
-    pub secret: String,
+    /// The endpoint's secret, opened; `None` when it cannot be (sealed under another key).
+    pub secret: Option<String>,
     pub body: Vec<u8>,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
@@ -173,19 +210,43 @@ pub struct Job {
 /// A claimed delivery is not claimed again for this long, by this or another instance.
 const LEASE_SECS: i64 = 60;
 
-/// Claims up to `limit` deliveries that are due. The claim moves `next_attempt_at` on by a
-/// lease only if no other instance moved it first, so each attempt is made once.
-pub fn claim(conn: &mut Db, now: DateTime<Utc>, limit: i64) -> ApiResult<Vec<Job>> {
-    type Due = (DbUuid, DbUuid, i32, DbTime, DbTime, String, String, DbJson);
-    // Most rounds find nothing: ask first, so that an idle round takes no write lock.
+/// An endpoint with deliveries due now, and whether its breaker has tripped before (it
+/// is then probed with one delivery at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueEndpoint {
+    pub id: Uuid,
+    pub failing: bool,
+}
+
+/// The active endpoints with deliveries due at `now`, whose breaker is not open: each is
+/// then claimed for on its own, so one endpoint's backlog never stands in front of
+/// another endpoint's (another clinic's) new events.
+pub fn due_endpoints(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<Vec<DueEndpoint>> {
+    // Most rounds find nothing: ask first, so that an idle round reads one index.
     let waiting: i64 = w::table.filter(w::status.eq("pending")).filter(w::next_attempt_at.le(DbTime(now))).count().get_result(conn)?;
     if waiting == 0 {
         return Ok(Vec::new());
     }
+    let due_here = w::table.filter(w::endpoint_id.eq(e::id)).filter(w::status.eq("pending")).filter(w::next_attempt_at.le(DbTime(now)));
+    let rows: Vec<(DbUuid, i32)> = e::table
+        .filter(e::active.eq(true))
+        .filter(e::paused_until.is_null().or(e::paused_until.le(DbTime(now))))
+        .filter(diesel::dsl::exists(due_here))
+        .select((e::id, e::consecutive_failures))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, failures)| DueEndpoint { id: id.0, failing: failures >= BREAKER_THRESHOLD }).collect())
+}
+
+/// Claims up to `limit` of one endpoint's deliveries that are due, oldest first. The
+/// claim moves `next_attempt_at` on by a lease only if no other instance moved it first,
+/// so each attempt is made once.
+pub fn claim(conn: &mut Db, endpoint: Uuid, now: DateTime<Utc>, limit: i64, sealer: &Sealer) -> ApiResult<Vec<Job>> {
+    type Due = (DbUuid, DbUuid, i32, DbTime, DbTime, String, String, DbJson);
     write_tx(conn, |conn| {
         let due: Vec<Due> = w::table
             .inner_join(o::table)
             .inner_join(e::table)
+            .filter(w::endpoint_id.eq(DbUuid(endpoint)))
             .filter(w::status.eq("pending"))
             .filter(w::next_attempt_at.le(DbTime(now)))
             .order(w::id.asc())
@@ -199,7 +260,8 @@ pub fn claim(conn: &mut Db, now: DateTime<Utc>, limit: i64) -> ApiResult<Vec<Job
                 .execute(conn)?;
             if claimed == 1 {
                 let body = serde_json::to_vec(&payload.0).expect("JSON serialises");
-                jobs.push(Job { delivery: id.0, message: message.0, url, secret, body, attempts: attempts + 1, created_at: created_at.0 });
+                let secret = sealer.open(&secret);
+                jobs.push(Job { delivery: id.0, endpoint, message: message.0, url, secret, body, attempts: attempts + 1, created_at: created_at.0 });
             }
         }
         Ok(jobs)
@@ -220,6 +282,7 @@ pub fn finish(conn: &mut Db, job: &Job, outcome: &Outcome, now: DateTime<Utc>) -
 }
 
 fn record_attempt(conn: &mut Db, job: &Job, outcome: &Outcome, now: DateTime<Utc>) -> ApiResult<()> {
+    trip_or_reset_breaker(conn, job.endpoint, matches!(outcome, Outcome::Delivered { .. }), now)?;
     let target = w::table.find(DbUuid(job.delivery));
     match outcome {
         Outcome::Delivered { status } => diesel::update(target)
@@ -236,6 +299,35 @@ fn record_attempt(conn: &mut Db, job: &Job, outcome: &Outcome, now: DateTime<Utc
         }
     };
     scrub_link_when_sent(conn, DbUuid(job.message))
+}
+
+/// The endpoint's circuit breaker: a success closes it, a failure counts, and enough
+/// failures in a row leave the endpoint alone for a while (`pause_after`).
+fn trip_or_reset_breaker(conn: &mut Db, endpoint: Uuid, delivered: bool, now: DateTime<Utc>) -> ApiResult<()> {
+    let target = e::table.find(DbUuid(endpoint));
+    if delivered {
+        diesel::update(target).set((e::consecutive_failures.eq(0), e::paused_until.eq(None::<DbTime>))).execute(conn)?;
+        return Ok(());
+    }
+    // Counted in SQL: concurrent attempts of one endpoint finish in transactions of their
+    // own, and the row lock this update takes orders them (a read-then-write lost counts).
+    diesel::update(target).set(e::consecutive_failures.eq(e::consecutive_failures + 1)).execute(conn)?;
+    let failures: i32 = target.select(e::consecutive_failures).first(conn)?;
+    if let Some(pause) = pause_after(failures) {
+        diesel::update(target).set(e::paused_until.eq(Some(DbTime(now + pause)))).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Deletes settled deliveries (delivered or given up) created before `before`, and the
+/// outbox messages left with no delivery: a message carries ids and, until sent, a
+/// patient's link, and nothing needs it once every delivery is settled and the retention
+/// period has passed. Pending deliveries are never purged. Returns (deliveries, messages).
+pub fn purge_settled(conn: &mut Db, before: DateTime<Utc>) -> QueryResult<(usize, usize)> {
+    let deliveries = diesel::delete(w::table.filter(w::created_at.lt(DbTime(before))).filter(w::status.ne("pending"))).execute(conn)?;
+    let still_delivered = w::table.filter(w::outbox_id.eq(o::id));
+    let messages = diesel::delete(o::table.filter(o::created_at.lt(DbTime(before))).filter(diesel::dsl::not(diesel::dsl::exists(still_delivered)))).execute(conn)?;
+    Ok((deliveries, messages))
 }
 
 /// A delivery as the endpoint's log shows it.

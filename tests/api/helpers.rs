@@ -113,6 +113,8 @@ pub fn test_config(database_url: String) -> Config {
         self_report_per_address_per_minute: 10_000,
         webhook_allow_private: true,
         webhook_tick: std::time::Duration::from_secs(3600),
+        webhook_timeout: std::time::Duration::from_secs(10),
+        webhook_retention_days: 7,
     }
 }
 

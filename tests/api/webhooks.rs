@@ -26,19 +26,29 @@ struct Received {
     body: Vec<u8>,
 }
 
-/// A webhook receiver on loopback that answers 500 to the first `failures` requests.
+/// A webhook receiver on loopback that answers 500 to the first `failures` requests, or
+/// redirects every request to `redirect`.
 #[derive(Clone)]
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
     failures: Arc<AtomicUsize>,
+    redirect: Option<String>,
 }
 
 impl Receiver {
     fn start(failures: usize) -> Receiver {
+        Receiver::serve(failures, None)
+    }
+
+    fn redirecting_to(target: &str) -> Receiver {
+        Receiver::serve(0, Some(target.to_string()))
+    }
+
+    fn serve(failures: usize, redirect: Option<String>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hooks/onset", listener.local_addr().unwrap());
-        let receiver = Receiver { url, got: Arc::default(), failures: Arc::new(AtomicUsize::new(failures)) };
+        let receiver = Receiver { url, got: Arc::default(), failures: Arc::new(AtomicUsize::new(failures)), redirect };
         let shared = receiver.clone();
         let server = HttpServer::new(move || {
             let shared = shared.clone();
@@ -47,6 +57,9 @@ impl Receiver {
                 async move {
                     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
                     shared.got.lock().unwrap().push(Received { id: header("webhook-id"), timestamp: header("webhook-timestamp"), signature: header("webhook-signature"), body: body.to_vec() });
+                    if let Some(target) = &shared.redirect {
+                        return HttpResponse::TemporaryRedirect().insert_header(("location", target.as_str())).finish();
+                    }
                     let failing = shared.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
                     if failing { HttpResponse::InternalServerError().finish() } else { HttpResponse::NoContent().finish() }
                 }
@@ -115,8 +128,13 @@ async fn a_receiver_gets_each_event_signed_and_without_names() {
     let phq9 = json!({"instrument": "phq9", "rated_at": rfc3339(now), "recall": "P14D", "items": items, "rater": "clinician", "collected_via": "interview"});
     assert_eq!(app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, phq9).await.status, 201);
 
-    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 5);
-    let got = receiver.got();
+    // At most four of one endpoint's deliveries are in flight at once: two rounds.
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 4);
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 1);
+    // Sent side by side, they arrive in any order; their ids (UUID v7) say the order
+    // they were written in.
+    let mut got = receiver.got();
+    got.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(got.len(), 5);
     let bodies: Vec<Value> = got.iter().map(|m| verified(&secret, m)).collect();
     let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
@@ -192,6 +210,19 @@ async fn webhooks_never_reach_private_addresses_without_the_override() {
         refused.assert_problem(422);
         assert_eq!(refused.error_fields(), ["url"], "{url}: {}", refused.text);
     }
+    // The third review's ranges, IPv4-mapped forms, and a name that does not resolve: one
+    // answer for all, so the answer tells nothing about the service's network.
+    let mut answers = std::collections::BTreeSet::new();
+    for url in [
+        "https://[64:ff9b::a9fe:a9fe]/x", "https://[2002:a9fe:a9fe::1]/x", "https://[::a9fe:a9fe]/x", "https://[fec0::1]/x", "https://198.18.0.1/x",
+        "https://198.19.255.255/x", "https://240.0.0.1/x", "https://192.0.0.170/x", "https://[::ffff:169.254.169.254]/x", "https://[::ffff:127.0.0.1]/x",
+        "https://[::ffff:10.1.2.3]/x", "https://localhost/x", "https://no-such-host.invalid/x",
+    ] {
+        let refused = app.post("/api/v1/webhooks", &admin.token, json!({"url": url, "events": ["due.opened"]})).await;
+        refused.assert_problem(422);
+        answers.insert(refused.body["errors"].to_string());
+    }
+    assert_eq!(answers.len(), 1, "one generic answer: {answers:?}");
     let bad_events = app.post("/api/v1/webhooks", &admin.token, json!({"url": "https://127.0.0.1/x", "events": ["due.opened", "due.opened", "everything"]})).await;
     let mut fields = bad_events.error_fields();
     fields.sort();
@@ -269,4 +300,214 @@ async fn an_event_written_with_its_change_survives_a_kill_before_delivery() {
     assert_eq!(got.len(), 1, "the event was delivered after the restart");
     let body = verified(&secret, &got[0]);
     assert_eq!((body["type"].clone(), body["data"]["assessment_id"].clone()), (json!("assessment.created"), rating["id"].clone()));
+}
+
+/// The deliveries of an endpoint, newest first.
+async fn delivery_log(app: &TestApp, admin: &TestUser, hook: &str) -> Vec<Value> {
+    app.get(&format!("/api/v1/webhooks/{hook}/deliveries?limit=500"), &admin.token).await.body["items"].as_array().unwrap().clone()
+}
+
+/// An endpoint that answers 307 to an internal address: onset does not follow it, the
+/// internal receiver sees nothing, and the attempt is a failure.
+#[actix_rt::test]
+async fn a_redirect_is_never_followed() {
+    let inside = Receiver::start(0);
+    let outside = Receiver::redirecting_to(&inside.url);
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let hook = app.post("/api/v1/webhooks", &admin.token, json!({"url": outside.url, "events": ["assessment.created"]})).await.id();
+    let patient = app.patient(&admin).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await;
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 0);
+    assert!(inside.got().is_empty(), "the redirect was followed");
+    let log = delivery_log(&app, &admin, &hook).await;
+    assert_eq!((log[0]["status"].clone(), log[0]["last_status"].clone()), (json!("pending"), json!(307)), "{log:?}");
+    assert!(log[0]["last_error"].as_str().unwrap().contains("redirect"));
+}
+
+/// A name that resolved to a public address when it was registered and resolves inside
+/// the network now (DNS rebinding) is refused when onset connects: the address checked is
+/// the address connected to. The listener on loopback sees no connection.
+#[actix_rt::test]
+async fn the_address_connected_to_is_the_address_checked() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = spawn_with(|c| c.webhook_allow_private = false).await;
+    let admin = app.admin("North").await;
+    // Registered as if it had passed the check: `localhost` now answers 127.0.0.1.
+    let (clinic, user, sealed) = (admin.clinic_id, admin.id, app.state.sealer.seal("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    let hook = uuid::Uuid::now_v7();
+    let pool = app.state.pool.clone();
+    actix_web::web::block(move || {
+        use diesel::prelude::*;
+        use onset::db::schema::webhook_endpoints as e;
+        use onset::db::{DbJson, DbTime, DbUuid};
+        diesel::insert_into(e::table)
+            .values((e::id.eq(DbUuid(hook)), e::clinic_id.eq(DbUuid(clinic)), e::url.eq(format!("https://localhost:{port}/x")), e::events.eq(DbJson(json!(["assessment.created"]))),
+                e::secret.eq(sealed), e::active.eq(true), e::created_at.eq(DbTime(Utc::now())), e::created_by.eq(DbUuid(user))))
+            .execute(&mut pool.get().unwrap())
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    let patient = app.patient(&admin).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await;
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 0);
+    assert!(listener.accept().is_err(), "onset connected to a loopback address");
+    let log = delivery_log(&app, &admin, &hook.to_string()).await;
+    assert_eq!((log[0]["attempts"].clone(), log[0]["last_status"].clone()), (json!(1), Value::Null));
+    assert_eq!(log[0]["last_error"], "must be an https URL whose host resolves only to public addresses", "the generic answer, no internal detail");
+}
+
+/// Clinic North's receiver accepts connections and never answers. Before, deliveries went
+/// one after another, oldest first: South's alert waited behind each of North's for the
+/// whole timeout. Now South's arrives while North's are still waiting, and North never
+/// has more than four in flight, however many rounds start.
+#[actix_rt::test]
+async fn a_stalled_receiver_of_one_clinic_leaves_another_clinics_deliveries_on_time() {
+    let stalled = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalled_url = format!("http://{}/hooks", stalled.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in stalled.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let south_receiver = Receiver::start(0);
+    let app = spawn_with(|c| c.webhook_timeout = StdDuration::from_secs(60)).await;
+    let (north, south) = (app.admin("North").await, app.admin("South").await);
+    let north_hook = app.post("/api/v1/webhooks", &north.token, json!({"url": stalled_url, "events": ["assessment.created"]})).await.id();
+    app.post("/api/v1/webhooks", &south.token, json!({"url": south_receiver.url, "events": ["alert.raised"]})).await;
+    let north_patient = app.patient(&north).await;
+    for day in 1..=12 {
+        app.post(&format!("/api/v1/patients/{north_patient}/assessments"), &north.token, rating_body(&format!("2026-03-{day:02}T09:00:00Z"), 20)).await;
+    }
+    let south_patient = app.patient(&south).await;
+    let items: serde_json::Map<String, Value> = (1..=9).map(|i| (i.to_string(), json!(if i == 9 { 3 } else { 0 }))).collect();
+    let phq9 = json!({"instrument": "phq9", "rated_at": "2026-03-12T10:00:00Z", "recall": "P14D", "items": items, "rater": "clinician", "collected_via": "interview"});
+    app.post(&format!("/api/v1/patients/{south_patient}/assessments"), &south.token, phq9).await;
+
+    let round = app.state.clone();
+    actix_rt::spawn(async move { round.webhooks.run_once(&round).await });
+    let mut waited = 0;
+    while south_receiver.got().is_empty() && waited < 300 {
+        actix_rt::time::sleep(StdDuration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(south_receiver.got().len(), 1, "South's alert.raised did not arrive while North's receiver stalled");
+    // A second round while the first still waits on North: nothing more for North.
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 0);
+    assert!(accepted.load(Ordering::SeqCst) <= 4, "{} of North's deliveries in flight", accepted.load(Ordering::SeqCst));
+    let log = delivery_log(&app, &north, &north_hook).await;
+    assert_eq!(log.len(), 12);
+    assert!(log.iter().all(|d| d["status"] == "pending" && d["delivered_at"].is_null()), "North's still wait: {log:?}");
+}
+
+/// An endpoint that keeps failing is left alone for a while after five failures in a
+/// row, then probed with one delivery at a time.
+#[actix_rt::test]
+async fn a_failing_endpoint_trips_its_breaker() {
+    let receiver = Receiver::start(usize::MAX);
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let hook = app.post("/api/v1/webhooks", &admin.token, json!({"url": receiver.url, "events": ["assessment.created"]})).await.id();
+    let patient = app.patient(&admin).await;
+    for day in 1..=5 {
+        app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body(&format!("2026-03-{day:02}T09:00:00Z"), 20)).await;
+    }
+    let start = (app.state.clock.now() + Duration::seconds(1)).trunc_subsecs(0);
+    app.state.clock.set(start);
+    app.state.webhooks.run_once(&app.state).await.unwrap();
+    app.state.webhooks.run_once(&app.state).await.unwrap();
+    assert_eq!(receiver.got().len(), 5, "four, then the fifth");
+    let endpoint = app.get(&format!("/api/v1/webhooks/{hook}"), &admin.token).await;
+    assert_eq!(endpoint.body["consecutive_failures"], 5);
+    assert_eq!(endpoint.body["paused_until"], json!(rfc3339(start + Duration::minutes(1)).replace(".000000Z", "Z")), "{}", endpoint.text);
+    // The first four are due again after 5 s, but the breaker is open for a minute.
+    app.state.clock.set(start + Duration::seconds(30));
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 0);
+    assert_eq!(receiver.got().len(), 5, "nothing sent while the breaker is open");
+    // A minute on: one probe, not four.
+    app.state.clock.set(start + Duration::minutes(1));
+    app.state.webhooks.run_once(&app.state).await.unwrap();
+    assert_eq!(receiver.got().len(), 6);
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{hook}"), &admin.token).await.body["consecutive_failures"], 6);
+}
+
+/// At most ten active endpoints a clinic; the eleventh is refused until one is retired.
+#[actix_rt::test]
+async fn a_clinic_has_at_most_ten_active_endpoints() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let created = app.post("/api/v1/webhooks", &admin.token, json!({"url": format!("http://127.0.0.1:9/{i}"), "events": ["due.opened"]})).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        ids.push(created.id());
+    }
+    app.post("/api/v1/webhooks", &admin.token, json!({"url": "http://127.0.0.1:9/11", "events": ["due.opened"]})).await.assert_problem(409);
+    app.delete(&format!("/api/v1/webhooks/{}", ids[0]), &admin.token, json!({})).await;
+    assert_eq!(app.post("/api/v1/webhooks", &admin.token, json!({"url": "http://127.0.0.1:9/11", "events": ["due.opened"]})).await.status, 201);
+    let other = app.admin("South").await;
+    assert_eq!(app.post("/api/v1/webhooks", &other.token, json!({"url": "http://127.0.0.1:9/s", "events": ["due.opened"]})).await.status, 201, "per clinic");
+}
+
+/// The signing secret is sealed at rest: not in the endpoint's row, and (on SQLite) not
+/// anywhere in the database file or its WAL; deliveries still verify with it.
+#[actix_rt::test]
+async fn no_webhook_secret_bytes_in_the_database() {
+    let receiver = Receiver::start(0);
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let hook = app.post("/api/v1/webhooks", &admin.token, json!({"url": receiver.url, "events": ["assessment.created"]})).await;
+    let secret = hook.body["secret"].as_str().unwrap().to_string();
+    let key_text = secret.strip_prefix("whsec_").unwrap().to_string();
+    let pool = app.state.pool.clone();
+    let stored: Vec<String> = actix_web::web::block(move || {
+        use diesel::prelude::*;
+        use onset::db::schema::webhook_endpoints as e;
+        e::table.select(e::secret).load(&mut pool.get().unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(stored[0].starts_with("sealed1:") && !stored[0].contains(&key_text), "{}", stored[0]);
+    if let Some(file) = app.state.config.database_url.strip_prefix("sqlite://") {
+        let key = base64::engine::general_purpose::STANDARD.decode(&key_text).unwrap();
+        for path in [file.to_string(), format!("{file}-wal")] {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+            assert!(!holds(key_text.as_bytes()) && !holds(&key), "{path} holds the secret");
+        }
+    }
+    let patient = app.patient(&admin).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await;
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 1);
+    verified(&secret, &receiver.got()[0]);
+}
+
+/// Settled messages and their deliveries go after the retention period; pending ones stay.
+#[actix_rt::test]
+async fn settled_webhook_messages_are_purged_after_their_retention() {
+    let receiver = Receiver::start(0);
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let hook = app.post("/api/v1/webhooks", &admin.token, json!({"url": receiver.url, "events": ["assessment.created"]})).await.id();
+    let patient = app.patient(&admin).await;
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await;
+    assert_eq!(app.state.webhooks.run_once(&app.state).await.unwrap(), 1);
+    app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-02T09:00:00Z", 20)).await;
+    let purge_at = |days: i64| {
+        let pool = app.state.pool.clone();
+        actix_web::web::block(move || onset::store::housekeeping::purge(&mut pool.get().unwrap(), onset::store::now() + Duration::days(days), Duration::days(7)).unwrap())
+    };
+    let early = purge_at(6).await.unwrap();
+    assert_eq!((early.webhook_deliveries, early.webhook_messages), (0, 0), "within the retention");
+    let late = purge_at(8).await.unwrap();
+    assert_eq!((late.webhook_deliveries, late.webhook_messages), (1, 1), "the delivered one; the pending one stays");
+    let log = delivery_log(&app, &admin, &hook).await;
+    assert_eq!((log.len(), log[0]["status"].clone()), (1, json!("pending")));
 }
