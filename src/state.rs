@@ -24,6 +24,8 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// Patient-link requests per client address.
     pub self_report_throttle: AddressThrottle,
+    /// Password reset links presented, per client address.
+    pub reset_throttle: AddressThrottle,
     /// One permit per export allowed to run at once (`ONSET_EXPORT_CONCURRENCY`).
     pub exports: Arc<Semaphore>,
     pub metrics: Metrics,
@@ -42,6 +44,7 @@ impl AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
             throttle: LoginThrottle::new(config.login_per_account_per_minute, config.login_per_address_per_minute),
             self_report_throttle: AddressThrottle::new(config.self_report_per_address_per_minute),
+            reset_throttle: AddressThrottle::new(config.login_per_account_per_minute),
             hashing: Arc::new(Semaphore::new(cores)),
             exports: Arc::new(Semaphore::new(config.export_concurrency as usize)),
             metrics: Metrics::default(),

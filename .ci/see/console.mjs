@@ -24,7 +24,7 @@ async function step(name, action) {
 
 await page.goto(`${BASE}/`);
 await page.getByLabel("E-mail").fill(EMAIL);
-await page.getByLabel("Password").fill(PASSWORD);
+await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
 await page.getByRole("button", { name: "Log in" }).click();
 await step("patients", () => page.locator("#patients tbody tr").first().waitFor({ timeout: 15000 }));
 await page.screenshot({ path: `${SHOTS}/console-patients.png` });
@@ -65,9 +65,31 @@ for (const [name, path] of [["trajectory", `/api/v1/patients/${patients.items[0]
   await alone.screenshot({ path: `${SHOTS}/${name}-chart.png` });
   await alone.close();
 }
+// An admin's password reset link, opened as its holder would: a new password is set on
+// the console's reset form, and the console then logs in with it.
+const json = { ...auth, "content-type": "application/json" };
+const email = `reset-${Date.now()}@see.example.org`;
+const created = await fetch(`${BASE}/api/v1/users`, { method: "POST", headers: json, body: JSON.stringify({ email, password: "an initial passphrase 1", name: "Dr Reset", role: "clinician" }) });
+if (created.status !== 201) throw new Error(`user: ${created.status}`);
+const link = await (await fetch(`${BASE}/api/v1/users/${(await created.json()).id}/password-reset`, { method: "POST", headers: auth })).json();
+const reset = await browser.newPage({ viewport: { width: 390, height: 700 } });
+reset.on("pageerror", (e) => problems.push(`reset: ${e.message}`));
+await reset.goto(link.url);
+await step("reset form", () => reset.getByRole("heading", { name: "Set a new password" }).waitFor({ timeout: 15000 }));
+if (reset.url().includes("#")) problems.push(`the reset token stayed in the address bar: ${reset.url()}`);
+await reset.getByLabel("New password", { exact: true }).fill("a brand new passphrase 42");
+await reset.getByLabel("The new password again").fill("a brand new passphrase 42");
+await reset.screenshot({ path: `${SHOTS}/console-password-reset.png` });
+await reset.getByRole("button", { name: "Set the password" }).click();
+await step("reset done", () => reset.getByText("Your password is set: log in with it.").waitFor({ timeout: 15000 }));
+await reset.getByLabel("E-mail").fill(email);
+await reset.getByLabel("Password", { exact: true }).fill("a brand new passphrase 42");
+await reset.getByRole("button", { name: "Log in" }).click();
+await step("login after reset", () => reset.locator("#patients tbody tr").first().waitFor({ timeout: 15000 }));
+await reset.close();
 await browser.close();
 if (problems.length) {
   console.error(problems.join("\n"));
   process.exit(1);
 }
-console.log(`console: logged in, a patient's chart (${drawn} ratings), the cohort curve, alerts and due ratings, no console errors; both charts render alone`);
+console.log(`console: logged in, a patient's chart (${drawn} ratings), the cohort curve, alerts and due ratings, no console errors; both charts render alone; a password reset link sets a password and the console logs in with it`);

@@ -73,7 +73,7 @@ fn event(account: Option<&users::User>, authenticated: bool, email: &str, action
 
 /// Issues an access token and the first refresh token of a new family.
 async fn issue_pair(state: &AppState, user: &users::User) -> ApiResult<TokenPair> {
-    let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, &user.email, now());
+    let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, &user.email, user.token_generation, now());
     let refresh_token = new_refresh_token();
     let (hash, user_id) = (refresh_token_hash(&refresh_token), user.id);
     state.db(move |conn| tokens::start_family(conn, user_id, &hash)).await?;
@@ -119,7 +119,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
         .await?;
     match outcome {
         (Rotation::Rotated { .. }, Some(user)) if user.active => {
-            let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, &user.email, now());
+            let access_token = state.tokens.issue(user.id, user.role.code(), user.clinic_id, &user.email, user.token_generation, now());
             Ok(HttpResponse::Ok().json(TokenPair { access_token, token_type: "Bearer", expires_in: ACCESS_TTL_SECS, refresh_token: next }))
         }
         (Rotation::Reused { .. }, _) => Err(ApiError::Unauthorized("refresh token reuse detected: the session has been revoked".into())),
@@ -139,5 +139,35 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
         })
         .await?;
     // The same answer whether or not the token was known: logout reveals nothing.
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    token: String,
+    new_password: String,
+}
+
+/// A reset token is 43 characters; anything much longer is not one.
+const MAX_TOKEN_CHARS: usize = 128;
+
+/// `POST /api/v1/auth/password-reset`: the holder of an admin's reset link sets a new
+/// password (204); every session of the account ends. Throttled per address; every
+/// unusable link gets the same 404. Audited, never logged.
+pub async fn reset_password(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let address = client_address(&req, &state.config);
+    state.reset_throttle.attempt(&address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    let (request, _) = parse_json::<ResetRequest>(&req, &body)?;
+    if let Some(weakness) = password::weakness(&request.new_password) {
+        return Err(ApiError::Validation(vec![FieldError::new("new_password", weakness)]));
+    }
+    if request.token.len() > MAX_TOKEN_CHARS {
+        return Err(ApiError::NotFound);
+    }
+    let new = request.new_password;
+    let password_hash = state.hashing(move || password::hash(&new)).await?;
+    let (token, at) = (request.token, state.clock.now());
+    state.db(move |conn| crate::store::password_resets::consume(conn, &token, &password_hash, at)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -90,3 +90,62 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
         .await?;
     Ok(with_etag(StatusCode::OK, &user, user.version))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password`: throttled like a login (per account and per address);
+/// the new password ends every session of the account, this one's too (204: sign in
+/// again). Audited, never logged.
+pub async fn change_password(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let (change, _) = parse_json::<PasswordChange>(&req, &body)?;
+    let mut errors = Vec::new();
+    if change.current_password.chars().count() > password::MAX_LENGTH {
+        errors.push(FieldError::new("current_password", "is not right"));
+    }
+    if let Some(weakness) = password::weakness(&change.new_password) {
+        errors.push(FieldError::new("new_password", weakness));
+    } else if change.new_password == change.current_password {
+        errors.push(FieldError::new("new_password", "must differ from the current password"));
+    }
+    if !errors.is_empty() {
+        return Err(validation(errors));
+    }
+    let address = super::client_address(&req, &state.config);
+    state.throttle.attempt(&caller.email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    let id = caller.user_id;
+    let stored = state.db_as(&caller, move |conn| users::find_by_id(conn, id)).await?.ok_or(ApiError::NotFound)?.password_hash;
+    let current = change.current_password;
+    if !state.hashing(move || password::verify(&current, &stored)).await? {
+        let entry = caller.actor().audit("user.password_change_failed", "user", Some(id), serde_json::json!({}));
+        state.db(move |conn| Ok(crate::store::audit::append(conn, entry)?)).await?;
+        return Err(validation(vec![FieldError::new("current_password", "is not right")]));
+    }
+    let new = change.new_password;
+    let password_hash = state.hashing(move || password::hash(&new)).await?;
+    let actor = caller.actor();
+    state.db_as(&caller, move |conn| users::change_password(conn, &actor, &password_hash)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(serde::Serialize)]
+struct ResetLink {
+    user_id: uuid::Uuid,
+    /// `{ONSET_PUBLIC_URL}/#reset=<token>`: the token is in the fragment, shown once.
+    url: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `POST /api/v1/users/{id}/password-reset` (admin): a single-use link, valid 24 hours,
+/// for the account's holder to set a new password; an earlier unused link stops working.
+pub async fn password_reset(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let id = path_id(&req)?;
+    let (actor, now, public_url) = (caller.actor(), state.clock.now(), state.config.public_url.clone());
+    let issued = state.db_as(&caller, move |conn| crate::store::password_resets::issue(conn, &actor, id, &public_url, now)).await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(ResetLink { user_id: id, url: issued.url, expires_at: issued.expires_at }))
+}

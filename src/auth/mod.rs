@@ -27,6 +27,8 @@ pub struct Caller {
     pub clinic_id: Uuid,
     pub role: Role,
     pub email: String,
+    /// The account's token generation the token was issued under.
+    pub generation: i32,
 }
 
 impl Caller {
@@ -40,12 +42,12 @@ impl Caller {
     }
 
     /// The account as it stands: still there, active, in the token's clinic, with the
-    /// token's role. A token issued before a role change is refused (401); the client
-    /// signs in again and gets one with the new role.
+    /// token's role and token generation. A token issued before a role change, a password
+    /// change or reset, or a logout is refused (401); the client signs in again.
     pub fn check_account(&self, conn: &mut Db) -> ApiResult<()> {
         let user = store::users::find_by_id(conn, self.user_id)?;
         match user {
-            Some(u) if u.active && u.clinic_id == self.clinic_id && u.role == self.role && u.email == self.email => Ok(()),
+            Some(u) if u.active && u.clinic_id == self.clinic_id && u.role == self.role && u.email == self.email && u.token_generation == self.generation => Ok(()),
             _ => Err(unauthorized("the account is disabled, has changed or no longer exists: sign in again")),
         }
     }
@@ -79,5 +81,5 @@ fn caller_of(req: &HttpRequest) -> ApiResult<Caller> {
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
     let claims = state.tokens.verify(token.trim()).map_err(|_| unauthorized("invalid or expired token"))?;
     let role = Role::parse(&claims.role).ok_or_else(|| unauthorized("invalid or expired token"))?;
-    Ok(Caller { user_id: claims.sub, clinic_id: claims.clinic, role, email: claims.email })
+    Ok(Caller { user_id: claims.sub, clinic_id: claims.clinic, role, email: claims.email, generation: claims.generation })
 }

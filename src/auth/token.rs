@@ -21,6 +21,11 @@ pub struct Claims {
     /// The account's email (it never changes), so that a request names its actor in the
     /// audit log without reading the account first.
     pub email: String,
+    /// The account's token generation when the token was issued: a password change, a
+    /// logout, a disable or a role change moves the account's on, and every token with an
+    /// older one is refused. Absent (0) in tokens issued before generations existed.
+    #[serde(default)]
+    pub generation: i32,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -49,12 +54,13 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, user: Uuid, role: &str, clinic: Uuid, email: &str, now: DateTime<Utc>) -> String {
+    pub fn issue(&self, user: Uuid, role: &str, clinic: Uuid, email: &str, generation: i32, now: DateTime<Utc>) -> String {
         let claims = Claims {
             sub: user,
             role: role.to_string(),
             clinic,
             email: email.to_string(),
+            generation,
             iat: now.timestamp(),
             exp: now.timestamp() + ACCESS_TTL_SECS,
             iss: ISSUER.into(),
@@ -96,7 +102,7 @@ mod tests {
     #[test]
     fn issued_token_verifies_with_its_claims() {
         let (user, clinic) = (Uuid::now_v7(), Uuid::now_v7());
-        let token = keys().issue(user, "clinician", clinic, "c@north.example", Utc::now());
+        let token = keys().issue(user, "clinician", clinic, "c@north.example", 0, Utc::now());
         let claims = keys().verify(&token).unwrap();
         assert_eq!((claims.sub, claims.clinic, claims.role.as_str()), (user, clinic, "clinician"));
         assert_eq!(claims.exp - claims.iat, ACCESS_TTL_SECS);
@@ -105,20 +111,20 @@ mod tests {
     #[test]
     fn expired_token_is_refused() {
         let past = Utc::now() - chrono::Duration::minutes(16);
-        let token = keys().issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", past);
+        let token = keys().issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", 0, past);
         assert!(keys().verify(&token).is_err());
     }
 
     #[test]
     fn token_from_another_secret_is_refused() {
         let other = TokenKeys::new(b"another secret of thirty-two bytes!!");
-        let token = other.issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", Utc::now());
+        let token = other.issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", 0, Utc::now());
         assert!(keys().verify(&token).is_err());
     }
 
     #[test]
     fn alg_none_is_refused() {
-        let token = keys().issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", Utc::now());
+        let token = keys().issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", 0, Utc::now());
         let payload = token.split('.').nth(1).unwrap();
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(keys().verify(&format!("{header}.{payload}.")).is_err());
@@ -126,7 +132,7 @@ mod tests {
 
     #[test]
     fn wrong_audience_is_refused() {
-        let mut claims = keys().verify(&keys().issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", Utc::now())).unwrap();
+        let mut claims = keys().verify(&keys().issue(Uuid::now_v7(), "admin", Uuid::now_v7(), "a@north.example", 0, Utc::now())).unwrap();
         claims.aud = "someone-else".into();
         let forged = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -26,6 +26,23 @@ diesel::table! {
         version -> Integer,
         created_at -> PortableTime,
         updated_at -> PortableTime,
+        token_generation -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    password_resets (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        user_id -> PortableUuid,
+        token_hash -> Text,
+        expires_at -> PortableTime,
+        created_at -> PortableTime,
+        created_by -> PortableUuid,
+        used_at -> Nullable<PortableTime>,
+        revoked_at -> Nullable<PortableTime>,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod infusions;
+pub mod password_resets;
 pub mod patients;
 pub mod protocols;
 pub mod reactions;

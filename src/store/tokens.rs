@@ -102,13 +102,13 @@ pub fn purge_expired(conn: &mut Db, at: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(t::table.filter(t::expires_at.le(DbTime(at)))).execute(conn)
 }
 
-/// Logout: revokes the token's whole family. Returns the user it belonged to, if any.
+/// Logout: ends every session of the account the token belongs to (every refresh family,
+/// and every access token issued before, `users::end_sessions`). Returns the user, if any.
 pub fn revoke(conn: &mut Db, presented_hash: &str) -> ApiResult<Option<Uuid>> {
     write_tx(conn, |conn| {
-        let row: Option<(DbUuid, DbUuid)> =
-            t::table.filter(t::token_hash.eq(presented_hash)).select((t::family_id, t::user_id)).first(conn).optional()?;
-        let Some((family, user)) = row else { return Ok(None) };
-        revoke_family(conn, family, now())?;
+        let row: Option<DbUuid> = t::table.filter(t::token_hash.eq(presented_hash)).select(t::user_id).first(conn).optional()?;
+        let Some(user) = row else { return Ok(None) };
+        super::users::end_sessions(conn, user.0)?;
         Ok(Some(user.0))
     })
 }

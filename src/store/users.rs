@@ -27,6 +27,9 @@ pub struct User {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Moved on whenever the account's sessions end; access tokens carry it.
+    #[serde(skip)]
+    pub token_generation: i32,
 }
 
 /// An account's row, read, inserted and overwritten whole.
@@ -43,6 +46,7 @@ struct UserRow {
     version: i32,
     created_at: DbTime,
     updated_at: DbTime,
+    token_generation: i32,
 }
 
 impl UserRow {
@@ -58,6 +62,7 @@ impl UserRow {
             version: user.version,
             created_at: DbTime(user.created_at),
             updated_at: DbTime(user.updated_at),
+            token_generation: user.token_generation,
         }
     }
 
@@ -74,6 +79,7 @@ impl UserRow {
             version: self.version,
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
+            token_generation: self.token_generation,
         })
     }
 }
@@ -113,6 +119,7 @@ fn insert_user(conn: &mut Db, clinic: Uuid, new: &NewUser) -> ApiResult<Uuid> {
         version: 1,
         created_at: at,
         updated_at: at,
+        token_generation: 0,
     };
     diesel::insert_into(u::table)
         .values(UserRow::new(&user))
@@ -217,13 +224,42 @@ pub fn update(
             return Err(ApiError::PreconditionFailed);
         }
         // A disabled account or a changed role ends every session: the refresh tokens
-        // issued under the old standing cannot mint access tokens any more.
-        let revoked = if active != user.active || role != user.role { super::tokens::revoke_user(conn, id)? } else { 0 };
+        // issued under the old standing cannot mint access tokens any more, and the access
+        // tokens already issued are refused at their next request.
+        let revoked = if active != user.active || role != user.role { end_sessions(conn, id)? } else { 0 };
         let detail = json!({
             "active": change.active, "role": change.role.map(Role::code), "name_changed": change.name.is_some(),
             "sessions_revoked": revoked,
         });
         audit::record(conn, actor.audit("user.update", "user", Some(id), detail))?;
         Ok(next)
+    })
+}
+
+/// Ends every session of the account: its token generation moves on (every access token
+/// issued before is refused at its next request, `Caller::check_account`) and every
+/// refresh family is revoked. Returns how many refresh tokens were revoked. Call inside
+/// the transaction of the change that ends them.
+pub fn end_sessions(conn: &mut Db, user: Uuid) -> QueryResult<usize> {
+    diesel::update(u::table.find(DbUuid(user))).set(u::token_generation.eq(u::token_generation + 1)).execute(conn)?;
+    super::tokens::revoke_user(conn, user)
+}
+
+/// Sets a new password hash and ends every session of the account, in the caller's
+/// transaction.
+pub fn set_password(conn: &mut Db, user: Uuid, password_hash: &str) -> QueryResult<usize> {
+    diesel::update(u::table.find(DbUuid(user)))
+        .set((u::password_hash.eq(password_hash), u::version.eq(u::version + 1), u::updated_at.eq(DbTime(now()))))
+        .execute(conn)?;
+    end_sessions(conn, user)
+}
+
+/// The caller changes their own password: the new hash is set, every session ends, and
+/// the change is audited (never the password).
+pub fn change_password(conn: &mut Db, actor: &Actor, password_hash: &str) -> ApiResult<()> {
+    write_tx(conn, |conn| {
+        let revoked = set_password(conn, actor.user_id, password_hash)?;
+        audit::record(conn, actor.audit("user.password_change", "user", Some(actor.user_id), json!({"sessions_revoked": revoked})))?;
+        Ok(())
     })
 }

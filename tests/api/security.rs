@@ -98,3 +98,118 @@ async fn fhir_links_ignore_forwarded_hosts() {
     let metadata = app.request(Method::GET, "/fhir/r4/metadata", None, None, &headers).await;
     assert_eq!(metadata.body["implementation"]["url"], "https://onset.example.org/fhir/r4");
 }
+
+const NEW_PASSWORD: &str = "a new passphrase, long enough";
+
+/// Logout ends every session of the account at once: the other device's access token is
+/// refused at its next request and its refresh token mints nothing.
+#[actix_rt::test]
+async fn logout_ends_every_access_token_and_refresh_family_at_once() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let other_device = TestUser::from_login(&app, &clinician.email, &app.login(&clinician.email, PASSWORD).await).await;
+    assert_eq!(app.get("/api/v1/me", &other_device.token).await.status, 200);
+    let out = app.request(Method::POST, "/api/v1/auth/logout", None, Some(&json!({"refresh_token": clinician.refresh_token})), &[]).await;
+    assert_eq!(out.status, 204);
+    for token in [&clinician.token, &other_device.token] {
+        app.get("/api/v1/me", token).await.assert_problem(401);
+    }
+    let refreshed = app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&json!({"refresh_token": other_device.refresh_token})), &[]).await;
+    refreshed.assert_problem(401);
+    let again = TestUser::from_login(&app, &clinician.email, &app.login(&clinician.email, PASSWORD).await).await;
+    assert_eq!(app.get("/api/v1/me", &again.token).await.status, 200, "a new login works");
+}
+
+/// A role changed and changed back still ends the tokens issued before: the generation
+/// moves on, whatever the role is now.
+#[actix_rt::test]
+async fn a_role_changed_and_back_still_ends_the_old_token() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    for role in ["researcher", "clinician"] {
+        assert_eq!(app.patch(&format!("/api/v1/users/{}", clinician.id), &admin.token, json!({"role": role})).await.status, 200);
+    }
+    app.get("/api/v1/me", &clinician.token).await.assert_problem(401);
+}
+
+/// DESIGN.md §12: a password change needs the current password, is throttled like a
+/// login, ends every session (the old access token at once), and is audited without it.
+#[actix_rt::test]
+async fn a_password_change_needs_the_current_one_and_ends_every_session() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    app.request(Method::POST, "/api/v1/me/password", None, Some(&change(PASSWORD, NEW_PASSWORD)), &[]).await.assert_problem(401);
+    let wrong = app.post("/api/v1/me/password", &clinician.token, change("not the password", NEW_PASSWORD)).await;
+    wrong.assert_problem(422);
+    assert_eq!(wrong.error_fields(), ["current_password"]);
+    let weak = app.post("/api/v1/me/password", &clinician.token, change(PASSWORD, "short")).await;
+    assert_eq!(weak.error_fields(), ["new_password"]);
+    let same = app.post("/api/v1/me/password", &clinician.token, change(PASSWORD, PASSWORD)).await;
+    assert_eq!(same.error_fields(), ["new_password"]);
+    let unknown = app.post("/api/v1/me/password", &clinician.token, json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "role": "admin"})).await;
+    unknown.assert_problem(422);
+    let huge = app.post("/api/v1/me/password", &clinician.token, change(&"x".repeat(600_000), NEW_PASSWORD)).await;
+    assert!(huge.status == 413 || huge.status == 422, "{}", huge.status);
+
+    let changed = app.post("/api/v1/me/password", &clinician.token, change(PASSWORD, NEW_PASSWORD)).await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    app.get("/api/v1/me", &clinician.token).await.assert_problem(401);
+    app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&json!({"refresh_token": clinician.refresh_token})), &[]).await.assert_problem(401);
+    app.login(&clinician.email, PASSWORD).await.assert_problem(401);
+    let fresh = TestUser::from_login(&app, &clinician.email, &app.login(&clinician.email, NEW_PASSWORD).await).await;
+    let audit = app.get(&format!("/api/v1/audit?entity=user&limit=500"), &admin.token).await;
+    let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"user.password_change") && actions.contains(&"user.password_change_failed"), "{actions:?}");
+    assert!(!audit.text.contains(NEW_PASSWORD) && !audit.text.contains(PASSWORD) && !audit.text.contains("not the password"));
+    // Ten attempts a minute per account, like a login: a guesser with a stolen token is stopped.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(app.post("/api/v1/me/password", &fresh.token, change("a wrong guess here", "another passphrase 123")).await.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+/// An admin's single-use reset link: issued for the clinic's accounts only, the token in
+/// the fragment, usable once within 24 hours, ending every session of the account.
+#[actix_rt::test]
+async fn a_reset_link_sets_a_password_once_and_ends_every_session() {
+    use chrono::Duration;
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let clinician = app.user(&admin, "clinician").await;
+    let path = format!("/api/v1/users/{}/password-reset", clinician.id);
+    app.post(&path, &clinician.token, json!({})).await.assert_problem(403);
+    app.post(&path, &app.admin("South").await.token, json!({})).await.assert_problem(404);
+    let first = app.post(&path, &admin.token, json!({})).await;
+    let issued = app.post(&path, &admin.token, json!({})).await;
+    assert_eq!(issued.status, 201, "{}", issued.text);
+    let url = issued.body["url"].as_str().unwrap();
+    assert!(url.starts_with("https://onset.example.org/#reset="), "{url}");
+    let token_of = |r: &Response| r.body["url"].as_str().unwrap().rsplit_once("#reset=").unwrap().1.to_string();
+    let (old_token, token) = (token_of(&first), token_of(&issued));
+    let reset = |token: &str, password: &str| {
+        let body = json!({"token": token, "new_password": password});
+        let app = &app;
+        async move { app.request(Method::POST, "/api/v1/auth/password-reset", None, Some(&body), &[]).await }
+    };
+    let revoked = reset(&old_token, NEW_PASSWORD).await;
+    revoked.assert_problem(404);
+    let unknown = reset("no-such-token", NEW_PASSWORD).await;
+    assert_eq!((unknown.status, unknown.body["detail"].clone()), (404, revoked.body["detail"].clone()), "every unusable link looks the same");
+    assert_eq!(reset(&token, "short").await.error_fields(), ["new_password"]);
+    assert_eq!(reset(&token, NEW_PASSWORD).await.status, 204);
+    app.get("/api/v1/me", &clinician.token).await.assert_problem(401);
+    assert_eq!(app.login(&clinician.email, NEW_PASSWORD).await.status, 200);
+    reset(&token, "yet another passphrase").await.assert_problem(404);
+    // A day later an unused link no longer works.
+    let late = app.post(&path, &admin.token, json!({})).await;
+    app.state.clock.set(app.state.clock.now() + Duration::hours(24) + Duration::seconds(1));
+    reset(&token_of(&late), "yet another passphrase").await.assert_problem(404);
+    let audit = app.get("/api/v1/audit?entity=user&limit=500", &admin.token).await;
+    assert!(audit.text.contains("user.password_reset_issue") && audit.text.contains("\"user.password_reset\""));
+    assert!(!audit.text.contains(&token) && !audit.text.contains(NEW_PASSWORD), "no token, no password in the audit log");
+}

@@ -4,7 +4,7 @@
 (() => {
   const session = { access: null, refresh: null, me: null };
   const $ = (id) => document.getElementById(id);
-  const views = ["login", "patients", "patient", "due", "alerts", "cohort"];
+  const views = ["login", "reset", "patients", "patient", "due", "alerts", "cohort"];
   const patientNames = new Map();
   let patientsCursor = null;
 
@@ -182,6 +182,31 @@
     for (const b of document.querySelectorAll("#nav button[data-view]")) b.hidden = !clinical && b.dataset.view !== "cohort";
     $("nav").hidden = false;
     open(clinical ? "patients" : "cohort");
+  });
+  // An admin's reset link: `/#reset=<token>`. The token leaves the address bar at once
+  // (no history, no bookmark) and is kept in this closure until it is used.
+  let resetToken = null;
+  if (window.location.hash.startsWith("#reset=")) {
+    resetToken = window.location.hash.slice("#reset=".length);
+    history.replaceState(null, "", window.location.pathname);
+    show("reset");
+  }
+  $("reset-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    const password = $("new-password").value;
+    if (password !== $("new-password-again").value) { say("The two passwords differ."); return; }
+    const r = await fetch("/api/v1/auth/password-reset", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: resetToken, new_password: password }) });
+    if (r.status === 422) {
+      let detail = "The password is too weak.";
+      try { detail = `The new password ${(await r.json()).errors[0].message}.`; } catch (_) { /* not JSON */ }
+      say(detail);
+      return;
+    }
+    $("new-password").value = $("new-password-again").value = "";
+    resetToken = null;
+    show("login");
+    say(r.status === 204 ? "Your password is set: log in with it." : r.status === 429 ? "Too many attempts: wait a minute." : "This link cannot be used: it may have been used or have expired. Ask your clinic's admin for a new one.");
   });
   for (const b of document.querySelectorAll("#nav button[data-view]")) b.addEventListener("click", () => open(b.dataset.view));
   $("logout").addEventListener("click", () => logout("Logged out."));
