@@ -45,21 +45,58 @@ struct TrajectoryView {
     trajectory: Trajectory,
 }
 
-pub async fn trajectory(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+/// How many of each series' latest ratings a trajectory shows: `?limit=` from 1 to
+/// `MAX_RATINGS_SHOWN`, `DEFAULT_RATINGS_SHOWN` without it. The chart draws the default.
+const DEFAULT_RATINGS_SHOWN: usize = 1_000;
+const MAX_RATINGS_SHOWN: usize = 5_000;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrajectoryQuery {
+    limit: Option<String>,
+}
+
+fn ratings_shown(req: &HttpRequest) -> ApiResult<usize> {
+    match super::query::<TrajectoryQuery>(req)?.limit {
+        None => Ok(DEFAULT_RATINGS_SHOWN),
+        Some(limit) => limit
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_RATINGS_SHOWN).contains(l))
+            .ok_or_else(|| ApiError::BadRequest(format!("limit must be a whole number from 1 to {MAX_RATINGS_SHOWN}"))),
+    }
+}
+
+/// The trajectory of the patient, its latest `shown` ratings per series, derived and
+/// rendered off the async threads (a long history is a large answer).
+async fn rendered<T, F>(state: &AppState, caller: &Caller, req: &HttpRequest, shown: usize, render: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Uuid, Trajectory, &[chrono::DateTime<chrono::Utc>]) -> T + Send + 'static,
+{
     caller.require(CLINICAL)?;
-    let id = path_id(&req)?;
+    let id = path_id(req)?;
     let actor = caller.actor();
-    let (starts, points) = state.db_as(&caller, move |conn| patients::course(conn, &actor, id)).await?;
-    let trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
-    Ok(HttpResponse::Ok().json(TrajectoryView { patient_id: id, trajectory }))
+    let (starts, points) = state.db_as(caller, move |conn| patients::course(conn, &actor, id)).await?;
+    Ok(web::block(move || {
+        let mut trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
+        trajectory.keep_latest(shown);
+        render(id, trajectory, &starts)
+    })
+    .await?)
+}
+
+pub async fn trajectory(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let shown = ratings_shown(&req)?;
+    let body = rendered(&state, &caller, &req, shown, |patient_id, trajectory, _| {
+        serde_json::to_vec(&TrajectoryView { patient_id, trajectory }).expect("plain data serialises")
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 /// The trajectory drawn: the same data as the JSON, read and audited the same way.
 pub async fn trajectory_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
-    caller.require(CLINICAL)?;
-    let id = path_id(&req)?;
-    let actor = caller.actor();
-    let (starts, points) = state.db_as(&caller, move |conn| patients::course(conn, &actor, id)).await?;
-    let trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
-    Ok(super::svg(crate::domain::chart::trajectory_svg(&trajectory, &starts)))
+    let chart = rendered(&state, &caller, &req, DEFAULT_RATINGS_SHOWN, |_, trajectory, starts| crate::domain::chart::trajectory_svg(&trajectory, starts)).await?;
+    Ok(super::svg(chart))
 }

@@ -192,10 +192,14 @@ pub fn trajectory_svg(trajectory: &Trajectory, infusion_starts: &[DateTime<Utc>]
         "No ratings recorded yet.".to_string()
     } else {
         format!(
-            "Scores of {} against time since the first session on a log scale; {} sessions marked; {} ratings.",
+            "Scores of {} against time since the first session on a log scale; {} sessions marked; {} ratings{}.",
             names.join(", "),
             session_hours.len(),
-            trajectory.series.iter().map(|s| s.ratings.len()).sum::<usize>()
+            trajectory.series.iter().map(|s| s.ratings.len()).sum::<usize>(),
+            match trajectory.series.iter().map(|s| s.earlier_ratings_omitted).sum::<usize>() {
+                0 => String::new(),
+                omitted => format!(" (the latest of each instrument; {omitted} earlier ones are not drawn)"),
+            }
         )
     };
     let mut out = String::with_capacity(16 * 1024);

@@ -87,6 +87,10 @@ pub struct Series {
     pub baseline: Option<Baseline>,
     pub ratings: Vec<DerivedRating>,
     pub summary: Summary,
+    /// Every active rating of the series; the baseline and summary are judged on all.
+    pub ratings_total: usize,
+    /// The earliest ratings left out of `ratings` (`Trajectory::keep_latest`).
+    pub earlier_ratings_omitted: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -184,8 +188,24 @@ fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>],
     Series {
         instrument,
         baseline: baseline.map(|b| Baseline { assessment_id: b.id, total: b.total, rated_at: b.rated_at }),
+        ratings_total: ratings.len(),
+        earlier_ratings_omitted: 0,
         ratings,
         summary,
+    }
+}
+
+impl Trajectory {
+    /// Keeps the latest `per_series` ratings of each series and says how many earlier
+    /// ones were left out: a patient answering hourly for years must not make one answer
+    /// (or one chart) of tens of megabytes. The baseline and the summary stay those of
+    /// the whole series.
+    pub fn keep_latest(&mut self, per_series: usize) {
+        for series in &mut self.series {
+            let omitted = series.ratings.len().saturating_sub(per_series);
+            series.ratings.drain(..omitted);
+            series.earlier_ratings_omitted += omitted;
+        }
     }
 }
 
@@ -299,6 +319,23 @@ mod tests {
 
     fn summary(ratings: &[RatingPoint]) -> Summary {
         only_series(&trajectory(&CONSENSUS_2016, &[t0()], ratings)).summary.clone()
+    }
+
+    #[test]
+    fn keeping_the_latest_ratings_keeps_the_whole_series_summary() {
+        // Baseline 20 a day before the first session, then 30 ratings, the 3rd a response.
+        let mut ratings = vec![rating(-24.0, 20)];
+        ratings.extend((1..=30).map(|h| rating(f64::from(h), if h == 3 { 10 } else { 18 })));
+        let mut t = trajectory(&CONSENSUS_2016, &[t0()], &ratings);
+        let whole = only_series(&t).clone();
+        t.keep_latest(5);
+        let kept = only_series(&t);
+        assert_eq!((kept.ratings.len(), kept.ratings_total, kept.earlier_ratings_omitted), (5, 31, 26));
+        assert_eq!(kept.ratings.last(), whole.ratings.last(), "the latest are kept");
+        assert_eq!((&kept.summary, &kept.baseline), (&whole.summary, &whole.baseline), "judged on the whole series");
+        assert_eq!(kept.summary.hours_to_response, Some(3.0));
+        t.keep_latest(100);
+        assert_eq!(only_series(&t).ratings.len(), 5, "nothing comes back");
     }
 
     #[test]

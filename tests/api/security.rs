@@ -213,3 +213,59 @@ async fn a_reset_link_sets_a_password_once_and_ends_every_session() {
     assert!(audit.text.contains("user.password_reset_issue") && audit.text.contains("\"user.password_reset\""));
     assert!(!audit.text.contains(&token) && !audit.text.contains(NEW_PASSWORD), "no token, no password in the audit log");
 }
+
+/// A patient with 20,000 ratings: the trajectory lists each series' latest ratings and
+/// says how many it left out, judged on all of them; the chart draws the latest 1,000.
+#[actix_rt::test]
+async fn a_patient_with_20000_ratings_gets_a_bounded_trajectory() {
+    use chrono::{DateTime, Duration, Utc};
+    use onset::domain::RecordStatus;
+    use onset::domain::scoring::RatingInput;
+    use onset::store::assessments::AssessmentRecord;
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient: uuid::Uuid = app.patient(&admin).await.parse().unwrap();
+    let first: DateTime<Utc> = "2024-01-01T09:00:00Z".parse().unwrap();
+    app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&first.to_rfc3339())).await;
+    // An hourly VAS for 20,000 hours, through the bulk path: the first, an hour before
+    // the session, is the baseline (80); every later one is 40–59, a response or partial.
+    let now = Utc::now();
+    let cohort = onset::store::bulk::Cohort {
+        assessments: (0..20_000i64)
+            .map(|hour| {
+                let input = RatingInput {
+                    instrument: Some("ocd_vas".into()),
+                    rated_at: Some((first + Duration::hours(hour - 1)).to_rfc3339()),
+                    recall: Some("NOW".into()),
+                    items: Some([("1".to_string(), json!(if hour == 0 { 80 } else { 40 + hour % 20 }))].into()),
+                    rater: Some("self".into()),
+                    collected_via: Some("app".into()),
+                    ..RatingInput::default()
+                };
+                let record = AssessmentRecord::new(uuid::Uuid::now_v7(), patient, input.parse(now).unwrap(), RecordStatus::Active, 1, (now, now), (admin.id, admin.id));
+                vec![(record, None)]
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let actor = onset::store::Actor { user_id: admin.id, clinic_id: admin.clinic_id, email: admin.email.clone(), by_patient: false };
+    let pool = app.state.pool.clone();
+    actix_web::web::block(move || onset::store::bulk::insert(&mut pool.get().unwrap(), &actor, &cohort).unwrap()).await.unwrap();
+
+    let path = format!("/api/v1/patients/{patient}/trajectory");
+    let listed = app.get(&path, &admin.token).await;
+    assert_eq!(listed.status, 200, "{}", &listed.text[..200.min(listed.text.len())]);
+    let series = &listed.body["series"][0];
+    assert_eq!((series["ratings"].as_array().unwrap().len(), series["ratings_total"].clone(), series["earlier_ratings_omitted"].clone()), (1_000, json!(20_000), json!(19_000)));
+    assert_eq!(series["baseline"]["total"], 80, "the baseline is judged on the whole series");
+    assert!(series["summary"]["hours_to_response"].as_f64().is_some_and(|h| h < 2.0), "the first response, an hour after the session, is in the summary");
+    assert!(listed.text.len() < 1_000_000, "{} bytes", listed.text.len());
+    let most = app.get(&format!("{path}?limit=5000"), &admin.token).await;
+    assert_eq!(most.body["series"][0]["ratings"].as_array().unwrap().len(), 5_000);
+    for bad in ["0", "5001", "all"] {
+        app.get(&format!("{path}?limit={bad}"), &admin.token).await.assert_problem(400);
+    }
+    let chart = app.get(&format!("{path}.svg"), &admin.token).await;
+    assert_eq!(chart.status, 200);
+    assert!(chart.text.contains("1000 ratings (the latest of each instrument; 19000 earlier ones are not drawn)"), "{}", &chart.text[..600]);
+}
