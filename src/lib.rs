@@ -69,6 +69,7 @@ pub fn build_app(
 
 /// Connects, migrates and builds the shared state.
 pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
+    crate::domain::definitions::check_all().map_err(|faults| format!("the built-in instrument definitions are not valid: {faults}"))?;
     let pool = db::connect(&config.database_url, config.pool_size)?;
     let mut conn = pool.get().map_err(|e| format!("cannot get a database connection: {e}"))?;
     if config.migrate_on_start {

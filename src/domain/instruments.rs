@@ -5,7 +5,11 @@
 //! Versions are never compared with each other: every series is per instrument.
 //! Only item codes and neutral labels are shipped; the item wording is copyrighted.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
+
+use super::definitions::{self, Definition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,146 +28,40 @@ pub enum Instrument {
     CssrsScreen,
 }
 
-/// A severity band: totals from `min` to `max` inclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Band {
-    pub min: u32,
-    pub max: u32,
-    pub label: &'static str,
-}
+/// A severity band: totals from `min` to `max` inclusive (from the definitions).
+pub use super::definitions::BandDefinition as Band;
+/// An item is asked exactly when an earlier item was answered a given value.
+pub use super::definitions::Condition as EnableWhen;
 
-const fn band(min: u32, max: u32, label: &'static str) -> Band {
-    Band { min, max, label }
-}
-
-/// Default bands, as data so that a clinic can be given its own table.
-pub const YBOCS_BANDS: &[Band] = &[
-    band(0, 7, "subclinical"),
-    band(8, 15, "mild"),
-    band(16, 23, "moderate"),
-    band(24, 31, "severe"),
-    band(32, 40, "extreme"),
-];
-/// Y-BOCS-II severity bands: Pinciotti CM et al., "Establishing Y-BOCS-II severity
-/// benchmarks", J Affect Disord 2025;390:119719: 0–14 subclinical, 15–21 mild,
-/// 22–34 moderate, 35–50 severe.
-pub const YBOCS_II_BANDS: &[Band] =
-    &[band(0, 14, "subclinical"), band(15, 21, "mild"), band(22, 34, "moderate"), band(35, 50, "severe")];
-
-/// PHQ-9 severity: Kroenke K, Spitzer RL, Williams JBW, "The PHQ-9", J Gen Intern Med
-/// 2001;16:606–613: "PHQ-9 scores of 5, 10, 15, and 20 represented mild, moderate,
-/// moderately severe, and severe depression".
-pub const PHQ9_BANDS: &[Band] =
-    &[band(0, 4, "minimal"), band(5, 9, "mild"), band(10, 14, "moderate"), band(15, 19, "moderately severe"), band(20, 27, "severe")];
-
-/// C-SSRS screener: its "total" is the triage risk level (`cssrs_risk`), banded by name.
-pub const CSSRS_BANDS: &[Band] = &[band(0, 0, "none"), band(1, 1, "low"), band(2, 2, "moderate"), band(3, 3, "high")];
-
-/// An item: its code, the highest score it takes, whether it counts in the total, and
-/// the earlier answer it is asked after, if any.
+/// An item as scoring reads it: its code, the highest score it takes, whether it counts
+/// in the total, its neutral label, and the earlier answers it is asked after. Built from
+/// the instrument's definition (`definitions`), the one source of items and ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Item {
     pub code: &'static str,
     pub max: u32,
     pub core: bool,
     pub label: &'static str,
-    /// Asked only after this answer: then required, otherwise never answered.
-    pub enable_when: Option<EnableWhen>,
+    /// Asked only after these answers: then required, otherwise never answered. The
+    /// C-SSRS screener's order ("If YES to 2, ask questions 3, 4, 5, and 6. If NO to 2,
+    /// go directly to question 6") is written this way in its definition.
+    pub enable_when: &'static [EnableWhen],
 }
 
-/// An item is asked exactly when item `item` was answered `equals`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct EnableWhen {
-    pub item: &'static str,
-    pub equals: u32,
-}
-
-const fn core(code: &'static str, max: u32, label: &'static str) -> Item {
-    Item { code, max, core: true, label, enable_when: None }
-}
-const fn optional(code: &'static str, max: u32, label: &'static str) -> Item {
-    Item { code, max, core: false, label, enable_when: None }
-}
-/// A yes/no question asked only after a yes to `after`.
-const fn after_yes_to(after: &'static str, code: &'static str, label: &'static str) -> Item {
-    Item { code, max: 1, core: false, label, enable_when: Some(EnableWhen { item: after, equals: 1 }) }
-}
-
-macro_rules! ybocs_core_items {
-    ($max:expr) => {
-        [
-            core("1", $max, "obsessions: time"),
-            core("2", $max, "obsessions: interference"),
-            core("3", $max, "obsessions: distress"),
-            core("4", $max, "obsessions: resistance"),
-            core("5", $max, "obsessions: control"),
-            core("6", $max, "compulsions: time"),
-            core("7", $max, "compulsions: interference"),
-            core("8", $max, "compulsions: distress"),
-            core("9", $max, "compulsions: resistance"),
-            core("10", $max, "compulsions: control"),
-        ]
-    };
-}
-
-const YBOCS_CORE: [Item; 10] = ybocs_core_items!(4);
-
-/// Y-BOCS and its self-report: 10 core items plus the optional ones, stored and
-/// range-checked but never counted.
-const YBOCS_ITEMS: &[Item] = &[
-    YBOCS_CORE[0], YBOCS_CORE[1], YBOCS_CORE[2], YBOCS_CORE[3], YBOCS_CORE[4],
-    YBOCS_CORE[5], YBOCS_CORE[6], YBOCS_CORE[7], YBOCS_CORE[8], YBOCS_CORE[9],
-    optional("1b", 4, "obsession-free interval"),
-    optional("6b", 4, "compulsion-free interval"),
-    optional("11", 4, "insight"),
-    optional("12", 4, "avoidance"),
-    optional("13", 4, "indecisiveness"),
-    optional("14", 4, "overvalued responsibility"),
-    optional("15", 4, "slowness"),
-    optional("16", 4, "doubting"),
-    optional("17", 6, "global severity"),
-    optional("18", 6, "global improvement"),
-    optional("19", 3, "reliability"),
-];
-/// Y-BOCS self-report: the same items without 17–19, the interviewer's global judgements
-/// (severity, improvement, reliability), which a patient cannot rate of themselves.
-const YBOCS_SR_ITEMS: &[Item] = YBOCS_ITEMS.split_at(YBOCS_ITEMS.len() - 3).0;
-
-/// Y-BOCS-II (Storch 2010): item 4 is the obsession-free interval, which replaced
-/// resistance against obsessions; items score 0–5.
-const YBOCS_II_ITEMS: &[Item] = &{
-    let mut items = ybocs_core_items!(5);
-    items[3] = core("4", 5, "obsessions: obsession-free interval");
-    items
-};
-const VAS_ITEMS: &[Item] = &[core("1", 100, "OCD severity right now")];
-/// PHQ-9: nine items, 0 (not at all) to 3 (nearly every day), over the past two weeks.
-const PHQ9_ITEMS: &[Item] = &[
-    core("1", 3, "little interest or pleasure"),
-    core("2", 3, "feeling down or hopeless"),
-    core("3", 3, "sleep"),
-    core("4", 3, "tiredness or little energy"),
-    core("5", 3, "appetite"),
-    core("6", 3, "feeling bad about oneself"),
-    core("7", 3, "concentration"),
-    core("8", 3, "moving or speaking slowly, or restlessness"),
-    core("9", 3, "thoughts of death or self-harm"),
-];
-/// The C-SSRS screener: yes (1) or no (0). Its order is a rule (Columbia Lighthouse
-/// Project, "C-SSRS Screener with Triage Points": "If YES to 2, ask questions 3, 4, 5,
-/// and 6. If NO to 2, go directly to question 6"): items 3–5 are answered exactly when
-/// item 2 is yes. `6_recent` says whether the behaviour of item 6 was in the past 3
-/// months, answered exactly when item 6 is yes ("If YES, ask: Was this within the past
-/// 3 months?").
-const CSSRS_ITEMS: &[Item] = &[
-    core("1", 1, "wish to be dead"),
-    core("2", 1, "suicidal thoughts"),
-    after_yes_to("2", "3", "thoughts of a method"),
-    after_yes_to("2", "4", "intent"),
-    after_yes_to("2", "5", "a plan"),
-    core("6", 1, "suicidal behaviour, ever"),
-    after_yes_to("6", "6_recent", "suicidal behaviour in the past 3 months"),
-];
+/// Each instrument's items, in `Instrument::ALL` order, from its current definition.
+static ITEMS: LazyLock<Vec<Vec<Item>>> = LazyLock::new(|| {
+    Instrument::ALL
+        .iter()
+        .map(|instrument| {
+            instrument
+                .definition()
+                .items
+                .iter()
+                .map(|d| Item { code: d.code, max: d.max, core: d.counted, label: d.short_label, enable_when: &d.enable_when })
+                .collect()
+        })
+        .collect()
+});
 
 /// The C-SSRS screener's triage risk (Columbia Lighthouse Project, "C-SSRS Screener with
 /// Triage Points"): yes to 1 or 2 only is low; yes to 3, or behaviour (6) more than 3
@@ -201,15 +99,14 @@ impl Instrument {
         Instrument::ALL.into_iter().find(|i| i.code() == code)
     }
 
+    /// The current definition: items, options, bands, wording where it may be shipped.
+    pub fn definition(self) -> &'static Definition {
+        definitions::current(self.code()).expect("every instrument has a built-in definition (checked at start-up)")
+    }
+
     pub fn items(self) -> &'static [Item] {
-        match self {
-            Instrument::Ybocs => YBOCS_ITEMS,
-            Instrument::YbocsSr => YBOCS_SR_ITEMS,
-            Instrument::YbocsIi => YBOCS_II_ITEMS,
-            Instrument::OcdVas => VAS_ITEMS,
-            Instrument::Phq9 => PHQ9_ITEMS,
-            Instrument::CssrsScreen => CSSRS_ITEMS,
-        }
+        let index = Instrument::ALL.iter().position(|i| *i == self).expect("in ALL");
+        &ITEMS[index]
     }
 
     pub fn item(self, code: &str) -> Option<Item> {
@@ -223,10 +120,7 @@ impl Instrument {
     /// The highest possible total: the sum of the core items' maxima (the C-SSRS
     /// screener's is its highest risk level).
     pub fn max_total(self) -> u32 {
-        match self {
-            Instrument::CssrsScreen => 3,
-            _ => self.core_items().map(|i| i.max).sum(),
-        }
+        definitions::max_total(self.definition())
     }
 
     /// The total of validated items: the sum of the core items, or the C-SSRS risk.
@@ -248,10 +142,10 @@ impl Instrument {
         self != Instrument::CssrsScreen
     }
 
-    /// Whether a patient may answer it alone, by a link: the self-report forms and the
-    /// visual analogue scale, never the clinician-rated interview.
+    /// Whether a patient may answer it alone, by a link (its definition says): the
+    /// self-report forms and the visual analogue scale, never the clinician's interview.
     pub fn is_self_reportable(self) -> bool {
-        matches!(self, Instrument::OcdVas | Instrument::YbocsSr | Instrument::Phq9 | Instrument::CssrsScreen)
+        self.definition().self_reportable
     }
 
     /// Whether a rating may be only a total (a paper record). Never the C-SSRS screener:
@@ -267,13 +161,7 @@ impl Instrument {
     }
 
     pub fn bands(self) -> &'static [Band] {
-        match self {
-            Instrument::Ybocs | Instrument::YbocsSr => YBOCS_BANDS,
-            Instrument::YbocsIi => YBOCS_II_BANDS,
-            Instrument::OcdVas => &[],
-            Instrument::Phq9 => PHQ9_BANDS,
-            Instrument::CssrsScreen => CSSRS_BANDS,
-        }
+        &self.definition().bands
     }
 
     /// The severity label of a total, if the instrument has bands.

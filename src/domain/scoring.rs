@@ -131,14 +131,18 @@ pub fn score(
 /// question the screener never asks: it is refused, never scored.
 pub fn asked_in_order(instrument: Instrument, answers: &BTreeMap<String, u32>) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    for item in instrument.items() {
-        let Some(when) = item.enable_when else { continue };
-        let condition = match (instrument.item(when.item).map(|i| i.max), when.equals) {
-            (Some(1), 1) => format!("item {} is yes", when.item),
-            (Some(1), 0) => format!("item {} is no", when.item),
-            (_, value) => format!("item {} is {value}", when.item),
-        };
-        let enabled = answers.get(when.item) == Some(&when.equals);
+    for item in instrument.items().iter().filter(|item| !item.enable_when.is_empty()) {
+        let condition = item
+            .enable_when
+            .iter()
+            .map(|when| match (instrument.item(when.item).map(|i| i.max), when.equals) {
+                (Some(1), 1) => format!("item {} is yes", when.item),
+                (Some(1), 0) => format!("item {} is no", when.item),
+                (_, value) => format!("item {} is {value}", when.item),
+            })
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let enabled = item.enable_when.iter().all(|when| answers.get(when.item) == Some(&when.equals));
         match (enabled, answers.contains_key(item.code)) {
             (true, false) => errors.push(FieldError::new(format!("items.{}", item.code), format!("required when {condition}"))),
             (false, true) => errors.push(FieldError::new(format!("items.{}", item.code), format!("asked only when {condition}: leave it out"))),
@@ -248,7 +252,7 @@ mod tests {
     /// Answers `value` to every item the given answers enable and that is not answered yet.
     fn ask_what_follows(instrument: Instrument, items: &mut BTreeMap<String, Value>, value: u32) {
         for item in instrument.items() {
-            if item.enable_when.is_some_and(|w| items.get(w.item) == Some(&json!(w.equals))) {
+            if !item.enable_when.is_empty() && item.enable_when.iter().all(|w| items.get(w.item) == Some(&json!(w.equals))) {
                 items.entry(item.code.to_string()).or_insert(json!(value));
             }
         }
@@ -263,7 +267,7 @@ mod tests {
         for instrument in Instrument::ALL {
             for item in instrument.items() {
                 let mut base = all_core(instrument, 0);
-                if let Some(when) = item.enable_when {
+                for when in item.enable_when {
                     base.insert(when.item.to_string(), json!(when.equals));
                     ask_what_follows(instrument, &mut base, 0);
                 }
@@ -447,8 +451,8 @@ mod tests {
                     let mut items = BTreeMap::new();
                     for (i, item) in instrument.items().iter().enumerate() {
                         let asked = match item.enable_when {
-                            Some(when) => items.get(when.item) == Some(&json!(when.equals)),
-                            None => item.core || (seed >> (i % 64)) & 1 == 1,
+                            [] => item.core || (seed >> (i % 64)) & 1 == 1,
+                            conditions => conditions.iter().all(|when| items.get(when.item) == Some(&json!(when.equals))),
                         };
                         if asked {
                             items.insert(item.code.to_string(), value(i, item));

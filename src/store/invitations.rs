@@ -125,9 +125,9 @@ pub struct Questionnaire {
 pub fn open(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<Questionnaire> {
     let (_, due) = usable(conn, token, now)?;
     // The core items, and the follow-up questions an earlier answer asks for.
-    let asked = due.instrument.items().iter().filter(|item| item.core || item.enable_when.is_some());
+    let asked = due.instrument.items().iter().filter(|item| item.core || !item.enable_when.is_empty());
     let items = asked
-        .map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max, optional: false, enable_when: item.enable_when.into_iter().collect() })
+        .map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max, optional: false, enable_when: item.enable_when.to_vec() })
         .collect();
     Ok(Questionnaire { instrument: due.instrument, recall: due.recall, items, opens_at: due.opens_at, closes_at: due.closes_at })
 }
