@@ -24,6 +24,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// A licensed instrument the clinic has supplied no wording for cannot be put to a
+    /// patient (DESIGN.md §8); names the instrument.
+    #[error("{0} is a licensed instrument and the clinic has not supplied its wording: a patient cannot be asked it until an admin does (PUT /api/v1/clinic/instruments/{0}/text)")]
+    InstrumentTextMissing(&'static str),
     #[error("the record has changed since it was read")]
     PreconditionFailed,
     #[error("If-Match is required")]
@@ -63,6 +67,7 @@ impl ApiError {
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
+            ApiError::InstrumentTextMissing(_) => ("instrument-text-missing", "Instrument wording missing"),
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
@@ -118,7 +123,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::InstrumentTextMissing(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

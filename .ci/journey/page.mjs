@@ -14,18 +14,30 @@ page.on("response", (r) => { if (r.status() >= 400 && !r.url().endsWith("/favico
 page.on("pageerror", (e) => problems.push(e.message));
 page.on("request", (r) => { if (r.url().includes("#") || (r.headers()["referer"] || "").includes("#")) problems.push("token sent: " + r.url()); });
 
+let answersSent = 0;
+page.on("request", (r) => { if (r.url().endsWith("/api/v1/self-report")) answersSent += 1; });
 await page.goto(url);
-// The question is found as a screen reader finds it: by its label.
-const input = page.getByLabel("OCD severity right now");
+// The question is found as a screen reader finds it: the slider by its question.
+const slider = page.getByRole("slider", { name: /obsessions and compulsions right now/i });
 try {
-  await input.waitFor({ timeout: 15000 });
+  await slider.waitFor({ timeout: 15000 });
 } catch (e) {
   await page.screenshot({ path: `${shots}/patient-page-failed.png`, fullPage: true });
   throw e;
 }
 if (page.url().includes("#")) problems.push("the token stayed in the address bar: " + page.url());
-await page.screenshot({ path: `${shots}/patient-page-question.png`, fullPage: true });
-await input.fill("30");
+await page.screenshot({ path: `${shots}/patient-page-vas-360.png`, fullPage: true });
+// Unset until moved: sending now asks for the slider and sends nothing.
+await page.getByRole("button", { name: "Send my answers" }).click();
+await page.getByText("Please move the slider to your answer.").waitFor();
+if (answersSent !== 0) problems.push("an answer was sent before the slider was moved");
+// Moved by keyboard, as a person without a mouse would: Home (0), then 30 steps right.
+await slider.focus();
+await page.keyboard.press("Home");
+for (let i = 0; i < 30; i++) await page.keyboard.press("ArrowRight");
+await page.getByText("Your answer: 30").waitFor();
+await page.setViewportSize({ width: 1000, height: 700 });
+await page.screenshot({ path: `${shots}/patient-page-vas-1000.png`, fullPage: true });
 await page.getByRole("button", { name: "Send my answers" }).click();
 await page.getByText("Thank you. Your answers were received.").waitFor();
 await page.screenshot({ path: `${shots}/patient-page-received.png`, fullPage: true });
@@ -62,6 +74,30 @@ if (process.env.CRISIS_LINK) {
   await crisis.getByRole("button", { name: "Send my answers" }).click();
   await crisis.getByRole("alert").filter({ hasText: process.env.CRISIS_TEXT }).waitFor();
   await crisis.screenshot({ path: `${shots}/patient-page-crisis-text.png`, fullPage: true });
+}
+// A PHQ-9 link: the published questions and their four answers, each a labelled radio;
+// "Several days" to the first five, "Not at all" to the rest (a total of 5, mild).
+if (process.env.PHQ_LINK) {
+  const phq = await browser.newPage({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2 });
+  phq.on("pageerror", (e) => problems.push(e.message));
+  await phq.goto(process.env.PHQ_LINK);
+  await phq.getByText("Over the last 2 weeks, how often have you been bothered by any of the following problems?").waitFor({ timeout: 15000 });
+  const questions = [/^Little interest or pleasure in doing things/, /^Feeling down, depressed, or hopeless/, /^Trouble falling or staying asleep/, /^Feeling tired or having little energy/,
+    /^Poor appetite or overeating/, /^Feeling bad about yourself/, /^Trouble concentrating on things/, /^Moving or speaking so slowly/, /^Thoughts that you would be better off dead/];
+  for (const [i, question] of questions.entries()) {
+    const group = phq.getByRole("group", { name: question });
+    for (const answer of ["Not at all", "Several days", "More than half the days", "Nearly every day"]) {
+      if (!(await group.getByLabel(answer).isVisible())) problems.push(`PHQ-9 question ${i + 1} does not show "${answer}"`);
+    }
+    await group.getByLabel(i < 5 ? "Several days" : "Not at all").check();
+  }
+  await phq.screenshot({ path: `${shots}/patient-page-phq9-360.png`, fullPage: true });
+  const width = await phq.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 360) problems.push(`the PHQ-9 page scrolls sideways on a 360 px phone (${width} px)`);
+  await phq.setViewportSize({ width: 1000, height: 900 });
+  await phq.screenshot({ path: `${shots}/patient-page-phq9-1000.png`, fullPage: true });
+  await phq.getByRole("button", { name: "Send my answers" }).click();
+  await phq.getByText("Thank you. Your answers were received.").waitFor();
 }
 await browser.close();
 

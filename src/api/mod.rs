@@ -9,6 +9,7 @@ pub mod clinic;
 pub mod exports;
 pub mod fhir;
 pub mod health;
+pub mod instruments;
 pub mod middleware;
 pub mod patients;
 pub mod protocols;
@@ -43,7 +44,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Every route of the service. `tests/api/contract.rs` checks this list against openapi.yaml.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use actix_web::web::{delete, get, patch, post};
+    use actix_web::web::{delete, get, patch, post, put};
     cfg.service(resource("/").route(get().to(console)))
         .service(resource("/console/app.js").route(get().to(console_script)))
         .service(resource("/console/app.css").route(get().to(console_style)))
@@ -58,6 +59,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/me").route(get().to(users::me)))
         .service(resource("/api/v1/me/password").route(post().to(users::change_password)))
         .service(resource("/api/v1/clinic").route(get().to(clinic::get)).route(patch().to(clinic::update)))
+        .service(resource("/api/v1/clinic/instruments/{code}/text").route(put().to(instruments::supply_text)))
+        .service(resource("/api/v1/instruments").route(get().to(instruments::list)))
+        .service(resource("/api/v1/instruments/{code}").route(get().to(instruments::get)))
         .service(resource("/api/v1/users").route(post().to(users::create)).route(get().to(users::list)))
         .service(resource("/api/v1/users/{id}").route(patch().to(users::update)))
         .service(resource("/api/v1/users/{id}/password-reset").route(post().to(users::password_reset)))

@@ -171,6 +171,8 @@ diesel::table! {
         updated_at -> PortableTime,
         created_by -> PortableUuid,
         updated_by -> PortableUuid,
+        instrument_version -> Integer,
+        text_version -> Nullable<Integer>,
     }
 }
 
@@ -344,6 +346,21 @@ diesel::table! {
         remission_hours -> Nullable<Double>,
         last_hours -> Double,
         acute -> PortableJson,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    instrument_texts (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        instrument -> Text,
+        definition_version -> Integer,
+        text_version -> Integer,
+        wording -> PortableJson,
+        created_at -> PortableTime,
+        created_by -> PortableUuid,
     }
 }
 

@@ -250,6 +250,94 @@ pub fn max_total(d: &Definition) -> u32 {
     }
 }
 
+/// A clinic's licensed wording for one instrument, as its admin sends it (DESIGN.md §8):
+/// the question of every item and the label of every choice option.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wording {
+    /// What licence the clinic holds (shown to staff, never to patients).
+    pub license_note: Option<String>,
+    pub preamble: Option<String>,
+    pub items: std::collections::BTreeMap<String, ItemWording>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemWording {
+    pub text: String,
+    /// Labels by option value; required for every option of a `choice` item.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// Checks a clinic's wording against the definition: every item and every choice option
+/// covered, nothing extra, every text bounded. The faults by field.
+pub fn check_wording(d: &Definition, wording: &Wording) -> Vec<super::FieldError> {
+    use super::FieldError;
+    let mut errors = Vec::new();
+    if d.text_source == TextSource::Bundled {
+        errors.push(FieldError::new("items", format!("{}'s wording is bundled with onset: a clinic supplies wording for licensed instruments only", d.code)));
+        return errors;
+    }
+    let bounded = |errors: &mut Vec<FieldError>, field: String, text: &str| {
+        if text.trim().is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+            errors.push(FieldError::new(field, format!("must be 1 to {MAX_TEXT_CHARS} characters")));
+        }
+    };
+    for (field, text) in [("license_note", &wording.license_note), ("preamble", &wording.preamble)] {
+        if let Some(text) = text {
+            bounded(&mut errors, field.to_string(), text);
+        }
+    }
+    if wording.items.len() > d.items.len() * 2 {
+        errors.push(FieldError::new("items", format!("{} has {} items", d.code, d.items.len())));
+        return errors;
+    }
+    for item in &d.items {
+        let field = format!("items.{}", item.code);
+        let Some(given) = wording.items.get(item.code) else {
+            errors.push(FieldError::new(field, "every item needs its wording"));
+            continue;
+        };
+        bounded(&mut errors, format!("{field}.text"), &given.text);
+        let values: Vec<String> = match item.kind {
+            ItemType::Choice => item.options.iter().map(|o| o.value.to_string()).collect(),
+            // Yes and No are the page's own; a VAS has no options.
+            ItemType::YesNo | ItemType::Integer | ItemType::Vas => Vec::new(),
+        };
+        for value in &values {
+            match given.options.get(value) {
+                Some(label) => bounded(&mut errors, format!("{field}.options.{value}"), label),
+                None => errors.push(FieldError::new(format!("{field}.options.{value}"), "every option needs its label")),
+            }
+        }
+        for extra in given.options.keys().filter(|k| !values.contains(k)) {
+            errors.push(FieldError::new(format!("{field}.options.{extra}"), format!("item {} has no option {extra:?}", item.code)));
+        }
+    }
+    for extra in wording.items.keys().filter(|k| d.items.iter().all(|i| i.code != k.as_str())) {
+        errors.push(FieldError::new(format!("items.{extra}"), format!("{} has no item {extra:?}", d.code)));
+    }
+    errors
+}
+
+/// The definition as a clinic sees it: for a licensed instrument, with the clinic's
+/// wording laid in when it has supplied some (`None`: texts and labels stay null).
+pub fn with_wording(d: &Definition, wording: Option<&Wording>) -> Definition {
+    let mut shown = d.clone();
+    let Some(wording) = wording.filter(|_| d.text_source == TextSource::Clinic) else { return shown };
+    shown.preamble = wording.preamble.clone();
+    for item in &mut shown.items {
+        if let Some(given) = wording.items.get(item.code) {
+            item.text = Some(given.text.clone());
+            for option in item.options.iter_mut().filter(|_| item.kind == ItemType::Choice) {
+                option.label = given.options.get(&option.value.to_string()).cloned();
+            }
+        }
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +364,44 @@ mod tests {
         let mut leaked = current("ybocs_sr").unwrap().clone();
         leaked.items[0].text = Some("a question".into());
         assert!(check(&leaked).iter().any(|f| f.contains("ships no wording")));
+    }
+
+    fn wording_for(d: &Definition) -> Wording {
+        let items = d
+            .items
+            .iter()
+            .map(|i| {
+                let options = if i.kind == ItemType::Choice { i.options.iter().map(|o| (o.value.to_string(), format!("label {}", o.value))).collect() } else { Default::default() };
+                (i.code.to_string(), ItemWording { text: format!("question {}", i.code), options })
+            })
+            .collect();
+        Wording { license_note: Some("licence 42".into()), preamble: Some("In the past week".into()), items }
+    }
+
+    #[test]
+    fn a_clinics_wording_covers_every_item_and_option_and_nothing_else() {
+        let d = current("ybocs_sr").unwrap();
+        let complete = wording_for(d);
+        assert!(check_wording(d, &complete).is_empty());
+        let fields = |w: &Wording| check_wording(d, w).into_iter().map(|e| e.field).collect::<Vec<_>>();
+        let mut missing = complete.clone();
+        missing.items.remove("16");
+        missing.items.get_mut("3").unwrap().options.remove("4");
+        assert_eq!(fields(&missing), ["items.3.options.4", "items.16"]);
+        let mut extra = complete.clone();
+        extra.items.insert("17".into(), ItemWording { text: "global severity".into(), options: Default::default() });
+        extra.items.get_mut("1").unwrap().options.insert("5".into(), "more".into());
+        extra.items.get_mut("2").unwrap().text = "x".repeat(MAX_TEXT_CHARS + 1);
+        assert_eq!(fields(&extra), ["items.1.options.5", "items.2.text", "items.17"]);
+        let phq9 = current("phq9").unwrap();
+        assert_eq!(check_wording(phq9, &wording_for(phq9)).len(), 1, "bundled wording is not replaced");
+        let shown = with_wording(d, Some(&complete));
+        assert_eq!((shown.items[2].text.as_deref(), shown.items[2].options[4].label.as_deref()), (Some("question 3"), Some("label 4")));
+        assert_eq!(shown.preamble.as_deref(), Some("In the past week"));
+        assert_eq!(with_wording(d, None), *d);
+        // The C-SSRS's yes/no items need only their question.
+        let cssrs = current("cssrs_screen").unwrap();
+        assert!(check_wording(cssrs, &wording_for(cssrs)).is_empty());
     }
 
     #[test]

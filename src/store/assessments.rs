@@ -35,6 +35,12 @@ pub struct AssessmentRecord {
     /// A PHQ-9 given as a bare total below 25: item 9 (thoughts of death or self-harm)
     /// is unknown, never taken as 0 (DESIGN.md §6).
     pub item_9_unknown: bool,
+    /// The definition version the rating was taken under; an amendment keeps it, and no
+    /// score is recomputed when a definition changes (DESIGN.md §8).
+    pub instrument_version: u32,
+    /// For a self-report, the version of the clinic's wording the patient saw (null for
+    /// bundled wording and for ratings staff entered).
+    pub text_version: Option<u32>,
     pub status: RecordStatus,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -74,6 +80,8 @@ pub struct AssessmentRow {
     updated_at: DbTime,
     created_by: DbUuid,
     updated_by: DbUuid,
+    instrument_version: i32,
+    text_version: Option<i32>,
 }
 
 impl AssessmentRecord {
@@ -88,6 +96,8 @@ impl AssessmentRecord {
             severity: rating.instrument.severity(rating.scores.total()),
             short_recall: rating.recall.is_short(),
             item_9_unknown: item_9_unknown(rating.instrument, rating.scores.items().is_some(), rating.scores.total()),
+            instrument_version: rating.instrument.definition().version,
+            text_version: None,
             rating,
             status,
             version,
@@ -122,6 +132,8 @@ impl AssessmentRow {
             updated_at: DbTime(record.updated_at),
             created_by: DbUuid(record.created_by),
             updated_by: DbUuid(record.updated_by),
+            instrument_version: record.instrument_version as i32,
+            text_version: record.text_version.map(|v| v as i32),
         }
     }
 }
@@ -149,7 +161,7 @@ impl AssessmentRow {
             notes: self.notes,
         };
         let status = stored("status", RecordStatus::parse(&self.status))?;
-        Ok(AssessmentRecord::new(
+        let record = AssessmentRecord::new(
             self.id.0,
             self.patient_id.0,
             rating,
@@ -157,7 +169,8 @@ impl AssessmentRow {
             self.version,
             (self.created_at.0, self.updated_at.0),
             (self.created_by.0, self.updated_by.0),
-        ))
+        );
+        Ok(AssessmentRecord { instrument_version: self.instrument_version as u32, text_version: self.text_version.map(|v| v as u32), ..record })
     }
 }
 
@@ -221,7 +234,8 @@ impl Kept for AssessmentRecord {
         AssessmentRecord::new(id, patient, rating, RecordStatus::Active, 1, (at, at), (by, by))
     }
     fn next(&self, rating: Rating, status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
-        AssessmentRecord::new(self.id, self.patient_id, rating, status, self.version + 1, (self.created_at, at), (self.created_by, by))
+        let next = AssessmentRecord::new(self.id, self.patient_id, rating, status, self.version + 1, (self.created_at, at), (self.created_by, by));
+        AssessmentRecord { instrument_version: self.instrument_version, text_version: self.text_version, ..next }
     }
     fn created_detail(&self) -> Value {
         json!({"patient_id": self.patient_id, "instrument": self.rating.instrument.code()})
@@ -242,4 +256,11 @@ pub fn for_export(conn: &mut Db, patients: &[Uuid], instrument: Option<Instrumen
         query = query.filter(a::instrument.eq(instrument.code()));
     }
     query.load(conn)?.into_iter().map(AssessmentRow::into_record).collect()
+}
+
+/// Records which version of the clinic's wording a self-report's patient saw (in the
+/// transaction that created it).
+pub fn set_text_version(conn: &mut Db, id: Uuid, text_version: u32) -> ApiResult<()> {
+    diesel::update(a::table.find(DbUuid(id))).set(a::text_version.eq(Some(text_version as i32))).execute(conn)?;
+    Ok(())
 }

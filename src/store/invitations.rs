@@ -7,12 +7,13 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::assessments::AssessmentRecord;
+use super::assessments::{self, AssessmentRecord};
 use super::due::{self, DueRating};
-use super::{Actor, alerts, audit, clinics, records, webhooks};
+use super::{Actor, alerts, audit, clinics, instrument_texts, records, webhooks};
 use crate::auth::token::{new_refresh_token, refresh_token_hash};
 use crate::db::schema::invitations as v;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
+use crate::domain::definitions::{Anchors, AnswerOption, ItemType, with_wording};
 use crate::domain::instruments::{EnableWhen, Instrument};
 use crate::domain::protocol::DueStatus;
 use crate::domain::scoring::{CollectedVia, Rater, RatingInput, Recall};
@@ -54,6 +55,8 @@ pub fn issue(conn: &mut Db, actor: &Actor, due_id: Uuid, public_url: &str, now: 
         if !due.instrument.is_self_reportable() {
             return Err(ApiError::Conflict(format!("{} is rated by a clinician: it has no patient link", due.instrument.code())));
         }
+        // A patient is asked the instrument's own wording, or nothing (409 naming it).
+        instrument_texts::for_patients(conn, actor.clinic_id, due.instrument)?;
         diesel::update(v::table.filter(v::due_id.eq(DbUuid(due_id))).filter(v::revoked_at.is_null()).filter(v::used_at.is_null()))
             .set(v::revoked_at.eq(Some(DbTime(now))))
             .execute(conn)?;
@@ -97,39 +100,79 @@ fn usable(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<(Invitati
     if answerable { Ok((row, due)) } else { Err(unusable()) }
 }
 
-/// One question as the patient's page shows it: a neutral label and the answer's range.
+/// One question as the patient's page shows it: its wording, how it is answered, and
+/// the earlier answers it follows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Question {
     pub code: &'static str,
+    /// The neutral short label (staff's name for the item).
     pub label: &'static str,
+    /// The question as the instrument words it (bundled, or the clinic's licensed wording).
+    pub text: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: ItemType,
+    pub options: Vec<AnswerOption>,
+    pub anchors: Option<Anchors>,
     pub min: u32,
     pub max: u32,
     /// May be left unanswered.
     pub optional: bool,
-    /// Asked only after this answer to an earlier item (the C-SSRS screener's items 3–5
+    /// Asked only after these answers to earlier items (the C-SSRS screener's items 3–5
     /// after a yes to 2, `6_recent` after a yes to 6): the page shows it then, and the
     /// server refuses it otherwise.
     pub enable_when: Vec<EnableWhen>,
 }
 
-/// What a link asks: no name, no birth date, no clinic.
+/// What a link asks: the instrument's title, preamble and questions as its definition
+/// and the clinic's wording give them; no name, no birth date, no clinic.
 #[derive(Debug, Clone, Serialize)]
 pub struct Questionnaire {
     pub instrument: Instrument,
+    /// The definition version the answer will be scored under.
+    pub version: u32,
+    pub title: String,
+    pub preamble: Option<String>,
     pub recall: Recall,
     pub items: Vec<Question>,
+    /// The version of the clinic's wording shown; null for bundled wording.
+    pub text_version: Option<i32>,
     pub opens_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
 }
 
 pub fn open(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<Questionnaire> {
-    let (_, due) = usable(conn, token, now)?;
+    let (row, due) = usable(conn, token, now)?;
+    let supplied = instrument_texts::for_patients(conn, row.clinic_id.0, due.instrument)?;
+    let shown = with_wording(due.instrument.definition(), supplied.as_ref().map(|s| &s.wording));
     // The core items, and the follow-up questions an earlier answer asks for.
-    let asked = due.instrument.items().iter().filter(|item| item.core || !item.enable_when.is_empty());
-    let items = asked
-        .map(|item| Question { code: item.code, label: item.label, min: 0, max: item.max, optional: false, enable_when: item.enable_when.to_vec() })
+    let items = shown
+        .items
+        .iter()
+        .filter(|item| item.counted || !item.enable_when.is_empty())
+        .map(|item| Question {
+            code: item.code,
+            label: item.short_label,
+            text: item.text.clone(),
+            kind: item.kind,
+            options: item.options.clone(),
+            anchors: item.anchors.clone(),
+            min: item.min,
+            max: item.max,
+            optional: item.optional,
+            enable_when: item.enable_when.clone(),
+        })
         .collect();
-    Ok(Questionnaire { instrument: due.instrument, recall: due.recall, items, opens_at: due.opens_at, closes_at: due.closes_at })
+    Ok(Questionnaire {
+        instrument: due.instrument,
+        version: shown.version,
+        title: shown.title,
+        preamble: shown.preamble,
+        recall: due.recall,
+        items,
+        text_version: supplied.map(|s| s.text_version),
+        opens_at: due.opens_at,
+        closes_at: due.closes_at,
+    })
 }
 
 /// A patient's answer: the items, or only a total.
@@ -170,6 +213,13 @@ pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) ->
         }
         let patient = Actor { user_id: row.created_by.0, clinic_id: row.clinic_id.0, email: "patient (self-report link)".into(), by_patient: true };
         let record: AssessmentRecord = records::create_within(conn, &patient, due.patient_id, rating)?;
+        // The wording the patient saw: a link is issued only once it exists, and it is
+        // never taken back, so it is there now.
+        let shown = instrument_texts::for_patients(conn, row.clinic_id.0, due.instrument)?;
+        if let Some(supplied) = &shown {
+            assessments::set_text_version(conn, record.id, supplied.text_version as u32)?;
+        }
+        let record = AssessmentRecord { text_version: shown.map(|s| s.text_version as u32), ..record };
         due::complete_with(conn, due.id, record.id, now)?;
         audit::record(conn, patient.audit("invitation.use", "due", Some(due.id), json!({"invitation_id": row.id.0, "assessment_id": record.id})))?;
         let crisis_text = if alerts::raised_suicidality(conn, record.id)? { Some(clinics::find(conn, patient.clinic_id)?.crisis_text) } else { None };

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod clinics;
 pub mod fhir;
 pub mod due;
+pub mod instrument_texts;
 pub mod invitations;
 pub mod housekeeping;
 pub mod idempotency;

@@ -214,6 +214,29 @@ impl TestApp {
         TestUser::from_login(self, email, &login).await
     }
 
+    /// Supplies placeholder wording for a licensed instrument as the clinic's admin would
+    /// paste its licensed text: every item's question and every choice option's label,
+    /// built from the catalogue (no licensed wording is in the tests).
+    pub async fn supply_wording(&self, admin: &TestUser, instrument: &str) -> Response {
+        let definition = self.get(&format!("/api/v1/instruments/{instrument}"), &admin.token).await;
+        assert_eq!(definition.status, 200, "{}", definition.text);
+        let items: serde_json::Map<String, Value> = definition.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                let code = item["code"].as_str().unwrap();
+                let options: serde_json::Map<String, Value> = match item["type"].as_str() {
+                    Some("choice") => item["options"].as_array().unwrap().iter().map(|o| (o["value"].to_string(), json!(format!("Clinic label {}", o["value"])))).collect(),
+                    _ => serde_json::Map::new(),
+                };
+                (code.to_string(), json!({"text": format!("Clinic question {code}"), "options": options}))
+            })
+            .collect();
+        let body = json!({"license_note": "test licence", "preamble": "Clinic preamble", "items": items});
+        self.request(Method::PUT, &format!("/api/v1/clinic/instruments/{instrument}/text"), Some(&admin.token), Some(&body), &[]).await
+    }
+
     pub async fn patient(&self, user: &TestUser) -> String {
         let created = self.post("/api/v1/patients", &user.token, patient_body()).await;
         assert_eq!(created.status, 201, "{}", created.text);

@@ -33,7 +33,7 @@ fn concrete(path: &str, ids: &HashMap<&str, String>) -> String {
     } else {
         "patient"
     };
-    path.replace("{id}", &ids[kind])
+    path.replace("{id}", &ids[kind]).replace("{code}", "ybocs_sr")
 }
 
 /// A body that passes every check made before the clinic's records are looked up.

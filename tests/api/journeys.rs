@@ -231,7 +231,10 @@ async fn a_patient_answers_once_by_link_and_every_unusable_link_looks_the_same()
     let asked = open(token.clone()).await;
     assert_eq!(asked.status, 200, "{}", asked.text);
     assert_eq!((asked.body["instrument"].clone(), asked.body["recall"].clone()), (json!("ocd_vas"), json!("NOW")));
-    assert_eq!(asked.body["items"], json!([{"code": "1", "label": asked.body["items"][0]["label"], "min": 0, "max": 100, "optional": false, "enable_when": []}]));
+    let question = &asked.body["items"][0];
+    assert_eq!((question["code"].clone(), question["type"].clone(), question["min"].clone(), question["max"].clone(), question["options"].clone(), question["enable_when"].clone()), (json!("1"), json!("vas"), json!(0), json!(100), json!([]), json!([])));
+    assert!(question["text"].is_string() && question["anchors"]["min_label"].is_string() && question["anchors"]["max_label"].is_string(), "onset's own VAS wording: {question}");
+    assert_eq!(asked.body["items"].as_array().unwrap().len(), 1);
     for private in [patient.as_str(), "Jane Roe", "1988-07-14", "North", &admin.email] {
         assert!(!asked.text.contains(private), "the link shows {private}: {}", asked.text);
     }
@@ -261,6 +264,12 @@ async fn a_patient_answers_once_by_link_and_every_unusable_link_looks_the_same()
     assert_eq!(used.body["items"][0]["actor_id"], Value::Null, "a patient is not an account");
 
     // Used, revoked, unknown, and (for the day-1 link) not yet open or expired: one answer.
+    // The Y-BOCS self-report's wording is licensed: no link until the clinic supplies it.
+    let unworded = app.post(&format!("/api/v1/due/{day}/invitation"), &admin.token, json!({})).await;
+    unworded.assert_problem(409);
+    assert_eq!(unworded.body["type"], "urn:onset:problem:instrument-text-missing");
+    assert!(unworded.body["detail"].as_str().unwrap().contains("ybocs_sr"));
+    assert_eq!(app.supply_wording(&admin, "ybocs_sr").await.status, 200);
     let day_link = token_of(&app.post(&format!("/api/v1/due/{day}/invitation"), &admin.token, json!({})).await);
     let unknown = open("A".repeat(43)).await;
     unknown.assert_problem(404);

@@ -5,6 +5,7 @@ mod auth;
 mod contract;
 mod crash;
 mod helpers;
+mod instruments;
 mod isolation;
 mod journeys;
 mod patients;

@@ -80,6 +80,7 @@ async fn a_self_reported_cssrs_with_intent_raises_a_high_alert_and_shows_the_cri
     let protocol = app.post("/api/v1/protocols", &admin.token, protocol).await.id();
     app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
     let due = app.get("/api/v1/due?status=open", &admin.token).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.supply_wording(&admin, "cssrs_screen").await.status, 200);
     let link = app.post(&format!("/api/v1/due/{due}/invitation"), &admin.token, json!({})).await;
     let token = link.body["url"].as_str().unwrap().rsplit_once('#').unwrap().1.to_string();
     let asked = app.request(awc::http::Method::POST, "/api/v1/self-report/open", None, Some(&json!({"token": token})), &[]).await;
@@ -263,6 +264,7 @@ async fn cssrs_link(app: &TestApp, admin: &TestUser, patient: &str) -> String {
     let protocol = app.post("/api/v1/protocols", &admin.token, protocol).await.id();
     app.post(&format!("/api/v1/patients/{patient}/protocols"), &admin.token, json!({"protocol_id": protocol})).await;
     let due = app.get("/api/v1/due?status=open", &admin.token).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.supply_wording(admin, "cssrs_screen").await.status, 200);
     let link = app.post(&format!("/api/v1/due/{due}/invitation"), &admin.token, json!({})).await;
     link.body["url"].as_str().unwrap().rsplit_once('#').unwrap().1.to_string()
 }

@@ -1,5 +1,9 @@
 // The patient's page: reads the single-use token from the URL fragment (never sent to a
-// server log), asks what the link asks, and sends the answers once.
+// server log), asks what the link asks in the instrument's own wording, and sends the
+// answers once. Every question is rendered from the view the server gives
+// (/api/v1/self-report/open): radio groups for answer choices, two radios for yes/no, a
+// slider for a visual analogue scale, a number field otherwise; a question that follows an
+// earlier answer (enable_when) is shown only once that answer is given.
 "use strict";
 
 (function () {
@@ -34,20 +38,55 @@
     status.textContent = text;
   }
 
-  function yesNo(item, box) {
-    // A yes/no question: two radio buttons in the question's group.
-    [["1", "Yes"], ["0", "No"]].forEach(function (choice) {
-      const id = "item-" + item.code + "-" + choice[0];
-      const label = document.createElement("label");
-      const input = document.createElement("input");
-      input.type = "radio";
-      input.name = item.code;
-      input.id = id;
-      input.value = choice[0];
+  function element(tag, properties, ...children) {
+    const node = document.createElement(tag);
+    Object.assign(node, properties || {});
+    node.append(...children);
+    return node;
+  }
+
+  // The question as the instrument words it; its neutral label where no wording exists.
+  function wording(item) {
+    const text = item.text || item.label.charAt(0).toUpperCase() + item.label.slice(1);
+    return item.optional ? text + " (if it applies)" : text;
+  }
+
+  // One radio per answer, each with its label: every option of the scale is visible.
+  function radios(item, box) {
+    item.options.forEach(function (option) {
+      const input = element("input", { type: "radio", name: item.code, id: "item-" + item.code + "-" + option.value, value: String(option.value) });
       input.dataset.optional = item.optional ? "yes" : "";
-      label.append(input, " " + choice[1]);
-      box.append(label);
+      box.append(element("label", { className: "choice" }, input, " " + (option.label || String(option.value))));
     });
+  }
+
+  // A visual analogue scale: 0–100 between its two anchors, unset until the patient moves
+  // it (no value is sent for a slider never touched), the number shown beside it.
+  function slider(item, box, legendId) {
+    const input = element("input", { type: "range", min: String(item.min), max: String(item.max), step: "1", value: String(Math.round((item.min + item.max) / 2)), name: item.code, id: "item-" + item.code });
+    input.dataset.moved = "";
+    input.setAttribute("aria-labelledby", legendId);
+    input.setAttribute("aria-valuetext", "not set yet");
+    const shown = element("output", { id: "item-" + item.code + "-value", className: "vas-value" }, "Not set yet: move the slider.");
+    shown.htmlFor = input.id;
+    input.addEventListener("input", function () {
+      input.dataset.moved = "yes";
+      problem.hidden = true;
+      shown.textContent = "Your answer: " + input.value;
+      input.setAttribute("aria-valuetext", input.value);
+    });
+    const anchors = element("div", { className: "anchors" },
+      element("span", {}, String(item.min) + " — " + item.anchors.min_label),
+      element("span", {}, String(item.max) + " — " + item.anchors.max_label));
+    box.append(input, anchors, shown);
+  }
+
+  function numberField(item, box) {
+    const id = "item-" + item.code;
+    const input = element("input", { type: "number", id: id, name: item.code, min: String(item.min), max: String(item.max), step: "1", inputMode: "numeric" });
+    input.setAttribute("aria-describedby", id + "-range");
+    box.append(element("label", { htmlFor: id }, "Your answer"), input,
+      element("p", { className: "range", id: id + "-range" }, "A whole number from " + item.min + " to " + item.max + "."));
   }
 
   // Whether a question is asked now: every answer it follows (enable_when) was given.
@@ -73,44 +112,18 @@
   }
 
   function render(q) {
+    document.getElementById("instrument").textContent = q.title;
+    document.getElementById("preamble").textContent = q.preamble || "";
     document.getElementById("intro").textContent = recallText[q.recall] || "";
     q.items.forEach(function (item) {
-      if (item.max === 1) {
-        const box = document.createElement("fieldset");
-        box.id = "question-" + item.code;
-        const legend = document.createElement("legend");
-        legend.textContent = item.label.charAt(0).toUpperCase() + item.label.slice(1) + (item.optional ? " (if it applies)" : "");
-        box.append(legend);
-        yesNo(item, box);
-        box.addEventListener("change", function () { showAsked(q.items); });
-        questions.append(box);
-        return;
-      }
-      const id = "item-" + item.code;
-      const box = document.createElement("fieldset");
-      box.id = "question-" + item.code;
-      const legend = document.createElement("legend");
-      legend.textContent = q.items.length > 1 ? "Question " + item.code : "Your rating";
-      const label = document.createElement("label");
-      label.htmlFor = id;
-      label.textContent = item.label.charAt(0).toUpperCase() + item.label.slice(1);
-      const input = document.createElement("input");
-      input.type = "number";
-      input.id = id;
-      input.name = item.code;
-      input.min = String(item.min);
-      input.max = String(item.max);
-      input.step = "1";
-      input.required = true;
-      input.inputMode = "numeric";
-      input.setAttribute("aria-describedby", id + "-range");
-      const range = document.createElement("p");
-      range.className = "range";
-      range.id = id + "-range";
-      range.textContent = "A whole number from " + item.min + " to " + item.max + ".";
-      box.append(legend, label, input, range);
+      const legendId = "question-" + item.code + "-text";
+      const box = element("fieldset", { id: "question-" + item.code }, element("legend", { id: legendId }, wording(item)));
+      if (item.type === "choice" || item.type === "yes_no") radios(item, box);
+      else if (item.type === "vas") slider(item, box, legendId);
+      else numberField(item, box);
       questions.append(box);
     });
+    questions.addEventListener("change", function () { showAsked(q.items); });
     showAsked(q.items);
     status.textContent = "";
     form.hidden = false;
@@ -120,23 +133,31 @@
   function answers() {
     const items = {};
     for (const box of questions.querySelectorAll("fieldset:not([hidden])")) {
-      const radios = box.querySelectorAll("input[type=radio]");
-      if (!radios.length) continue;
-      const chosen = box.querySelector("input[type=radio]:checked");
-      if (chosen) {
-        items[chosen.name] = Number(chosen.value);
-      } else if (!radios[0].dataset.optional) {
-        radios[0].focus();
-        throw new Error("Please answer yes or no to every question that applies.");
+      const radiosHere = box.querySelectorAll("input[type=radio]");
+      const range = box.querySelector("input[type=range]");
+      const number = box.querySelector("input[type=number]");
+      if (radiosHere.length) {
+        const chosen = box.querySelector("input[type=radio]:checked");
+        if (chosen) {
+          items[chosen.name] = Number(chosen.value);
+        } else if (!radiosHere[0].dataset.optional) {
+          radiosHere[0].focus();
+          throw new Error("Please answer every question.");
+        }
+      } else if (range) {
+        if (!range.dataset.moved) {
+          range.focus();
+          throw new Error("Please move the slider to your answer.");
+        }
+        items[range.name] = Number(range.value);
+      } else if (number) {
+        const value = Number(number.value);
+        if (number.value === "" || !Number.isInteger(value) || value < Number(number.min) || value > Number(number.max)) {
+          number.focus();
+          throw new Error("Please give a whole number from " + number.min + " to " + number.max + ".");
+        }
+        items[number.name] = value;
       }
-    }
-    for (const input of questions.querySelectorAll("fieldset:not([hidden]) input[type=number]")) {
-      const value = Number(input.value);
-      if (input.value === "" || !Number.isInteger(value) || value < Number(input.min) || value > Number(input.max)) {
-        input.focus();
-        throw new Error("Please give a whole number from " + input.min + " to " + input.max + " for every question.");
-      }
-      items[input.name] = value;
     }
     return items;
   }
@@ -159,10 +180,8 @@
           return response.json().then(function (received) {
             fail("Thank you. Your answers were received.");
             if (received.crisis_text) {
-              const crisis = document.createElement("p");
-              crisis.id = "crisis";
+              const crisis = element("p", { id: "crisis" }, received.crisis_text);
               crisis.setAttribute("role", "alert");
-              crisis.textContent = received.crisis_text;
               status.after(crisis);
             }
           });

@@ -1,0 +1,18 @@
+-- A clinic's licensed wording for an instrument (DESIGN.md §8), every version kept: the
+-- newest is what its patients see. Visible to that clinic only, never exported.
+CREATE TABLE instrument_texts (
+    id uuid PRIMARY KEY,
+    clinic_id uuid NOT NULL REFERENCES clinics (id),
+    instrument text NOT NULL,
+    definition_version integer NOT NULL,
+    text_version integer NOT NULL,
+    wording jsonb NOT NULL,
+    created_at timestamptz NOT NULL,
+    created_by uuid NOT NULL REFERENCES users (id),
+    UNIQUE (clinic_id, instrument, text_version)
+);
+
+-- Every rating keeps the definition version it was taken under, and a self-report the
+-- version of the wording its patient saw.
+ALTER TABLE assessments ADD COLUMN instrument_version integer NOT NULL DEFAULT 1;
+ALTER TABLE assessments ADD COLUMN text_version integer;

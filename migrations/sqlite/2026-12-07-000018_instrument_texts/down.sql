@@ -1,0 +1,3 @@
+ALTER TABLE assessments DROP COLUMN text_version;
+ALTER TABLE assessments DROP COLUMN instrument_version;
+DROP TABLE instrument_texts;
