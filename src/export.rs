@@ -255,7 +255,15 @@ fn patient_rows(
                     if !changed_since(request, record.updated_at) {
                         continue;
                     }
-                    let row = RatingRow { subject: subject.clone(), definition_set: CONSENSUS_2016.name, rating: record.rating.clone(), derived: d, baseline_total };
+                    let row = RatingRow {
+                        subject: subject.clone(),
+                        definition_set: CONSENSUS_2016.name,
+                        rating: record.rating.clone(),
+                        instrument_version: record.instrument_version,
+                        text_version: record.text_version,
+                        derived: d,
+                        baseline_total,
+                    };
                     if request.kind == Kind::Redcap {
                         instance += 1;
                         out.line(redcap::rating_record(&row, instance))?;

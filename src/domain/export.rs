@@ -86,6 +86,10 @@ pub struct RatingRow {
     pub subject: Arc<Subject>,
     pub definition_set: &'static str,
     pub rating: Rating,
+    /// The definition version the rating was taken under.
+    pub instrument_version: u32,
+    /// For a self-report, the version of the clinic's wording shown (never the wording).
+    pub text_version: Option<u32>,
     pub derived: DerivedRating,
     pub baseline_total: Option<u32>,
 }
@@ -162,6 +166,8 @@ pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
     column!("subject_id", "string", None, any, "Pseudonymous subject: lowercase hex HMAC-SHA256 of the patient id under the export key.", |r: &RatingRow| Cell::text(r.subject.subject_id.as_str())),
     column!("definition_set", "string", None, || Some(vec!["consensus-2016"]), "Outcome definitions used for baseline, percent change, response and remission.", |r: &RatingRow| Cell::text(r.definition_set)),
     column!("instrument", "string", None, instruments, "Rating instrument; versions are never comparable with each other.", |r: &RatingRow| Cell::text(r.rating.instrument.code())),
+    column!("instrument_version", "integer", None, any, "Version of the instrument's definition the rating was taken under (scores are never recomputed when a definition changes).", |r: &RatingRow| Cell::Int(i64::from(r.instrument_version))),
+    column!("text_version", "integer", None, any, "For a self-report of a licensed instrument, the version of the clinic's wording the patient saw (the wording itself is never exported); empty otherwise.", |r: &RatingRow| Cell::int(r.text_version)),
     column!("recall", "string", None, recalls, "Recall window of the rating (ISO 8601 duration, or NOW).", |r: &RatingRow| Cell::text(r.rating.recall.code())),
     column!("short_recall", "boolean", None, booleans, "Recall shorter than the standard week.", |r: &RatingRow| Cell::Bool(r.rating.recall.is_short())),
     column!("hours_since_first_infusion", "number", Some("hours"), any, "Hours from the start of the first infusion to the rating, to 0.01; negative before it; empty without infusions.", |r: &RatingRow| Cell::num(r.derived.hours_since_first_infusion, 2)),
@@ -228,7 +234,7 @@ mod tests {
     #[test]
     fn columns_are_in_the_contracted_order() {
         let names: Vec<&str> = RATING_COLUMNS.iter().map(|c| c.name).collect();
-        let mut expected = vec!["subject_id", "definition_set", "instrument", "recall", "short_recall", "hours_since_first_infusion", "hours_since_last_infusion", "infusion_number", "total", "obsessions", "compulsions"];
+        let mut expected = vec!["subject_id", "definition_set", "instrument", "instrument_version", "text_version", "recall", "short_recall", "hours_since_first_infusion", "hours_since_last_infusion", "infusion_number", "total", "obsessions", "compulsions"];
         let mut items: Vec<String> = (1..=10).map(|i| format!("item_{i}")).collect();
         items.push("item_6_recent".into());
         expected.extend(items.iter().map(String::as_str));

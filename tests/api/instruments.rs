@@ -135,6 +135,11 @@ async fn ratings_keep_the_versions_they_were_taken_under() {
     // A rating staff enter has a definition version and no wording version.
     let staff = app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body("2026-03-01T09:00:00Z", 20)).await;
     assert_eq!((staff.body["instrument_version"].clone(), staff.body["text_version"].clone()), (json!(1), Value::Null));
-    let export = app.get("/api/v1/exports/assessments?format=ndjson", &admin.token).await;
+    let export = app.get("/api/v1/exports/assessments?format=ndjson&instrument=cssrs_screen", &admin.token).await;
     assert!(!export.text.contains("Clinic question"), "the clinic's wording is never exported");
+    let rows: Vec<Value> = export.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let exported: Vec<(Value, Value)> = rows.iter().map(|r| (r["instrument_version"].clone(), r["text_version"].clone())).collect();
+    assert_eq!(exported, [(json!(1), json!(1)), (json!(1), json!(2))], "the export names each rating's versions");
+    let codebook = app.get("/api/v1/exports/codebook", &admin.token).await;
+    assert!(codebook.text.contains("\"instrument_version\"") && codebook.text.contains("\"text_version\""), "{}", &codebook.text[..300]);
 }
