@@ -6,6 +6,7 @@ usage: fhir_check.py BASE TOKEN
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from fhir.resources.R4B.bundle import Bundle
@@ -14,6 +15,7 @@ from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.questionnaire import Questionnaire
 
 BASE, TOKEN = sys.argv[1], sys.argv[2]
 MODELS = {"Patient": Patient, "Observation": Observation, "MedicationAdministration": MedicationAdministration}
@@ -71,6 +73,19 @@ for path, code in [("/fhir/r4/Patient/00000000-0000-0000-0000-000000000000", 404
     status, outcome = get(path)
     assert status == code, (path, status)
     OperationOutcome.model_validate(outcome)
+# Every definition as a Questionnaire, read back by its id and found by its canonical url.
+status, bundle = get("/fhir/r4/Questionnaire")
+assert status == 200, bundle
+Bundle.model_validate(bundle)
+questionnaires = [entry["resource"] for entry in bundle["entry"]]
+assert len(questionnaires) == 6, [q["id"] for q in questionnaires]
+for questionnaire in questionnaires:
+    Questionnaire.model_validate(questionnaire)
+    status, read = get(f"/fhir/r4/Questionnaire/{questionnaire['id']}")
+    assert status == 200 and read == questionnaire, read
+    status, found = get(f"/fhir/r4/Questionnaire?url={urllib.parse.quote(questionnaire['url'], safe='')}&version={questionnaire['version']}")
+    assert [e["resource"]["id"] for e in found["entry"]] == [questionnaire["id"]], found
+counts["Questionnaire"] = len(questionnaires)
 status, outcome = get("/fhir/r4/Patient", token=None)
 assert status == 401
 OperationOutcome.model_validate(outcome)

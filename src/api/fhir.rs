@@ -265,6 +265,7 @@ pub async fn metadata(req: HttpRequest) -> ApiResult<HttpResponse> {
                 resource("Patient", vec![]),
                 resource("Observation", vec![param("patient", "reference"), param("code", "token"), param("date", "date")]),
                 resource("MedicationAdministration", vec![param("patient", "reference"), param("code", "token"), param("effective-time", "date"), param("date", "date")]),
+                resource("Questionnaire", vec![param("url", "uri"), param("name", "string"), param("version", "token")]),
             ],
         }],
     });
@@ -316,6 +317,43 @@ pub async fn administrations(state: web::Data<AppState>, caller: Caller, req: Ht
     let (actor, wanted) = (caller.actor(), p.search(&Drug::ALL, drug_codings));
     let (found, next) = state.db_as(&caller, move |conn| search::administrations(conn, &actor, &wanted)).await?;
     Ok(bundle(&req, &p, "MedicationAdministration", found.iter().map(administration_resource).collect(), next))
+}
+
+/// The definitions as the caller's clinic sees them: its licensed wording laid in.
+async fn clinic_definitions(state: &AppState, caller: &Caller) -> ApiResult<Vec<crate::domain::definitions::Definition>> {
+    let clinic = caller.clinic_id;
+    let supplied = state.db_as(caller, move |conn| crate::store::instrument_texts::newest(conn, clinic, None)).await?;
+    Ok(Instrument::ALL
+        .iter()
+        .map(|i| crate::domain::definitions::with_wording(i.definition(), supplied.iter().find(|(s, _)| s == i).map(|(_, s)| &s.wording)))
+        .collect())
+}
+
+/// `GET /fhir/r4/Questionnaire/{id}` (`ybocs-sr.1`): a definition version as a FHIR
+/// `Questionnaire`, with the caller's clinic's licensed wording only.
+pub async fn questionnaire(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    read_params(&req)?;
+    let wanted = req.match_info().get("id").and_then(codes::parse_questionnaire_id).ok_or(ApiError::NotFound)?;
+    let definitions = clinic_definitions(&state, &caller).await?;
+    let found = definitions.iter().find(|d| Instrument::parse(d.code) == Some(wanted.0) && d.version == wanted.1).ok_or(ApiError::NotFound)?;
+    Ok(fhir(StatusCode::OK, &codes::questionnaire(found, &base(&req))))
+}
+
+/// `GET /fhir/r4/Questionnaire`: every definition, searched by `url`, `name`, `version`.
+pub async fn questionnaires(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let p = params(&req, &["url", "name", "version"])?;
+    let value = |name: &str| p.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let (url, name, version) = (value("url"), value("name"), value("version"));
+    let base = base(&req);
+    let found: Vec<Value> = clinic_definitions(&state, &caller)
+        .await?
+        .iter()
+        .map(|d| codes::questionnaire(d, &base))
+        .filter(|q| url.as_ref().is_none_or(|u| q["url"] == u.as_str()) && name.as_ref().is_none_or(|n| q["name"] == n.as_str()) && version.as_ref().is_none_or(|v| q["version"] == v.as_str()))
+        .collect();
+    Ok(bundle(&req, &p, "Questionnaire", found, None))
 }
 
 fn issue_code(error: &ApiError) -> &'static str {

@@ -128,7 +128,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/fhir/r4/Observation").route(get().to(fhir::observations)))
         .service(resource("/fhir/r4/Observation/{id}").route(get().to(fhir::observation)))
         .service(resource("/fhir/r4/MedicationAdministration").route(get().to(fhir::administrations)))
-        .service(resource("/fhir/r4/MedicationAdministration/{id}").route(get().to(fhir::administration)));
+        .service(resource("/fhir/r4/MedicationAdministration/{id}").route(get().to(fhir::administration)))
+        .service(resource("/fhir/r4/Questionnaire").route(get().to(fhir::questionnaires)))
+        .service(resource("/fhir/r4/Questionnaire/{id}").route(get().to(fhir::questionnaire)));
 }
 
 /// The policy of the pages onset serves (the console, the patient's page): their own

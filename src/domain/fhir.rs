@@ -221,3 +221,103 @@ mod tests {
         assert_eq!(patient_reference("Group/1"), None);
     }
 }
+
+/// The answers of onset's questionnaires: an item's option values (`0`, `1`, …).
+pub const ANSWER_SYSTEM: &str = "urn:onset:fhir:CodeSystem:answer";
+
+/// A `Questionnaire`'s id: the code with `_` written `-` (a FHIR id allows only letters,
+/// digits, `-` and `.`) and its version, e.g. `ybocs-sr.1` (DESIGN.md §8).
+pub fn questionnaire_id(code: &str, version: u32) -> String {
+    format!("{}.{version}", code.replace('_', "-"))
+}
+
+/// The instrument and version a `Questionnaire` id names.
+pub fn parse_questionnaire_id(id: &str) -> Option<(Instrument, u32)> {
+    let (code, version) = id.rsplit_once('.')?;
+    Some((Instrument::parse(&code.replace('-', "_"))?, version.parse().ok()?))
+}
+
+/// A definition (with the clinic's wording laid in, where it may see it) as a FHIR R4
+/// `Questionnaire` under the canonical `{base}/Questionnaire/{code}`: each item its
+/// question (or its neutral label where no wording exists), its answers as codings, and
+/// the answers it follows as `enableWhen`. LOINC only where verified: the PHQ-9 panel
+/// 44249-1.
+pub fn questionnaire(d: &super::definitions::Definition, base: &str) -> serde_json::Value {
+    use super::definitions::ItemType;
+    use serde_json::json;
+    let answer = |value: u32, label: Option<&str>| {
+        let mut coding = json!({"system": ANSWER_SYSTEM, "code": value.to_string()});
+        if let Some(label) = label {
+            coding["display"] = json!(label);
+        }
+        coding
+    };
+    let items: Vec<serde_json::Value> = d
+        .items
+        .iter()
+        .map(|item| {
+            let mut q = json!({
+                "linkId": item.code,
+                "text": item.text.clone().unwrap_or_else(|| item.short_label.to_string()),
+                "type": match item.kind { ItemType::Choice | ItemType::YesNo => "choice", ItemType::Integer | ItemType::Vas => "integer" },
+                // Asked only when enabled; required then unless optional.
+                "required": !item.optional,
+            });
+            if !item.options.is_empty() {
+                q["answerOption"] = item.options.iter().map(|o| json!({"valueCoding": answer(o.value, o.label.as_deref())})).collect();
+            }
+            if !item.enable_when.is_empty() {
+                q["enableWhen"] = item.enable_when.iter().map(|w| json!({"question": w.item, "operator": "=", "answerCoding": answer(w.equals, None)})).collect();
+                if item.enable_when.len() > 1 {
+                    q["enableBehavior"] = json!("all");
+                }
+            }
+            q
+        })
+        .collect();
+    let mut resource = json!({
+        "resourceType": "Questionnaire",
+        "id": questionnaire_id(d.code, d.version),
+        "url": format!("{base}/Questionnaire/{}", d.code),
+        "version": d.version.to_string(),
+        "name": d.code,
+        "title": d.title,
+        "status": "active",
+        "subjectType": ["Patient"],
+        "copyright": format!("{}: {}", d.license.holder, d.license.terms),
+        "item": items,
+    });
+    if d.code == "phq9" {
+        resource["code"] = json!([{"system": LOINC, "code": "44249-1", "display": "PHQ-9 quick depression assessment panel"}]);
+    }
+    if let Some(preamble) = &d.preamble {
+        resource["description"] = json!(preamble);
+    }
+    resource
+}
+
+#[cfg(test)]
+mod questionnaire_tests {
+    use super::*;
+
+    #[test]
+    fn questionnaire_ids_follow_the_fhir_id_rule_and_read_back() {
+        assert_eq!(questionnaire_id("ybocs_sr", 1), "ybocs-sr.1");
+        assert_eq!(parse_questionnaire_id("ybocs-sr.1"), Some((Instrument::YbocsSr, 1)));
+        assert_eq!(parse_questionnaire_id("cssrs-screen.12"), Some((Instrument::CssrsScreen, 12)));
+        for bad in ["ybocs_sr", "madrs.1", "ybocs-sr.x", ""] {
+            assert_eq!(parse_questionnaire_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_questionnaire_keeps_the_order_rule_and_ships_no_licensed_wording() {
+        let cssrs = questionnaire(crate::domain::definitions::current("cssrs_screen").unwrap(), "https://onset.example.org/fhir/r4");
+        assert_eq!(cssrs["url"], "https://onset.example.org/fhir/r4/Questionnaire/cssrs_screen");
+        assert_eq!(cssrs["item"][2]["enableWhen"][0], serde_json::json!({"question": "2", "operator": "=", "answerCoding": {"system": ANSWER_SYSTEM, "code": "1"}}));
+        assert_eq!(cssrs["item"][0]["text"], "wish to be dead", "the neutral label, not the licensed question");
+        let phq9 = questionnaire(crate::domain::definitions::current("phq9").unwrap(), "b");
+        assert_eq!(phq9["item"][0]["answerOption"][3]["valueCoding"]["display"], "Nearly every day");
+        assert_eq!(phq9["code"][0]["code"], "44249-1");
+    }
+}

@@ -143,3 +143,39 @@ async fn ratings_keep_the_versions_they_were_taken_under() {
     let codebook = app.get("/api/v1/exports/codebook", &admin.token).await;
     assert!(codebook.text.contains("\"instrument_version\"") && codebook.text.contains("\"text_version\""), "{}", &codebook.text[..300]);
 }
+
+/// FHIR `Questionnaire` per definition version: found by id, url, name and version; the
+/// clinic's licensed wording to that clinic only; none of it for researchers.
+#[actix_rt::test]
+async fn each_definition_is_a_fhir_questionnaire_with_its_clinics_wording_only() {
+    let app = spawn_app().await;
+    let north = app.admin("North").await;
+    let south = app.admin("South").await;
+    let researcher = app.user(&north, "researcher").await;
+    app.supply_wording(&north, "cssrs_screen").await;
+    let read = app.get("/fhir/r4/Questionnaire/cssrs-screen.1", &north.token).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!((read.body["url"].clone(), read.body["version"].clone()), (json!("https://onset.example.org/fhir/r4/Questionnaire/cssrs_screen"), json!("1")));
+    assert_eq!(read.body["item"][0]["text"], "Clinic question 1");
+    assert_eq!(read.body["item"][3]["enableWhen"][0]["question"], "2");
+    let theirs = app.get("/fhir/r4/Questionnaire/cssrs-screen.1", &south.token).await;
+    assert_eq!(theirs.body["item"][0]["text"], "wish to be dead", "another clinic sees the neutral label");
+    assert!(!theirs.text.contains("Clinic question"));
+    let all = app.get("/fhir/r4/Questionnaire", &north.token).await;
+    let ids: Vec<&str> = all.body["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["ybocs.1", "ybocs-sr.1", "ybocs-ii.1", "ocd-vas.1", "phq9.1", "cssrs-screen.1"]);
+    assert!(all.body["entry"][1]["fullUrl"].as_str().unwrap().ends_with("/Questionnaire/ybocs-sr.1"));
+    let by_url = app.get("/fhir/r4/Questionnaire?url=https%3A%2F%2Fonset.example.org%2Ffhir%2Fr4%2FQuestionnaire%2Fphq9&version=1", &north.token).await;
+    assert_eq!(by_url.body["entry"].as_array().unwrap().len(), 1);
+    assert_eq!(by_url.body["entry"][0]["resource"]["code"][0]["code"], "44249-1");
+    assert_eq!(app.get("/fhir/r4/Questionnaire?name=ocd_vas&version=2", &north.token).await.body["entry"], json!([]));
+    for (path, token, status) in [
+        ("/fhir/r4/Questionnaire?title=x", &north.token, 400),
+        ("/fhir/r4/Questionnaire/madrs.1", &north.token, 404),
+        ("/fhir/r4/Questionnaire/phq9.2", &north.token, 404),
+        ("/fhir/r4/Questionnaire", &researcher.token, 403),
+    ] {
+        let refused = app.get(path, token).await;
+        assert_eq!((refused.status, refused.body["resourceType"].clone()), (status, json!("OperationOutcome")), "{path}: {}", refused.text);
+    }
+}
