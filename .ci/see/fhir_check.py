@@ -16,9 +16,10 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 BASE, TOKEN = sys.argv[1], sys.argv[2]
-MODELS = {"Patient": Patient, "Observation": Observation, "MedicationAdministration": MedicationAdministration}
+MODELS = {"Patient": Patient, "Observation": Observation, "MedicationAdministration": MedicationAdministration, "QuestionnaireResponse": QuestionnaireResponse}
 
 
 def get(path_or_url, token=TOKEN):
@@ -86,6 +87,15 @@ for questionnaire in questionnaires:
     status, found = get(f"/fhir/r4/Questionnaire?url={urllib.parse.quote(questionnaire['url'], safe='')}&version={questionnaire['version']}")
     assert [e["resource"]["id"] for e in found["entry"]] == [questionnaire["id"]], found
 counts["Questionnaire"] = len(questionnaires)
+# Each response answers a questionnaire served here, and its Observation names it.
+canonical = {f"{q['url']}|{q['version']}": q for q in questionnaires}
+responses = search("QuestionnaireResponse", 500)[1]
+observed = {o["id"]: o for o in observations}
+for response in responses:
+    questionnaire = canonical[response["questionnaire"]]
+    links = {i["linkId"] for i in questionnaire["item"]}
+    assert all(item["linkId"] in links for item in response["item"]), response
+    assert observed[response["id"]]["derivedFrom"] == [{"reference": f"QuestionnaireResponse/{response['id']}"}]
 status, outcome = get("/fhir/r4/Patient", token=None)
 assert status == 401
 OperationOutcome.model_validate(outcome)

@@ -112,7 +112,30 @@ fn observation_resource(r: &AssessmentRecord) -> Value {
     if !components.is_empty() {
         resource["component"] = Value::Array(components);
     }
+    // The answers it was scored from, where they were given one by one.
+    if rating.scores.items().is_some() {
+        resource["derivedFrom"] = json!([{"reference": format!("QuestionnaireResponse/{}", r.id)}]);
+    }
     resource
+}
+
+/// An itemised rating as a `QuestionnaireResponse` to the definition version it was taken
+/// under (`None` for a paper total, which has no answers).
+fn response_resource(r: &AssessmentRecord, base: &str) -> Option<Value> {
+    let items = r.rating.scores.items()?;
+    let instrument = r.rating.instrument;
+    let definition = crate::domain::definitions::built_in().iter().find(|d| d.code == instrument.code() && d.version == r.instrument_version).unwrap_or(instrument.definition());
+    let status = if r.status == RecordStatus::EnteredInError { "entered-in-error" } else if r.version > 1 { "amended" } else { "completed" };
+    Some(json!({
+        "resourceType": "QuestionnaireResponse",
+        "id": r.id,
+        "meta": meta(r.version, r.updated_at),
+        "questionnaire": codes::questionnaire_canonical(base, instrument, r.instrument_version),
+        "status": status,
+        "subject": {"reference": format!("Patient/{}", r.patient_id)},
+        "authored": instant(r.rating.rated_at),
+        "item": codes::questionnaire_response(definition, items),
+    }))
 }
 
 fn administration_resource(s: &InfusionRecord) -> Value {
@@ -266,6 +289,7 @@ pub async fn metadata(req: HttpRequest) -> ApiResult<HttpResponse> {
                 resource("Observation", vec![param("patient", "reference"), param("code", "token"), param("date", "date")]),
                 resource("MedicationAdministration", vec![param("patient", "reference"), param("code", "token"), param("effective-time", "date"), param("date", "date")]),
                 resource("Questionnaire", vec![param("url", "uri"), param("name", "string"), param("version", "token")]),
+                resource("QuestionnaireResponse", vec![param("patient", "reference"), param("questionnaire", "reference"), param("authored", "date")]),
             ],
         }],
     });
@@ -317,6 +341,39 @@ pub async fn administrations(state: web::Data<AppState>, caller: Caller, req: Ht
     let (actor, wanted) = (caller.actor(), p.search(&Drug::ALL, drug_codings));
     let (found, next) = state.db_as(&caller, move |conn| search::administrations(conn, &actor, &wanted)).await?;
     Ok(bundle(&req, &p, "MedicationAdministration", found.iter().map(administration_resource).collect(), next))
+}
+
+/// `GET /fhir/r4/QuestionnaireResponse/{id}`: an itemised rating's answers (audited like
+/// any read of it); a paper total has none (404).
+pub async fn questionnaire_response(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    read_params(&req)?;
+    let (id, actor) = (path_id(&req)?, caller.actor());
+    let record = state.db_as(&caller, move |conn| records::read::<AssessmentRecord>(conn, &actor, id)).await?;
+    Ok(fhir(StatusCode::OK, &response_resource(&record, &base(&req)).ok_or(ApiError::NotFound)?))
+}
+
+/// `GET /fhir/r4/QuestionnaireResponse`: itemised ratings by `patient`, `questionnaire`
+/// (a canonical URL, optionally `|version`) and `authored`.
+pub async fn questionnaire_responses(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(CLINICAL)?;
+    let p = params(&req, &["patient", "subject", "questionnaire", "authored"])?;
+    let base = base(&req);
+    let mut wanted = p.search(&Instrument::ALL, codes::instrument_codings);
+    let mut version = None;
+    if let Some((_, value)) = p.pairs.iter().find(|(k, _)| k == "questionnaire") {
+        let named = codes::questionnaire_param(value, &base);
+        version = named.and_then(|(_, v)| v);
+        wanted.codes = Some(named.map(|(instrument, _)| vec![instrument]).unwrap_or_default());
+    }
+    if let Some((_, value)) = p.pairs.iter().find(|(k, _)| k == "authored") {
+        wanted.date = wanted.date.and(codes::date_param(value).map_err(ApiError::BadRequest)?);
+    }
+    let actor = caller.actor();
+    let (found, next) = state.db_as(&caller, move |conn| search::questionnaire_responses(conn, &actor, &wanted)).await?;
+    // Only v1 definitions exist yet; a version asked for matches the rating's own.
+    let resources = found.iter().filter(|r| version.is_none_or(|v| r.instrument_version == v)).filter_map(|r| response_resource(r, &base)).collect();
+    Ok(bundle(&req, &p, "QuestionnaireResponse", resources, next))
 }
 
 /// The definitions as the caller's clinic sees them: its licensed wording laid in.

@@ -130,7 +130,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/fhir/r4/MedicationAdministration").route(get().to(fhir::administrations)))
         .service(resource("/fhir/r4/MedicationAdministration/{id}").route(get().to(fhir::administration)))
         .service(resource("/fhir/r4/Questionnaire").route(get().to(fhir::questionnaires)))
-        .service(resource("/fhir/r4/Questionnaire/{id}").route(get().to(fhir::questionnaire)));
+        .service(resource("/fhir/r4/Questionnaire/{id}").route(get().to(fhir::questionnaire)))
+        .service(resource("/fhir/r4/QuestionnaireResponse").route(get().to(fhir::questionnaire_responses)))
+        .service(resource("/fhir/r4/QuestionnaireResponse/{id}").route(get().to(fhir::questionnaire_response)));
 }
 
 /// The policy of the pages onset serves (the console, the patient's page): their own

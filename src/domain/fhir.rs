@@ -296,6 +296,49 @@ pub fn questionnaire(d: &super::definitions::Definition, base: &str) -> serde_js
     resource
 }
 
+/// A `QuestionnaireResponse`'s `questionnaire`: the definition's canonical URL and the
+/// version the rating was taken under.
+pub fn questionnaire_canonical(base: &str, instrument: Instrument, version: u32) -> String {
+    format!("{base}/Questionnaire/{}|{version}", instrument.code())
+}
+
+/// The instrument (and version, if given) a `questionnaire` search value names: a
+/// canonical URL under `base`, optionally `|version`.
+pub fn questionnaire_param(value: &str, base: &str) -> Option<(Instrument, Option<u32>)> {
+    let (url, version) = match value.split_once('|') {
+        Some((url, version)) => (url, Some(version.parse().ok()?)),
+        None => (value, None),
+    };
+    let code = url.strip_prefix(base)?.strip_prefix("/Questionnaire/")?;
+    Some((Instrument::parse(code)?, version))
+}
+
+/// An itemised rating's answers as a `QuestionnaireResponse` to its definition version: a
+/// coding for each choice or yes/no answer, an integer for a VAS or a number, in the
+/// definition's order; no wording (the canonical questionnaire holds it).
+pub fn questionnaire_response(d: &super::definitions::Definition, items: &std::collections::BTreeMap<String, u32>) -> Vec<serde_json::Value> {
+    use super::definitions::ItemType;
+    use serde_json::json;
+    d.items
+        .iter()
+        .filter_map(|item| {
+            let value = *items.get(item.code)?;
+            let answer = match item.kind {
+                ItemType::Choice | ItemType::YesNo => {
+                    let label = item.options.iter().find(|o| o.value == value).and_then(|o| o.label.clone());
+                    let mut coding = json!({"system": ANSWER_SYSTEM, "code": value.to_string()});
+                    if let Some(label) = label.filter(|_| item.kind == ItemType::YesNo || d.text_source == super::definitions::TextSource::Bundled) {
+                        coding["display"] = json!(label);
+                    }
+                    json!({"valueCoding": coding})
+                }
+                ItemType::Integer | ItemType::Vas => json!({"valueInteger": value}),
+            };
+            Some(json!({"linkId": item.code, "answer": [answer]}))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod questionnaire_tests {
     use super::*;
@@ -308,6 +351,29 @@ mod questionnaire_tests {
         for bad in ["ybocs_sr", "madrs.1", "ybocs-sr.x", ""] {
             assert_eq!(parse_questionnaire_id(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_questionnaire_search_value_names_an_instrument_under_this_base() {
+        let base = "https://onset.example.org/fhir/r4";
+        assert_eq!(questionnaire_param("https://onset.example.org/fhir/r4/Questionnaire/phq9", base), Some((Instrument::Phq9, None)));
+        assert_eq!(questionnaire_param("https://onset.example.org/fhir/r4/Questionnaire/ybocs_sr|1", base), Some((Instrument::YbocsSr, Some(1))));
+        for other in ["https://elsewhere.example/fhir/r4/Questionnaire/phq9", "https://onset.example.org/fhir/r4/Questionnaire/madrs", "https://onset.example.org/fhir/r4/Questionnaire/phq9|x"] {
+            assert_eq!(questionnaire_param(other, base), None, "{other}");
+        }
+        assert_eq!(questionnaire_canonical(base, Instrument::Phq9, 1), "https://onset.example.org/fhir/r4/Questionnaire/phq9|1");
+    }
+
+    #[test]
+    fn a_response_answers_in_the_definitions_order_with_codings_and_integers() {
+        let answers = |pairs: &[(&str, u32)]| pairs.iter().map(|(c, v)| (c.to_string(), *v)).collect();
+        let phq9 = questionnaire_response(crate::domain::definitions::current("phq9").unwrap(), &answers(&[("9", 2), ("1", 0)]));
+        assert_eq!(phq9[0]["linkId"], "1");
+        assert_eq!(phq9[1]["answer"][0]["valueCoding"], serde_json::json!({"system": ANSWER_SYSTEM, "code": "2", "display": "More than half the days"}));
+        let ybocs = questionnaire_response(crate::domain::definitions::current("ybocs_sr").unwrap(), &answers(&[("1", 3)]));
+        assert_eq!(ybocs[0]["answer"][0]["valueCoding"], serde_json::json!({"system": ANSWER_SYSTEM, "code": "3"}), "no licensed label");
+        let vas = questionnaire_response(crate::domain::definitions::current("ocd_vas").unwrap(), &answers(&[("1", 37)]));
+        assert_eq!(vas[0]["answer"][0], serde_json::json!({"valueInteger": 37}));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct Search<Code> {
 /// One search of a patient record table; `$time` is its clinical time, `$code` the
 /// column the `code` parameter names.
 macro_rules! search_records {
-    ($name:ident, $table:ident, $row:ident, $record:ty, $code_type:ty, $code:ident, $time:ident) => {
+    ($name:ident, $table:ident, $row:ident, $record:ty, $code_type:ty, $code:ident, $time:ident $(, only $only:expr)?) => {
         pub fn $name(conn: &mut Db, actor: &Actor, search: &Search<$code_type>) -> ApiResult<(Vec<$record>, Option<Uuid>)> {
             use $table as t;
             let mut query = t::table
@@ -41,6 +41,7 @@ macro_rules! search_records {
                 .order(t::id.asc())
                 .limit(search.page.limit + 1)
                 .into_boxed();
+            $(query = query.filter($only);)?
             if let Some(patient) = search.patient {
                 query = query.filter(t::patient_id.eq(DbUuid(patient)));
             }
@@ -71,6 +72,8 @@ macro_rules! search_records {
 }
 
 search_records!(observations, assessments, AssessmentRow, AssessmentRecord, Instrument, instrument, rated_at);
+// Only ratings whose items were given have answers to show as a QuestionnaireResponse.
+search_records!(questionnaire_responses, assessments, AssessmentRow, AssessmentRecord, Instrument, instrument, rated_at, only assessments::items.is_not_null());
 search_records!(administrations, infusions, InfusionRow, InfusionRecord, Drug, drug, started_at);
 
 /// The clinic's patients, by last update.

@@ -179,3 +179,43 @@ async fn each_definition_is_a_fhir_questionnaire_with_its_clinics_wording_only()
         assert_eq!((refused.status, refused.body["resourceType"].clone()), (status, json!("OperationOutcome")), "{path}: {}", refused.text);
     }
 }
+
+/// Every itemised rating is a `QuestionnaireResponse` to its definition version, named by
+/// its Observation's `derivedFrom`; a paper total has none.
+#[actix_rt::test]
+async fn itemised_ratings_are_questionnaire_responses_to_their_definition_version() {
+    let app = spawn_app().await;
+    let north = app.admin("North").await;
+    let south = app.admin("South").await;
+    let patient = app.patient(&north).await;
+    let ratings = format!("/api/v1/patients/{patient}/assessments");
+    let items: serde_json::Map<String, Value> = (1..=9).map(|i| (i.to_string(), json!(if i == 9 { 0 } else { 1 }))).collect();
+    let phq9 = app.post(&ratings, &north.token, json!({"instrument": "phq9", "rated_at": "2026-03-01T09:00:00Z", "recall": "P14D", "items": items, "rater": "self", "collected_via": "app"})).await.id();
+    let ybocs = app.post(&ratings, &north.token, rating_body("2026-03-02T09:00:00Z", 20)).await.id();
+    let paper = app.post(&ratings, &north.token, json!({"instrument": "ybocs", "rated_at": "2026-03-03T09:00:00Z", "recall": "P7D", "total": 18, "rater": "clinician", "collected_via": "paper"})).await.id();
+    let read = app.get(&format!("/fhir/r4/QuestionnaireResponse/{phq9}"), &north.token).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!((read.body["questionnaire"].clone(), read.body["status"].clone(), read.body["subject"]["reference"].clone()), (json!("https://onset.example.org/fhir/r4/Questionnaire/phq9|1"), json!("completed"), json!(format!("Patient/{patient}"))));
+    assert_eq!(read.body["item"][0], json!({"linkId": "1", "answer": [{"valueCoding": {"system": "urn:onset:fhir:CodeSystem:answer", "code": "1", "display": "Several days"}}]}));
+    let observation = app.get(&format!("/fhir/r4/Observation/{phq9}"), &north.token).await;
+    assert_eq!(observation.body["derivedFrom"], json!([{"reference": format!("QuestionnaireResponse/{phq9}")}]));
+    let paper_observation = app.get(&format!("/fhir/r4/Observation/{paper}"), &north.token).await;
+    assert!(paper_observation.body.get("derivedFrom").is_none());
+    for (path, token, status) in [
+        (format!("/fhir/r4/QuestionnaireResponse/{paper}"), &north.token, 404),
+        (format!("/fhir/r4/QuestionnaireResponse/{phq9}"), &south.token, 404),
+        (format!("/fhir/r4/QuestionnaireResponse?code={}", "x"), &north.token, 400),
+    ] {
+        assert_eq!(app.get(&path, token).await.status, status, "{path}");
+    }
+    let ids = |response: &Response| response.body["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let all = app.get(&format!("/fhir/r4/QuestionnaireResponse?patient={patient}"), &north.token).await;
+    assert_eq!(ids(&all), [phq9.clone(), ybocs.clone()], "the paper total has no response");
+    let by_questionnaire = app.get("/fhir/r4/QuestionnaireResponse?questionnaire=https%3A%2F%2Fonset.example.org%2Ffhir%2Fr4%2FQuestionnaire%2Fybocs%7C1", &north.token).await;
+    assert_eq!(ids(&by_questionnaire), [ybocs.clone()]);
+    let elsewhere = app.get("/fhir/r4/QuestionnaireResponse?questionnaire=https%3A%2F%2Fother.example%2FQuestionnaire%2Fybocs", &north.token).await;
+    assert_eq!(ids(&elsewhere), Vec::<String>::new());
+    let authored = app.get("/fhir/r4/QuestionnaireResponse?authored=ge2026-03-02", &north.token).await;
+    assert_eq!(ids(&authored), [ybocs]);
+    assert_eq!(ids(&app.get("/fhir/r4/QuestionnaireResponse", &south.token).await), Vec::<String>::new());
+}
