@@ -47,6 +47,25 @@ await page.getByRole("button", { name: "Due ratings" }).click();
 await step("due", () => page.locator("#due tbody tr, #status:has-text('Nothing is due')").first().waitFor({ timeout: 15000 }));
 await page.screenshot({ path: `${SHOTS}/console-due.png`, fullPage: true });
 
+// The catalogue: the admin pastes the clinic's licensed C-SSRS wording (placeholders
+// here), item by item, and the catalogue then says patients can be asked it.
+await page.getByRole("button", { name: "Instruments" }).click();
+const cssrsRow = page.locator("#instruments tbody tr", { hasText: "C-SSRS" });
+await step("instruments", () => cssrsRow.waitFor({ timeout: 15000 }));
+if (!(await cssrsRow.textContent()).includes("not until the wording is supplied")) problems.push("the C-SSRS is askable before its wording: " + (await cssrsRow.textContent()));
+await cssrsRow.getByRole("button", { name: "Supply the wording" }).click();
+const questionFields = page.locator("#wording-items fieldset");
+await step("wording form", () => questionFields.first().waitFor({ timeout: 15000 }));
+for (let i = 0; i < await questionFields.count(); i++) {
+  await questionFields.nth(i).getByLabel("Question").fill(`[The clinic's licensed wording of question ${i + 1}]`);
+}
+await page.getByLabel("Your licence").fill("Licence from the holder, 2026");
+await page.screenshot({ path: `${SHOTS}/console-instrument-wording.png`, fullPage: true });
+await page.getByRole("button", { name: "Save the wording" }).click();
+await step("wording saved", () => page.getByText("your clinic's wording version 1").first().waitFor({ timeout: 15000 }));
+if (!(await cssrsRow.textContent()).includes("yes")) problems.push("the C-SSRS is still not askable after its wording: " + (await cssrsRow.textContent()));
+await page.screenshot({ path: `${SHOTS}/console-instruments.png`, fullPage: true });
+
 // Each chart on its own, as a file a person could open.
 const auth = { authorization: `Bearer ${TOKEN}` };
 const patients = await (await fetch(`${BASE}/api/v1/patients?limit=1`, { headers: auth })).json();

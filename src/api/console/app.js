@@ -4,7 +4,7 @@
 (() => {
   const session = { access: null, refresh: null, me: null };
   const $ = (id) => document.getElementById(id);
-  const views = ["login", "reset", "patients", "patient", "due", "alerts", "cohort"];
+  const views = ["login", "reset", "patients", "patient", "due", "alerts", "cohort", "instruments"];
   const patientNames = new Map();
   let patientsCursor = null;
 
@@ -151,7 +151,87 @@
     await chart(`/api/v1/analytics/onset.svg?${query}`, $("cohort-chart"));
   }
 
-  const loaders = { patients: () => loadPatients(false), due: loadDue, alerts: loadAlerts, cohort: loadCohort };
+  // The instrument catalogue; an admin pastes the clinic's licensed wording of one.
+  let wordingFor = null;
+  async function loadInstruments() {
+    const catalogue = await json("/api/v1/instruments");
+    const tbody = $("instruments").tBodies[0];
+    clear(tbody);
+    for (const d of catalogue.items) {
+      const tr = document.createElement("tr");
+      cell(tr, d.title); cell(tr, d.version); cell(tr, d.rater);
+      cell(tr, d.text_source === "bundled" ? "bundled (free to reproduce)" : d.text_version ? `your clinic's, version ${d.text_version}` : "licensed: not supplied");
+      cell(tr, d.self_reportable ? (d.wording_available ? "yes" : "not until the wording is supplied") : "no (clinician-rated)");
+      const action = cell(tr, "");
+      if (d.text_source === "clinic" && session.me.role === "admin") {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = d.text_version ? "Change the wording" : "Supply the wording";
+        b.addEventListener("click", () => editWording(d));
+        action.appendChild(b);
+      }
+      tbody.appendChild(tr);
+    }
+  }
+
+  function input(id, labelText, value) {
+    const label = document.createElement("label");
+    label.textContent = labelText;
+    const field = document.createElement("input");
+    field.id = id;
+    field.maxLength = 2000;
+    field.value = value || "";
+    label.appendChild(field);
+    return label;
+  }
+
+  // One field per item's question and per answer label the definition has.
+  function editWording(d) {
+    wordingFor = d;
+    $("wording-title").textContent = `${d.title}: your clinic's wording`;
+    $("wording-licence").value = d.license_note || "";
+    const items = $("wording-items");
+    while (items.firstChild) items.removeChild(items.firstChild);
+    for (const item of d.items) {
+      const box = document.createElement("fieldset");
+      const legend = document.createElement("legend");
+      legend.textContent = `Item ${item.code}: ${item.short_label}`;
+      box.appendChild(legend);
+      box.appendChild(input(`wording-${item.code}`, "Question", item.text));
+      if (item.type === "choice") {
+        for (const option of item.options) box.appendChild(input(`wording-${item.code}-${option.value}`, `Answer ${option.value}`, option.label));
+      }
+      items.appendChild(box);
+    }
+    $("wording-form").hidden = false;
+    $(`wording-${d.items[0].code}`).focus();
+  }
+
+  $("wording-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const d = wordingFor;
+    const items = {};
+    for (const item of d.items) {
+      const options = {};
+      if (item.type === "choice") for (const option of item.options) options[option.value] = $(`wording-${item.code}-${option.value}`).value;
+      items[item.code] = { text: $(`wording-${item.code}`).value, options };
+    }
+    const body = { license_note: $("wording-licence").value || null, items };
+    const r = await fetch(`/api/v1/clinic/instruments/${d.code}/text`, { method: "PUT", headers: { authorization: `Bearer ${session.access}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (r.ok) {
+      const saved = await r.json();
+      $("wording-form").hidden = true;
+      await loadInstruments();
+      say(`Saved: ${saved.title}, your clinic's wording version ${saved.text_version}.`);
+    } else if (r.status === 422) {
+      const problem = await r.json();
+      say(`Not saved: ${problem.errors.map((e) => `${e.field} ${e.message}`).join("; ")}`);
+    } else {
+      say(`Not saved (${r.status}).`);
+    }
+  });
+
+  const loaders = { patients: () => loadPatients(false), due: loadDue, alerts: loadAlerts, cohort: loadCohort, instruments: loadInstruments };
   function open(view) {
     say("");
     show(view);
@@ -179,7 +259,7 @@
     $("who").textContent = `${session.me.name} (${session.me.role})`;
     // Researchers see the cohort only: patients, due ratings and alerts are clinical.
     const clinical = session.me.role !== "researcher";
-    for (const b of document.querySelectorAll("#nav button[data-view]")) b.hidden = !clinical && b.dataset.view !== "cohort";
+    for (const b of document.querySelectorAll("#nav button[data-view]")) b.hidden = !clinical && !["cohort", "instruments"].includes(b.dataset.view);
     $("nav").hidden = false;
     open(clinical ? "patients" : "cohort");
   });
