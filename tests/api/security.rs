@@ -161,7 +161,7 @@ async fn a_password_change_needs_the_current_one_and_ends_every_session() {
     app.request(Method::POST, "/api/v1/auth/refresh", None, Some(&json!({"refresh_token": clinician.refresh_token})), &[]).await.assert_problem(401);
     app.login(&clinician.email, PASSWORD).await.assert_problem(401);
     let fresh = TestUser::from_login(&app, &clinician.email, &app.login(&clinician.email, NEW_PASSWORD).await).await;
-    let audit = app.get(&format!("/api/v1/audit?entity=user&limit=500"), &admin.token).await;
+    let audit = app.get("/api/v1/audit?entity=user&limit=500", &admin.token).await;
     let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert!(actions.contains(&"user.password_change") && actions.contains(&"user.password_change_failed"), "{actions:?}");
     assert!(!audit.text.contains(NEW_PASSWORD) && !audit.text.contains(PASSWORD) && !audit.text.contains("not the password"));
