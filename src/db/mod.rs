@@ -1,6 +1,7 @@
 //! The connection enum, its pool and migrations. Everything backend-specific lives here
 //! or in a `match` inside `store/`.
 
+pub mod backup;
 pub mod schema;
 pub mod types;
 mod writer;

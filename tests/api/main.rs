@@ -8,6 +8,7 @@ mod helpers;
 mod instruments;
 mod isolation;
 mod journeys;
+mod operations;
 mod patients;
 mod records;
 mod research;
