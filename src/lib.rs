@@ -83,6 +83,10 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
     if let Some(rows) = crate::store::summaries::rebuild_if_empty(&mut conn).map_err(|e| format!("cannot derive the onset summaries: {e}"))? {
         tracing::info!(rows, "onset summaries derived from the records");
     }
+    let chained = crate::store::audit::chain_unchained(&mut conn).map_err(|e| format!("cannot chain the audit log: {e}"))?;
+    if chained > 0 {
+        tracing::info!(chained, "audit events written before the hash chain are chained");
+    }
     let state = AppState::new(pool, config);
     let sealed = crate::store::webhooks::seal_stored_secrets(&mut conn, &state.sealer).map_err(|e| format!("cannot seal the webhook secrets: {e}"))?;
     if sealed > 0 {

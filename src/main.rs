@@ -80,6 +80,9 @@ enum Command {
     /// Check a backup read-only: integrity, foreign keys, schema version and rows per
     /// table; exits non-zero on any fault.
     RestoreCheck { path: std::path::PathBuf },
+    /// Walk each clinic's audit hash chain and name the first event that does not fit;
+    /// exits non-zero on any.
+    AuditVerify,
     /// Write the pseudonymised research export to standard output (needs ONSET_EXPORT_KEY).
     Export {
         #[arg(long, value_parser = ["assessments", "infusions", "redcap"])]
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         Command::DemoData { patients, seed, print_admin } => demo_data(patients, seed, print_admin),
         Command::CheckSummaries { repair } => check_summaries(repair),
         Command::Backup { to } => backup(&to),
+        Command::AuditVerify => audit_verify(),
         Command::RestoreCheck { path } => restore_check(&path),
         Command::Export { kind, format, clinic, instrument, changed_since } => {
             export(&kind, &format, clinic.as_deref(), instrument.as_deref(), changed_since.as_deref())
@@ -152,6 +156,22 @@ fn backup(to: &std::path::Path) -> Result<(), String> {
     let copied = onset::db::backup::backup(&config::database_url(), to)?;
     println!("backed up to {}: {} bytes in {:.2} s (mode 600, synced)", to.display(), copied.bytes, copied.seconds);
     Ok(())
+}
+
+fn audit_verify() -> Result<(), String> {
+    let pool = open_database()?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let verified = onset::store::audit::verify(&mut conn).map_err(|e| e.to_string())?;
+    println!("{} chains, {} events walked in {:.2} s", verified.chains, verified.events, started.elapsed().as_secs_f64());
+    if verified.faults.is_empty() {
+        println!("ok: every audit event fits its chain");
+        return Ok(());
+    }
+    for fault in &verified.faults {
+        println!("fault: {fault}");
+    }
+    Err(format!("{} chain(s) broken: the audit log was changed outside onset", verified.faults.len()))
 }
 
 fn restore_check(path: &std::path::Path) -> Result<(), String> {

@@ -364,6 +364,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    audit_chain (event_id) {
+        event_id -> PortableUuid,
+        chain -> Text,
+        seq -> BigInt,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_heads (chain) {
+        chain -> Text,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(onset_summaries -> patients (patient_id));
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
@@ -374,5 +395,5 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
     assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
-    webhook_endpoints, outbox, webhook_deliveries, alerts, onset_summaries,
+    webhook_endpoints, outbox, webhook_deliveries, alerts, onset_summaries, audit_chain, audit_heads,
 );

@@ -61,7 +61,8 @@ struct AuditRow {
     at: DbTime,
 }
 
-/// Appends an event inside the caller's write transaction, with the change it records.
+/// Appends an event inside the caller's write transaction, with the change it records,
+/// and extends its clinic's hash chain in the same transaction.
 pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
     let row = AuditRow {
         id: DbUuid(Uuid::now_v7()),
@@ -74,7 +75,144 @@ pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
         detail: DbJson(entry.detail),
         at: DbTime(now()),
     };
-    diesel::insert_into(a::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(a::table).values(&row).execute(conn)?;
+    extend_chain(conn, &row)
+}
+
+// ---- The hash chain (DESIGN.md §12) ----
+//
+// Each clinic's events form a chain (events of no clinic, such as a failed login with an
+// unknown email, one of their own): link n holds hash_n = SHA-256(hash_{n-1} ":" content_n)
+// in hex, content being the event's every column as a JSON array, and the chain's head
+// (its last link) is a row the extending transaction locks, so two writers never fork
+// it. An edited, removed or inserted event no longer fits; `verify` names the first.
+
+/// The hash before a chain's first link.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The chain an event of this clinic belongs to.
+fn chain_of(clinic: Option<DbUuid>) -> String {
+    clinic.map_or_else(|| "none".to_string(), |c| c.0.to_string())
+}
+
+/// An event's content as the chain hashes it: every column, in a fixed order.
+fn content(row: &AuditRow) -> String {
+    serde_json::json!([row.id.0, row.clinic_id.map(|c| c.0), row.actor_id.map(|u| u.0), row.actor_email, row.action, row.entity, row.entity_id.map(|e| e.0), row.detail.0, row.at.0]).to_string()
+}
+
+/// The next link of a chain.
+pub fn link(prev_hash: &str, content: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(prev_hash.as_bytes());
+    hash.update(b":");
+    hash.update(content.as_bytes());
+    hex::encode(hash.finalize())
+}
+
+/// The chain's head, locked until the transaction ends (PostgreSQL; SQLite has one
+/// writer), made at the chain's first event.
+fn lock_head(conn: &mut Db, chain: &str) -> QueryResult<(i64, String)> {
+    use crate::db::schema::audit_heads as h;
+    let read = |conn: &mut Db| -> QueryResult<Option<(i64, String)>> {
+        match conn {
+            Db::Pg(pg) => h::table.find(chain).select((h::seq, h::hash)).for_update().first(pg).optional(),
+            Db::Sqlite(lite) => h::table.find(chain).select((h::seq, h::hash)).first(lite).optional(),
+        }
+    };
+    if let Some(head) = read(conn)? {
+        return Ok(head);
+    }
+    let genesis = (h::chain.eq(chain), h::seq.eq(0i64), h::hash.eq(GENESIS));
+    match conn {
+        Db::Pg(pg) => diesel::insert_into(h::table).values(genesis).on_conflict_do_nothing().execute(pg)?,
+        Db::Sqlite(lite) => diesel::insert_into(h::table).values(genesis).on_conflict_do_nothing().execute(lite)?,
+    };
+    read(conn)?.ok_or(diesel::result::Error::NotFound)
+}
+
+fn extend_chain(conn: &mut Db, row: &AuditRow) -> QueryResult<()> {
+    use crate::db::schema::{audit_chain as c, audit_heads as h};
+    let chain = chain_of(row.clinic_id);
+    let (seq, prev_hash) = lock_head(conn, &chain)?;
+    let hash = link(&prev_hash, &content(row));
+    diesel::insert_into(c::table)
+        .values((c::event_id.eq(row.id), c::chain.eq(&chain), c::seq.eq(seq + 1), c::prev_hash.eq(&prev_hash), c::hash.eq(&hash)))
+        .execute(conn)?;
+    diesel::update(h::table.find(&chain)).set((h::seq.eq(seq + 1), h::hash.eq(&hash))).execute(conn)?;
+    Ok(())
+}
+
+/// Chains the events written before the chain existed (the migration that made it cannot
+/// hash on SQLite), oldest first, a batch per transaction; returns how many it chained.
+pub fn chain_unchained(conn: &mut Db) -> QueryResult<usize> {
+    use crate::db::schema::audit_chain as c;
+    let mut chained = 0;
+    loop {
+        let batch = crate::db::write_tx(conn, |conn| {
+            let chained_ids = c::table.select(c::event_id);
+            let rows: Vec<AuditRow> = a::table.filter(a::id.ne_all(chained_ids)).order(a::id.asc()).limit(1_000).select(AuditRow::as_select()).load(conn)?;
+            for row in &rows {
+                extend_chain(conn, row)?;
+            }
+            Ok::<_, diesel::result::Error>(rows.len())
+        })?;
+        chained += batch;
+        if batch < 1_000 {
+            return Ok(chained);
+        }
+    }
+}
+
+/// What `audit-verify` found.
+#[derive(Debug, Default)]
+pub struct Verified {
+    pub chains: usize,
+    pub events: u64,
+    /// The first fault of each chain that has one, naming the event.
+    pub faults: Vec<String>,
+}
+
+/// Walks every chain link by link and names the first event that does not fit: content
+/// changed since it was chained, a link missing, or an event outside any chain.
+pub fn verify(conn: &mut Db) -> QueryResult<Verified> {
+    use crate::db::schema::{audit_chain as c, audit_heads as h};
+    let mut verified = Verified::default();
+    let heads: Vec<(String, i64, String)> = h::table.select((h::chain, h::seq, h::hash)).order(h::chain.asc()).load(conn)?;
+    for (chain, head_seq, head_hash) in heads {
+        verified.chains += 1;
+        let (mut expected_seq, mut prev) = (1i64, GENESIS.to_string());
+        let fault = 'walk: loop {
+            let links: Vec<((i64, String, String), AuditRow)> = c::table
+                .inner_join(a::table)
+                .filter(c::chain.eq(&chain))
+                .filter(c::seq.ge(expected_seq))
+                .order(c::seq.asc())
+                .limit(10_000)
+                .select(((c::seq, c::prev_hash, c::hash), AuditRow::as_select()))
+                .load(conn)?;
+            if links.is_empty() {
+                break None;
+            }
+            for ((seq, prev_hash, hash), row) in &links {
+                verified.events += 1;
+                if *seq != expected_seq {
+                    break 'walk Some(format!("chain {chain}: link {expected_seq} is missing (the next is event {} at link {seq})", row.id.0));
+                }
+                if *prev_hash != prev || link(&prev, &content(row)) != *hash {
+                    break 'walk Some(format!("chain {chain}: event {} (link {seq}) does not fit: it was changed after it was written", row.id.0));
+                }
+                prev = hash.clone();
+                expected_seq += 1;
+            }
+        };
+        let fault = fault.or_else(|| (expected_seq - 1 != head_seq || prev != head_hash).then(|| format!("chain {chain}: ends at link {} but its head says {head_seq}: links were removed", expected_seq - 1)));
+        verified.faults.extend(fault);
+    }
+    let chained_ids = c::table.select(c::event_id);
+    let outside: Vec<DbUuid> = a::table.filter(a::id.ne_all(chained_ids)).select(a::id).limit(20).load(conn)?;
+    verified.faults.extend(outside.into_iter().map(|id| format!("event {} is in no chain: it was added outside onset", id.0)));
+    Ok(verified)
 }
 
 #[derive(Debug, Clone, Serialize)]

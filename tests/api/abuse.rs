@@ -99,8 +99,17 @@ async fn the_audit_log_cannot_be_rewritten_or_erased_even_with_a_connection() {
         assert!(refused.to_string().contains("append-only"), "{statement}: {refused}");
     }
     if app.state.pool.get().map(|c| matches!(*c, onset::db::Db::Pg(_))).unwrap() {
+        // Without CASCADE the hash chain's foreign key refuses first; with it, the trigger.
         let refused = diesel::sql_query("TRUNCATE audit_events").execute(&mut conn).expect_err("truncate");
-        assert!(refused.to_string().contains("append-only"), "{refused}");
+        assert!(refused.to_string().contains("append-only") || refused.to_string().contains("foreign key"), "{refused}");
+        for statement in ["TRUNCATE audit_events CASCADE", "TRUNCATE audit_chain"] {
+            let refused = diesel::sql_query(statement).execute(&mut conn).expect_err(statement);
+            assert!(refused.to_string().contains("append-only"), "{statement}: {refused}");
+        }
+    }
+    for statement in ["UPDATE audit_chain SET hash = 'x'", "DELETE FROM audit_chain"] {
+        let refused = diesel::sql_query(statement).execute(&mut conn).expect_err(statement);
+        assert!(refused.to_string().contains("append-only"), "{statement}: {refused}");
     }
     drop(conn);
     let after = app.get("/api/v1/audit", &admin.token).await;

@@ -115,3 +115,49 @@ struct Line {
     #[diesel(sql_type = diesel::sql_types::Text)]
     line: String,
 }
+
+/// DESIGN.md §12: every audit entry carries the SHA-256 of the previous entry of its
+/// clinic and its own content. `onset audit-verify` passes on an untouched log, and names
+/// the first entry that no longer fits once someone with the database's keys edits one
+/// (the append-only trigger dropped first, as an owner could). On SQLite the edit is made
+/// on a copy; on PostgreSQL in the test's own database.
+#[actix_rt::test]
+async fn the_audit_hash_chain_names_the_first_entry_edited_outside_onset() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let north = app.admin("North").await;
+    let south = app.admin("South").await;
+    let patient = app.patient(&north).await;
+    for day in 1..=5 {
+        app.post(&format!("/api/v1/patients/{patient}/assessments"), &north.token, rating_body(&format!("2026-03-{day:02}T09:00:00Z"), 20)).await;
+    }
+    app.patient(&south).await;
+    app.login("nobody@nowhere.example", "wrong password 123").await;
+    let database_url = app.state.config.database_url.clone();
+    let verified = onset(&["audit-verify"], &database_url);
+    let said = String::from_utf8_lossy(&verified.stdout).to_string();
+    assert!(verified.status.success(), "{said}{}", String::from_utf8_lossy(&verified.stderr));
+    assert!(said.contains("ok: every audit event fits its chain") && said.contains("3 chains"), "North, South and the events of no clinic: {said}");
+    // The event to edit: North's third rating's audit entry.
+    let audit = app.get("/api/v1/audit?action=assessment.create&limit=500", &north.token).await;
+    let events: Vec<String> = audit.body["items"].as_array().unwrap().iter().rev().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    let edited = events[2].clone();
+    let target_url = if database_url.starts_with("postgres") {
+        let mut conn = app.state.pool.get().unwrap();
+        diesel::sql_query("DROP TRIGGER audit_events_no_update_or_delete ON audit_events").execute(&mut conn).unwrap();
+        diesel::sql_query(format!("UPDATE audit_events SET actor_email = 'someone.else@example.org' WHERE id = '{edited}'")).execute(&mut conn).unwrap();
+        database_url.clone()
+    } else {
+        let copy = std::env::temp_dir().join(format!("onset-audit-{}.db", uuid::Uuid::now_v7().simple()));
+        assert!(onset(&["backup", "--to", copy.to_str().unwrap()], &database_url).status.success());
+        let mut conn = <diesel::SqliteConnection as diesel::Connection>::establish(copy.to_str().unwrap()).unwrap();
+        diesel::sql_query("DROP TRIGGER audit_events_no_update").execute(&mut conn).unwrap();
+        diesel::sql_query(format!("UPDATE audit_events SET actor_email = 'someone.else@example.org' WHERE id = '{edited}'")).execute(&mut conn).unwrap();
+        format!("sqlite://{}", copy.display())
+    };
+    let broken = onset(&["audit-verify"], &target_url);
+    let said = String::from_utf8_lossy(&broken.stdout);
+    assert!(!broken.status.success(), "{said}");
+    assert!(said.contains(&format!("event {edited} (link")) && said.contains("does not fit"), "{said}");
+    assert_eq!(said.matches("fault:").count(), 1, "only North's chain is broken: {said}");
+}
