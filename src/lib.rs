@@ -83,10 +83,7 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
     if let Some(rows) = crate::store::summaries::rebuild_if_empty(&mut conn).map_err(|e| format!("cannot derive the onset summaries: {e}"))? {
         tracing::info!(rows, "onset summaries derived from the records");
     }
-    let chained = crate::store::audit::chain_unchained(&mut conn).map_err(|e| format!("cannot chain the audit log: {e}"))?;
-    if chained > 0 {
-        tracing::info!(chained, "audit events written before the hash chain are chained");
-    }
+    chain_legacy_audit(&mut conn)?;
     let state = AppState::new(pool, config);
     let sealed = crate::store::webhooks::seal_stored_secrets(&mut conn, &state.sealer).map_err(|e| format!("cannot seal the webhook secrets: {e}"))?;
     if sealed > 0 {
@@ -94,6 +91,16 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
     }
     drop(conn);
     Ok(web::Data::new(state))
+}
+
+/// After the migrations: the audit events written before the hash chain existed are
+/// chained, once (see `store::audit::chain_legacy`). Every command that migrates runs it.
+pub fn chain_legacy_audit(conn: &mut db::Db) -> Result<(), String> {
+    let chained = crate::store::audit::chain_legacy(conn).map_err(|e| format!("cannot chain the audit log: {e}"))?;
+    if chained > 0 {
+        tracing::info!(chained, "audit events written before the hash chain are chained");
+    }
+    Ok(())
 }
 
 /// How often expired refresh tokens and idempotency keys are purged.

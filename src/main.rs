@@ -148,6 +148,7 @@ fn open_database() -> Result<onset::db::Pool, String> {
     let pool = onset::db::connect(&config::database_url(), 1)?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     onset::db::migrate(&mut conn)?;
+    onset::chain_legacy_audit(&mut conn)?;
     drop(conn);
     Ok(pool)
 }
@@ -221,6 +222,7 @@ fn migrate() -> Result<(), String> {
     let pool = onset::db::connect(&config::database_url(), 1)?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let applied = onset::db::migrate(&mut conn)?;
+    onset::chain_legacy_audit(&mut conn)?;
     println!("{applied} migration(s) applied");
     Ok(())
 }

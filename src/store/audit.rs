@@ -144,24 +144,34 @@ fn extend_chain(conn: &mut Db, row: &AuditRow) -> QueryResult<()> {
 }
 
 /// Chains the events written before the chain existed (the migration that made it cannot
-/// hash on SQLite), oldest first, a batch per transaction; returns how many it chained.
-pub fn chain_unchained(conn: &mut Db) -> QueryResult<usize> {
+/// hash on SQLite), oldest first, in one transaction, once: only while no event is
+/// chained yet. After that an event outside every chain is a fault for `verify` to name,
+/// never something to chain quietly. Returns how many it chained.
+pub fn chain_legacy(conn: &mut Db) -> QueryResult<usize> {
     use crate::db::schema::audit_chain as c;
-    let mut chained = 0;
-    loop {
-        let batch = crate::db::write_tx(conn, |conn| {
-            let chained_ids = c::table.select(c::event_id);
-            let rows: Vec<AuditRow> = a::table.filter(a::id.ne_all(chained_ids)).order(a::id.asc()).limit(1_000).select(AuditRow::as_select()).load(conn)?;
+    crate::db::write_tx(conn, |conn| {
+        let chained: i64 = c::table.count().get_result(conn)?;
+        if chained > 0 {
+            return Ok(0);
+        }
+        let mut count = 0;
+        let mut after: Option<DbUuid> = None;
+        loop {
+            let mut query = a::table.order(a::id.asc()).limit(1_000).select(AuditRow::as_select()).into_boxed();
+            if let Some(after) = after {
+                query = query.filter(a::id.gt(after));
+            }
+            let rows: Vec<AuditRow> = query.load(conn)?;
             for row in &rows {
                 extend_chain(conn, row)?;
             }
-            Ok::<_, diesel::result::Error>(rows.len())
-        })?;
-        chained += batch;
-        if batch < 1_000 {
-            return Ok(chained);
+            count += rows.len();
+            match rows.last() {
+                Some(last) if rows.len() == 1_000 => after = Some(last.id),
+                _ => return Ok(count),
+            }
         }
-    }
+    })
 }
 
 /// What `audit-verify` found.

@@ -161,3 +161,28 @@ async fn the_audit_hash_chain_names_the_first_entry_edited_outside_onset() {
     assert!(said.contains(&format!("event {edited} (link")) && said.contains("does not fit"), "{said}");
     assert_eq!(said.matches("fault:").count(), 1, "only North's chain is broken: {said}");
 }
+
+/// An event written straight into the table (not through onset) is in no chain, and a
+/// later start or migration does not chain it quietly: `audit-verify` names it.
+#[actix_rt::test]
+async fn an_audit_event_added_outside_onset_is_named_and_never_chained_later() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let forged = uuid::Uuid::now_v7();
+    {
+        let mut conn = app.state.pool.get().unwrap();
+        let at = if matches!(*conn, onset::db::Db::Pg(_)) { "now()" } else { "'2026-03-01T09:00:00Z'" };
+        diesel::sql_query(format!(
+            "INSERT INTO audit_events (id, clinic_id, actor_email, action, entity, detail, at) VALUES ('{forged}', '{}', 'x@example.org', 'patient.read', 'patient', '{{}}', {at})",
+            admin.clinic_id
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let database_url = app.state.config.database_url.clone();
+    assert!(onset(&["migrate"], &database_url).status.success());
+    let verified = onset(&["audit-verify"], &database_url);
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(!verified.status.success() && said.contains(&format!("event {forged} is in no chain")), "{said}");
+}
