@@ -209,8 +209,10 @@ pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fie
     record.insert(conn, actor.clinic_id)?;
     let record = record.settle(conn, actor.clinic_id)?;
     keep(conn, actor, &record, at, None)?;
-    audit::record(conn, actor.audit(format!("{}.create", R::ENTITY), R::ENTITY, Some(record.id()), record.created_detail()))?;
     react(conn, actor, &record, Change::Created, at)?;
+    // The audit entry last: extending the clinic's hash chain locks its head until the
+    // transaction ends, so the reactions run before it, not while other writes wait.
+    audit::record(conn, actor.audit(format!("{}.create", R::ENTITY), R::ENTITY, Some(record.id()), record.created_detail()))?;
     Ok(record)
 }
 
@@ -260,8 +262,9 @@ fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amend
         RecordStatus::Active => (R::CHANGED, Change::Amended),
         RecordStatus::EnteredInError => ("retract", Change::Retracted),
     };
-    audit::record(conn, actor.audit(format!("{}.{verb}", R::ENTITY), R::ENTITY, Some(id), next.changed_detail(&current)))?;
     react(conn, actor, &next, change, at)?;
+    // Last, as on creation: the chain's head stays locked only for the commit.
+    audit::record(conn, actor.audit(format!("{}.{verb}", R::ENTITY), R::ENTITY, Some(id), next.changed_detail(&current)))?;
     Ok(next)
 }
 
