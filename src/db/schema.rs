@@ -173,6 +173,7 @@ diesel::table! {
         updated_by -> PortableUuid,
         instrument_version -> Integer,
         text_version -> Nullable<Integer>,
+        itemised -> Bool,
     }
 }
 

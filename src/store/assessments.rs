@@ -82,6 +82,8 @@ pub struct AssessmentRow {
     updated_by: DbUuid,
     instrument_version: i32,
     text_version: Option<i32>,
+    /// Whether the items were given (kept beside them for the course index).
+    itemised: bool,
 }
 
 impl AssessmentRecord {
@@ -134,6 +136,7 @@ impl AssessmentRow {
             updated_by: DbUuid(record.updated_by),
             instrument_version: record.instrument_version as i32,
             text_version: record.text_version.map(|v| v as i32),
+            itemised: r.scores.items().is_some(),
         }
     }
 }
@@ -203,7 +206,7 @@ pub fn active_points(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Ve
         .filter(a::clinic_id.eq(DbUuid(clinic)))
         .filter(a::patient_id.eq(DbUuid(patient)))
         .filter(a::status.eq(RecordStatus::Active.code()))
-        .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i, a::items.is_not_null()))
+        .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i, a::itemised))
         .load(conn)?;
     rows.into_iter().map(stored_point).collect()
 }

@@ -111,7 +111,7 @@ fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Records>
     let mut ratings_query = a::table
         .filter(a::status.eq(RecordStatus::Active.code()))
         .filter(a::patient_id.le(DbUuid(last)))
-        .select((a::patient_id, (a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i, a::items.is_not_null())))
+        .select((a::patient_id, (a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i, a::itemised)))
         // One order every time: the acute means are sums of floats, whose last digit
         // depends on the order they are added in.
         .order((a::patient_id.asc(), a::rated_at.asc(), a::id.asc()))
