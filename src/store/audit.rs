@@ -110,31 +110,39 @@ pub fn link(prev_hash: &str, content: &str) -> String {
     hex::encode(hash.finalize())
 }
 
-/// The chain's head, locked until the transaction ends (PostgreSQL; SQLite has one
-/// writer), made at the chain's first event.
-fn lock_head(conn: &mut Db, chain: &str) -> QueryResult<(i64, String)> {
+/// The chain's head on SQLite (whose one writer runs one transaction at a time), made at
+/// the chain's first event.
+fn sqlite_head(conn: &mut diesel::SqliteConnection, chain: &str) -> QueryResult<(i64, String)> {
     use crate::db::schema::audit_heads as h;
-    let read = |conn: &mut Db| -> QueryResult<Option<(i64, String)>> {
-        match conn {
-            Db::Pg(pg) => h::table.find(chain).select((h::seq, h::hash)).for_update().first(pg).optional(),
-            Db::Sqlite(lite) => h::table.find(chain).select((h::seq, h::hash)).first(lite).optional(),
-        }
-    };
-    if let Some(head) = read(conn)? {
-        return Ok(head);
-    }
-    let genesis = (h::chain.eq(chain), h::seq.eq(0i64), h::hash.eq(GENESIS));
-    match conn {
-        Db::Pg(pg) => diesel::insert_into(h::table).values(genesis).on_conflict_do_nothing().execute(pg)?,
-        Db::Sqlite(lite) => diesel::insert_into(h::table).values(genesis).on_conflict_do_nothing().execute(lite)?,
-    };
-    read(conn)?.ok_or(diesel::result::Error::NotFound)
+    diesel::insert_into(h::table).values((h::chain.eq(chain), h::seq.eq(0i64), h::hash.eq(GENESIS))).on_conflict_do_nothing().execute(conn)?;
+    h::table.find(chain).select((h::seq, h::hash)).first(conn)
 }
+
+/// The next link in one statement on PostgreSQL (one round trip instead of three, while
+/// the head is locked): lock the head, hash with PostgreSQL's own `sha256` exactly as
+/// `link` does, move the head, write the link. Binds: chain, content, event id.
+const PG_EXTEND: &str = "WITH old AS (SELECT seq, hash FROM audit_heads WHERE chain = $1 FOR UPDATE), \
+     moved AS (UPDATE audit_heads h SET seq = old.seq + 1, hash = encode(sha256(convert_to(old.hash || ':' || $2, 'UTF8')), 'hex') \
+               FROM old WHERE h.chain = $1 RETURNING h.seq, h.hash, old.hash AS prev) \
+     INSERT INTO audit_chain (event_id, chain, seq, prev_hash, hash) SELECT $3, $1, seq, prev, hash FROM moved";
 
 fn extend_chain(conn: &mut Db, row: &AuditRow) -> QueryResult<()> {
     use crate::db::schema::{audit_chain as c, audit_heads as h};
     let chain = chain_of(row.clinic_id);
-    let (seq, prev_hash) = lock_head(conn, &chain)?;
+    if let Db::Pg(pg) = conn {
+        use diesel::sql_types::{Text, Uuid as SqlUuid};
+        let extend = |pg: &mut diesel::PgConnection| {
+            diesel::sql_query(PG_EXTEND).bind::<Text, _>(&chain).bind::<Text, _>(content(row)).bind::<SqlUuid, _>(row.id.0).execute(pg)
+        };
+        if extend(pg)? == 1 {
+            return Ok(());
+        }
+        // The chain's first event: make its head, then link.
+        diesel::insert_into(h::table).values((h::chain.eq(&chain), h::seq.eq(0i64), h::hash.eq(GENESIS))).on_conflict_do_nothing().execute(pg)?;
+        return if extend(pg)? == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) };
+    }
+    let Db::Sqlite(lite) = conn else { unreachable!("PostgreSQL returned above") };
+    let (seq, prev_hash) = sqlite_head(lite, &chain)?;
     let hash = link(&prev_hash, &content(row));
     diesel::insert_into(c::table)
         .values((c::event_id.eq(row.id), c::chain.eq(&chain), c::seq.eq(seq + 1), c::prev_hash.eq(&prev_hash), c::hash.eq(&hash)))
