@@ -219,7 +219,7 @@ fn params(req: &HttpRequest, allowed: &[&str]) -> ApiResult<Params> {
             k if !allowed.contains(&k) => return Err(ApiError::BadRequest(format!("unknown search parameter {k:?}; this resource is searched by {}", allowed.join(", ")))),
             "patient" | "subject" => p.patient = once(&p.patient)?,
             "code" => p.code = once(&p.code)?,
-            "date" | "effective-time" => p.date = p.date.and(date_param(value).map_err(ApiError::BadRequest)?),
+            "date" | "effective-time" | "authored" => p.date = p.date.and(date_param(value).map_err(ApiError::BadRequest)?),
             _ => {}
         }
     }
@@ -365,9 +365,6 @@ pub async fn questionnaire_responses(state: web::Data<AppState>, caller: Caller,
         let named = codes::questionnaire_param(value, &base);
         version = named.and_then(|(_, v)| v);
         wanted.codes = Some(named.map(|(instrument, _)| vec![instrument]).unwrap_or_default());
-    }
-    if let Some((_, value)) = p.pairs.iter().find(|(k, _)| k == "authored") {
-        wanted.date = wanted.date.and(codes::date_param(value).map_err(ApiError::BadRequest)?);
     }
     let actor = caller.actor();
     let (found, next) = state.db_as(&caller, move |conn| search::questionnaire_responses(conn, &actor, &wanted)).await?;

@@ -125,9 +125,9 @@ impl Instrument {
 
     /// The total of validated items: the sum of the core items, or the C-SSRS risk.
     pub fn total_of(self, items: &std::collections::BTreeMap<String, u32>) -> u32 {
-        match self {
-            Instrument::CssrsScreen => cssrs_risk(items),
-            _ => self.core_items().map(|i| items.get(i.code).copied().unwrap_or(0)).sum(),
+        match self.definition().scoring {
+            definitions::Scoring::CssrsRisk => cssrs_risk(items),
+            definitions::Scoring::Sum => self.core_items().map(|i| items.get(i.code).copied().unwrap_or(0)).sum(),
         }
     }
 

@@ -88,6 +88,10 @@ const BLOCKED: &[&str] = &[
     "ff00::/8",         // multicast
 ];
 
+/// `BLOCKED`, parsed once.
+static BLOCKED_NETS: std::sync::LazyLock<Vec<ipnet::IpNet>> =
+    std::sync::LazyLock::new(|| BLOCKED.iter().map(|range| range.parse().expect("the blocklist parses")).collect());
+
 /// An address a webhook may reach without `ONSET_WEBHOOK_ALLOW_PRIVATE`: a public unicast
 /// host, so that a webhook cannot be turned on the service's own network. IPv4-mapped
 /// IPv6 addresses (`::ffff:10.0.0.1`) are judged as the IPv4 address they carry.
@@ -97,7 +101,7 @@ pub fn is_public(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
         IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || v6.is_unique_local() || v6.is_unicast_link_local(),
     };
-    !named && !BLOCKED.iter().any(|range| range.parse::<ipnet::IpNet>().expect("the blocklist parses").contains(&ip))
+    !named && !BLOCKED_NETS.iter().any(|range| range.contains(&ip))
 }
 
 /// Consecutive failed attempts after which an endpoint is left alone for a while: one

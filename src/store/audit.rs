@@ -114,8 +114,11 @@ pub fn link(prev_hash: &str, content: &str) -> String {
 /// the chain's first event.
 fn sqlite_head(conn: &mut diesel::SqliteConnection, chain: &str) -> QueryResult<(i64, String)> {
     use crate::db::schema::audit_heads as h;
-    diesel::insert_into(h::table).values((h::chain.eq(chain), h::seq.eq(0i64), h::hash.eq(GENESIS))).on_conflict_do_nothing().execute(conn)?;
-    h::table.find(chain).select((h::seq, h::hash)).first(conn)
+    if let Some(head) = h::table.find(chain).select((h::seq, h::hash)).first(conn).optional()? {
+        return Ok(head);
+    }
+    diesel::insert_into(h::table).values((h::chain.eq(chain), h::seq.eq(0i64), h::hash.eq(GENESIS))).execute(conn)?;
+    Ok((0, GENESIS.to_string()))
 }
 
 /// The next link in one statement on PostgreSQL (one round trip instead of three, while
