@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::auth::{Role, password};
 use crate::db::Pool;
 use crate::domain::RecordStatus;
-use crate::domain::infusion::{AdverseEvent, Drug, Guidance, Infusion, Route, Vitals};
+use crate::domain::infusion::{AdverseEvent, Drug, Guidance, Infusion, RecordedBy, Route, Vitals};
 use crate::domain::instruments::Instrument;
 use crate::domain::patient::{PatientFields, Sex};
 use crate::domain::scoring::{CollectedVia, Rater, Rating, Recall, score};
@@ -190,6 +190,8 @@ fn session(g: &mut Generator, start: DateTime<Utc>, drug: Drug, route: Route, we
             concomitant_medications: Some(Vec::new()),
             submitted_at: Some(start + Duration::days(1)),
         }),
+        recorded_by: RecordedBy::Staff,
+        home_plan_id: None,
     }
 }
 

@@ -28,6 +28,10 @@ pub enum ApiError {
     /// patient (DESIGN.md §8); names the instrument.
     #[error("{0} is a licensed instrument and the clinic has not supplied its wording: a patient cannot be asked it until an admin does (PUT /api/v1/clinic/instruments/{0}/text)")]
     InstrumentTextMissing(&'static str),
+    /// A home dose the plan does not allow now (DESIGN.md §10): why, and when waiting helps,
+    /// when the next one is.
+    #[error("the plan does not allow this dose: {}", reason.code())]
+    DoseRefused { reason: crate::domain::home::NoGo, next_allowed_at: Option<chrono::DateTime<chrono::Utc>> },
     #[error("the record has changed since it was read")]
     PreconditionFailed,
     #[error("If-Match is required")]
@@ -68,6 +72,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::InstrumentTextMissing(_) => ("instrument-text-missing", "Instrument wording missing"),
+            ApiError::DoseRefused { .. } => ("dose-refused", "Dose not allowed now"),
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
@@ -113,6 +118,11 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    /// A refused home dose: why (`too_soon`, `no_doses_left`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_allowed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ResponseError for ApiError {
@@ -123,7 +133,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) | ApiError::InstrumentTextMissing(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::InstrumentTextMissing(_) | ApiError::DoseRefused { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -151,6 +161,14 @@ impl ResponseError for ApiError {
             detail: self.detail(),
             errors: match self {
                 ApiError::Validation(errors) => Some(&errors[..errors.len().min(MAX_FIELD_ERRORS)]),
+                _ => None,
+            },
+            reason: match self {
+                ApiError::DoseRefused { reason, .. } => Some(reason.code()),
+                _ => None,
+            },
+            next_allowed_at: match self {
+                ApiError::DoseRefused { next_allowed_at, .. } => *next_allowed_at,
                 _ => None,
             },
         };

@@ -132,7 +132,9 @@ async fn scheduler(state: web::Data<AppState>) {
     loop {
         every.tick().await;
         match state.tick().await {
-            Ok(moved) if moved.opened + moved.missed > 0 => tracing::info!(opened = moved.opened, missed = moved.missed, "due ratings moved"),
+            Ok(moved) if moved.opened + moved.missed + moved.reminded > 0 => {
+                tracing::info!(opened = moved.opened, missed = moved.missed, reminded = moved.reminded, "due ratings moved")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "scheduler tick failed; the next one tries again"),
         }

@@ -25,6 +25,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRe
 struct ClinicPatch {
     invitation_lifetime_minutes: Option<i32>,
     crisis_text: Option<String>,
+    home_dose_advice: Option<String>,
 }
 
 const MAX_CRISIS_TEXT: usize = 2_000;
@@ -42,12 +43,14 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
         }
         change.invitation_lifetime_minutes = Some(minutes);
     }
-    if let Some(text) = given("crisis_text") {
-        let text = text.and_then(|t| t.as_str()).map(|t| t.trim().to_string());
-        if text.as_ref().is_some_and(|t| t.is_empty() || t.chars().count() > MAX_CRISIS_TEXT) {
-            errors.push(FieldError::new("crisis_text", format!("must be 1 to {MAX_CRISIS_TEXT} characters, or null for the default")));
+    for (field, slot) in [("crisis_text", &mut change.crisis_text), ("home_dose_advice", &mut change.home_dose_advice)] {
+        if let Some(text) = given(field) {
+            let text = text.and_then(|t| t.as_str()).map(|t| t.trim().to_string());
+            if text.as_ref().is_some_and(|t| t.is_empty() || t.chars().count() > MAX_CRISIS_TEXT) {
+                errors.push(FieldError::new(field, format!("must be 1 to {MAX_CRISIS_TEXT} characters, or null for the default")));
+            }
+            *slot = Some(text);
         }
-        change.crisis_text = Some(text);
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));

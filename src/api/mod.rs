@@ -9,6 +9,7 @@ pub mod clinic;
 pub mod exports;
 pub mod fhir;
 pub mod health;
+pub mod home;
 pub mod instruments;
 pub mod middleware;
 pub mod patients;
@@ -35,6 +36,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::store::Page;
 use crate::store::assessments::AssessmentRecord;
 use crate::store::idempotency::{IdempotencyKey, Stored};
+use crate::store::home_plans::HomePlanRecord;
 use crate::store::infusions::InfusionRecord;
 use crate::store::patients::Patient;
 use crate::store::protocols::Protocol;
@@ -84,6 +86,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/webhooks/{id}/deliveries").route(get().to(webhooks::deliveries)))
         .service(resource("/api/v1/self-report/open").route(post().to(self_report::open)))
         .service(resource("/api/v1/self-report").route(post().to(self_report::submit)))
+        .service(resource("/api/v1/self-report/dose-check").route(post().to(home::check)))
+        .service(resource("/api/v1/self-report/dose").route(post().to(home::dose)))
+        .service(
+            resource("/api/v1/patients/{id}/home-plans")
+                .route(post().to(records::create::<HomePlanRecord>))
+                .route(get().to(records::list::<HomePlanRecord>)),
+        )
+        .service(
+            resource("/api/v1/home-plans/{id}")
+                .route(get().to(records::get::<HomePlanRecord>))
+                .route(patch().to(records::amend::<HomePlanRecord>))
+                .route(delete().to(records::retract::<HomePlanRecord>)),
+        )
+        .service(resource("/api/v1/home-plans/{id}/revisions").route(get().to(records::revisions::<HomePlanRecord>)))
+        .service(resource("/api/v1/home-plans/{id}/invitation").route(post().to(home::invite)))
         .service(resource("/r/").route(get().to(self_report::page)))
         .service(resource("/r/app.js").route(get().to(self_report::page_script)))
         .service(resource("/r/app.css").route(get().to(self_report::page_style)))

@@ -14,6 +14,7 @@ use crate::auth::{CLINICAL, Caller};
 use crate::domain::instruments::Instrument;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::doses;
 use crate::store::invitations::{self, Answer};
 
 #[derive(Serialize)]
@@ -51,12 +52,12 @@ struct SubmitRequest {
     total: Option<Value>,
 }
 
-fn throttle(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
+pub(super) fn throttle(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
     let address = client_address(req, &state.config);
     state.self_report_throttle.attempt(&address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
 }
 
-fn checked(token: &str) -> ApiResult<&str> {
+pub(super) fn checked(token: &str) -> ApiResult<&str> {
     // An overlong token is unusable like any other: the same answer, no hashing of megabytes.
     if token.len() > MAX_TOKEN_CHARS { Err(ApiError::NotFound) } else { Ok(token) }
 }
@@ -67,8 +68,14 @@ pub async fn open(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
     let (request, _) = parse_json::<OpenRequest>(&req, &body)?;
     checked(&request.token)?;
     let now = state.clock.now();
-    let questionnaire = state.db(move |conn| invitations::open(conn, &request.token, now)).await?;
-    Ok(HttpResponse::Ok().json(questionnaire))
+    // A rating's link or a dose's: the page asks which by the answer's `kind`.
+    let opened = state
+        .db(move |conn| match invitations::open(conn, &request.token, now) {
+            Err(ApiError::NotFound) => doses::open(conn, &request.token, now).map(|view| serde_json::to_value(view).expect("plain data serialises")),
+            other => other.map(|questionnaire| serde_json::to_value(questionnaire).expect("plain data serialises")),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(opened))
 }
 
 #[derive(Serialize)]

@@ -9,6 +9,7 @@ diesel::table! {
         created_at -> PortableTime,
         invitation_lifetime_minutes -> Nullable<Integer>,
         crisis_text -> Nullable<Text>,
+        home_dose_advice -> Nullable<Text>,
     }
 }
 
@@ -145,6 +146,8 @@ diesel::table! {
         updated_by -> PortableUuid,
         rems -> Nullable<PortableJson>,
         rems_pending -> Bool,
+        recorded_by -> Text,
+        home_plan_id -> Nullable<PortableUuid>,
     }
 }
 
@@ -245,6 +248,7 @@ diesel::table! {
         assessment_id -> Nullable<PortableUuid>,
         created_at -> PortableTime,
         updated_at -> PortableTime,
+        remind_at -> Nullable<PortableTime>,
     }
 }
 
@@ -385,6 +389,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    home_plans (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        patient_id -> PortableUuid,
+        drug -> Text,
+        route -> Text,
+        dose_mg -> Double,
+        doses_allowed -> Integer,
+        min_interval -> Text,
+        starts_at -> PortableTime,
+        ends_at -> PortableTime,
+        systolic_max -> Integer,
+        diastolic_max -> Integer,
+        heart_rate_max -> Integer,
+        monitor_required -> Bool,
+        protocol_id -> Nullable<PortableUuid>,
+        notes -> Nullable<Text>,
+        status -> Text,
+        version -> Integer,
+        created_at -> PortableTime,
+        updated_at -> PortableTime,
+        created_by -> PortableUuid,
+        updated_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    dose_links (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        plan_id -> PortableUuid,
+        token_hash -> Text,
+        expires_at -> PortableTime,
+        created_at -> PortableTime,
+        created_by -> PortableUuid,
+        used_at -> Nullable<PortableTime>,
+        infusion_id -> Nullable<PortableUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    dose_checks (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        link_id -> PortableUuid,
+        plan_id -> PortableUuid,
+        checked_at -> PortableTime,
+        systolic -> Integer,
+        diastolic -> Integer,
+        heart_rate -> Integer,
+        monitor_present -> Bool,
+        go -> Bool,
+        reason -> Nullable<Text>,
+        vas_assessment_id -> Nullable<PortableUuid>,
+    }
+}
+
 diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(onset_summaries -> patients (patient_id));
 diesel::joinable!(users -> clinics (clinic_id));
@@ -397,4 +465,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
     assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
     webhook_endpoints, outbox, webhook_deliveries, alerts, onset_summaries, audit_chain, audit_heads,
+    home_plans, dose_links, dose_checks,
 );

@@ -169,6 +169,7 @@ fn instrument_name(instrument: Instrument) -> &'static str {
         Instrument::OcdVas => "OCD visual analogue scale",
         Instrument::Phq9 => "PHQ-9",
         Instrument::CssrsScreen => "C-SSRS screener (risk level)",
+        Instrument::HomeCheckin => "Check-in after a home dose (concerns)",
     }
 }
 

@@ -20,7 +20,7 @@ use super::fields::vocabulary;
 vocabulary!(RaterKind { Clinician = "clinician", SelfReport = "self", Either = "either" });
 vocabulary!(TextSource { Bundled = "bundled", Clinic = "clinic", NoText = "none" });
 vocabulary!(ItemType { Choice = "choice", YesNo = "yes_no", Integer = "integer", Vas = "vas" });
-vocabulary!(Scoring { Sum = "sum", CssrsRisk = "cssrs_risk" });
+vocabulary!(Scoring { Sum = "sum", CssrsRisk = "cssrs_risk", Concerns = "concerns" });
 vocabulary!(Outcomes { OcdConsensus = "ocd_consensus", NoOutcomes = "none" });
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +111,7 @@ const FILES: &[(&str, &str)] = &[
     ("ocd_vas.v1.json", include_str!("definitions/ocd_vas.v1.json")),
     ("phq9.v1.json", include_str!("definitions/phq9.v1.json")),
     ("cssrs_screen.v1.json", include_str!("definitions/cssrs_screen.v1.json")),
+    ("home_checkin.v1.json", include_str!("definitions/home_checkin.v1.json")),
 ];
 
 /// Longest text a definition (or a clinic's wording) may hold in one place.
@@ -247,8 +248,13 @@ pub fn max_total(d: &Definition) -> u32 {
     match d.scoring {
         Scoring::Sum => d.items.iter().filter(|i| i.counted).map(|i| i.max).sum(),
         Scoring::CssrsRisk => 3,
+        Scoring::Concerns => CONCERNS.len() as u32,
     }
 }
+
+/// The answers of a check-in after a home dose that need the clinic (DESIGN.md §10): a no
+/// to feeling safe, a yes to asking to be contacted. A `concerns` total counts them.
+pub const CONCERNS: [(&str, u32); 2] = [("safe", 0), ("contact", 1)];
 
 /// A clinic's licensed wording for one instrument, as its admin sends it (DESIGN.md §8):
 /// the question of every item and the label of every choice option.

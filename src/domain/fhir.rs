@@ -32,6 +32,7 @@ pub fn instrument_display(instrument: Instrument) -> &'static str {
         Instrument::OcdVas => "OCD severity visual analogue scale, right now",
         Instrument::Phq9 => "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]",
         Instrument::CssrsScreen => "Columbia Suicide Severity Rating Scale screener, triage risk level",
+        Instrument::HomeCheckin => "Check-in after a home dose, concerns raised",
     }
 }
 

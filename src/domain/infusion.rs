@@ -20,6 +20,7 @@ vocabulary!(Route {
     Subcutaneous = "subcutaneous",
 });
 vocabulary!(Guidance { Guided = "guided", SelfGuided = "self_guided" });
+vocabulary!(RecordedBy { Staff = "staff", Patient = "patient" });
 vocabulary!(AdverseEvent {
     Nausea = "nausea",
     Vomiting = "vomiting",
@@ -123,6 +124,11 @@ pub struct Infusion {
     pub notes: Option<String>,
     /// The REMS patient monitoring record (esketamine nasal sessions).
     pub rems: Option<RemsRecord>,
+    /// Who recorded it: staff, or the patient through a dose link (DESIGN.md §10). Never a
+    /// client's to set: a parsed session is staff's, and an amendment keeps the original's.
+    pub recorded_by: RecordedBy,
+    /// The home plan a dose the patient recorded was taken under.
+    pub home_plan_id: Option<Uuid>,
 }
 
 const MAX_TEXT: usize = 10_000;
@@ -264,6 +270,8 @@ impl InfusionInput {
                 adverse_event_notes,
                 notes,
                 rems,
+                recorded_by: RecordedBy::Staff,
+                home_plan_id: None,
             }),
             _ => Err(e),
         }

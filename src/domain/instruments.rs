@@ -26,6 +26,8 @@ pub enum Instrument {
     Phq9,
     /// Columbia Suicide Severity Rating Scale, screener (Posner 2011), free to use.
     CssrsScreen,
+    /// onset's check-in after a dose taken at home (DESIGN.md §10).
+    HomeCheckin,
 }
 
 /// A severity band: totals from `min` to `max` inclusive (from the definitions).
@@ -81,8 +83,15 @@ pub fn cssrs_risk(items: &std::collections::BTreeMap<String, u32>) -> u32 {
 }
 
 impl Instrument {
-    pub const ALL: [Instrument; 6] =
-        [Instrument::Ybocs, Instrument::YbocsSr, Instrument::YbocsIi, Instrument::OcdVas, Instrument::Phq9, Instrument::CssrsScreen];
+    pub const ALL: [Instrument; 7] = [
+        Instrument::Ybocs,
+        Instrument::YbocsSr,
+        Instrument::YbocsIi,
+        Instrument::OcdVas,
+        Instrument::Phq9,
+        Instrument::CssrsScreen,
+        Instrument::HomeCheckin,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -92,6 +101,7 @@ impl Instrument {
             Instrument::OcdVas => "ocd_vas",
             Instrument::Phq9 => "phq9",
             Instrument::CssrsScreen => "cssrs_screen",
+            Instrument::HomeCheckin => "home_checkin",
         }
     }
 
@@ -128,6 +138,7 @@ impl Instrument {
         match self.definition().scoring {
             definitions::Scoring::CssrsRisk => cssrs_risk(items),
             definitions::Scoring::Sum => self.core_items().map(|i| items.get(i.code).copied().unwrap_or(0)).sum(),
+            definitions::Scoring::Concerns => definitions::CONCERNS.iter().filter(|(code, value)| items.get(*code) == Some(value)).count() as u32,
         }
     }
 
@@ -139,7 +150,7 @@ impl Instrument {
 
     /// Whether change from baseline means anything: not for the C-SSRS risk level.
     pub fn has_percent_change(self) -> bool {
-        self != Instrument::CssrsScreen
+        self.definition().scoring == definitions::Scoring::Sum
     }
 
     /// Whether a patient may answer it alone, by a link (its definition says): the
@@ -151,8 +162,10 @@ impl Instrument {
     /// Whether a rating may be only a total (a paper record). Never the C-SSRS screener:
     /// its risk level depends on which answers were given, and a bare level cannot show
     /// that the screener's order was followed (DESIGN.md §6).
+    /// The same holds for the check-in after a home dose: which concern it raised is in
+    /// its answers.
     pub fn allows_bare_total(self) -> bool {
-        self != Instrument::CssrsScreen
+        self.definition().scoring == definitions::Scoring::Sum
     }
 
     /// Whether the instrument has obsession and compulsion subscales (items 1–5, 6–10).

@@ -6,6 +6,7 @@ pub mod definitions;
 pub mod export;
 pub mod fhir;
 pub mod fields;
+pub mod home;
 pub mod infusion;
 pub mod instruments;
 pub mod km;

@@ -51,6 +51,9 @@ pub enum Reaction {
     JudgeSeries { patient: Uuid },
     /// A session or a rating of the patient changed: their onset summary is derived again.
     Summarise { patient: Uuid },
+    /// A home plan was made or changed: the protocol it names is attached to its patient
+    /// (if it is not already), so its ratings are planned after each dose.
+    FollowPlanProtocol { plan: Uuid, patient: Uuid },
     /// Tell the clinic's other systems (the outbox, then webhooks). Ids only, never names.
     Notify { event: Event, data: serde_json::Value },
 }
@@ -68,6 +71,8 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
         ],
         ("assessment", Change::Amended) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }, Reaction::CheckSafety { rating: written.id, patient }],
         ("assessment", Change::Retracted) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }],
+        // A plan is no session and no rating: nothing of the course changes with it.
+        ("home_plan", Change::Created | Change::Amended) => return vec![Reaction::FollowPlanProtocol { plan: written.id, patient }],
         _ => return Vec::new(),
     };
     // Any change to a session or a rating (a backdated session moves every hour) changes
@@ -99,5 +104,7 @@ mod tests {
         assert_eq!(created[0], Reaction::MatchRating { rating: session, patient, created: true });
         assert_eq!(created[1], Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) });
         assert!(plan(&written("patient", Change::Amended)).is_empty());
+        assert_eq!(plan(&written("home_plan", Change::Created)), [Reaction::FollowPlanProtocol { plan: session, patient }]);
+        assert!(plan(&written("home_plan", Change::Retracted)).is_empty());
     }
 }

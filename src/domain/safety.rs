@@ -6,7 +6,14 @@ use std::collections::BTreeMap;
 use super::fields::vocabulary;
 use super::instruments::{Instrument, cssrs_risk};
 
-vocabulary!(AlertKind { Suicidality = "suicidality", Worsening = "worsening", Relapse = "relapse", RemsOverdue = "rems_overdue" });
+vocabulary!(AlertKind {
+    Suicidality = "suicidality",
+    Worsening = "worsening",
+    Relapse = "relapse",
+    RemsOverdue = "rems_overdue",
+    HomeDoseBlocked = "home_dose_blocked",
+    HomeDoseConcern = "home_dose_concern",
+});
 vocabulary!(AlertLevel { Moderate = "moderate", High = "high" });
 impl AlertLevel {
     /// How urgent: an amendment that raises a rating's risk to a higher level raises a new
@@ -24,6 +31,12 @@ vocabulary!(AlertStatus { Open = "open", Acknowledged = "acknowledged" });
 /// clinic sets its own: it names no country's numbers, which a clinic knows and we do not.
 pub const DEFAULT_CRISIS_TEXT: &str = "If you are thinking about ending your life or harming yourself, please do not wait: \
 call your local emergency number or go to the nearest emergency department now, and tell your clinic.";
+
+/// What a patient sees when a pre-dose check at home says no, until the clinic sets its
+/// own (it knows its on-call number; we do not).
+pub const DEFAULT_HOME_DOSE_ADVICE: &str = "Do not take your dose now. Your clinic has been told. \
+If you feel unwell, have chest pain, a severe headache or trouble breathing, call your local emergency number now; \
+otherwise contact your clinic before trying again.";
 
 /// Suicidality from one rating, and how urgent:
 /// - C-SSRS screener: its triage risk (Columbia Lighthouse Project, "C-SSRS Screener with
@@ -74,6 +87,36 @@ pub fn item_9_unknown(instrument: Instrument, itemised: bool, total: u32) -> boo
 pub fn asks_about_suicide(instrument: Instrument) -> bool {
     matches!(instrument, Instrument::CssrsScreen | Instrument::Phq9)
 }
+
+/// A check-in after a home dose (DESIGN.md §10): a no to "I feel safe now" is high (the
+/// patient is alone with a dissociative drug and says they are not safe); a yes to "I
+/// would like the clinic to contact me" alone is moderate. Either shows the crisis text.
+pub fn home_concern(items: &BTreeMap<String, u32>) -> Option<AlertLevel> {
+    if items.get("safe") == Some(&0) {
+        Some(AlertLevel::High)
+    } else if items.get("contact") == Some(&1) {
+        Some(AlertLevel::Moderate)
+    } else {
+        None
+    }
+}
+
+/// What a rating's answers raise at once, whatever path brought it in: suicidality from
+/// the PHQ-9 or the C-SSRS, a home-dose concern from the check-in.
+pub fn concern(instrument: Instrument, items: Option<&BTreeMap<String, u32>>, total: u32) -> Option<(AlertKind, AlertLevel)> {
+    match instrument {
+        Instrument::HomeCheckin => items.and_then(home_concern).map(|level| (AlertKind::HomeDoseConcern, level)),
+        _ => suicidality(instrument, items, total).map(|level| (AlertKind::Suicidality, level)),
+    }
+}
+
+/// Whether a rating on this instrument can raise an alert by its answers alone.
+pub fn answers_can_alert(instrument: Instrument) -> bool {
+    asks_about_suicide(instrument) || instrument == Instrument::HomeCheckin
+}
+
+/// The alerts after which the patient sees the clinic's crisis text at once.
+pub const CRISIS_KINDS: [AlertKind; 2] = [AlertKind::Suicidality, AlertKind::HomeDoseConcern];
 
 /// Worsening (DESIGN.md §6): an OCD rating at least 25 % above the series' baseline, the
 /// mirror of the consensus's 25 % partial-response threshold. `percent_change` is

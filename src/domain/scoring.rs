@@ -481,6 +481,8 @@ mod tests {
                 let items = rating.scores.items().unwrap();
                 let total: u32 = match rating.instrument {
                     Instrument::CssrsScreen => crate::domain::instruments::cssrs_risk(items),
+                    // The check-in counts its two concerns: not safe, asks to be contacted.
+                    Instrument::HomeCheckin => u32::from(items["safe"] == 0) + u32::from(items["contact"] == 1),
                     other => other.core_items().map(|i| items[i.code]).sum(),
                 };
                 prop_assert_eq!(rating.scores.total(), total);

@@ -17,6 +17,9 @@ vocabulary!(Event {
     InvitationCreated = "invitation.created",
     AssessmentCreated = "assessment.created",
     AlertRaised = "alert.raised",
+    DueReminder = "due.reminder",
+    HomeDoseRecorded = "home_dose.recorded",
+    HomeDoseBlocked = "home_dose.blocked",
 });
 
 /// Secrets are `whsec_` and the base64 of the key (the spec's format).

@@ -17,7 +17,7 @@ use crate::db::schema::alerts as t;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
 use crate::domain::instruments::Instrument;
 use crate::domain::outcomes::CONSENSUS_2016;
-use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, asks_about_suicide, suicidality, worsening};
+use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, CRISIS_KINDS, answers_can_alert, concern, worsening};
 use crate::domain::trajectory::instrument_series;
 use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
@@ -105,19 +105,20 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
     Ok(true)
 }
 
-/// What a rating's answers raised: suicidality. Returns the level raised now, if any.
+/// What a rating's answers raised: suicidality, or a concern after a home dose. Returns
+/// the level raised now, if any.
 pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
     // A retracted rating raises nothing.
     let Some(point) = course.active_rating(rating) else { return Ok(None) };
     let instrument = point.instrument;
-    if !asks_about_suicide(instrument) {
+    if !answers_can_alert(instrument) {
         return Ok(None);
     }
     let record = AssessmentRecord::find(conn, clinic, rating)?;
     let scores = &record.rating.scores;
-    let Some(level) = suicidality(instrument, scores.items(), scores.total()) else { return Ok(None) };
+    let Some((kind, level)) = concern(instrument, scores.items(), scores.total()) else { return Ok(None) };
     let detail = json!({"instrument": instrument.code(), "total": point.total, "itemised": scores.items().is_some()});
-    Ok(raise(conn, clinic, patient, AlertKind::Suicidality, level, rating, detail, now)?.then_some(level))
+    Ok(raise(conn, clinic, patient, kind, level, rating, detail, now)?.then_some(level))
 }
 
 /// What the patient's OCD series call for, judged whole after any change to their
@@ -158,9 +159,10 @@ fn raised_for(conn: &mut Db, patient: Uuid, kind: AlertKind) -> ApiResult<HashSe
     Ok(causes.into_iter().map(|c| c.0).collect())
 }
 
-/// Whether a rating raised a suicidality alert.
-pub fn raised_suicidality(conn: &mut Db, rating: Uuid) -> ApiResult<bool> {
-    let n: i64 = t::table.filter(t::kind.eq(AlertKind::Suicidality.code())).filter(t::cause_id.eq(DbUuid(rating))).count().get_result(conn)?;
+/// Whether a rating raised an alert after which the patient sees the crisis text.
+pub fn raised_crisis(conn: &mut Db, rating: Uuid) -> ApiResult<bool> {
+    let kinds = CRISIS_KINDS.map(AlertKind::code);
+    let n: i64 = t::table.filter(t::kind.eq_any(kinds)).filter(t::cause_id.eq(DbUuid(rating))).count().get_result(conn)?;
     Ok(n > 0)
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Actor, audit};
 use crate::db::schema::clinics as c;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
-use crate::domain::safety::DEFAULT_CRISIS_TEXT;
+use crate::domain::safety::{DEFAULT_CRISIS_TEXT, DEFAULT_HOME_DOSE_ADVICE};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -20,6 +20,7 @@ pub struct ClinicRow {
     created_at: DbTime,
     invitation_lifetime_minutes: Option<i32>,
     crisis_text: Option<String>,
+    home_dose_advice: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +34,9 @@ pub struct Clinic {
     /// What a patient sees when an answer raises a suicidality alert (a default that
     /// names no country until the clinic sets its own).
     pub crisis_text: String,
+    /// What a patient sees when a pre-dose check says no (DESIGN.md §10), until the clinic
+    /// sets its own.
+    pub home_dose_advice: String,
 }
 
 pub fn find(conn: &mut Db, clinic: Uuid) -> ApiResult<Clinic> {
@@ -43,6 +47,7 @@ pub fn find(conn: &mut Db, clinic: Uuid) -> ApiResult<Clinic> {
         created_at: row.created_at.0,
         invitation_lifetime_minutes: row.invitation_lifetime_minutes,
         crisis_text: row.crisis_text.unwrap_or_else(|| DEFAULT_CRISIS_TEXT.to_string()),
+        home_dose_advice: row.home_dose_advice.unwrap_or_else(|| DEFAULT_HOME_DOSE_ADVICE.to_string()),
     })
 }
 
@@ -51,6 +56,7 @@ pub fn find(conn: &mut Db, clinic: Uuid) -> ApiResult<Clinic> {
 pub struct ClinicChange {
     pub invitation_lifetime_minutes: Option<Option<i32>>,
     pub crisis_text: Option<Option<String>>,
+    pub home_dose_advice: Option<Option<String>>,
 }
 
 pub fn update(conn: &mut Db, actor: &Actor, change: ClinicChange) -> ApiResult<Clinic> {
@@ -62,7 +68,14 @@ pub fn update(conn: &mut Db, actor: &Actor, change: ClinicChange) -> ApiResult<C
         if let Some(text) = &change.crisis_text {
             diesel::update(target).set(c::crisis_text.eq(text)).execute(conn)?;
         }
-        let detail = json!({"invitation_lifetime_minutes": change.invitation_lifetime_minutes, "crisis_text_changed": change.crisis_text.is_some()});
+        if let Some(text) = &change.home_dose_advice {
+            diesel::update(target).set(c::home_dose_advice.eq(text)).execute(conn)?;
+        }
+        let detail = json!({
+            "invitation_lifetime_minutes": change.invitation_lifetime_minutes,
+            "crisis_text_changed": change.crisis_text.is_some(),
+            "home_dose_advice_changed": change.home_dose_advice.is_some(),
+        });
         audit::record(conn, actor.audit("clinic.update", "clinic", Some(actor.clinic_id), detail))?;
         find(conn, actor.clinic_id)
     })

@@ -97,6 +97,14 @@ struct DueRow {
     assessment_id: Option<DbUuid>,
     created_at: DbTime,
     updated_at: DbTime,
+    /// When to remind of it if still not completed: its window's midpoint; null once reminded.
+    remind_at: Option<DbTime>,
+}
+
+/// The middle of a window: an open due rating still not completed then is reminded of
+/// once (DESIGN.md §10), early enough for a nudge to be answered.
+fn midpoint(opens_at: DateTime<Utc>, closes_at: DateTime<Utc>) -> DateTime<Utc> {
+    opens_at + (closes_at - opens_at) / 2
 }
 
 impl DueRow {
@@ -118,6 +126,7 @@ impl DueRow {
             assessment_id: None,
             created_at: DbTime(at),
             updated_at: DbTime(at),
+            remind_at: Some(DbTime(midpoint(due.opens_at, due.closes_at))),
         }
     }
 
@@ -171,38 +180,50 @@ pub fn attach(conn: &mut Db, actor: &Actor, patient: Uuid, protocol: ApiResult<U
             ApiError::NotFound => ApiError::invalid("protocol_id", "no such protocol in this clinic"),
             other => other,
         })?;
-        let attachment = Attachment {
-            id: Uuid::now_v7(),
-            patient_id: patient,
-            protocol_id: protocol.id,
-            protocol_version: protocol.version,
-            items: protocol.fields.items.clone(),
-            attached_at: now,
-            attached_by: actor.user_id,
-        };
-        let row = AttachmentRow {
-            id: DbUuid(attachment.id),
-            clinic_id: DbUuid(actor.clinic_id),
-            patient_id: DbUuid(patient),
-            protocol_id: DbUuid(protocol.id),
-            protocol_version: protocol.version,
-            items: DbJson(serde_json::to_value(&attachment.items).expect("plain data serialises")),
-            attached_at: DbTime(now),
-            attached_by: DbUuid(actor.user_id),
-        };
-        diesel::insert_into(pa::table).values(row).execute(conn).map_err(|e| match ApiError::from(e) {
-            ApiError::Conflict(_) => ApiError::Conflict("this protocol is already attached to the patient".into()),
-            other => other,
-        })?;
-        let mut planned = 0;
-        for (session, started_at) in active_sessions(conn, actor.clinic_id, patient)? {
-            planned += plan_after(conn, actor.clinic_id, patient, session.0, started_at.0, &attachment, now)?;
-        }
-        match_patient(conn, actor.clinic_id, patient, now)?;
-        let detail = json!({"patient_id": patient, "protocol_id": protocol.id, "protocol_version": protocol.version, "planned": planned});
-        audit::record(conn, actor.audit("protocol.attach", "patient", Some(patient), detail))?;
-        Ok((attachment, planned))
+        attach_within(conn, actor, patient, &protocol, now)
     })
+}
+
+/// Whether the protocol is attached to the patient.
+pub fn is_attached(conn: &mut Db, patient: Uuid, protocol: Uuid) -> ApiResult<bool> {
+    let n: i64 = pa::table.filter(pa::patient_id.eq(DbUuid(patient))).filter(pa::protocol_id.eq(DbUuid(protocol))).count().get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Attaches inside the caller's transaction: the attachment, its due ratings after every
+/// active session, the ratings already taken in their windows, the audit entry.
+pub fn attach_within(conn: &mut Db, actor: &Actor, patient: Uuid, protocol: &Protocol, now: DateTime<Utc>) -> ApiResult<(Attachment, usize)> {
+    let attachment = Attachment {
+        id: Uuid::now_v7(),
+        patient_id: patient,
+        protocol_id: protocol.id,
+        protocol_version: protocol.version,
+        items: protocol.fields.items.clone(),
+        attached_at: now,
+        attached_by: actor.user_id,
+    };
+    let row = AttachmentRow {
+        id: DbUuid(attachment.id),
+        clinic_id: DbUuid(actor.clinic_id),
+        patient_id: DbUuid(patient),
+        protocol_id: DbUuid(protocol.id),
+        protocol_version: protocol.version,
+        items: DbJson(serde_json::to_value(&attachment.items).expect("plain data serialises")),
+        attached_at: DbTime(now),
+        attached_by: DbUuid(actor.user_id),
+    };
+    diesel::insert_into(pa::table).values(row).execute(conn).map_err(|e| match ApiError::from(e) {
+        ApiError::Conflict(_) => ApiError::Conflict("this protocol is already attached to the patient".into()),
+        other => other,
+    })?;
+    let mut planned = 0;
+    for (session, started_at) in active_sessions(conn, actor.clinic_id, patient)? {
+        planned += plan_after(conn, actor.clinic_id, patient, session.0, started_at.0, &attachment, now)?;
+    }
+    match_patient(conn, actor.clinic_id, patient, now)?;
+    let detail = json!({"patient_id": patient, "protocol_id": protocol.id, "protocol_version": protocol.version, "planned": planned});
+    audit::record(conn, actor.audit("protocol.attach", "patient", Some(patient), detail))?;
+    Ok((attachment, planned))
 }
 
 /// Plans (or re-plans, when the session moved) one attachment's due ratings after one
@@ -221,6 +242,10 @@ fn plan_after(conn: &mut Db, clinic: Uuid, patient: Uuid, session: Uuid, started
             Some(row) => {
                 let settled = DueStatus::parse(&row.status).is_some_and(|s| s == DueStatus::Completed || s == DueStatus::Cancelled);
                 let status = if settled { row.status.clone() } else { status.code().to_string() };
+                // A window that moved is reminded of again at its new midpoint; one that
+                // stayed put (the session changed in something else) keeps its reminder.
+                let moved = row.opens_at.0 != due.opens_at || row.closes_at.0 != due.closes_at;
+                let remind_at = if moved { Some(DbTime(midpoint(due.opens_at, due.closes_at))) } else { row.remind_at };
                 diesel::update(d::table.find(row.id))
                     .set((
                         d::due_at.eq(DbTime(due.due_at)),
@@ -228,6 +253,7 @@ fn plan_after(conn: &mut Db, clinic: Uuid, patient: Uuid, session: Uuid, started
                         d::closes_at.eq(DbTime(due.closes_at)),
                         d::status.eq(status),
                         d::updated_at.eq(DbTime(now)),
+                        d::remind_at.eq(remind_at),
                     ))
                     .execute(conn)?;
             }
@@ -398,6 +424,8 @@ fn match_patient(conn: &mut Db, clinic: Uuid, patient: Uuid, now: DateTime<Utc>)
 pub struct Tick {
     pub opened: usize,
     pub missed: usize,
+    /// `due.reminder` events sent.
+    pub reminded: usize,
     /// `rems_overdue` alerts raised.
     pub rems_overdue: usize,
 }
@@ -420,8 +448,33 @@ pub fn tick(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<Tick> {
         let opened_rows: Vec<DueRow> =
             d::table.filter(d::status.eq(DueStatus::Scheduled.code())).filter(d::opens_at.le(DbTime(now))).order(d::opens_at.asc()).limit(TICK_BATCH).select(DueRow::as_select()).load(conn)?;
         let opened = move_each(conn, opened_rows, DueStatus::Open, Event::DueOpened, now)?;
-        Ok(Tick { opened, missed, rems_overdue: 0 })
+        let reminded = remind(conn, now)?;
+        Ok(Tick { opened, missed, reminded, rems_overdue: 0 })
     })
+}
+
+/// Open due ratings at or past their window's midpoint and still not completed: each sends
+/// `due.reminder` once, so the clinic's gateway can nudge the patient. Clearing
+/// `remind_at` where it still holds is the claim: two instances remind once between them.
+fn remind(conn: &mut Db, now: DateTime<Utc>) -> ApiResult<usize> {
+    let rows: Vec<DueRow> = d::table
+        .filter(d::status.eq(DueStatus::Open.code()))
+        .filter(d::remind_at.le(DbTime(now)))
+        .order(d::remind_at.asc())
+        .limit(TICK_BATCH)
+        .select(DueRow::as_select())
+        .load(conn)?;
+    let mut reminded = 0;
+    for row in rows {
+        let claimed = diesel::update(d::table.find(row.id).filter(d::status.eq(DueStatus::Open.code())).filter(d::remind_at.is_not_null()))
+            .set(d::remind_at.eq(None::<DbTime>))
+            .execute(conn)?;
+        if claimed == 1 {
+            reminded += 1;
+            notify_moved(conn, &row, Event::DueReminder, now)?;
+        }
+    }
+    Ok(reminded)
 }
 
 fn move_each(conn: &mut Db, rows: Vec<DueRow>, to: DueStatus, event: Event, now: DateTime<Utc>) -> ApiResult<usize> {

@@ -12,7 +12,7 @@ use super::stored;
 use crate::db::schema::infusions as i;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
-use crate::domain::infusion::{Drug, Guidance, Infusion, InfusionInput, Route, series_numbers};
+use crate::domain::infusion::{Drug, Guidance, Infusion, InfusionInput, RecordedBy, Route, series_numbers};
 use crate::error::{ApiError, ApiResult, FieldError};
 
 pub const ENTITY: &str = "infusion";
@@ -67,6 +67,8 @@ pub struct InfusionRow {
     /// without `rems.submitted_at`. A column of its own, so the pending list and the
     /// overdue check filter in SQL and no submitted form can push one out of a page.
     rems_pending: bool,
+    recorded_by: String,
+    home_plan_id: Option<DbUuid>,
 }
 
 impl InfusionRow {
@@ -101,6 +103,8 @@ impl InfusionRow {
             updated_by: DbUuid(record.updated_by),
             rems: s.rems.as_ref().map(json_of),
             rems_pending: record.status == RecordStatus::Active && crate::domain::rems::applies(s) && s.rems.as_ref().is_none_or(|r| r.submitted_at.is_none()),
+            recorded_by: s.recorded_by.code().into(),
+            home_plan_id: s.home_plan_id.map(DbUuid),
         }
     }
 }
@@ -133,6 +137,8 @@ impl InfusionRow {
                 Some(json) => Some(stored("REMS record", serde_json::from_value(json.0).ok())?),
                 None => None,
             },
+            recorded_by: stored("recorded_by", RecordedBy::parse(&self.recorded_by))?,
+            home_plan_id: self.home_plan_id.map(|id| id.0),
         };
         Ok(InfusionRecord {
             id: self.id.0,
@@ -233,6 +239,8 @@ impl Kept for InfusionRecord {
         }
     }
     fn next(&self, session: Infusion, status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
+        // Who recorded it and under which plan are facts of its origin, not content to amend.
+        let session = Infusion { recorded_by: self.session.recorded_by, home_plan_id: self.session.home_plan_id, ..session };
         self.version_of(session, status, self.version + 1, at, by)
     }
     /// A session added, moved or retracted renumbers the patient's series.

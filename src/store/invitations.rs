@@ -13,7 +13,7 @@ use super::{Actor, alerts, audit, clinics, instrument_texts, records, webhooks};
 use crate::auth::token::{new_refresh_token, refresh_token_hash};
 use crate::db::schema::invitations as v;
 use crate::db::{Db, DbTime, DbUuid, write_tx};
-use crate::domain::definitions::{Anchors, AnswerOption, ItemType, with_wording};
+use crate::domain::definitions::{Anchors, AnswerOption, ItemDefinition, ItemType, with_wording};
 use crate::domain::instruments::{EnableWhen, Instrument};
 use crate::domain::protocol::DueStatus;
 use crate::domain::scoring::{CollectedVia, Rater, RatingInput, Recall};
@@ -123,10 +123,28 @@ pub struct Question {
     pub enable_when: Vec<EnableWhen>,
 }
 
+/// An item of a definition as the page asks it.
+pub fn question(item: &ItemDefinition) -> Question {
+    Question {
+        code: item.code,
+        label: item.short_label,
+        text: item.text.clone(),
+        kind: item.kind,
+        options: item.options.clone(),
+        anchors: item.anchors.clone(),
+        min: item.min,
+        max: item.max,
+        optional: item.optional,
+        enable_when: item.enable_when.clone(),
+    }
+}
+
 /// What a link asks: the instrument's title, preamble and questions as its definition
 /// and the clinic's wording give them; no name, no birth date, no clinic.
 #[derive(Debug, Clone, Serialize)]
 pub struct Questionnaire {
+    /// `rating`: a questionnaire (a dose link's page is `dose`).
+    pub kind: &'static str,
     pub instrument: Instrument,
     /// The definition version the answer will be scored under.
     pub version: u32,
@@ -149,20 +167,10 @@ pub fn open(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<Questio
         .items
         .iter()
         .filter(|item| item.counted || !item.enable_when.is_empty())
-        .map(|item| Question {
-            code: item.code,
-            label: item.short_label,
-            text: item.text.clone(),
-            kind: item.kind,
-            options: item.options.clone(),
-            anchors: item.anchors.clone(),
-            min: item.min,
-            max: item.max,
-            optional: item.optional,
-            enable_when: item.enable_when.clone(),
-        })
+        .map(question)
         .collect();
     Ok(Questionnaire {
+        kind: "rating",
         instrument: due.instrument,
         version: shown.version,
         title: shown.title,
@@ -222,7 +230,7 @@ pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) ->
         let record = AssessmentRecord { text_version: shown.map(|s| s.text_version as u32), ..record };
         due::complete_with(conn, due.id, record.id, now)?;
         audit::record(conn, patient.audit("invitation.use", "due", Some(due.id), json!({"invitation_id": row.id.0, "assessment_id": record.id})))?;
-        let crisis_text = if alerts::raised_suicidality(conn, record.id)? { Some(clinics::find(conn, patient.clinic_id)?.crisis_text) } else { None };
+        let crisis_text = if alerts::raised_crisis(conn, record.id)? { Some(clinics::find(conn, patient.clinic_id)?.crisis_text) } else { None };
         Ok(Submitted { record, crisis_text })
     })
 }

@@ -6,6 +6,8 @@ pub mod audit;
 pub mod bulk;
 pub mod clinics;
 pub mod fhir;
+pub mod home_plans;
+pub mod doses;
 pub mod due;
 pub mod instrument_texts;
 pub mod invitations;

@@ -1,7 +1,7 @@
 //! Carries out, inside the write's transaction, the reactions the domain plans for it.
 
 use super::summaries::{self, Course};
-use super::{Actor, alerts, due, webhooks};
+use super::{Actor, alerts, due, home_plans, webhooks};
 use crate::db::Db;
 use crate::domain::reactions::{Reaction, Written, plan};
 use crate::error::ApiResult;
@@ -33,6 +33,7 @@ fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<
             let active = course.active_rating(rating).map(|point| (point.instrument, point.rated_at));
             due::match_rating(conn, actor.clinic_id, rating, patient, active, created, at)
         }
+        Reaction::FollowPlanProtocol { plan, patient } => home_plans::follow_protocol(conn, actor, plan, patient, at),
         Reaction::Notify { event, data } => webhooks::emit(conn, actor.clinic_id, event, data, at),
         Reaction::CheckSafety { rating, patient } => {
             let course = course_of(conn, course, patient)?;

@@ -47,6 +47,10 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     fn status(&self) -> RecordStatus;
     /// The patient whose record this is (a patient is its own; a protocol has none).
     fn patient_id(&self) -> Option<Uuid>;
+    /// Adds to records just read what they show but do not keep (a plan's doses).
+    fn annotate(_conn: &mut Db, records: Vec<Self>) -> ApiResult<Vec<Self>> {
+        Ok(records)
+    }
     /// The record as the API shows it.
     fn view(&self) -> Value {
         serde_json::to_value(self).expect("plain data serialises")
@@ -68,6 +72,11 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     /// Writes this version over the row if that row is still at `expected`; false when
     /// another change got there first.
     fn overwrite(&self, conn: &mut Db, clinic: Uuid, expected: i32) -> ApiResult<bool>;
+    /// 422 when the content names another record that is not the clinic's (a plan's
+    /// protocol); checked before the row is written.
+    fn check_references(&self, _conn: &mut Db, _clinic: Uuid) -> ApiResult<()> {
+        Ok(())
+    }
     /// What the write changes beyond its own row (a session renumbers its series).
     fn settle(self, _conn: &mut Db, _clinic: Uuid) -> ApiResult<Self> {
         Ok(self)
@@ -115,7 +124,8 @@ macro_rules! patient_record_table {
                 query = query.filter($table::id.gt(DbUuid(after)));
             }
             let records = query.load(conn)?.into_iter().map($row::into_record).collect::<ApiResult<Vec<_>>>()?;
-            Ok(super::split_page(records, page, |r| r.id))
+            let (records, next) = super::split_page(records, page, |r| r.id);
+            Ok((Self::annotate(conn, records)?, next))
         }
         fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Self> {
             let row = $table::table
@@ -124,7 +134,8 @@ macro_rules! patient_record_table {
                 .select($row::as_select())
                 .first(conn)
                 .optional()?;
-            row.ok_or(ApiError::NotFound)?.into_record()
+            let record = row.ok_or(ApiError::NotFound)?.into_record()?;
+            Ok(Self::annotate(conn, vec![record])?.pop().expect("one record in, one out"))
         }
         fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
             diesel::insert_into($table::table).values($row::new(clinic, self)).execute(conn)?;
@@ -206,6 +217,7 @@ pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fie
         Course::lock(conn, patient)?;
     }
     let record = R::new(Uuid::now_v7(), owner, fields, actor.user_id, at);
+    record.check_references(conn, actor.clinic_id)?;
     record.insert(conn, actor.clinic_id)?;
     let record = record.settle(conn, actor.clinic_id)?;
     keep(conn, actor, &record, at, None)?;
@@ -253,6 +265,7 @@ fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amend
     }
     let at = now();
     let next = current.next(fields, amendment.status, actor.user_id, at);
+    next.check_references(conn, actor.clinic_id)?;
     if !next.overwrite(conn, actor.clinic_id, current.version())? {
         return Err(ApiError::PreconditionFailed);
     }

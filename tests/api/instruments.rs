@@ -19,7 +19,7 @@ async fn the_catalogue_ships_phq9_wording_and_only_codes_and_labels_of_licensed_
     let listed = app.get("/api/v1/instruments", &researcher.token).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
     let codes: Vec<&str> = listed.body["items"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["ybocs", "ybocs_sr", "ybocs_ii", "ocd_vas", "phq9", "cssrs_screen"]);
+    assert_eq!(codes, ["ybocs", "ybocs_sr", "ybocs_ii", "ocd_vas", "phq9", "cssrs_screen", "home_checkin"]);
     let phq9 = app.get("/api/v1/instruments/phq9", &admin.token).await;
     assert_eq!((phq9.body["text_source"].clone(), phq9.body["version"].clone(), phq9.body["wording_available"].clone()), (json!("bundled"), json!(1), json!(true)));
     assert_eq!(phq9.body["preamble"], "Over the last 2 weeks, how often have you been bothered by any of the following problems?");
@@ -163,7 +163,7 @@ async fn each_definition_is_a_fhir_questionnaire_with_its_clinics_wording_only()
     assert!(!theirs.text.contains("Clinic question"));
     let all = app.get("/fhir/r4/Questionnaire", &north.token).await;
     let ids: Vec<&str> = all.body["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["ybocs.1", "ybocs-sr.1", "ybocs-ii.1", "ocd-vas.1", "phq9.1", "cssrs-screen.1"]);
+    assert_eq!(ids, ["ybocs.1", "ybocs-sr.1", "ybocs-ii.1", "ocd-vas.1", "phq9.1", "cssrs-screen.1", "home-checkin.1"]);
     assert!(all.body["entry"][1]["fullUrl"].as_str().unwrap().ends_with("/Questionnaire/ybocs-sr.1"));
     let by_url = app.get("/fhir/r4/Questionnaire?url=https%3A%2F%2Fonset.example.org%2Ffhir%2Fr4%2FQuestionnaire%2Fphq9&version=1", &north.token).await;
     assert_eq!(by_url.body["entry"].as_array().unwrap().len(), 1);

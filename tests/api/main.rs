@@ -5,6 +5,7 @@ mod auth;
 mod contract;
 mod crash;
 mod helpers;
+mod home;
 mod instruments;
 mod isolation;
 mod journeys;

@@ -1,0 +1,15 @@
+DELETE FROM alerts WHERE kind IN ('home_dose_blocked', 'home_dose_concern');
+ALTER TABLE alerts DROP CONSTRAINT alerts_kind_check;
+ALTER TABLE alerts ADD CONSTRAINT alerts_kind_check CHECK (kind IN ('suicidality', 'worsening', 'relapse', 'rems_overdue'));
+DELETE FROM revisions WHERE entity = 'home_plan';
+ALTER TABLE revisions DROP CONSTRAINT revisions_entity_check;
+ALTER TABLE revisions ADD CONSTRAINT revisions_entity_check CHECK (entity IN ('infusion', 'assessment', 'patient', 'protocol'));
+DROP INDEX due_ratings_to_remind;
+ALTER TABLE due_ratings DROP COLUMN remind_at;
+ALTER TABLE clinics DROP COLUMN home_dose_advice;
+DROP TABLE dose_checks;
+DROP TABLE dose_links;
+DROP INDEX infusions_by_home_plan;
+ALTER TABLE infusions DROP COLUMN home_plan_id;
+ALTER TABLE infusions DROP COLUMN recorded_by;
+DROP TABLE home_plans;
