@@ -99,6 +99,47 @@ if (process.env.PHQ_LINK) {
   await phq.getByRole("button", { name: "Send my answers" }).click();
   await phq.getByText("Thank you. Your answers were received.").waitFor();
 }
+// A dose at home: the check's no-go for high blood pressure shows the clinic's advice;
+// another link is checked, goes, and records the dose "taken at" now.
+if (process.env.DOSE_LINK) {
+  const fill = async (page, systolic, diastolic, pulse) => {
+    await page.getByLabel(/Upper number/).fill(String(systolic));
+    await page.getByLabel(/Lower number/).fill(String(diastolic));
+    await page.getByLabel(/Pulse/).fill(String(pulse));
+    await page.getByLabel(/A sober adult is with me/).check();
+  };
+  const nogo = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  nogo.on("pageerror", (e) => problems.push(e.message));
+  await nogo.goto(process.env.NOGO_LINK);
+  await nogo.getByRole("heading", { name: "Your dose at home" }).waitFor({ timeout: 15000 });
+  await fill(nogo, 172, 95, 80);
+  await nogo.getByRole("button", { name: "Check whether I can take my dose" }).click();
+  await nogo.getByRole("alert").filter({ hasText: process.env.ADVICE }).waitFor();
+  if (!(await nogo.getByText("above the limit your clinic set").isVisible())) problems.push("the no-go does not say the blood pressure is above the limit");
+  if (await nogo.getByRole("button", { name: "I have taken my dose" }).isVisible()) problems.push("a no-go offers to record the dose");
+  await nogo.screenshot({ path: `${shots}/patient-page-dose-nogo.png`, fullPage: true });
+
+  const dose = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  dose.on("pageerror", (e) => problems.push(e.message));
+  await dose.goto(process.env.DOSE_LINK);
+  await dose.getByRole("heading", { name: "Your dose at home" }).waitFor({ timeout: 15000 });
+  await fill(dose, 128, 82, 74);
+  const vas = dose.getByRole("slider", { name: /obsessions and compulsions right now/i });
+  await vas.focus();
+  await dose.keyboard.press("Home");
+  for (let i = 0; i < 55; i++) await dose.keyboard.press("ArrowRight");
+  await dose.screenshot({ path: `${shots}/patient-page-dose-check.png`, fullPage: true });
+  await dose.getByRole("button", { name: "Check whether I can take my dose" }).click();
+  await dose.getByText("You can take your dose now.").waitFor();
+  const prefilled = await dose.getByLabel("I took it at").inputValue();
+  if (!/^\d\d:\d\d$/.test(prefilled)) problems.push(`the time taken is not filled in with now: ${prefilled}`);
+  await dose.screenshot({ path: `${shots}/patient-page-dose-go.png`, fullPage: true });
+  await dose.getByRole("button", { name: "I have taken my dose" }).click();
+  await dose.getByText(/Your dose at \d.* is recorded/).waitFor();
+  await dose.screenshot({ path: `${shots}/patient-page-dose-recorded.png`, fullPage: true });
+  const width = await dose.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 390) problems.push(`the dose page scrolls sideways on a phone (${width} px)`);
+}
 await browser.close();
 
 if (problems.length) {

@@ -3,7 +3,9 @@
 // answers once. Every question is rendered from the view the server gives
 // (/api/v1/self-report/open): radio groups for answer choices, two radios for yes/no, a
 // slider for a visual analogue scale, a number field otherwise; a question that follows an
-// earlier answer (enable_when) is shown only once that answer is given.
+// earlier answer (enable_when) is shown only once that answer is given. A dose link
+// (`kind: dose`) shows the pre-dose check instead, then "I took it at …"; every gate is
+// the server's, the page only shows what it answers.
 "use strict";
 
 (function () {
@@ -111,7 +113,144 @@
     });
   }
 
+  // What a no-go means to the patient, in plain words.
+  function reasonText(decision) {
+    const next = decision.next_allowed_at ? new Date(decision.next_allowed_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
+    return {
+      vitals_out_of_range: "Your blood pressure or pulse is above the limit your clinic set for taking a dose.",
+      monitor_absent: "A sober adult needs to be with you before you take your dose.",
+      too_soon: "It is too soon after your last dose." + (next ? " Your next dose is allowed from " + next + "." : ""),
+      no_doses_left: "There are no doses left on your plan.",
+      plan_not_active: "Your dose plan is not in force now.",
+    }[decision.reason] || "You cannot take your dose now.";
+  }
+
+  function showProblem(node, text) {
+    node.textContent = text;
+    node.hidden = false;
+  }
+
+  // The time input's value as an instant: today at that time, or yesterday if that would
+  // be later than now (a dose taken just before midnight, recorded just after).
+  function takenAt(value) {
+    const [hours, minutes] = value.split(":").map(Number);
+    const at = new Date();
+    at.setHours(hours, minutes, 0, 0);
+    if (at.getTime() > Date.now() + 60000) at.setDate(at.getDate() - 1);
+    return at.toISOString();
+  }
+
+  function nowAsTime() {
+    const now = new Date();
+    return String(now.getHours()).padStart(2, "0") + ":" + String(now.getMinutes()).padStart(2, "0");
+  }
+
+  function renderDose(view) {
+    const section = document.getElementById("dose");
+    const check = document.getElementById("check");
+    const nogo = document.getElementById("nogo");
+    const taken = document.getElementById("taken");
+    const checkProblem = document.getElementById("check-problem");
+    const takenProblem = document.getElementById("taken-problem");
+    document.getElementById("title").textContent = "Your dose at home";
+    document.title = "Your dose at home";
+    document.getElementById("dose-what").textContent = "Your plan: " + view.dose_mg + " mg " + view.drug + ", " + view.route +
+      ". Before you take it, measure your blood pressure and pulse and answer below.";
+    document.getElementById("monitor-box").hidden = !view.monitor_required;
+    const vasBox = element("fieldset", { id: "question-vas" }, element("legend", { id: "question-vas-text" }, (view.vas.text || view.vas.label) + " (optional)"));
+    slider(Object.assign({}, view.vas, { code: "vas" }), vasBox, "question-vas-text");
+    document.getElementById("vas-question").append(vasBox);
+
+    function showTaken() {
+      check.hidden = true;
+      nogo.hidden = true;
+      taken.hidden = false;
+      document.getElementById("taken-at").value = nowAsTime();
+      document.getElementById("go").focus();
+    }
+
+    check.addEventListener("submit", function (event) {
+      event.preventDefault();
+      checkProblem.hidden = true;
+      const body = { token: token, monitor_present: document.getElementById("monitor").checked };
+      for (const field of ["systolic", "diastolic", "heart_rate"]) {
+        const input = document.getElementById(field);
+        const value = Number(input.value);
+        if (input.value === "" || !Number.isInteger(value) || value < Number(input.min) || value > Number(input.max)) {
+          input.focus();
+          showProblem(checkProblem, "Please give each reading as a whole number (from " + input.min + " to " + input.max + ").");
+          return;
+        }
+        body[field] = value;
+      }
+      const vas = document.getElementById("item-vas");
+      if (vas.dataset.moved) body.vas = Number(vas.value);
+      document.getElementById("check-send").disabled = true;
+      post("/api/v1/self-report/dose-check", body)
+        .then(function (response) {
+          document.getElementById("check-send").disabled = false;
+          if (response.status === 200) return response.json().then(function (decision) {
+            if (decision.go) return showTaken();
+            check.hidden = true;
+            document.getElementById("nogo-reason").textContent = reasonText(decision);
+            document.getElementById("nogo-advice").textContent = decision.advice || "";
+            // Waiting for a later dose, or a plan that is over, is not helped by measuring again.
+            document.getElementById("check-again").hidden = !["vitals_out_of_range", "monitor_absent"].includes(decision.reason);
+            nogo.hidden = false;
+          });
+          if (response.status === 422) return showProblem(checkProblem, "Please check your readings and try again.");
+          if (response.status === 429) return showProblem(checkProblem, "Too many tries. Please wait a few minutes.");
+          return response.status === 409 ? showProblem(checkProblem, "This link cannot take more checks. Please contact your clinic.") : fail(unusable);
+        })
+        .catch(function () {
+          document.getElementById("check-send").disabled = false;
+          showProblem(checkProblem, "Your readings could not be sent. Please check your connection and try again.");
+        });
+    });
+
+    document.getElementById("check-again").addEventListener("click", function () {
+      nogo.hidden = true;
+      check.hidden = false;
+      document.getElementById("systolic").focus();
+    });
+
+    taken.addEventListener("submit", function (event) {
+      event.preventDefault();
+      takenProblem.hidden = true;
+      const value = document.getElementById("taken-at").value;
+      if (!value) return showProblem(takenProblem, "Please give the time you took your dose.");
+      document.getElementById("taken-send").disabled = true;
+      post("/api/v1/self-report/dose", { token: token, taken_at: takenAt(value) })
+        .then(function (response) {
+          document.getElementById("taken-send").disabled = false;
+          if (response.status === 201) return response.json().then(function (recorded) {
+            section.hidden = true;
+            const when = new Date(recorded.taken_at).toLocaleTimeString([], { timeStyle: "short" });
+            fail("Thank you. Your dose at " + when + " is recorded. Your clinic may send you short questions over the next hours and days.");
+          });
+          if (response.status === 422) return showProblem(takenProblem, "Please give a time from your check until now.");
+          if (response.status === 409) return response.json().then(function (refused) {
+            if (refused.reason) return showProblem(takenProblem, reasonText(refused));
+            taken.hidden = true;
+            check.hidden = false;
+            showProblem(checkProblem, "Your check was more than 30 minutes ago. Please measure and check again.");
+          });
+          return fail(unusable);
+        })
+        .catch(function () {
+          document.getElementById("taken-send").disabled = false;
+          showProblem(takenProblem, "This could not be sent. Please check your connection and try again.");
+        });
+    });
+
+    status.textContent = "";
+    section.hidden = false;
+    if (view.go_until && new Date(view.go_until).getTime() > Date.now()) showTaken();
+    else document.getElementById("title").focus();
+  }
+
   function render(q) {
+    if (q.kind === "dose") return renderDose(q);
     document.getElementById("instrument").textContent = q.title;
     document.getElementById("preamble").textContent = q.preamble || "";
     document.getElementById("intro").textContent = recallText[q.recall] || "";
