@@ -24,7 +24,10 @@ use crate::domain::patient::{PatientFields, Sex};
 use crate::domain::scoring::{CollectedVia, Rater, Rating, Recall, score};
 use crate::store::assessments::AssessmentRecord;
 use crate::store::bulk::{self, Cohort};
+use crate::domain::home::HomePlanInput;
+use crate::store::home_plans::HomePlanRecord;
 use crate::store::infusions::InfusionRecord;
+use crate::store::records::Kept;
 use crate::store::users::{self, NewUser};
 use crate::db::write_tx;
 use crate::domain::protocol::{ProtocolFields, ProtocolInput, ProtocolItemInput};
@@ -249,6 +252,76 @@ fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
 
     let noise = |g: &mut Generator, spread: f64| g.rng.random_range(-spread..=spread);
     let mut ratings: Vec<Rating> = Vec::new();
+    // One ketamine patient in four goes on to doses at home: a plan after the last clinic
+    // session, and a few doses the patient recorded, each followed by the VAS at about
+    // +40 min, +2 h and +4 h. Times are jittered as people's are: a dose in the evening at
+    // any minute, a rating a few minutes either side of its point, now and then none.
+    if drug == Drug::Ketamine && course != Course::Dropout && g.rng.random_bool(0.25) {
+        let last = *plan.starts.last().expect("every demo patient has sessions");
+        let starts_at = (last + Duration::days(3)).date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let input = HomePlanInput {
+            drug: Some("ketamine".into()),
+            route: Some("sublingual".into()),
+            dose_mg: Some(f64::from(g.rng.random_range(10..=20) * 10)),
+            doses_allowed: Some(Value::from(6)),
+            min_interval: Some("P3D".into()),
+            starts_at: Some(starts_at.to_rfc3339()),
+            ends_at: Some((starts_at + Duration::days(60)).to_rfc3339()),
+            ..HomePlanInput::default()
+        };
+        let home_plan: HomePlanRecord = HomePlanRecord::new(g.id(), plan.id, input.parse().expect("the demo plan is valid"), actor.user_id, starts_at - Duration::days(1));
+        let mut taken = starts_at + Duration::hours(g.rng.random_range(17..22)) + Duration::minutes(g.rng.random_range(0..60));
+        for n in 0..g.rng.random_range(2..=4) {
+            let bp = |g: &mut Generator, base: u32| base + g.rng.random_range(0..14);
+            let vitals = vec![Vitals { minute: 0, systolic: Some(bp(g, 116)), diastolic: Some(bp(g, 72)), heart_rate: Some(bp(g, 64)), spo2: None }];
+            let session = Infusion {
+                drug: Drug::Ketamine,
+                route: Route::Sublingual,
+                started_at: taken,
+                ended_at: None,
+                discharged_at: None,
+                dose_mg: home_plan.plan.dose_mg,
+                weight_kg: None,
+                dose_mg_per_kg: None,
+                guidance: Some(Guidance::SelfGuided),
+                lot_number: None,
+                vitals,
+                cadss_total: None,
+                moaas: None,
+                adverse_event_codes: Vec::new(),
+                adverse_event_notes: None,
+                notes: None,
+                rems: None,
+                recorded_by: RecordedBy::Patient,
+                home_plan_id: Some(home_plan.id),
+            };
+            let number = plan.starts.len() as i32 + n + 1;
+            cohort.infusions.push(InfusionRecord {
+                id: g.id(),
+                patient_id: plan.id,
+                session,
+                series_number: number,
+                status: RecordStatus::Active,
+                version: 1,
+                created_at: taken,
+                updated_at: taken,
+                created_by: actor.user_id,
+                updated_by: actor.user_id,
+            });
+            let days = (taken - plan.first).num_minutes() as f64 / 1440.0;
+            for minutes in [40i64, 120, 240] {
+                if g.rng.random_bool(0.12) {
+                    continue; // not answered
+                }
+                let at = taken + Duration::minutes(minutes + g.rng.random_range(-12..=15));
+                let relief = plan.course.relief(days, plan.strength) + plan.course.acute(minutes as f64 / 60.0);
+                let vas = (plan.vas_baseline * (1.0 - relief.min(0.95)) + noise(g, 5.0)).round().clamp(0.0, 100.0) as u32;
+                ratings.push(rating(g, Instrument::OcdVas, at, Recall::Now, vas, None, Rater::SelfReport, CollectedVia::App));
+            }
+            taken = taken + Duration::days(g.rng.random_range(3..=5)) + Duration::minutes(g.rng.random_range(-90..=90));
+        }
+        cohort.home_plans.push(home_plan);
+    }
     let ybocs = |g: &mut Generator, days: f64| -> u32 {
         let value = plan.baseline * (1.0 - plan.course.relief(days, plan.strength)) + noise(g, 1.5);
         value.round().clamp(0.0, 40.0) as u32

@@ -38,6 +38,29 @@ if ((await page.locator("#ratings tbody tr", { hasText: "item 9, self-harm: unkn
 const box = await page.locator("#trajectory-chart svg").boundingBox();
 if (!box || box.width < 300) problems.push(`the chart did not render: ${JSON.stringify(box)}`);
 await page.screenshot({ path: `${SHOTS}/console-patient.png`, fullPage: true });
+// A patient who went on to doses at home: the plan with its doses used and left, and the
+// doses the patient recorded listed beside the clinic's sessions.
+{
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const listed = await (await fetch(`${BASE}/api/v1/patients?limit=50`, { headers: auth })).json();
+  let home = null;
+  for (const p of listed.items) {
+    const plans = await (await fetch(`${BASE}/api/v1/patients/${p.id}/home-plans`, { headers: auth })).json();
+    if (plans.items.length) { home = { patient: p, plan: plans.items[0] }; break; }
+  }
+  if (!home) problems.push("no demo patient among the first 50 has a home plan");
+  else {
+    await page.getByRole("button", { name: "Patients" }).click();
+    await page.locator("#patients tbody").getByRole("cell", { name: home.patient.display_name, exact: true }).first().click();
+    await step("home doses", () => page.locator("#sessions tbody tr.home-dose").first().waitFor({ timeout: 15000 }));
+    const doses = await page.locator("#sessions tbody tr.home-dose").count();
+    if (doses !== home.plan.doses_used) problems.push(`the console lists ${doses} home doses, the plan counts ${home.plan.doses_used}`);
+    const planRow = await page.locator("#home-plans tbody tr").first().textContent();
+    if (!planRow.includes(`${home.plan.doses_used} of ${home.plan.doses_allowed}`)) problems.push(`the plan row does not show its doses: ${planRow}`);
+    await page.locator("#sessions").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}/console-home-doses.png`, fullPage: true });
+  }
+}
 await page.getByRole("button", { name: "Cohort onset" }).click();
 await step("cohort", () => page.locator("#cohort-chart svg g.step").first().waitFor({ timeout: 15000 }));
 await page.screenshot({ path: `${SHOTS}/console-cohort.png`, fullPage: true });

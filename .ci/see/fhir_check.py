@@ -79,7 +79,7 @@ status, bundle = get("/fhir/r4/Questionnaire")
 assert status == 200, bundle
 Bundle.model_validate(bundle)
 questionnaires = [entry["resource"] for entry in bundle["entry"]]
-assert len(questionnaires) == 6, [q["id"] for q in questionnaires]
+assert len(questionnaires) == 7, [q["id"] for q in questionnaires]
 for questionnaire in questionnaires:
     Questionnaire.model_validate(questionnaire)
     status, read = get(f"/fhir/r4/Questionnaire/{questionnaire['id']}")

@@ -67,7 +67,7 @@ pub struct HomePlanRow {
 }
 
 impl HomePlanRow {
-    fn new(clinic: Uuid, r: &HomePlanRecord) -> Self {
+    pub fn new(clinic: Uuid, r: &HomePlanRecord) -> Self {
         let plan = &r.plan;
         HomePlanRow {
             id: DbUuid(r.id),

@@ -89,7 +89,14 @@
     say("");
     show("patient");
     $("patient-name").textContent = patientNames.get(id) || "Patient";
-    const [trajectory] = await Promise.all([json(`/api/v1/patients/${id}/trajectory`), chart(`/api/v1/patients/${id}/trajectory.svg`, $("trajectory-chart"))]);
+    const [trajectory, sessions, plans] = await Promise.all([
+      json(`/api/v1/patients/${id}/trajectory`),
+      json(`/api/v1/patients/${id}/infusions?limit=200`),
+      json(`/api/v1/patients/${id}/home-plans?limit=50`),
+      chart(`/api/v1/patients/${id}/trajectory.svg`, $("trajectory-chart")),
+    ]);
+    showSessions(sessions.items);
+    showPlans(plans.items);
     const tbody = $("ratings").tBodies[0];
     clear(tbody);
     for (const series of trajectory.series) {
@@ -105,6 +112,35 @@
         tbody.appendChild(tr);
       }
     }
+  }
+
+  // The clinic's sessions and the doses taken at home, in the order they were taken.
+  function showSessions(items) {
+    const tbody = $("sessions").tBodies[0];
+    clear(tbody);
+    const ordered = items.slice().sort((a, b) => a.started_at.localeCompare(b.started_at));
+    for (const s of ordered) {
+      const tr = document.createElement("tr");
+      const home = s.recorded_by === "patient";
+      if (home) tr.className = "home-dose";
+      cell(tr, s.status === "active" ? s.series_number : ""); cell(tr, when(s.started_at)); cell(tr, s.drug); cell(tr, s.route);
+      cell(tr, `${s.dose_mg} mg`); cell(tr, home ? "at home" : s.guidance === "self_guided" ? "self-guided" : "clinic");
+      cell(tr, home ? "patient (dose link)" : "staff"); cell(tr, s.status === "active" ? "" : "entered in error");
+      tbody.appendChild(tr);
+    }
+  }
+
+  function showPlans(items) {
+    const tbody = $("home-plans").tBodies[0];
+    clear(tbody);
+    for (const p of items) {
+      const tr = document.createElement("tr");
+      cell(tr, `${p.dose_mg} mg ${p.drug}`); cell(tr, p.route); cell(tr, `${p.doses_used} of ${p.doses_allowed}`); cell(tr, p.doses_left);
+      cell(tr, when(p.last_dose_at)); cell(tr, p.next_allowed_at ? when(p.next_allowed_at) : "none"); cell(tr, when(p.ends_at));
+      cell(tr, p.status === "active" ? "active" : "entered in error");
+      tbody.appendChild(tr);
+    }
+    if (!items.length) { const tr = document.createElement("tr"); cell(tr, "No home plan.").colSpan = 8; tbody.appendChild(tr); }
   }
 
   async function loadDue() {
