@@ -310,15 +310,20 @@ pub fn dose(conn: &mut Db, token: &str, taken_at: DateTime<Utc>, now: DateTime<U
         let mut session = session.parse(now + Duration::minutes(1)).map_err(ApiError::Validation)?;
         session.recorded_by = RecordedBy::Patient;
         session.home_plan_id = Some(plan.id);
-        let record: InfusionRecord = records::create_within(conn, &patient, plan.patient_id, session)?;
-        diesel::update(l::table.find(link.id)).set(l::infusion_id.eq(Some(DbUuid(record.id)))).execute(conn)?;
-        let mut doses = plan.doses.clone();
-        doses.push(taken_at);
-        let doses_left = plan.plan.doses_allowed.saturating_sub(doses.len() as u32);
-        let next_allowed_at = plan.plan.next_allowed_at(&doses);
-        let data = json!({"home_plan_id": plan.id, "patient_id": plan.patient_id, "infusion_id": record.id, "taken_at": taken_at, "doses_left": doses_left});
-        webhooks::emit(conn, patient.clinic_id, Event::HomeDoseRecorded, data, now)?;
-        audit::record(conn, patient.audit("dose_link.use", ENTITY, Some(plan.id), json!({"infusion_id": record.id, "dose_check_id": go.id.0})))?;
-        Ok(Recorded { recorded: true, taken_at, doses_left, next_allowed_at })
+        // The link, the event and the link's audit entry go before the session's audit
+        // entry, which locks the clinic's audit chain until the commit.
+        let link_used = |conn: &mut Db, record: &InfusionRecord| -> ApiResult<Recorded> {
+            diesel::update(l::table.find(link.id)).set(l::infusion_id.eq(Some(DbUuid(record.id)))).execute(conn)?;
+            let mut doses = plan.doses.clone();
+            doses.push(taken_at);
+            let doses_left = plan.plan.doses_allowed.saturating_sub(doses.len() as u32);
+            let next_allowed_at = plan.plan.next_allowed_at(&doses);
+            let data = json!({"home_plan_id": plan.id, "patient_id": plan.patient_id, "infusion_id": record.id, "taken_at": taken_at, "doses_left": doses_left});
+            webhooks::emit(conn, patient.clinic_id, Event::HomeDoseRecorded, data, now)?;
+            audit::record(conn, patient.audit("dose_link.use", ENTITY, Some(plan.id), json!({"infusion_id": record.id, "dose_check_id": go.id.0})))?;
+            Ok(Recorded { recorded: true, taken_at, doses_left, next_allowed_at })
+        };
+        let (_, recorded) = records::create_within_and(conn, &patient, plan.patient_id, session, link_used)?;
+        Ok(recorded)
     })
 }

@@ -385,8 +385,10 @@ pub fn complete_with(conn: &mut Db, due: Uuid, rating: Uuid, now: DateTime<Utc>)
 /// Links each of the patient's active ratings that completes no due rating yet to the
 /// earliest unsettled (or missed) due rating of its instrument whose window holds it.
 fn match_patient(conn: &mut Db, clinic: Uuid, patient: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
+    // By patient alone (a patient is one clinic's): with the clinic's id beside it,
+    // SQLite's planner chose the clinic's index and read every due rating of the clinic
+    // at each session written (a dose at home took 8 ms in a 2,000-patient demo clinic).
     let open: Vec<DueRow> = d::table
-        .filter(d::clinic_id.eq(DbUuid(clinic)))
         .filter(d::patient_id.eq(DbUuid(patient)))
         .filter(d::assessment_id.is_null())
         .filter(matchable())
@@ -514,12 +516,15 @@ pub fn list(conn: &mut Db, actor: &Actor, filter: &DueFilter, page: Page) -> Api
     if let Some(patient) = filter.patient {
         patients::exists(conn, actor.clinic_id, patient)?;
     }
-    let mut query = d::table.filter(d::clinic_id.eq(DbUuid(actor.clinic_id))).select(DueRow::as_select()).order(d::id.asc()).limit(page.limit + 1).into_boxed();
+    let mut query = d::table.select(DueRow::as_select()).order(d::id.asc()).limit(page.limit + 1).into_boxed();
+    // One patient's (checked above to be the clinic's) by the patient's index; the clinic's
+    // by its own. Both filters at once sent SQLite's planner to the clinic's index.
+    query = match filter.patient {
+        Some(patient) => query.filter(d::patient_id.eq(DbUuid(patient))),
+        None => query.filter(d::clinic_id.eq(DbUuid(actor.clinic_id))),
+    };
     if let Some(after) = page.after {
         query = query.filter(d::id.gt(DbUuid(after)));
-    }
-    if let Some(patient) = filter.patient {
-        query = query.filter(d::patient_id.eq(DbUuid(patient)));
     }
     if let Some(status) = filter.status {
         query = query.filter(d::status.eq(status.code()));

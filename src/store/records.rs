@@ -212,6 +212,14 @@ pub fn create<R: Kept>(
 /// Creates a record inside the caller's write transaction: the record, its revision, its
 /// audit entry and its reactions.
 pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fields: R::Fields) -> ApiResult<R> {
+    create_within_and(conn, actor, owner, fields, |_, _| Ok(())).map(|(record, ())| record)
+}
+
+/// As `create_within`, with the caller's own writes about the new record (`also`) made
+/// before its audit entry: extending the clinic's hash chain locks its head until the
+/// transaction ends, so nothing runs after it that could run before, while other writes
+/// of the clinic wait.
+pub fn create_within_and<R: Kept, T>(conn: &mut Db, actor: &Actor, owner: R::Owner, fields: R::Fields, also: impl FnOnce(&mut Db, &R) -> ApiResult<T>) -> ApiResult<(R, T)> {
     let at = now();
     if let Some(patient) = R::owner_id(owner) {
         Course::lock(conn, patient)?;
@@ -222,10 +230,9 @@ pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fie
     let record = record.settle(conn, actor.clinic_id)?;
     keep(conn, actor, &record, at, None)?;
     react(conn, actor, &record, Change::Created, at)?;
-    // The audit entry last: extending the clinic's hash chain locks its head until the
-    // transaction ends, so the reactions run before it, not while other writes wait.
+    let also = also(conn, &record)?;
     audit::record(conn, actor.audit(format!("{}.create", R::ENTITY), R::ENTITY, Some(record.id()), record.created_detail()))?;
-    Ok(record)
+    Ok((record, also))
 }
 
 /// How often an unpinned change is tried again after losing a race to another change.
