@@ -155,6 +155,17 @@ async fn a_dose_link_checks_in_goes_and_records_the_patients_session_with_its_ra
     let day = due.iter().find(|d| d["instrument"] == "ybocs_sr").expect("the day-1 rating");
     assert_eq!(time(&day["due_at"]), taken_at + Duration::days(1));
 
+    // A patient rated 40 min after the dose taken at home: the cohort filtered to
+    // self-guided first sessions counts the hours from the moment it was taken.
+    let later = json!({"instrument": "ocd_vas", "rated_at": rfc3339(taken_at + Duration::minutes(1)), "recall": "NOW", "items": {"1": 30}, "rater": "self", "collected_via": "app"});
+    assert_eq!(h.app.post(&format!("/api/v1/patients/{}/assessments", h.patient), &h.clinician.token, later).await.status, 201);
+    let cohort = |guidance: &str| format!("/api/v1/analytics/onset?instrument=ocd_vas&endpoint=response&guidance={guidance}");
+    let onset = h.app.get(&cohort("self_guided"), &h.clinician.token).await;
+    assert_eq!(onset.body["n_patients"], json!(1), "{}", onset.text);
+    let hours = onset.body["km"].as_array().and_then(|rows| rows.iter().find(|r| r["events"].as_u64() > Some(0))).map(|r| r["hours"].as_f64().unwrap());
+    assert!(hours.is_some_and(|h| (h - 1.0 / 60.0).abs() < 1e-6), "response a minute after taken_at: {}", onset.text);
+    assert_eq!(h.app.get(&cohort("guided"), &h.clinician.token).await.body["n_patients"], json!(0));
+
     let shown = h.view(&plan).await;
     assert_eq!((shown["doses_used"].clone(), shown["doses_left"].clone()), (json!(1), json!(1)));
     assert_eq!((time(&shown["last_dose_at"]), time(&shown["next_allowed_at"])), (taken_at, taken_at + Duration::days(3)));
