@@ -18,6 +18,12 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("forbidden")]
     Forbidden,
+    /// The password was right and the account uses MFA: the second step takes this token.
+    #[error("a second factor is required: send a code from your authenticator app, or a recovery code, with the mfa_token to POST /api/v1/auth/login/mfa")]
+    MfaRequired { mfa_token: String },
+    /// The clinic requires MFA and this account has none yet: it may only enrol.
+    #[error("your clinic requires MFA: enrol first (POST /api/v1/me/mfa/totp)")]
+    MfaEnrolmentRequired,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -68,6 +74,8 @@ impl ApiError {
             ApiError::BadRequest(_) => ("bad-request", "Bad request"),
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             ApiError::Forbidden => ("forbidden", "Forbidden"),
+            ApiError::MfaRequired { .. } => ("mfa-required", "Second factor required"),
+            ApiError::MfaEnrolmentRequired => ("mfa-enrolment-required", "MFA enrolment required"),
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
@@ -123,14 +131,17 @@ struct Problem<'a> {
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_allowed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A login that needs its second factor: the token for `POST /api/v1/auth/login/mfa`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_token: Option<&'a str>,
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(_) | ApiError::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden | ApiError::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) | ApiError::InstrumentTextMissing(_) | ApiError::DoseRefused { .. } => StatusCode::CONFLICT,
@@ -171,6 +182,10 @@ impl ResponseError for ApiError {
                 ApiError::DoseRefused { next_allowed_at, .. } => *next_allowed_at,
                 _ => None,
             },
+            mfa_token: match self {
+                ApiError::MfaRequired { mfa_token } => Some(mfa_token),
+                _ => None,
+            },
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
@@ -178,7 +193,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized(_) | ApiError::MfaRequired { .. } => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             _ => {}

@@ -77,9 +77,27 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
     {
+        self.db_checked(caller, false, work).await
+    }
+
+    /// As `db_as`, for what an account may do before enrolling in MFA its clinic requires:
+    /// read itself, enrol, change its password.
+    pub async fn db_as_enrolling<T, F>(&self, caller: &crate::auth::Caller, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
+    {
+        self.db_checked(caller, true, work).await
+    }
+
+    async fn db_checked<T, F>(&self, caller: &crate::auth::Caller, enrolling: bool, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
+    {
         let caller = caller.clone();
         self.db(move |conn| {
-            caller.check_account(conn)?;
+            caller.check_account(conn, enrolling)?;
             work(conn)
         })
         .await

@@ -96,7 +96,41 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let entry = event(user.as_ref(), authenticated, &email, if authenticated { "auth.login" } else { "auth.login_failed" });
     state.db(move |conn| Ok(audit::append(conn, entry)?)).await?;
     let user = user.filter(|_| authenticated).ok_or_else(bad_credentials)?;
+    if user.mfa_enabled {
+        // The password was right; the tokens wait for the second factor.
+        let mfa_token = state.tokens.issue_mfa(user.id, user.role.code(), user.clinic_id, &user.email, user.token_generation, now());
+        return Err(ApiError::MfaRequired { mfa_token });
+    }
     Ok(HttpResponse::Ok().json(issue_pair(&state, &user).await?))
+}
+
+/// `POST /api/v1/auth/login/mfa`: the second step, a TOTP code (each used once) or a
+/// recovery code, with the token the password step gave. Throttled like the password.
+pub async fn login_mfa(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let (step, _) = parse_json::<super::mfa::SecondStep>(&req, &body)?;
+    if step.code.chars().count() > 32 || step.mfa_token.len() > 4096 {
+        return Err(ApiError::Unauthorized("invalid or expired mfa_token, or a wrong code".into()));
+    }
+    let claims = state.tokens.verify_mfa(&step.mfa_token).map_err(|_| ApiError::Unauthorized("invalid or expired mfa_token: log in again".into()))?;
+    let address = client_address(&req, &state.config);
+    state.throttle.attempt(&claims.email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    let (sealer, at, code) = (state.sealer.clone(), state.clock.now(), step.code);
+    let (user, verified) = state
+        .db(move |conn| {
+            let user = users::find_by_id(conn, claims.sub)?.filter(|u| u.active && u.token_generation == claims.generation && u.mfa_enabled);
+            let verified = match &user {
+                Some(u) => crate::store::mfa::verify(conn, &sealer, u.id, &code, at)?,
+                None => false,
+            };
+            let entry = event(user.as_ref(), verified, &claims.email, if verified { "auth.login" } else { "auth.mfa_failed" });
+            audit::append(conn, AuditEntry { detail: json!({"second_factor": true}), ..entry })?;
+            Ok((user, verified))
+        })
+        .await?;
+    match user.filter(|_| verified) {
+        Some(user) => Ok(HttpResponse::Ok().json(issue_pair(&state, &user).await?)),
+        None => Err(ApiError::Unauthorized("invalid or expired mfa_token, or a wrong code".into())),
+    }
 }
 
 pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {

@@ -26,6 +26,7 @@ struct ClinicPatch {
     invitation_lifetime_minutes: Option<i32>,
     crisis_text: Option<String>,
     home_dose_advice: Option<String>,
+    require_mfa: Option<bool>,
 }
 
 const MAX_CRISIS_TEXT: usize = 2_000;
@@ -50,6 +51,12 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
                 errors.push(FieldError::new(field, format!("must be 1 to {MAX_CRISIS_TEXT} characters, or null for the default")));
             }
             *slot = Some(text);
+        }
+    }
+    if let Some(required) = given("require_mfa") {
+        match required.map(|r| r.as_bool()) {
+            Some(Some(required)) => change.require_mfa = Some(required),
+            _ => errors.push(FieldError::new("require_mfa", "must be true or false")),
         }
     }
     if !errors.is_empty() {

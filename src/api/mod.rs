@@ -11,6 +11,7 @@ pub mod fhir;
 pub mod health;
 pub mod home;
 pub mod instruments;
+pub mod mfa;
 pub mod middleware;
 pub mod patients;
 pub mod protocols;
@@ -55,6 +56,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics").route(get().to(health::metrics)))
         .service(resource("/openapi.yaml").route(get().to(health::openapi)))
         .service(resource("/api/v1/auth/login").route(post().to(auth::login)))
+        .service(resource("/api/v1/auth/login/mfa").route(post().to(auth::login_mfa)))
+        .service(resource("/api/v1/me/mfa/totp").route(post().to(mfa::enrol)))
+        .service(resource("/api/v1/me/mfa/totp/confirm").route(post().to(mfa::confirm)))
+        .service(resource("/api/v1/me/mfa").route(delete().to(mfa::remove)))
         .service(resource("/api/v1/auth/refresh").route(post().to(auth::refresh)))
         .service(resource("/api/v1/auth/logout").route(post().to(auth::logout)))
         .service(resource("/api/v1/auth/password-reset").route(post().to(auth::reset_password)))

@@ -29,7 +29,7 @@ pub struct UpdateUser {
 }
 
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    let user = state.db_as(&caller, move |conn| users::find_by_id(conn, caller.user_id)).await?.ok_or(ApiError::NotFound)?;
+    let user = state.db_as_enrolling(&caller, move |conn| users::find_by_id(conn, caller.user_id)).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -118,7 +118,7 @@ pub async fn change_password(state: web::Data<AppState>, caller: Caller, req: Ht
     let address = super::client_address(&req, &state.config);
     state.throttle.attempt(&caller.email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
     let id = caller.user_id;
-    let stored = state.db_as(&caller, move |conn| users::find_by_id(conn, id)).await?.ok_or(ApiError::NotFound)?.password_hash;
+    let stored = state.db_as_enrolling(&caller, move |conn| users::find_by_id(conn, id)).await?.ok_or(ApiError::NotFound)?.password_hash;
     let current = change.current_password;
     if !state.hashing(move || password::verify(&current, &stored)).await? {
         let entry = caller.actor().audit("user.password_change_failed", "user", Some(id), serde_json::json!({}));

@@ -1,5 +1,6 @@
 //! Who is calling: passwords, tokens, throttling, and the `Caller` extractor.
 
+pub mod mfa;
 pub mod password;
 pub mod seal;
 pub mod throttle;
@@ -44,10 +45,14 @@ impl Caller {
     /// The account as it stands: still there, active, in the token's clinic, with the
     /// token's role and token generation. A token issued before a role change, a password
     /// change or reset, or a logout is refused (401); the client signs in again.
-    pub fn check_account(&self, conn: &mut Db) -> ApiResult<()> {
-        let user = store::users::find_by_id(conn, self.user_id)?;
-        match user {
-            Some(u) if u.active && u.clinic_id == self.clinic_id && u.role == self.role && u.email == self.email && u.token_generation == self.generation => Ok(()),
+    /// The account still as the token says, and, where its clinic requires MFA and the
+    /// account has none, only enrolling (`enrolling`: the account's own MFA and password
+    /// routes, and `GET /me`).
+    pub fn check_account(&self, conn: &mut Db, enrolling: bool) -> ApiResult<()> {
+        match store::users::account(conn, self.user_id)? {
+            Some((u, required)) if u.active && u.clinic_id == self.clinic_id && u.role == self.role && u.email == self.email && u.token_generation == self.generation => {
+                if required && !u.mfa_enabled && !enrolling { Err(ApiError::MfaEnrolmentRequired) } else { Ok(()) }
+            }
             _ => Err(unauthorized("the account is disabled, has changed or no longer exists: sign in again")),
         }
     }

@@ -11,6 +11,11 @@ use uuid::Uuid;
 pub const ISSUER: &str = "onset";
 pub const AUDIENCE: &str = "onset-api";
 pub const ACCESS_TTL_SECS: i64 = 15 * 60;
+/// The audience of the token between a login's password and its second factor: never
+/// accepted as an access token, nor an access token as it.
+pub const MFA_AUDIENCE: &str = "onset-mfa";
+/// DESIGN.md §12: the second step must follow within five minutes.
+pub const MFA_TTL_SECS: i64 = 5 * 60;
 pub const REFRESH_TTL_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +42,7 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    mfa_validation: Validation,
 }
 
 impl TokenKeys {
@@ -47,14 +53,32 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
+        let mut mfa_validation = validation.clone();
+        mfa_validation.set_audience(&[MFA_AUDIENCE]);
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            mfa_validation,
         }
     }
 
     pub fn issue(&self, user: Uuid, role: &str, clinic: Uuid, email: &str, generation: i32, now: DateTime<Utc>) -> String {
+        self.sign(user, role, clinic, email, generation, now, AUDIENCE, ACCESS_TTL_SECS)
+    }
+
+    /// The token a login with MFA answers its password with: it names the account and is
+    /// good only for `POST /api/v1/auth/login/mfa`, for five minutes.
+    pub fn issue_mfa(&self, user: Uuid, role: &str, clinic: Uuid, email: &str, generation: i32, now: DateTime<Utc>) -> String {
+        self.sign(user, role, clinic, email, generation, now, MFA_AUDIENCE, MFA_TTL_SECS)
+    }
+
+    pub fn verify_mfa(&self, token: &str) -> Result<Claims, String> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.mfa_validation).map(|data| data.claims).map_err(|e| e.to_string())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sign(&self, user: Uuid, role: &str, clinic: Uuid, email: &str, generation: i32, now: DateTime<Utc>, audience: &str, ttl_secs: i64) -> String {
         let claims = Claims {
             sub: user,
             role: role.to_string(),
@@ -62,9 +86,9 @@ impl TokenKeys {
             email: email.to_string(),
             generation,
             iat: now.timestamp(),
-            exp: now.timestamp() + ACCESS_TTL_SECS,
+            exp: now.timestamp() + ttl_secs,
             iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
+            aud: audience.into(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail")

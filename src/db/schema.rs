@@ -10,6 +10,7 @@ diesel::table! {
         invitation_lifetime_minutes -> Nullable<Integer>,
         crisis_text -> Nullable<Text>,
         home_dose_advice -> Nullable<Text>,
+        require_mfa -> Bool,
     }
 }
 
@@ -28,6 +29,7 @@ diesel::table! {
         created_at -> PortableTime,
         updated_at -> PortableTime,
         token_generation -> Integer,
+        mfa_enabled -> Bool,
     }
 }
 
@@ -453,6 +455,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    mfa_totp (user_id) {
+        user_id -> PortableUuid,
+        secret_sealed -> Text,
+        confirmed_at -> Nullable<PortableTime>,
+        last_step -> BigInt,
+        created_at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+    mfa_recovery_codes (id) {
+        id -> PortableUuid,
+        user_id -> PortableUuid,
+        code_hash -> Text,
+        used_at -> Nullable<PortableTime>,
+    }
+}
+
 diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(onset_summaries -> patients (patient_id));
 diesel::joinable!(users -> clinics (clinic_id));
@@ -465,5 +490,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
     assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
     webhook_endpoints, outbox, webhook_deliveries, alerts, onset_summaries, audit_chain, audit_heads,
-    home_plans, dose_links, dose_checks,
+    home_plans, dose_links, dose_checks, mfa_totp, mfa_recovery_codes,
 );

@@ -21,6 +21,7 @@ pub struct ClinicRow {
     invitation_lifetime_minutes: Option<i32>,
     crisis_text: Option<String>,
     home_dose_advice: Option<String>,
+    require_mfa: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +38,8 @@ pub struct Clinic {
     /// What a patient sees when a pre-dose check says no (DESIGN.md §10), until the clinic
     /// sets its own.
     pub home_dose_advice: String,
+    /// Staff must use MFA: an account without it can only enrol (DESIGN.md §12).
+    pub require_mfa: bool,
 }
 
 pub fn find(conn: &mut Db, clinic: Uuid) -> ApiResult<Clinic> {
@@ -48,6 +51,7 @@ pub fn find(conn: &mut Db, clinic: Uuid) -> ApiResult<Clinic> {
         invitation_lifetime_minutes: row.invitation_lifetime_minutes,
         crisis_text: row.crisis_text.unwrap_or_else(|| DEFAULT_CRISIS_TEXT.to_string()),
         home_dose_advice: row.home_dose_advice.unwrap_or_else(|| DEFAULT_HOME_DOSE_ADVICE.to_string()),
+        require_mfa: row.require_mfa,
     })
 }
 
@@ -57,6 +61,7 @@ pub struct ClinicChange {
     pub invitation_lifetime_minutes: Option<Option<i32>>,
     pub crisis_text: Option<Option<String>>,
     pub home_dose_advice: Option<Option<String>>,
+    pub require_mfa: Option<bool>,
 }
 
 pub fn update(conn: &mut Db, actor: &Actor, change: ClinicChange) -> ApiResult<Clinic> {
@@ -71,7 +76,11 @@ pub fn update(conn: &mut Db, actor: &Actor, change: ClinicChange) -> ApiResult<C
         if let Some(text) = &change.home_dose_advice {
             diesel::update(target).set(c::home_dose_advice.eq(text)).execute(conn)?;
         }
+        if let Some(required) = change.require_mfa {
+            diesel::update(target).set(c::require_mfa.eq(required)).execute(conn)?;
+        }
         let detail = json!({
+            "require_mfa": change.require_mfa,
             "invitation_lifetime_minutes": change.invitation_lifetime_minutes,
             "crisis_text_changed": change.crisis_text.is_some(),
             "home_dose_advice_changed": change.home_dose_advice.is_some(),

@@ -13,6 +13,7 @@ pub mod instrument_texts;
 pub mod invitations;
 pub mod housekeeping;
 pub mod idempotency;
+pub mod mfa;
 pub mod infusions;
 pub mod password_resets;
 pub mod patients;

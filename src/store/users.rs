@@ -30,6 +30,8 @@ pub struct User {
     /// Moved on whenever the account's sessions end; access tokens carry it.
     #[serde(skip)]
     pub token_generation: i32,
+    /// Whether logging in takes a TOTP code (or a recovery code) after the password.
+    pub mfa_enabled: bool,
 }
 
 /// An account's row, read, inserted and overwritten whole.
@@ -47,6 +49,7 @@ struct UserRow {
     created_at: DbTime,
     updated_at: DbTime,
     token_generation: i32,
+    mfa_enabled: bool,
 }
 
 impl UserRow {
@@ -63,6 +66,7 @@ impl UserRow {
             created_at: DbTime(user.created_at),
             updated_at: DbTime(user.updated_at),
             token_generation: user.token_generation,
+            mfa_enabled: user.mfa_enabled,
         }
     }
 
@@ -80,6 +84,7 @@ impl UserRow {
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
             token_generation: self.token_generation,
+            mfa_enabled: self.mfa_enabled,
         })
     }
 }
@@ -87,6 +92,14 @@ impl UserRow {
 pub fn find_by_id(conn: &mut Db, id: Uuid) -> ApiResult<Option<User>> {
     let row = u::table.find(DbUuid(id)).select(UserRow::as_select()).first(conn).optional()?;
     row.map(UserRow::into_user).transpose()
+}
+
+/// An account with its clinic's MFA policy, read in one query on every authenticated
+/// request (`Caller::check_account`).
+pub fn account(conn: &mut Db, id: Uuid) -> ApiResult<Option<(User, bool)>> {
+    use crate::db::schema::clinics as c;
+    let row: Option<(UserRow, bool)> = u::table.inner_join(c::table).filter(u::id.eq(DbUuid(id))).select((UserRow::as_select(), c::require_mfa)).first(conn).optional()?;
+    row.map(|(user, required)| Ok((user.into_user()?, required))).transpose()
 }
 
 pub fn find_by_email(conn: &mut Db, email: &str) -> ApiResult<Option<User>> {
@@ -120,6 +133,7 @@ fn insert_user(conn: &mut Db, clinic: Uuid, new: &NewUser) -> ApiResult<Uuid> {
         created_at: at,
         updated_at: at,
         token_generation: 0,
+        mfa_enabled: false,
     };
     diesel::insert_into(u::table)
         .values(UserRow::new(&user))

@@ -9,6 +9,7 @@ mod home;
 mod instruments;
 mod isolation;
 mod journeys;
+mod mfa;
 mod operations;
 mod patients;
 mod records;
