@@ -3,6 +3,7 @@
 // on its own. Screenshots go to $SHOTS.
 import { chromium } from "playwright-core";
 import { writeFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
 
 const { BASE, EMAIL, PASSWORD, TOKEN, SHOTS, WORK } = process.env;
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
@@ -129,9 +130,57 @@ await reset.getByLabel("Password", { exact: true }).fill("a brand new passphrase
 await reset.getByRole("button", { name: "Log in" }).click();
 await step("login after reset", () => reset.locator("#patients tbody tr").first().waitFor({ timeout: 15000 }));
 await reset.close();
+
+// MFA on the console: a clinician sets up an authenticator app (the code computed here
+// from the key the page shows, RFC 6238 with node's HMAC-SHA-1), gets recovery codes, and
+// the next login asks for the second step, answered with a recovery code.
+function base32(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of text.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  return Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+}
+function totp(secret) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const mac = createHmac("sha1", base32(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+const mfaEmail = `mfa-${Date.now()}@see.example.org`;
+const mfaUser = await fetch(`${BASE}/api/v1/users`, { method: "POST", headers: json, body: JSON.stringify({ email: mfaEmail, password: "a passphrase for mfa 7", name: "Dr Two Step", role: "clinician" }) });
+if (mfaUser.status !== 201) throw new Error(`mfa user: ${mfaUser.status}`);
+const mfa = await browser.newPage({ viewport: { width: 900, height: 800 } });
+mfa.on("pageerror", (e) => problems.push(`mfa: ${e.message}`));
+mfa.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`mfa: ${m.text()}`); });
+await mfa.goto(`${BASE}/`);
+const logIn = async () => {
+  await mfa.getByLabel("E-mail").fill(mfaEmail);
+  await mfa.getByLabel("Password", { exact: true }).fill("a passphrase for mfa 7");
+  await mfa.getByRole("button", { name: "Log in" }).click();
+};
+await logIn();
+await step("mfa login", () => mfa.locator("#patients tbody tr").first().waitFor({ timeout: 15000 }));
+await mfa.getByRole("button", { name: "Security" }).click();
+await mfa.getByRole("button", { name: "Set up an authenticator app" }).click();
+await step("mfa key", () => mfa.locator("#mfa-enrol").waitFor({ timeout: 15000 }));
+const key = (await mfa.locator("#mfa-secret").textContent()).trim();
+await mfa.getByLabel("Code shown by the app").fill(totp(key));
+await mfa.getByRole("button", { name: "Turn on" }).click();
+await step("recovery codes", () => mfa.locator("#mfa-recovery-codes li").nth(9).waitFor({ timeout: 15000 }));
+const recovery = (await mfa.locator("#mfa-recovery-codes li").first().textContent()).trim();
+await mfa.screenshot({ path: `${SHOTS}/console-mfa-recovery-codes.png`, fullPage: true });
+await mfa.getByRole("button", { name: "Log out" }).click();
+await logIn();
+await step("second step", () => mfa.getByText("Enter the code from your authenticator app").waitFor({ timeout: 15000 }));
+await mfa.screenshot({ path: `${SHOTS}/console-mfa-second-step.png`, fullPage: true });
+await mfa.getByLabel("Authenticator or recovery code").fill(recovery);
+await mfa.getByRole("button", { name: "Verify" }).click();
+await step("login with mfa", () => mfa.locator("#patients tbody tr").first().waitFor({ timeout: 15000 }));
+await mfa.close();
 await browser.close();
 if (problems.length) {
   console.error(problems.join("\n"));
   process.exit(1);
 }
-console.log(`console: logged in, a patient's chart (${drawn} ratings), the cohort curve, alerts and due ratings, no console errors; both charts render alone; a password reset link sets a password and the console logs in with it`);
+console.log(`console: logged in, a patient's chart (${drawn} ratings), the cohort curve, alerts and due ratings, no console errors; both charts render alone; a password reset link sets a password and the console logs in with it; MFA set up on the console, and a login's second step with a recovery code`);

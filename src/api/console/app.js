@@ -4,7 +4,7 @@
 (() => {
   const session = { access: null, refresh: null, me: null };
   const $ = (id) => document.getElementById(id);
-  const views = ["login", "reset", "patients", "patient", "due", "alerts", "cohort", "instruments"];
+  const views = ["login", "reset", "patients", "patient", "due", "alerts", "cohort", "instruments", "mfa"];
   const patientNames = new Map();
   let patientsCursor = null;
 
@@ -34,8 +34,10 @@
     if (r.status === 401 && !retried && (await refresh())) return call(path, options, true);
     if (r.status === 401) { logout("Your session ended: log in again."); throw new Error("logged out"); }
     if (!r.ok) {
-      let detail = r.statusText;
-      try { detail = (await r.json()).detail || detail; } catch (_) { /* not JSON */ }
+      let detail = r.statusText, type = null;
+      try { ({ detail = detail, type = null } = await r.json()); } catch (_) { /* not JSON */ }
+      // The clinic requires MFA and this account has none: the one thing to do is enrol.
+      if (type === "urn:onset:problem:mfa-enrolment-required") showMfa();
       throw new Error(detail);
     }
     return r;
@@ -267,7 +269,7 @@
     }
   });
 
-  const loaders = { patients: () => loadPatients(false), due: loadDue, alerts: loadAlerts, cohort: loadCohort, instruments: loadInstruments };
+  const loaders = { patients: () => loadPatients(false), due: loadDue, alerts: loadAlerts, cohort: loadCohort, instruments: loadInstruments, mfa: async () => showMfa() };
   function open(view) {
     say("");
     show(view);
@@ -286,8 +288,64 @@
     event.preventDefault();
     say("");
     const r = await fetch("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: $("email").value, password: $("password").value }) });
+    if (r.status === 401) {
+      const problem = await r.json();
+      // The password was right and the account uses MFA: ask for the second factor.
+      if (problem.type === "urn:onset:problem:mfa-required") {
+        mfaToken = problem.mfa_token;
+        $("password").value = "";
+        $("login-form").hidden = true;
+        $("mfa-form").hidden = false;
+        $("mfa-code").focus();
+        return;
+      }
+    }
     if (!r.ok) { say(r.status === 429 ? "Too many attempts: wait a minute." : "The e-mail or password is not right."); return; }
-    const tokens = await r.json();
+    await start(await r.json());
+  });
+  // The second step of a login with MFA: the token of the first, and a code.
+  let mfaToken = null;
+  $("mfa-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    const r = await fetch("/api/v1/auth/login/mfa", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ mfa_token: mfaToken, code: $("mfa-code").value.trim() }) });
+    $("mfa-code").value = "";
+    if (!r.ok) { say(r.status === 429 ? "Too many attempts: wait a minute." : "That code is not right, or has been used: try the next one, or log in again."); return; }
+    mfaToken = null;
+    $("mfa-form").hidden = true;
+    $("login-form").hidden = false;
+    await start(await r.json());
+  });
+  function showMfa() {
+    show("mfa");
+    $("mfa-state").textContent = session.me && session.me.mfa_enabled
+      ? "MFA is on for this account."
+      : "MFA is off for this account. Your clinic may require it: until it is on, you can only set it up.";
+    $("mfa-start").hidden = !!(session.me && session.me.mfa_enabled);
+  }
+  $("mfa-start").addEventListener("click", async () => {
+    const enrolment = await json("/api/v1/me/mfa/totp", { method: "POST" });
+    $("mfa-secret").textContent = enrolment.secret;
+    $("mfa-uri").textContent = enrolment.otpauth_uri;
+    $("mfa-enrol").hidden = false;
+    $("mfa-start").hidden = true;
+    $("mfa-confirm-code").focus();
+  });
+  $("mfa-confirm-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    try {
+      const done = await json("/api/v1/me/mfa/totp/confirm", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: $("mfa-confirm-code").value.trim() }) });
+      const list = $("mfa-recovery-codes");
+      while (list.firstChild) list.removeChild(list.firstChild);
+      for (const code of done.recovery_codes) { const li = document.createElement("li"); li.textContent = code; list.appendChild(li); }
+      $("mfa-enrol").hidden = true;
+      $("mfa-recovery").hidden = false;
+      session.me = await json("/api/v1/me");
+      $("mfa-state").textContent = "MFA is on for this account.";
+    } catch (e) { say(e.message); }
+  });
+  async function start(tokens) {
     session.access = tokens.access_token;
     session.refresh = tokens.refresh_token;
     $("password").value = "";
@@ -295,10 +353,10 @@
     $("who").textContent = `${session.me.name} (${session.me.role})`;
     // Researchers see the cohort only: patients, due ratings and alerts are clinical.
     const clinical = session.me.role !== "researcher";
-    for (const b of document.querySelectorAll("#nav button[data-view]")) b.hidden = !clinical && !["cohort", "instruments"].includes(b.dataset.view);
+    for (const b of document.querySelectorAll("#nav button[data-view]")) b.hidden = !clinical && !["cohort", "instruments", "mfa"].includes(b.dataset.view);
     $("nav").hidden = false;
     open(clinical ? "patients" : "cohort");
-  });
+  }
   // An admin's reset link: `/#reset=<token>`. The token leaves the address bar at once
   // (no history, no bookmark) and is kept in this closure until it is used.
   let resetToken = null;
