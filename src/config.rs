@@ -9,6 +9,9 @@ use crate::db::Backend;
 pub struct Config {
     pub bind: String,
     pub database_url: String,
+    /// A PostgreSQL streaming replica for reads that need not see a write just made:
+    /// analytics, exports, FHIR searches and charts (`ONSET_READ_DATABASE_URL`).
+    pub read_database_url: Option<String>,
     pub jwt_secret: Vec<u8>,
     /// Key of the research export's subject ids; exports refuse to run without it.
     pub export_key: Option<Vec<u8>>,
@@ -97,6 +100,10 @@ impl Config {
             },
         };
         let export_key = export_key()?;
+        let read_database_url = env("ONSET_READ_DATABASE_URL").filter(|u| !u.trim().is_empty());
+        if read_database_url.is_some() && !(matches!(backend, Backend::Postgres(_)) && read_database_url.as_deref().is_some_and(|u| matches!(Backend::from_url(u), Backend::Postgres(_)))) {
+            return Err("ONSET_READ_DATABASE_URL is a PostgreSQL replica of a PostgreSQL DATABASE_URL: SQLite has no replicas".into());
+        }
         let cors_origins: Vec<String> = env("ONSET_CORS_ORIGINS")
             .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
             .unwrap_or_default();
@@ -107,6 +114,7 @@ impl Config {
         Ok(Config {
             bind: env("ONSET_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string()),
             database_url,
+            read_database_url,
             jwt_secret,
             export_key,
             cors_origins,

@@ -84,7 +84,12 @@ pub fn prepare(config: Config) -> Result<web::Data<AppState>, String> {
         tracing::info!(rows, "onset summaries derived from the records");
     }
     chain_legacy_audit(&mut conn)?;
-    let state = AppState::new(pool, config);
+    // The replica is read, never migrated: it follows the primary's schema by streaming.
+    let read_pool = match &config.read_database_url {
+        Some(url) => Some(db::connect(url, config.pool_size)?),
+        None => None,
+    };
+    let state = AppState::new(pool, read_pool, config);
     let sealed = crate::store::webhooks::seal_stored_secrets(&mut conn, &state.sealer).map_err(|e| format!("cannot seal the webhook secrets: {e}"))?;
     if sealed > 0 {
         tracing::info!(sealed, "webhook secrets stored in the clear are now sealed");

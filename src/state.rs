@@ -16,6 +16,9 @@ use crate::metrics::Metrics;
 
 pub struct AppState {
     pub pool: Pool,
+    /// Where reads that need not see a write just made go: a replica's pool when
+    /// `ONSET_READ_DATABASE_URL` names one, the primary's otherwise.
+    pub read_pool: Pool,
     pub config: Config,
     pub tokens: TokenKeys,
     /// At most one argon2 hash per core at a time: login floods queue here instead of
@@ -38,7 +41,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, config: Config) -> AppState {
+    pub fn new(pool: Pool, read_pool: Option<Pool>, config: Config) -> AppState {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
@@ -51,6 +54,7 @@ impl AppState {
             clock: Clock::default(),
             webhooks: Sender::new(config.webhook_allow_private, config.webhook_timeout),
             sealer: Arc::new(Sealer::new(&config.jwt_secret)),
+            read_pool: read_pool.unwrap_or_else(|| pool.clone()),
             pool,
             config,
         }
@@ -78,6 +82,24 @@ impl AppState {
         F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
     {
         self.db_checked(caller, false, work).await
+    }
+
+    /// Reads for an authenticated caller that may lag the primary (analytics, exports,
+    /// FHIR searches, charts): the account is checked on the primary, then `work` runs on
+    /// the read pool. Whatever `work` returns is audited by the caller on the primary
+    /// before it is answered.
+    pub async fn read_as<T, F>(&self, caller: &crate::auth::Caller, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
+    {
+        self.db_as(caller, |_| Ok(())).await?;
+        let pool = self.read_pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
     }
 
     /// As `db_as`, for what an account may do before enrolling in MFA its clinic requires:

@@ -185,8 +185,9 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     let (instrument, sex) = (filters.instrument, filters.sex);
     let selected = {
         let filters = filters.clone();
+        // A replica may serve it: a cohort is a report, never the check of a write just made.
         state
-            .db_as(&caller, move |conn| {
+            .read_as(&caller, move |conn| {
                 // Page by patient so memory is bounded by the page, not the cohort.
                 let mut cohort = CohortAccumulator::new(filters.endpoint);
                 let mut after = None;

@@ -78,8 +78,10 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
 
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let finished = Arc::new(AtomicBool::new(false));
-    let (pool, runtime, send_timeout, done) =
-        (state.pool.clone(), tokio::runtime::Handle::current(), state.config.export_send_timeout, finished.clone());
+    // The rows come from the read pool (a replica, when there is one); the audit of how
+    // the export ended goes to the primary.
+    let (pool, read_pool, runtime, send_timeout, done) =
+        (state.pool.clone(), state.read_pool.clone(), tokio::runtime::Handle::current(), state.config.export_send_timeout, finished.clone());
     // A thread of its own, not the blocking pool every query runs on: a client that
     // stops reading stalls this thread only, and only until the send timeout.
     std::thread::Builder::new()
@@ -90,7 +92,7 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
             let send = |chunk: Vec<u8>| {
                 runtime.block_on(async { matches!(tokio::time::timeout(send_timeout, sender.send(Bytes::from(chunk))).await, Ok(Ok(()))) })
             };
-            let outcome = export::run(&pool, &key, &request, |chunk| {
+            let outcome = export::run(&read_pool, &key, &request, |chunk| {
                 delivered = send(chunk);
                 delivered
             });

@@ -305,6 +305,19 @@ async fn read<R: Kept + Send + 'static>(state: web::Data<AppState>, caller: Call
     Ok(fhir(StatusCode::OK, &render(&record)))
 }
 
+/// A search, read where a replica may serve it (`AppState::read_as`), then audited on the
+/// primary with the ids it shows, before it is answered.
+async fn searched<T, F>(state: &AppState, caller: &Caller, what: &'static str, patient: Option<Uuid>, search: F, id: fn(&T) -> Uuid) -> ApiResult<(Vec<T>, Option<Uuid>)>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::Db) -> ApiResult<(Vec<T>, Option<Uuid>)> + Send + 'static,
+{
+    let found = state.read_as(caller, search).await?;
+    let (actor, shown) = (caller.actor(), found.0.iter().map(id).collect());
+    state.db_as(caller, move |conn| search::audit_search(conn, &actor, what, patient, shown)).await?;
+    Ok(found)
+}
+
 pub async fn patient(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     read(state, caller, req, patient_resource).await
 }
@@ -313,7 +326,7 @@ pub async fn patients(state: web::Data<AppState>, caller: Caller, req: HttpReque
     caller.require(CLINICAL)?;
     let p = params(&req, &[])?;
     let (actor, updated, page) = (caller.actor(), p.last_updated, p.page);
-    let (found, next) = state.db_as(&caller, move |conn| search::patients(conn, &actor, updated, page)).await?;
+    let (found, next) = searched(&state, &caller, "patients", None, move |conn| search::patients(conn, &actor, updated, page), |p| p.id).await?;
     Ok(bundle(&req, &p, "Patient", found.iter().map(patient_resource).collect(), next))
 }
 
@@ -325,7 +338,8 @@ pub async fn observations(state: web::Data<AppState>, caller: Caller, req: HttpR
     caller.require(CLINICAL)?;
     let p = params(&req, &["patient", "subject", "code", "date"])?;
     let (actor, wanted) = (caller.actor(), p.search(&Instrument::ALL, codes::instrument_codings));
-    let (found, next) = state.db_as(&caller, move |conn| search::observations(conn, &actor, &wanted)).await?;
+    let patient = wanted.patient;
+    let (found, next) = searched(&state, &caller, "observations", patient, move |conn| search::observations(conn, &actor, &wanted), |r| r.id).await?;
     Ok(bundle(&req, &p, "Observation", found.iter().map(observation_resource).collect(), next))
 }
 
@@ -339,7 +353,8 @@ pub async fn administrations(state: web::Data<AppState>, caller: Caller, req: Ht
     // A drug matches a code any of its routes is coded by.
     let drug_codings = |drug: Drug| Route::ALL.iter().flat_map(|route| codes::drug_codings(drug, *route)).collect();
     let (actor, wanted) = (caller.actor(), p.search(&Drug::ALL, drug_codings));
-    let (found, next) = state.db_as(&caller, move |conn| search::administrations(conn, &actor, &wanted)).await?;
+    let patient = wanted.patient;
+    let (found, next) = searched(&state, &caller, "administrations", patient, move |conn| search::administrations(conn, &actor, &wanted), |r| r.id).await?;
     Ok(bundle(&req, &p, "MedicationAdministration", found.iter().map(administration_resource).collect(), next))
 }
 
@@ -367,7 +382,8 @@ pub async fn questionnaire_responses(state: web::Data<AppState>, caller: Caller,
         wanted.codes = Some(named.map(|(instrument, _)| vec![instrument]).unwrap_or_default());
     }
     let actor = caller.actor();
-    let (found, next) = state.db_as(&caller, move |conn| search::questionnaire_responses(conn, &actor, &wanted)).await?;
+    let patient = wanted.patient;
+    let (found, next) = searched(&state, &caller, "questionnaire_responses", patient, move |conn| search::questionnaire_responses(conn, &actor, &wanted), |r| r.id).await?;
     // Only v1 definitions exist yet; a version asked for matches the rating's own.
     let resources = found.iter().filter(|r| version.is_none_or(|v| r.instrument_version == v)).filter_map(|r| response_resource(r, &base)).collect();
     Ok(bundle(&req, &p, "QuestionnaireResponse", resources, next))

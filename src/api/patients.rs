@@ -69,7 +69,9 @@ fn ratings_shown(req: &HttpRequest) -> ApiResult<usize> {
 
 /// The trajectory of the patient, its latest `shown` ratings per series, derived and
 /// rendered off the async threads (a long history is a large answer).
-async fn rendered<T, F>(state: &AppState, caller: &Caller, req: &HttpRequest, shown: usize, render: F) -> ApiResult<T>
+/// `from_replica`: the chart, which a replica may serve; the JSON, which a client reads
+/// after its own writes, comes from the primary.
+async fn rendered<T, F>(state: &AppState, caller: &Caller, req: &HttpRequest, shown: usize, from_replica: bool, render: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(Uuid, Trajectory, &[chrono::DateTime<chrono::Utc>]) -> T + Send + 'static,
@@ -77,7 +79,14 @@ where
     caller.require(CLINICAL)?;
     let id = path_id(req)?;
     let actor = caller.actor();
-    let (starts, points) = state.db_as(caller, move |conn| patients::course(conn, &actor, id)).await?;
+    let (starts, points) = if from_replica {
+        let clinic = actor.clinic_id;
+        let course = state.read_as(caller, move |conn| patients::course_unaudited(conn, clinic, id)).await?;
+        state.db_as(caller, move |conn| patients::audit_course(conn, &actor, id)).await?;
+        course
+    } else {
+        state.db_as(caller, move |conn| patients::course(conn, &actor, id)).await?
+    };
     Ok(web::block(move || {
         let mut trajectory = build_trajectory(&CONSENSUS_2016, &starts, &points);
         trajectory.keep_latest(shown);
@@ -88,7 +97,7 @@ where
 
 pub async fn trajectory(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     let shown = ratings_shown(&req)?;
-    let body = rendered(&state, &caller, &req, shown, |patient_id, trajectory, _| {
+    let body = rendered(&state, &caller, &req, shown, false, |patient_id, trajectory, _| {
         serde_json::to_vec(&TrajectoryView { patient_id, trajectory }).expect("plain data serialises")
     })
     .await?;
@@ -97,6 +106,6 @@ pub async fn trajectory(state: web::Data<AppState>, caller: Caller, req: HttpReq
 
 /// The trajectory drawn: the same data as the JSON, read and audited the same way.
 pub async fn trajectory_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let chart = rendered(&state, &caller, &req, DEFAULT_RATINGS_SHOWN, |_, trajectory, starts| crate::domain::chart::trajectory_svg(&trajectory, starts)).await?;
+    let chart = rendered(&state, &caller, &req, DEFAULT_RATINGS_SHOWN, true, |_, trajectory, starts| crate::domain::chart::trajectory_svg(&trajectory, starts)).await?;
     Ok(super::svg(chart))
 }

@@ -1,6 +1,7 @@
 //! The FHIR view's searches: a clinic's patients, ratings and sessions by patient, code,
-//! clinical time and last update, in keyset pages by id, each search audited with the
-//! ids it showed.
+//! clinical time and last update, in keyset pages by id. They only read, so a replica may
+//! serve them; each is audited on the primary with the ids it showed (`audit_search`)
+//! before it is answered.
 
 use diesel::prelude::*;
 use serde_json::json;
@@ -64,9 +65,7 @@ macro_rules! search_records {
                 query = query.filter(t::id.gt(DbUuid(after)));
             }
             let records = query.load(conn)?.into_iter().map($row::into_record).collect::<ApiResult<Vec<_>>>()?;
-            let found = split_page(records, search.page, |r| r.id);
-            audit_search(conn, actor, stringify!($name), search.patient, found.0.iter().map(|r| r.id).collect())?;
-            Ok(found)
+            Ok(split_page(records, search.page, |r| r.id))
         }
     };
 }
@@ -94,13 +93,11 @@ pub fn patients(conn: &mut Db, actor: &Actor, last_updated: TimeRange, page: Pag
     if let Some(after) = page.after {
         query = query.filter(p::id.gt(DbUuid(after)));
     }
-    let found = split_page(query.load(conn)?.into_iter().map(PatientRow::into_patient).collect(), page, |p: &Patient| p.id);
-    audit_search(conn, actor, "patients", None, found.0.iter().map(|p| p.id).collect())?;
-    Ok(found)
+    Ok(split_page(query.load(conn)?.into_iter().map(PatientRow::into_patient).collect(), page, |p: &Patient| p.id))
 }
 
 /// Who saw which records through FHIR, like every other read of a patient's record.
-fn audit_search(conn: &mut Db, actor: &Actor, what: &str, patient: Option<Uuid>, shown: Vec<Uuid>) -> ApiResult<()> {
+pub fn audit_search(conn: &mut Db, actor: &Actor, what: &str, patient: Option<Uuid>, shown: Vec<Uuid>) -> ApiResult<()> {
     let entity = if patient.is_some() { "patient" } else { "fhir" };
     audit_read(conn, actor, format!("fhir.{what}.search"), entity, patient, json!({"count": shown.len(), "ids": shown}))
 }

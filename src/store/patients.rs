@@ -228,9 +228,20 @@ fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Patient>, Opt
 /// What a trajectory is drawn from: the start of each active session and each active
 /// rating as the outcome rules read it. Audited as a read of the patient.
 pub fn course(conn: &mut Db, actor: &Actor, id: Uuid) -> ApiResult<(Vec<DateTime<Utc>>, Vec<RatingPoint>)> {
-    exists(conn, actor.clinic_id, id)?;
-    let starts = infusions::active_starts(conn, actor.clinic_id, id)?;
-    let points = assessments::active_points(conn, actor.clinic_id, id)?;
-    audit_read(conn, actor, "patient.trajectory".into(), ENTITY, Some(id), json!({}))?;
+    let course = course_unaudited(conn, actor.clinic_id, id)?;
+    audit_course(conn, actor, id)?;
+    Ok(course)
+}
+
+/// The course alone, for a read a replica may serve (a chart); `audit_course` on the
+/// primary before it is shown.
+pub fn course_unaudited(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<(Vec<DateTime<Utc>>, Vec<RatingPoint>)> {
+    exists(conn, clinic, id)?;
+    let starts = infusions::active_starts(conn, clinic, id)?;
+    let points = assessments::active_points(conn, clinic, id)?;
     Ok((starts, points))
+}
+
+pub fn audit_course(conn: &mut Db, actor: &Actor, id: Uuid) -> ApiResult<()> {
+    audit_read(conn, actor, "patient.trajectory".into(), ENTITY, Some(id), json!({}))
 }

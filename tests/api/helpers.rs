@@ -95,6 +95,7 @@ pub fn test_config(database_url: String) -> Config {
     Config {
         bind: "127.0.0.1:0".into(),
         database_url,
+        read_database_url: None,
         jwt_secret: JWT_SECRET.to_vec(),
         export_key: Some(EXPORT_KEY.to_vec()),
         cors_origins: vec!["https://app.example.org".into()],
