@@ -2,6 +2,7 @@
 
 pub mod anonymise;
 pub mod chart;
+pub mod cox;
 pub mod definitions;
 pub mod export;
 pub mod fhir;
