@@ -77,6 +77,10 @@ pub fn update(conn: &mut Db, actor: &Actor, change: ClinicChange) -> ApiResult<C
             diesel::update(target).set(c::home_dose_advice.eq(text)).execute(conn)?;
         }
         if let Some(required) = change.require_mfa {
+            // An admin without MFA would lock themselves out of all but enrolment.
+            if required && !crate::store::users::find_by_id(conn, actor.user_id)?.is_some_and(|u| u.mfa_enabled) {
+                return Err(ApiError::Conflict("turn on MFA for your own account before requiring it of the clinic's staff".into()));
+            }
             diesel::update(target).set(c::require_mfa.eq(required)).execute(conn)?;
         }
         let detail = json!({

@@ -120,6 +120,10 @@ async fn a_clinic_that_requires_mfa_lets_staff_without_it_only_enrol() {
     let app = spawn_with(|c| c.login_per_account_per_minute = 1_000).await;
     let admin = app.admin("North").await;
     let clinician = app.user(&admin, "clinician").await;
+    let first = app.patch("/api/v1/clinic", &admin.token, json!({"require_mfa": true})).await;
+    first.assert_problem(409);
+    assert_eq!(app.get("/api/v1/clinic", &admin.token).await.body["require_mfa"], json!(false), "an admin without MFA cannot lock the clinic's staff out");
+    enrol(&app, &admin).await;
     let set = app.patch("/api/v1/clinic", &admin.token, json!({"require_mfa": true})).await;
     assert_eq!((set.status, set.body["require_mfa"].clone()), (200, json!(true)), "{}", set.text);
     app.patch("/api/v1/clinic", &admin.token, json!({"require_mfa": "yes"})).await.assert_problem(422);
@@ -130,8 +134,9 @@ async fn a_clinic_that_requires_mfa_lets_staff_without_it_only_enrol() {
     assert_eq!(app.get("/api/v1/me", &clinician.token).await.status, 200, "an account can see itself");
     let (_, _) = enrol(&app, &clinician).await;
     assert_eq!(app.get("/api/v1/patients", &clinician.token).await.status, 200, "enrolled, the same session goes on");
-    // The admin, without MFA, is held to the policy too.
-    app.get("/api/v1/patients", &admin.token).await.assert_problem(403);
+    // Another account without MFA is held to the policy too, whatever its role.
+    let researcher = app.user(&admin, "researcher").await;
+    app.get("/api/v1/analytics/onset?instrument=ocd_vas&endpoint=response", &researcher.token).await.assert_problem(403);
     let other = app.admin("South").await;
     assert_eq!(app.get("/api/v1/patients", &other.token).await.status, 200, "another clinic's policy");
     let body: Value = app.get("/api/v1/clinic", &other.token).await.body;
