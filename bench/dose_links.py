@@ -6,38 +6,14 @@ Each patient gets a home plan in force now (one dose), one dose link, and a pre-
 check that says go, so each link in OUT (one token per line) can record a dose at once.
 Eight keep-alive connections, so preparing is quick.
 """
-import http.client
-import json
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlparse
+
+from onset_http import Api, in_parallel
 
 base, token, patients, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 patients = (open(patients[1:]).read().strip() if patients.startswith("@") else patients).split(",")
-host = urlparse(base)
-local = threading.local()
-
-
-def call(method, path, body=None, auth=True):
-    headers = {"content-type": "application/json"}
-    if auth:
-        headers["authorization"] = f"Bearer {token}"
-    for attempt in (1, 2):
-        if not hasattr(local, "conn"):
-            local.conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
-        try:
-            local.conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-            response = local.conn.getresponse()
-            break
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            del local.conn
-            if attempt == 2:
-                raise
-    data = response.read()
-    if response.status >= 300:
-        raise SystemExit(f"{method} {path}: {response.status} {data[:300]!r}")
-    return json.loads(data) if data else None
+call = Api(base, token).call
 
 
 now = datetime.now(timezone.utc)
@@ -53,19 +29,7 @@ def prepare(patient):
     return link
 
 
-links = [None] * len(patients)
-
-
-def run(worker):
-    for i in range(worker, len(patients), 8):
-        links[i] = prepare(patients[i])
-
-
-threads = [threading.Thread(target=run, args=(w,)) for w in range(8)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
+links = in_parallel(prepare, patients)
 with open(out, "w") as f:
     f.write("\n".join(links) + "\n")
 print(len(links))

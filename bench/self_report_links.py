@@ -7,52 +7,13 @@ is attached to the given patients, each gets sessions that started a minute ago 
 COUNT due ratings are open, and each open due rating gets one link. OUT receives the
 links' tokens, one per line. Eight keep-alive connections, so preparing is quick.
 """
-import http.client
-import json
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlparse
+
+from onset_http import Api, in_parallel
 
 base, token, patients, count, out = sys.argv[1], sys.argv[2], sys.argv[3].split(","), int(sys.argv[4]), sys.argv[5]
-host = urlparse(base)
-local = threading.local()
-
-
-def call(method, path, body=None):
-    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    for attempt in (1, 2):
-        if not hasattr(local, "conn"):
-            local.conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
-        try:
-            local.conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-            response = local.conn.getresponse()
-            break
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            # The server closed an idle keep-alive connection before reading the request.
-            del local.conn
-            if attempt == 2:
-                raise
-    data = response.read()
-    if response.status >= 300:
-        raise SystemExit(f"{method} {path}: {response.status} {data[:300]!r}")
-    return json.loads(data) if data else None
-
-
-def in_parallel(work, items):
-    items = list(items)
-    results = [None] * len(items)
-
-    def run(worker):
-        for i in range(worker, len(items), 8):
-            results[i] = work(items[i])
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+call = Api(base, token).call
 
 
 protocol = call("POST", "/api/v1/protocols", {"name": "Benchmark: VAS after each session", "items": [

@@ -84,8 +84,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let (login, _) = parse_json::<LoginRequest>(&req, &body)?;
     login.check_lengths()?;
     let email = login.email.trim().to_lowercase();
-    let address = client_address(&req, &state.config);
-    state.throttle.attempt(&email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    super::attempt_login(&state, &req, &email)?;
     let lookup = email.clone();
     let user = state.db(move |conn| users::find_by_email(conn, &lookup)).await?;
     // An unknown email is verified against a decoy hash: the same work, the same answer.
@@ -112,8 +111,7 @@ pub async fn login_mfa(state: web::Data<AppState>, req: HttpRequest, body: web::
         return Err(ApiError::Unauthorized("invalid or expired mfa_token, or a wrong code".into()));
     }
     let claims = state.tokens.verify_mfa(&step.mfa_token).map_err(|_| ApiError::Unauthorized("invalid or expired mfa_token: log in again".into()))?;
-    let address = client_address(&req, &state.config);
-    state.throttle.attempt(&claims.email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    super::attempt_login(&state, &req, &claims.email)?;
     let (sealer, at, code) = (state.sealer.clone(), state.clock.now(), step.code);
     let (user, verified) = state
         .db(move |conn| {

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{client_address, parse_json};
+use super::{attempt_login, parse_json};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -29,12 +29,6 @@ fn code_of(req: &HttpRequest, body: &[u8]) -> ApiResult<String> {
     Ok(request.code)
 }
 
-/// The login throttle counts code attempts too: per account and per address.
-fn throttle(state: &AppState, req: &HttpRequest, email: &str) -> ApiResult<()> {
-    let address = client_address(req, &state.config);
-    state.throttle.attempt(email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
-}
-
 /// `POST /api/v1/me/mfa/totp`: a new secret and its `otpauth://` URI, shown once.
 pub async fn enrol(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let (actor, sealer, now) = (caller.actor(), state.sealer.clone(), state.clock.now());
@@ -46,7 +40,7 @@ pub async fn enrol(state: web::Data<AppState>, caller: Caller) -> ApiResult<Http
 /// shown once.
 pub async fn confirm(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let code = code_of(&req, &body)?;
-    throttle(&state, &req, &caller.email)?;
+    attempt_login(&state, &req, &caller.email)?;
     let (actor, sealer, now) = (caller.actor(), state.sealer.clone(), state.clock.now());
     let codes = state.db_as_enrolling(&caller, move |conn| mfa::confirm(conn, &actor, &sealer, &code, now)).await?;
     Ok(HttpResponse::Ok().json(json!({"mfa_enabled": true, "recovery_codes": codes})))
@@ -55,7 +49,7 @@ pub async fn confirm(state: web::Data<AppState>, caller: Caller, req: HttpReques
 /// `DELETE /api/v1/me/mfa`: off again, given a current code.
 pub async fn remove(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let code = code_of(&req, &body)?;
-    throttle(&state, &req, &caller.email)?;
+    attempt_login(&state, &req, &caller.email)?;
     let (actor, sealer, now) = (caller.actor(), state.sealer.clone(), state.clock.now());
     state.db_as_enrolling(&caller, move |conn| mfa::remove(conn, &actor, &sealer, &code, now)).await?;
     Ok(HttpResponse::Ok().json(json!({"mfa_enabled": false})))

@@ -200,6 +200,13 @@ fn resource(path: &str) -> Resource {
 
 /// The client a request comes from, as login and patient-link throttling count it
 /// (`X-Forwarded-For` believed only from `ONSET_TRUSTED_PROXIES`).
+/// An attempt at an account's secret (a password or a second factor) from the request's
+/// address: counted by the login throttle per account and per address (429 beyond).
+pub fn attempt_login(state: &crate::state::AppState, req: &HttpRequest, email: &str) -> ApiResult<()> {
+    let address = client_address(req, &state.config);
+    state.throttle.attempt(email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
+}
+
 pub fn client_address(req: &HttpRequest, config: &Config) -> String {
     let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
     crate::auth::throttle::client_address(req.peer_addr().map(|a| a.ip()), &forwarded, &config.trusted_proxies)

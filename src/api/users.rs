@@ -115,8 +115,7 @@ pub async fn change_password(state: web::Data<AppState>, caller: Caller, req: Ht
     if !errors.is_empty() {
         return Err(validation(errors));
     }
-    let address = super::client_address(&req, &state.config);
-    state.throttle.attempt(&caller.email, &address).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    super::attempt_login(&state, &req, &caller.email)?;
     let id = caller.user_id;
     let stored = state.db_as_enrolling(&caller, move |conn| users::find_by_id(conn, id)).await?.ok_or(ApiError::NotFound)?.password_hash;
     let current = change.current_password;

@@ -20,7 +20,6 @@ use super::fields::{bounded_int, free_text, one_of, parse_instant, required, voc
 use super::infusion::{Drug, Route};
 use super::protocol::IsoDuration;
 
-vocabulary!(HomeRoute { Sublingual = "sublingual", Oral = "oral", Intranasal = "intranasal" });
 vocabulary!(NoGo {
     VitalsOutOfRange = "vitals_out_of_range",
     MonitorAbsent = "monitor_absent",
@@ -29,15 +28,8 @@ vocabulary!(NoGo {
     PlanNotActive = "plan_not_active",
 });
 
-impl HomeRoute {
-    pub fn route(self) -> Route {
-        match self {
-            HomeRoute::Sublingual => Route::Sublingual,
-            HomeRoute::Oral => Route::Oral,
-            HomeRoute::Intranasal => Route::Intranasal,
-        }
-    }
-}
+/// The routes a dose taken at home may use; the clinic's own (IV, IM, subcutaneous) never.
+pub const HOME_ROUTES: [Route; 3] = [Route::Sublingual, Route::Oral, Route::Intranasal];
 
 /// The vitals above which a dose is not taken: a reading equal to a limit passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +126,7 @@ impl HomePlanInput {
             e.push(FieldError::new("drug", "esketamine is never taken at home: its REMS restricts it to certified healthcare settings"));
         }
         let route = required(&mut e, "route", &self.route);
-        let route = one_of(&mut e, "route", route, HomeRoute::parse, &HomeRoute::codes()).map(HomeRoute::route);
+        let route = one_of(&mut e, "route", route, |code| Route::parse(code).filter(|r| HOME_ROUTES.contains(r)), &HOME_ROUTES.map(Route::code));
         let dose_mg = match self.dose_mg {
             None => {
                 e.push(FieldError::new("dose_mg", "required"));

@@ -185,6 +185,23 @@ pub struct Rating {
 
 pub const MAX_NOTES: usize = 10_000;
 
+impl RatingInput {
+    /// A patient's own answer through a link, taken `now`: `rater: self`,
+    /// `collected_via: app`.
+    pub fn self_reported(instrument: Instrument, recall: Recall, items: Option<BTreeMap<String, Value>>, total: Option<Value>, now: DateTime<Utc>) -> RatingInput {
+        RatingInput {
+            instrument: Some(instrument.code().into()),
+            rated_at: Some(now.to_rfc3339()),
+            recall: Some(recall.code().into()),
+            items,
+            total,
+            rater: Some(Rater::SelfReport.code().into()),
+            collected_via: Some(CollectedVia::App.code().into()),
+            ..RatingInput::default()
+        }
+    }
+}
+
 
 impl RatingInput {
     pub fn parse(&self, now: DateTime<Utc>) -> Result<Rating, Vec<FieldError>> {

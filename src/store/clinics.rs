@@ -42,6 +42,13 @@ pub struct Clinic {
     pub require_mfa: bool,
 }
 
+/// When a patient link issued `now` expires: at `until` (its window's close, its plan's
+/// end), or sooner if the clinic shortens its links' lifetime.
+pub fn link_expiry(conn: &mut Db, clinic: Uuid, until: DateTime<Utc>, now: DateTime<Utc>) -> ApiResult<DateTime<Utc>> {
+    let lifetime = find(conn, clinic)?.invitation_lifetime_minutes;
+    Ok(lifetime.map_or(until, |minutes| until.min(now + chrono::Duration::minutes(i64::from(minutes)))))
+}
+
 pub fn find(conn: &mut Db, clinic: Uuid) -> ApiResult<Clinic> {
     let row = c::table.find(DbUuid(clinic)).select(ClinicRow::as_select()).first(conn).optional()?.ok_or(ApiError::NotFound)?;
     Ok(Clinic {

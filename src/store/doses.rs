@@ -22,7 +22,7 @@ use crate::domain::home::{Decision, NoGo, PreDose, VitalsLimits};
 use crate::domain::infusion::{Drug, Guidance, InfusionInput, RecordedBy, Route};
 use crate::domain::instruments::Instrument;
 use crate::domain::safety::{AlertKind, AlertLevel};
-use crate::domain::scoring::{CollectedVia, Rater, RatingInput, Recall};
+use crate::domain::scoring::{RatingInput, Recall};
 use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
 
@@ -83,8 +83,7 @@ pub fn issue(conn: &mut Db, actor: &Actor, plan_id: Uuid, public_url: &str, now:
         if plan.plan.next_allowed_at(&plan.doses).is_none() {
             return Err(ApiError::Conflict("the plan has no dose left to take".into()));
         }
-        let lifetime = clinics::find(conn, actor.clinic_id)?.invitation_lifetime_minutes;
-        let expires_at = lifetime.map_or(plan.plan.ends_at, |minutes| plan.plan.ends_at.min(now + Duration::minutes(i64::from(minutes))));
+        let expires_at = clinics::link_expiry(conn, actor.clinic_id, plan.plan.ends_at, now)?;
         let token = new_refresh_token();
         let row = LinkRow {
             id: DbUuid(Uuid::now_v7()),
@@ -119,10 +118,9 @@ fn usable(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<(LinkRow,
     Ok((row, plan))
 }
 
-/// Who acts when a patient uses a dose link: the clinician who issued it stands for the
-/// clinic, marked as the patient's own act in the audit.
+/// Who acts when a patient uses a dose link.
 fn patient_of(link: &LinkRow) -> Actor {
-    Actor { user_id: link.created_by.0, clinic_id: link.clinic_id.0, email: "patient (dose link)".into(), by_patient: true }
+    Actor::patient(link.created_by.0, link.clinic_id.0, "dose link")
 }
 
 /// What a dose link's page shows: the dose, the limits it is checked against, the
@@ -241,15 +239,8 @@ pub fn check(conn: &mut Db, token: &str, check_in: CheckIn, now: DateTime<Utc>) 
 
 /// The OCD-VAS given with a check: the patient's own rating, right now.
 fn pre_dose_rating(conn: &mut Db, patient: &Actor, patient_id: Uuid, value: u32, now: DateTime<Utc>) -> ApiResult<Uuid> {
-    let input = RatingInput {
-        instrument: Some(Instrument::OcdVas.code().into()),
-        rated_at: Some(now.to_rfc3339()),
-        recall: Some(Recall::Now.code().into()),
-        items: Some([("1".to_string(), json!(value))].into_iter().collect()),
-        rater: Some(Rater::SelfReport.code().into()),
-        collected_via: Some(CollectedVia::App.code().into()),
-        ..RatingInput::default()
-    };
+    let items = [("1".to_string(), json!(value))].into_iter().collect();
+    let input = RatingInput::self_reported(Instrument::OcdVas, Recall::Now, Some(items), None, now);
     let rating = input.parse(now).map_err(|errors| ApiError::Validation(errors.into_iter().map(|e| crate::domain::FieldError::new("vas", e.message)).collect()))?;
     let record: AssessmentRecord = records::create_within(conn, patient, patient_id, rating)?;
     Ok(record.id)

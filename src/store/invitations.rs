@@ -16,7 +16,7 @@ use crate::db::{Db, DbTime, DbUuid, write_tx};
 use crate::domain::definitions::{Anchors, AnswerOption, ItemDefinition, ItemType, with_wording};
 use crate::domain::instruments::{EnableWhen, Instrument};
 use crate::domain::protocol::DueStatus;
-use crate::domain::scoring::{CollectedVia, Rater, RatingInput, Recall};
+use crate::domain::scoring::{RatingInput, Recall};
 use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
 
@@ -61,8 +61,7 @@ pub fn issue(conn: &mut Db, actor: &Actor, due_id: Uuid, public_url: &str, now: 
             .set(v::revoked_at.eq(Some(DbTime(now))))
             .execute(conn)?;
         // The link lives as long as the window, or less if the clinic says so.
-        let lifetime = clinics::find(conn, actor.clinic_id)?.invitation_lifetime_minutes;
-        let expires_at = lifetime.map_or(due.closes_at, |minutes| due.closes_at.min(now + chrono::Duration::minutes(i64::from(minutes))));
+        let expires_at = clinics::link_expiry(conn, actor.clinic_id, due.closes_at, now)?;
         let token = new_refresh_token();
         let row = InvitationRow {
             id: DbUuid(Uuid::now_v7()),
@@ -202,16 +201,7 @@ pub struct Submitted {
 pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) -> ApiResult<Submitted> {
     write_tx(conn, |conn| {
         let (row, due) = usable(conn, token, now)?;
-        let input = RatingInput {
-            instrument: Some(due.instrument.code().into()),
-            rated_at: Some(now.to_rfc3339()),
-            recall: Some(due.recall.code().into()),
-            items: answer.items,
-            total: answer.total,
-            rater: Some(Rater::SelfReport.code().into()),
-            collected_via: Some(CollectedVia::App.code().into()),
-            ..RatingInput::default()
-        };
+        let input = RatingInput::self_reported(due.instrument, due.recall, answer.items, answer.total, now);
         let rating = input.parse(now).map_err(ApiError::Validation)?;
         let claimed = diesel::update(v::table.find(row.id).filter(v::used_at.is_null()).filter(v::revoked_at.is_null()))
             .set(v::used_at.eq(Some(DbTime(now))))
@@ -219,7 +209,7 @@ pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) ->
         if claimed == 0 {
             return Err(unusable());
         }
-        let patient = Actor { user_id: row.created_by.0, clinic_id: row.clinic_id.0, email: "patient (self-report link)".into(), by_patient: true };
+        let patient = Actor::patient(row.created_by.0, row.clinic_id.0, "self-report link");
         let record: AssessmentRecord = records::create_within(conn, &patient, due.patient_id, rating)?;
         // The wording the patient saw: a link is issued only once it exists, and it is
         // never taken back, so it is there now.

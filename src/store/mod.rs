@@ -78,3 +78,11 @@ pub struct Actor {
     /// A patient answering through a link: the audit names no account as the actor.
     pub by_patient: bool,
 }
+
+impl Actor {
+    /// A patient acting through a link (`via` names which kind): the clinician who issued
+    /// it stands for the clinic in `*_by`, and the audit names no account.
+    pub fn patient(issued_by: Uuid, clinic_id: Uuid, via: &str) -> Actor {
+        Actor { user_id: issued_by, clinic_id, email: format!("patient ({via})"), by_patient: true }
+    }
+}

@@ -260,6 +260,16 @@ impl TestUser {
 
 }
 
+/// An instant as the API writes it (RFC 3339, microseconds, `Z`).
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// An instant the API answered with.
+pub fn time(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap_or_else(|| panic!("not a time: {value}"))).unwrap().with_timezone(&chrono::Utc)
+}
+
 pub fn patient_body() -> Value {
     json!({"display_name": "Jane Roe", "birth_date": "1988-07-14", "sex": "female", "diagnosis": "F42.2", "research_consent": true})
 }

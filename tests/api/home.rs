@@ -10,14 +10,6 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::webhooks::{Receiver, verified, verified_signature};
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-fn time(value: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(value.as_str().unwrap_or_else(|| panic!("not a time: {value}"))).unwrap().with_timezone(&Utc)
-}
-
 /// A plan from yesterday for a month: two sublingual doses at least three days apart.
 fn plan_body(now: DateTime<Utc>) -> Value {
     json!({

@@ -7,14 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn time(value: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(value.as_str().unwrap_or_else(|| panic!("not a time: {value}"))).unwrap().with_timezone(&Utc)
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 /// The patient's due ratings, keyed by (session, instrument).
 async fn due_of(app: &TestApp, user: &TestUser, patient: &str) -> Vec<Value> {
     let listed = app.get(&format!("/api/v1/patients/{patient}/due?limit=500"), &user.token).await;

@@ -99,10 +99,6 @@ pub fn verified_signature(secret: &str, message: &Received) -> Value {
     serde_json::from_slice(&message.body).unwrap()
 }
 
-fn rfc3339(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 #[actix_rt::test]
 async fn a_receiver_gets_each_event_signed_and_without_names() {
     let receiver = Receiver::start(0);
