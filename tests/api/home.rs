@@ -355,6 +355,16 @@ async fn a_check_in_after_a_home_dose_that_is_not_safe_alerts_the_clinic_and_sho
     let alerts = h.app.get("/api/v1/alerts?kind=home_dose_concern", &h.clinician.token).await;
     let levels: Vec<&str> = alerts.body["items"].as_array().unwrap().iter().map(|a| a["level"].as_str().unwrap()).collect();
     assert_eq!(levels, ["high", "moderate"], "{}", alerts.text);
+    // An amendment is a path into the data too: a calm check-in amended to "not safe" alerts.
+    let calm = json!({"safe": 1, "nausea": 0, "vomiting": 0, "dizziness": 0, "confusion": 0, "anxiety": 0, "other": 0, "contact": 0});
+    let rating = json!({"instrument": "home_checkin", "rated_at": rfc3339(h.now), "recall": "NOW", "items": calm, "rater": "self", "collected_via": "phone"});
+    let calm = h.app.post(&format!("/api/v1/patients/{}/assessments", h.patient), &h.clinician.token, rating).await.id();
+    let before = h.app.get("/api/v1/alerts?kind=home_dose_concern", &h.clinician.token).await.body["items"].as_array().unwrap().len();
+    let amended = h.app.patch(&format!("/api/v1/assessments/{calm}"), &h.clinician.token, json!({"items": {"safe": 0}, "reason": "the patient called back"})).await;
+    assert_eq!(amended.status, 200, "{}", amended.text);
+    let after = h.app.get("/api/v1/alerts?kind=home_dose_concern", &h.clinician.token).await;
+    assert_eq!(after.body["items"].as_array().unwrap().len(), before + 1);
+    assert_eq!((after.body["items"][0]["cause_id"].as_str(), after.body["items"][0]["level"].as_str()), (Some(calm.as_str()), Some("high")));
 }
 
 #[actix_rt::test]
