@@ -19,7 +19,7 @@ use crate::auth::{Role, password};
 use crate::db::Pool;
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{AdverseEvent, Drug, Guidance, Infusion, RecordedBy, Route, Vitals};
-use crate::domain::instruments::Instrument;
+use crate::domain::instruments::{Catalogue, Instrument};
 use crate::domain::patient::{PatientFields, Sex};
 use crate::domain::scoring::{CollectedVia, Rater, Rating, Recall, score};
 use crate::store::assessments::AssessmentRecord;
@@ -316,7 +316,7 @@ fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
                 let at = taken + Duration::minutes(minutes + g.rng.random_range(-12..=15));
                 let relief = plan.course.relief(days, plan.strength) + plan.course.acute(minutes as f64 / 60.0);
                 let vas = (plan.vas_baseline * (1.0 - relief.min(0.95)) + noise(g, 5.0)).round().clamp(0.0, 100.0) as u32;
-                ratings.push(rating(g, Instrument::OcdVas, at, Recall::Now, vas, None, Rater::SelfReport, CollectedVia::App));
+                ratings.push(rating(g, Instrument::named("ocd_vas"), at, Recall::Now, vas, None, Rater::SelfReport, CollectedVia::App));
             }
             taken = taken + Duration::days(g.rng.random_range(3..=5)) + Duration::minutes(g.rng.random_range(-90..=90));
         }
@@ -329,29 +329,29 @@ fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
     let cgi = |relief: f64| if relief >= 0.35 { 2 } else if relief >= 0.25 { 3 } else { 4 };
     let baseline_at = plan.first - Duration::days(g.rng.random_range(1..10));
     let baseline = plan.baseline.round() as u32;
-    ratings.push(rating(g, Instrument::Ybocs, baseline_at, Recall::Week, baseline, None, Rater::Clinician, CollectedVia::Interview));
+    ratings.push(rating(g, Instrument::named("ybocs"), baseline_at, Recall::Week, baseline, None, Rater::Clinician, CollectedVia::Interview));
     let vas_baseline = plan.vas_baseline.round() as u32;
-    ratings.push(rating(g, Instrument::OcdVas, plan.first - Duration::hours(1), Recall::Now, vas_baseline, None, Rater::SelfReport, CollectedVia::App));
+    ratings.push(rating(g, Instrument::named("ocd_vas"), plan.first - Duration::hours(1), Recall::Now, vas_baseline, None, Rater::SelfReport, CollectedVia::App));
     for start in &plan.starts {
         let days = (*start - plan.first).num_minutes() as f64 / 1440.0;
         for minutes in [40i32, 120, 240] {
             let relief = plan.course.relief(days, plan.strength) + plan.course.acute(f64::from(minutes) / 60.0);
             let vas = (plan.vas_baseline * (1.0 - relief.min(0.95)) + noise(g, 4.0)).round().clamp(0.0, 100.0) as u32;
-            ratings.push(rating(g, Instrument::OcdVas, *start + Duration::minutes(i64::from(minutes)), Recall::Now, vas, None, Rater::SelfReport, CollectedVia::App));
+            ratings.push(rating(g, Instrument::named("ocd_vas"), *start + Duration::minutes(i64::from(minutes)), Recall::Now, vas, None, Rater::SelfReport, CollectedVia::App));
         }
     }
     let total = ybocs(g, 1.0);
-    ratings.push(rating(g, Instrument::Ybocs, plan.first + Duration::hours(24), Recall::Day, total, None, Rater::Clinician, CollectedVia::Phone));
+    ratings.push(rating(g, Instrument::named("ybocs"), plan.first + Duration::hours(24), Recall::Day, total, None, Rater::Clinician, CollectedVia::Phone));
     let weeks = if plan.course == Course::Dropout { 1 } else { 4 };
     for week in 1..=weeks {
         let days = f64::from(week * 7);
         let total = ybocs(g, days);
         let relief = 1.0 - f64::from(total) / plan.baseline;
         let at = plan.first + Duration::days(i64::from(week) * 7) + Duration::hours(2);
-        ratings.push(rating(g, Instrument::Ybocs, at, Recall::Week, total, Some(cgi(relief)), Rater::Clinician, CollectedVia::Interview));
+        ratings.push(rating(g, Instrument::named("ybocs"), at, Recall::Week, total, Some(cgi(relief)), Rater::Clinician, CollectedVia::Interview));
         if week == 2 && g.rng.random_bool(0.5) {
             let self_report = (f64::from(total) + noise(g, 2.0)).round().clamp(0.0, 40.0) as u32;
-            ratings.push(rating(g, Instrument::YbocsSr, at + Duration::hours(1), Recall::Week, self_report, None, Rater::SelfReport, CollectedVia::App));
+            ratings.push(rating(g, Instrument::named("ybocs_sr"), at + Duration::hours(1), Recall::Week, self_report, None, Rater::SelfReport, CollectedVia::App));
         }
     }
     for r in ratings {
@@ -404,7 +404,7 @@ fn demo_protocol() -> ProtocolFields {
             item("ybocs_sr", "P7D", "P1D", "P7D"),
         ]),
     };
-    input.parse().expect("the demo protocol is valid")
+    input.parse(&Catalogue::built_in()).expect("the demo protocol is valid")
 }
 
 /// Creates the demo clinic with its admin, then the cohort, in batches.

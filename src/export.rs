@@ -18,7 +18,7 @@ use crate::domain::hours_between;
 use crate::domain::instruments::Instrument;
 use crate::domain::redcap;
 use crate::domain::outcomes::CONSENSUS_2016;
-use crate::domain::trajectory::{RatingPoint, instrument_series};
+use crate::domain::trajectory::{RatingPoint, instrument_series, instruments_of};
 use crate::error::{ApiError, ApiResult};
 use crate::store::assessments::{self, AssessmentRecord};
 use crate::store::infusions::{self, InfusionRecord};
@@ -247,7 +247,7 @@ fn patient_rows(
             let mut instance = 0;
             let points: Vec<RatingPoint> = ratings.iter().map(|r| r.point()).collect();
             let by_id: HashMap<Uuid, &AssessmentRecord> = ratings.iter().map(|r| (r.id, *r)).collect();
-            for instrument in Instrument::ALL {
+            for instrument in instruments_of(&points) {
                 let Some(derived) = instrument_series(&CONSENSUS_2016, instrument, starts, &points) else { continue };
                 let baseline_total = derived.baseline.as_ref().map(|b| b.total);
                 for d in derived.ratings {

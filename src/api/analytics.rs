@@ -11,14 +11,14 @@ use crate::domain::FieldError;
 use crate::domain::anonymise::age_at_first_infusion;
 use crate::domain::chart::onset_svg as onset_svg_text;
 use crate::domain::infusion::{Drug, Guidance, Route};
-use crate::domain::instruments::Instrument;
+use crate::domain::instruments::{Catalogue, Instrument};
 use crate::domain::onset::{CohortAccumulator, OnsetReport, report};
 use crate::domain::outcomes::{CONSENSUS_2016, Endpoint};
 use crate::domain::patient::Sex;
 use crate::domain::fields::one_of;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::store::audit;
+use crate::store::{audit, clinic_instruments};
 use crate::store::summaries::{self, Member};
 
 /// Summaries read at a time: memory is bounded by the page, not the cohort.
@@ -86,13 +86,14 @@ fn age(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) -> Option
 }
 
 impl OnsetQuery {
-    fn parse(&self) -> ApiResult<Filters> {
+    /// The filters; the instrument one of the clinic's `catalogue` that outcome rules judge.
+    fn parse(&self, catalogue: &Catalogue) -> ApiResult<Filters> {
         let mut e = Vec::new();
-        let instruments: Vec<&str> = Instrument::ALL.iter().map(|i| i.code()).collect();
-        let instrument = one_of(&mut e, "instrument", Some(self.instrument.as_deref().unwrap_or("ybocs")), Instrument::parse, &instruments);
+        let judged: Vec<&str> = catalogue.iter().filter(|i| i.rules().is_judged()).map(|i| i.code()).collect();
+        let instrument = one_of(&mut e, "instrument", Some(self.instrument.as_deref().unwrap_or("ybocs")), |code| catalogue.parse(code), &judged);
         let endpoint = one_of(&mut e, "endpoint", Some(self.endpoint.as_deref().unwrap_or("response")), Endpoint::parse, &Endpoint::codes());
         let filters = Filters {
-            instrument: instrument.unwrap_or(Instrument::Ybocs),
+            instrument: instrument.unwrap_or(Instrument::named("ybocs")),
             endpoint: endpoint.unwrap_or(Endpoint::Response),
             route: one_of(&mut e, "route", self.route.as_deref(), Route::parse, &Route::codes()),
             drug: one_of(&mut e, "drug", self.drug.as_deref(), Drug::parse, &Drug::codes()),
@@ -103,10 +104,11 @@ impl OnsetQuery {
             from: date(&mut e, "from", self.from.as_deref()),
             to: date(&mut e, "to", self.to.as_deref()),
         };
-        if !filters.instrument.measures_ocd() {
-            e.push(FieldError::new("instrument", "onset analytics follow the OCD instruments: ybocs, ybocs_sr, ybocs_ii, ocd_vas"));
-        } else if filters.endpoint == Endpoint::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
-            e.push(FieldError::new("endpoint", "remission is defined for ybocs and ybocs_sr only"));
+        if instrument.is_some() && !filters.instrument.rules().is_judged() {
+            e.push(FieldError::new("instrument", format!("onset analytics follow the instruments with outcome rules: {}", judged.join(", "))));
+        } else if instrument.is_some() && filters.endpoint == Endpoint::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
+            let with_remission: Vec<&str> = catalogue.iter().filter(|i| CONSENSUS_2016.has_remission(*i)).map(|i| i.code()).collect();
+            e.push(FieldError::new("endpoint", format!("remission is defined for {} only", with_remission.join(", "))));
         }
         if e.is_empty() { Ok(filters) } else { Err(validation(e)) }
     }
@@ -174,7 +176,10 @@ pub async fn onset_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequ
 async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<(OnsetView, Option<u32>)> {
     caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
     let given = query::<OnsetQuery>(&req)?;
-    let filters = given.parse()?;
+    let clinic = caller.clinic_id;
+    // A clinic's own instruments are its alone: another clinic's code is unknown here.
+    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
+    let filters = given.parse(&catalogue)?;
     let researcher = caller.role == Role::Researcher;
     if researcher {
         filters.check_coarse()?;

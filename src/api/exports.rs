@@ -12,13 +12,13 @@ use serde_json::json;
 use super::{query, validation};
 use crate::auth::{Caller, Role};
 use crate::domain::export::{ColumnDoc, RATING_COLUMNS, SESSION_COLUMNS};
-use crate::domain::instruments::Instrument;
+use crate::domain::instruments::Catalogue;
 use crate::domain::redcap;
 use crate::domain::fields::{one_of, parse_instant};
 use crate::error::{ApiError, ApiResult};
 use crate::export::{self, ExportRequest, Format, Kind};
 use crate::state::AppState;
-use crate::store::audit;
+use crate::store::{audit, clinic_instruments};
 
 pub const RESEARCH: &[Role] = &[Role::Researcher, Role::Admin];
 
@@ -41,11 +41,10 @@ pub struct ExportQuery {
 }
 
 impl ExportQuery {
-    fn parse(&self, kind: Kind, clinic: uuid::Uuid) -> ApiResult<ExportRequest> {
+    fn parse(&self, kind: Kind, clinic: uuid::Uuid, catalogue: &Catalogue) -> ApiResult<ExportRequest> {
         let mut e = Vec::new();
         let format = one_of(&mut e, "format", Some(self.format.as_deref().unwrap_or("csv")), Format::parse, &Format::codes());
-        let codes: Vec<&str> = Instrument::ALL.iter().map(|i| i.code()).collect();
-        let instrument = one_of(&mut e, "instrument", self.instrument.as_deref(), Instrument::parse, &codes);
+        let instrument = one_of(&mut e, "instrument", self.instrument.as_deref(), |code| catalogue.parse(code), &catalogue.codes());
         let changed_since = self.changed_since.as_deref().and_then(|t| parse_instant("changed_since", t).map_err(|err| e.push(err)).ok());
         let Some(format) = format else { return Err(validation(e)) };
         let request = ExportRequest { kind, format, clinic: Some(clinic), instrument, changed_since };
@@ -62,7 +61,10 @@ async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest, ki
         .clone()
         .ok_or_else(|| ApiError::Unavailable("exports are disabled: the server has no ONSET_EXPORT_KEY".into()))?;
     let given = query::<ExportQuery>(&req)?;
-    let request = given.parse(kind, caller.clinic_id)?;
+    let clinic = caller.clinic_id;
+    let codes: Vec<String> = given.instrument.iter().cloned().collect();
+    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue_naming(conn, clinic, &codes.iter().map(String::as_str).collect::<Vec<_>>())).await?;
+    let request = given.parse(kind, clinic, &catalogue)?;
     let format = request.format;
     // Each export holds a thread until its client has read it all: beyond the bound, the
     // client is told when to come back instead of queueing.

@@ -124,7 +124,8 @@ fn observation_resource(r: &AssessmentRecord) -> Value {
 fn response_resource(r: &AssessmentRecord, base: &str) -> Option<Value> {
     let items = r.rating.scores.items()?;
     let instrument = r.rating.instrument;
-    let definition = crate::domain::definitions::built_in().iter().find(|d| d.code == instrument.code() && d.version == r.instrument_version).unwrap_or(instrument.definition());
+    // The rating's instrument is the version it was taken under.
+    let definition = instrument.definition();
     let status = if r.status == RecordStatus::EnteredInError { "entered-in-error" } else if r.version > 1 { "amended" } else { "completed" };
     Some(json!({
         "resourceType": "QuestionnaireResponse",
@@ -337,7 +338,8 @@ pub async fn observation(state: web::Data<AppState>, caller: Caller, req: HttpRe
 pub async fn observations(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     let p = params(&req, &["patient", "subject", "code", "date"])?;
-    let (actor, wanted) = (caller.actor(), p.search(&Instrument::ALL, codes::instrument_codings));
+    let catalogue: Vec<Instrument> = catalogue(&state, &caller).await?;
+    let (actor, wanted) = (caller.actor(), p.search(&catalogue, codes::instrument_codings));
     let patient = wanted.patient;
     let (found, next) = searched(&state, &caller, "observations", patient, move |conn| search::observations(conn, &actor, &wanted), |r| r.id).await?;
     Ok(bundle(&req, &p, "Observation", found.iter().map(observation_resource).collect(), next))
@@ -374,28 +376,39 @@ pub async fn questionnaire_responses(state: web::Data<AppState>, caller: Caller,
     caller.require(CLINICAL)?;
     let p = params(&req, &["patient", "subject", "questionnaire", "authored"])?;
     let base = base(&req);
-    let mut wanted = p.search(&Instrument::ALL, codes::instrument_codings);
+    let catalogue: Vec<Instrument> = catalogue(&state, &caller).await?;
+    let mut wanted = p.search(&catalogue, codes::instrument_codings);
     let mut version = None;
     if let Some((_, value)) = p.pairs.iter().find(|(k, _)| k == "questionnaire") {
         let named = codes::questionnaire_param(value, &base);
-        version = named.and_then(|(_, v)| v);
-        wanted.codes = Some(named.map(|(instrument, _)| vec![instrument]).unwrap_or_default());
+        version = named.as_ref().and_then(|(_, v)| *v);
+        let instrument = named.and_then(|(code, _)| catalogue.iter().copied().find(|i| i.code() == code));
+        wanted.codes = Some(instrument.into_iter().collect());
     }
     let actor = caller.actor();
     let patient = wanted.patient;
     let (found, next) = searched(&state, &caller, "questionnaire_responses", patient, move |conn| search::questionnaire_responses(conn, &actor, &wanted), |r| r.id).await?;
-    // Only v1 definitions exist yet; a version asked for matches the rating's own.
+    // A version asked for matches the rating's own.
     let resources = found.iter().filter(|r| version.is_none_or(|v| r.instrument_version == v)).filter_map(|r| response_resource(r, &base)).collect();
     Ok(bundle(&req, &p, "QuestionnaireResponse", resources, next))
 }
 
-/// The definitions as the caller's clinic sees them: its licensed wording laid in.
+/// The instruments the caller's clinic may name: the built-in ones and its own.
+async fn catalogue(state: &AppState, caller: &Caller) -> ApiResult<Vec<Instrument>> {
+    let clinic = caller.clinic_id;
+    Ok(state.db_as(caller, move |conn| crate::store::clinic_instruments::catalogue(conn, clinic)).await?.iter().collect())
+}
+
+/// The definitions as the caller's clinic sees them: the built-in ones with its licensed
+/// wording laid in, and every version of its own.
 async fn clinic_definitions(state: &AppState, caller: &Caller) -> ApiResult<Vec<crate::domain::definitions::Definition>> {
     let clinic = caller.clinic_id;
-    let supplied = state.db_as(caller, move |conn| crate::store::instrument_texts::newest(conn, clinic, None)).await?;
-    Ok(Instrument::ALL
-        .iter()
-        .map(|i| crate::domain::definitions::with_wording(i.definition(), supplied.iter().find(|(s, _)| s == i).map(|(_, s)| &s.wording)))
+    let (supplied, own) = state
+        .db_as(caller, move |conn| Ok((crate::store::instrument_texts::newest(conn, clinic, None)?, crate::store::clinic_instruments::every_version(conn, clinic)?)))
+        .await?;
+    Ok(Instrument::built_in()
+        .map(|i| crate::domain::definitions::with_wording(i.definition(), supplied.iter().find(|(s, _)| *s == i).map(|(_, s)| &s.wording)))
+        .chain(own.into_iter().map(|i| i.definition().clone()))
         .collect())
 }
 
@@ -406,7 +419,7 @@ pub async fn questionnaire(state: web::Data<AppState>, caller: Caller, req: Http
     read_params(&req)?;
     let wanted = req.match_info().get("id").and_then(codes::parse_questionnaire_id).ok_or(ApiError::NotFound)?;
     let definitions = clinic_definitions(&state, &caller).await?;
-    let found = definitions.iter().find(|d| Instrument::parse(d.code) == Some(wanted.0) && d.version == wanted.1).ok_or(ApiError::NotFound)?;
+    let found = definitions.iter().find(|d| d.code == wanted.0 && d.version == wanted.1).ok_or(ApiError::NotFound)?;
     Ok(fhir(StatusCode::OK, &codes::questionnaire(found, &base(&req))))
 }
 

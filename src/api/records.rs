@@ -8,12 +8,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{ListQuery, created, from_value, idempotency_key, list_response, parse_json, path_id, precondition, query, replay, validation, with_etag};
+use super::{ListQuery, created, from_value, idempotency_key, list_response, parse_json, path_id, precondition, query, replay, with_etag};
 use crate::auth::{CLINICAL, Caller};
 use crate::domain::RecordStatus;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::AppState;
-use crate::store::now;
 use crate::store::records::{self, Amendment, Kept};
 
 pub const MAX_REASON: usize = 2_000;
@@ -70,10 +69,7 @@ pub fn ok<R: Kept>(record: &R) -> HttpResponse {
 pub async fn create_of<R: Kept>(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes, owner: R::Owner) -> ApiResult<HttpResponse> {
     caller.require(CLINICAL)?;
     // A bad body is reported only once the owner is known to be the caller's (else 404).
-    let request = parse_json::<R::Input>(&req, &body).and_then(|(input, canonical)| {
-        let fields = R::parse(&input, now()).map_err(validation)?;
-        Ok((fields, idempotency_key(&req, &caller, &canonical)?))
-    });
+    let request = parse_json::<R::Input>(&req, &body).and_then(|(input, canonical)| Ok((input, idempotency_key(&req, &caller, &canonical)?)));
     let actor = caller.actor();
     let render = |record: &R| created(&record.view(), format!("/api/v1/{}s/{}", R::ENTITY, record.id()), record.version());
     let stored = state.db_as(&caller, move |conn| records::create::<R>(conn, &actor, owner, request, render)).await?;

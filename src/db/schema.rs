@@ -359,6 +359,20 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::types::*;
+    clinic_instruments (id) {
+        id -> PortableUuid,
+        clinic_id -> PortableUuid,
+        code -> Text,
+        version -> Integer,
+        definition -> PortableJson,
+        created_at -> PortableTime,
+        created_by -> PortableUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
     instrument_texts (id) {
         id -> PortableUuid,
         clinic_id -> PortableUuid,

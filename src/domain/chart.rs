@@ -162,15 +162,7 @@ fn y_of(value: f64, max: f64, top: f64, bottom: f64) -> f64 {
 }
 
 fn instrument_name(instrument: Instrument) -> &'static str {
-    match instrument {
-        Instrument::Ybocs => "Y-BOCS",
-        Instrument::YbocsSr => "Y-BOCS self-report",
-        Instrument::YbocsIi => "Y-BOCS-II",
-        Instrument::OcdVas => "OCD visual analogue scale",
-        Instrument::Phq9 => "PHQ-9",
-        Instrument::CssrsScreen => "C-SSRS screener (risk level)",
-        Instrument::HomeCheckin => "Check-in after a home dose (concerns)",
-    }
+    &instrument.definition().name
 }
 
 /// A patient's trajectory: one panel per instrument, score against hours since the

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::anonymise::round_to;
 use super::infusion::{AdverseEvent, Drug, Guidance, Infusion, Route};
-use super::instruments::Instrument;
 use super::outcomes::Response;
 use super::patient::Sex;
 use super::scoring::{CollectedVia, Rater, Rating, Recall};
@@ -27,6 +26,9 @@ pub enum Cell {
 impl Cell {
     fn text(s: impl Into<String>) -> Cell {
         Cell::Text(s.into())
+    }
+    fn text_owned(s: Option<String>) -> Cell {
+        s.map_or(Cell::Null, Cell::Text)
     }
     fn int(v: Option<impl Into<i64>>) -> Cell {
         v.map_or(Cell::Null, |v| Cell::Int(v.into()))
@@ -138,9 +140,6 @@ fn booleans() -> Option<Vec<&'static str>> {
 fn sexes() -> Option<Vec<&'static str>> {
     Some(Sex::codes())
 }
-fn instruments() -> Option<Vec<&'static str>> {
-    Some(Instrument::ALL.iter().map(|i| i.code()).collect())
-}
 fn recalls() -> Option<Vec<&'static str>> {
     Some(Recall::ALL.iter().map(|r| r.code()).collect())
 }
@@ -162,10 +161,19 @@ macro_rules! item_column {
     };
 }
 
+/// The items with a column of their own.
+const ITEM_COLUMNS: [&str; 11] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "6_recent"];
+
+/// `a=1;b=2`, or empty.
+fn pairs<'a>(pairs: impl Iterator<Item = (&'a str, u32)>) -> Option<String> {
+    let joined: Vec<String> = pairs.map(|(code, value)| format!("{code}={value}")).collect();
+    (!joined.is_empty()).then(|| joined.join(";"))
+}
+
 pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
     column!("subject_id", "string", None, any, "Pseudonymous subject: lowercase hex HMAC-SHA256 of the patient id under the export key.", |r: &RatingRow| Cell::text(r.subject.subject_id.as_str())),
     column!("definition_set", "string", None, || Some(vec!["consensus-2016"]), "Outcome definitions used for baseline, percent change, response and remission.", |r: &RatingRow| Cell::text(r.definition_set)),
-    column!("instrument", "string", None, instruments, "Rating instrument; versions are never comparable with each other.", |r: &RatingRow| Cell::text(r.rating.instrument.code())),
+    column!("instrument", "string", None, any, "Rating instrument: a built-in code or the clinic's own (x_...), each described under `instruments` in the codebook; instruments are never comparable with each other.", |r: &RatingRow| Cell::text(r.rating.instrument.code())),
     column!("instrument_version", "integer", None, any, "Version of the instrument's definition the rating was taken under (scores are never recomputed when a definition changes).", |r: &RatingRow| Cell::Int(i64::from(r.instrument_version))),
     column!("text_version", "integer", None, any, "For a self-report of a licensed instrument, the version of the clinic's wording the patient saw (the wording itself is never exported); empty otherwise.", |r: &RatingRow| Cell::int(r.text_version)),
     column!("recall", "string", None, recalls, "Recall window of the rating (ISO 8601 duration, or NOW).", |r: &RatingRow| Cell::text(r.rating.recall.code())),
@@ -174,8 +182,10 @@ pub const RATING_COLUMNS: &[Column<RatingRow>] = &[
     column!("hours_since_last_infusion", "number", Some("hours"), any, "Hours from the start of the most recent infusion at or before the rating, to 0.01.", |r: &RatingRow| Cell::num(r.derived.hours_since_last_infusion, 2)),
     column!("infusion_number", "integer", Some("sessions"), any, "Sessions started at or before the rating.", |r: &RatingRow| Cell::Int(i64::from(r.derived.infusion_number))),
     column!("total", "integer", Some("points"), any, "Total score (sum of core items 1-10; the single VAS item; PHQ-9 items 1-9; for the C-SSRS screener the triage risk, 0 none, 1 low, 2 moderate, 3 high).", |r: &RatingRow| Cell::Int(i64::from(r.rating.scores.total()))),
-    column!("obsessions", "integer", Some("points"), any, "Obsessions subscale, items 1-5 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscales(r.rating.instrument).map(|s| s.0))),
-    column!("compulsions", "integer", Some("points"), any, "Compulsions subscale, items 6-10 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscales(r.rating.instrument).map(|s| s.1))),
+    column!("obsessions", "integer", Some("points"), any, "Obsessions subscale, items 1-5 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscale(r.rating.instrument, "obsessions"))),
+    column!("compulsions", "integer", Some("points"), any, "Compulsions subscale, items 6-10 (Y-BOCS family, when itemised).", |r: &RatingRow| Cell::int(r.rating.scores.subscale(r.rating.instrument, "compulsions"))),
+    column!("subscales", "string", None, any, "Every part score the instrument's definition names (Y-BOCS obsessions and compulsions, PCL-5 clusters B-E, a clinic instrument's own), as code=score pairs joined by ';', when itemised.", |r: &RatingRow| Cell::text_owned(pairs(r.rating.scores.subscales(r.rating.instrument).into_iter()))),
+    column!("other_items", "string", None, any, "The answers to items without a column of their own (PCL-5 items 11-20, the Y-BOCS optional items, a clinic instrument's), as code=answer pairs joined by ';', when itemised.", |r: &RatingRow| Cell::text_owned(pairs(r.rating.scores.items().into_iter().flatten().filter(|(code, _)| !ITEM_COLUMNS.contains(&code.as_str())).map(|(c, v)| (c.as_str(), *v))))),
     item_column!("1", "item_1"),
     item_column!("2", "item_2"),
     item_column!("3", "item_3"),
@@ -234,7 +244,7 @@ mod tests {
     #[test]
     fn columns_are_in_the_contracted_order() {
         let names: Vec<&str> = RATING_COLUMNS.iter().map(|c| c.name).collect();
-        let mut expected = vec!["subject_id", "definition_set", "instrument", "instrument_version", "text_version", "recall", "short_recall", "hours_since_first_infusion", "hours_since_last_infusion", "infusion_number", "total", "obsessions", "compulsions"];
+        let mut expected = vec!["subject_id", "definition_set", "instrument", "instrument_version", "text_version", "recall", "short_recall", "hours_since_first_infusion", "hours_since_last_infusion", "infusion_number", "total", "obsessions", "compulsions", "subscales", "other_items"];
         let mut items: Vec<String> = (1..=10).map(|i| format!("item_{i}")).collect();
         items.push("item_6_recent".into());
         expected.extend(items.iter().map(String::as_str));

@@ -25,23 +25,15 @@ pub const DRUG_SYSTEM: &str = "urn:onset:fhir:CodeSystem:drug";
 pub type Coding = (&'static str, &'static str, &'static str);
 
 pub fn instrument_display(instrument: Instrument) -> &'static str {
-    match instrument {
-        Instrument::Ybocs => "Yale-Brown Obsessive Compulsive Scale total",
-        Instrument::YbocsSr => "Yale-Brown Obsessive Compulsive Scale, self-report, total",
-        Instrument::YbocsIi => "Yale-Brown Obsessive Compulsive Scale, second edition, total",
-        Instrument::OcdVas => "OCD severity visual analogue scale, right now",
-        Instrument::Phq9 => "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]",
-        Instrument::CssrsScreen => "Columbia Suicide Severity Rating Scale screener, triage risk level",
-        Instrument::HomeCheckin => "Check-in after a home dose, concerns raised",
-    }
+    &instrument.definition().fhir_display
 }
 
 /// An instrument's codings: onset's own always, LOINC where one is confirmed.
 pub fn instrument_codings(instrument: Instrument) -> Vec<Coding> {
     let own = (INSTRUMENT_SYSTEM, instrument.code(), instrument_display(instrument));
-    match instrument {
-        Instrument::Phq9 => vec![(LOINC, "44261-6", instrument_display(instrument)), own],
-        _ => vec![own],
+    match &instrument.definition().loinc_total {
+        Some(loinc) => vec![(LOINC, loinc.as_str(), instrument_display(instrument)), own],
+        None => vec![own],
     }
 }
 
@@ -204,11 +196,11 @@ mod tests {
 
     #[test]
     fn codes_match_with_or_without_their_system() {
-        let all = Instrument::ALL;
-        assert_eq!(matching("44261-6", &all, instrument_codings), vec![Instrument::Phq9]);
-        assert_eq!(matching("http://loinc.org|44261-6", &all, instrument_codings), vec![Instrument::Phq9]);
-        assert_eq!(matching(&format!("{INSTRUMENT_SYSTEM}|ybocs,ocd_vas"), &all, instrument_codings), vec![Instrument::Ybocs, Instrument::OcdVas]);
-        assert_eq!(matching("|ybocs_sr", &all, instrument_codings), vec![Instrument::YbocsSr]);
+        let all: Vec<Instrument> = Instrument::built_in().collect();
+        assert_eq!(matching("44261-6", &all, instrument_codings), vec![Instrument::named("phq9")]);
+        assert_eq!(matching("http://loinc.org|44261-6", &all, instrument_codings), vec![Instrument::named("phq9")]);
+        assert_eq!(matching(&format!("{INSTRUMENT_SYSTEM}|ybocs,ocd_vas"), &all, instrument_codings), vec![Instrument::named("ybocs"), Instrument::named("ocd_vas")]);
+        assert_eq!(matching("|ybocs_sr", &all, instrument_codings), vec![Instrument::named("ybocs_sr")]);
         assert!(matching("http://loinc.org|ybocs", &all, instrument_codings).is_empty());
         assert!(matching("nothing", &all, instrument_codings).is_empty());
         assert_eq!(matching("6130", &[Drug::Ketamine, Drug::Esketamine], |d| drug_codings(d, Route::Iv)), vec![Drug::Ketamine]);
@@ -232,10 +224,10 @@ pub fn questionnaire_id(code: &str, version: u32) -> String {
     format!("{}.{version}", code.replace('_', "-"))
 }
 
-/// The instrument and version a `Questionnaire` id names.
-pub fn parse_questionnaire_id(id: &str) -> Option<(Instrument, u32)> {
+/// The instrument code and version a `Questionnaire` id names.
+pub fn parse_questionnaire_id(id: &str) -> Option<(String, u32)> {
     let (code, version) = id.rsplit_once('.')?;
-    Some((Instrument::parse(&code.replace('-', "_"))?, version.parse().ok()?))
+    Some((code.replace('-', "_"), version.parse().ok()?))
 }
 
 /// A definition (with the clinic's wording laid in, where it may see it) as a FHIR R4
@@ -278,7 +270,7 @@ pub fn questionnaire(d: &super::definitions::Definition, base: &str) -> serde_js
         .collect();
     let mut resource = json!({
         "resourceType": "Questionnaire",
-        "id": questionnaire_id(d.code, d.version),
+        "id": questionnaire_id(&d.code, d.version),
         "url": format!("{base}/Questionnaire/{}", d.code),
         "version": d.version.to_string(),
         "name": d.code,
@@ -288,8 +280,8 @@ pub fn questionnaire(d: &super::definitions::Definition, base: &str) -> serde_js
         "copyright": format!("{}: {}", d.license.holder, d.license.terms),
         "item": items,
     });
-    if d.code == "phq9" {
-        resource["code"] = json!([{"system": LOINC, "code": "44249-1", "display": "PHQ-9 quick depression assessment panel"}]);
+    if let Some(panel) = &d.loinc_panel {
+        resource["code"] = json!([{"system": LOINC, "code": panel.code, "display": panel.display}]);
     }
     if let Some(preamble) = &d.preamble {
         resource["description"] = json!(preamble);
@@ -305,13 +297,13 @@ pub fn questionnaire_canonical(base: &str, instrument: Instrument, version: u32)
 
 /// The instrument (and version, if given) a `questionnaire` search value names: a
 /// canonical URL under `base`, optionally `|version`.
-pub fn questionnaire_param(value: &str, base: &str) -> Option<(Instrument, Option<u32>)> {
+pub fn questionnaire_param(value: &str, base: &str) -> Option<(String, Option<u32>)> {
     let (url, version) = match value.split_once('|') {
         Some((url, version)) => (url, Some(version.parse().ok()?)),
         None => (value, None),
     };
     let code = url.strip_prefix(base)?.strip_prefix("/Questionnaire/")?;
-    Some((Instrument::parse(code)?, version))
+    Some((code.to_string(), version))
 }
 
 /// An itemised rating's answers as a `QuestionnaireResponse` to its definition version: a
@@ -323,7 +315,7 @@ pub fn questionnaire_response(d: &super::definitions::Definition, items: &std::c
     d.items
         .iter()
         .filter_map(|item| {
-            let value = *items.get(item.code)?;
+            let value = *items.get(&item.code)?;
             let answer = match item.kind {
                 ItemType::Choice | ItemType::YesNo => {
                     let label = item.options.iter().find(|o| o.value == value).and_then(|o| o.label.clone());
@@ -347,9 +339,9 @@ mod questionnaire_tests {
     #[test]
     fn questionnaire_ids_follow_the_fhir_id_rule_and_read_back() {
         assert_eq!(questionnaire_id("ybocs_sr", 1), "ybocs-sr.1");
-        assert_eq!(parse_questionnaire_id("ybocs-sr.1"), Some((Instrument::YbocsSr, 1)));
-        assert_eq!(parse_questionnaire_id("cssrs-screen.12"), Some((Instrument::CssrsScreen, 12)));
-        for bad in ["ybocs_sr", "madrs.1", "ybocs-sr.x", ""] {
+        assert_eq!(parse_questionnaire_id("ybocs-sr.1"), Some(("ybocs_sr".to_string(), 1)));
+        assert_eq!(parse_questionnaire_id("cssrs-screen.12"), Some(("cssrs_screen".to_string(), 12)));
+        for bad in ["ybocs_sr", "ybocs-sr.x", ""] {
             assert_eq!(parse_questionnaire_id(bad), None, "{bad}");
         }
     }
@@ -357,12 +349,12 @@ mod questionnaire_tests {
     #[test]
     fn a_questionnaire_search_value_names_an_instrument_under_this_base() {
         let base = "https://onset.example.org/fhir/r4";
-        assert_eq!(questionnaire_param("https://onset.example.org/fhir/r4/Questionnaire/phq9", base), Some((Instrument::Phq9, None)));
-        assert_eq!(questionnaire_param("https://onset.example.org/fhir/r4/Questionnaire/ybocs_sr|1", base), Some((Instrument::YbocsSr, Some(1))));
-        for other in ["https://elsewhere.example/fhir/r4/Questionnaire/phq9", "https://onset.example.org/fhir/r4/Questionnaire/madrs", "https://onset.example.org/fhir/r4/Questionnaire/phq9|x"] {
+        assert_eq!(questionnaire_param("https://onset.example.org/fhir/r4/Questionnaire/phq9", base), Some(("phq9".to_string(), None)));
+        assert_eq!(questionnaire_param("https://onset.example.org/fhir/r4/Questionnaire/ybocs_sr|1", base), Some(("ybocs_sr".to_string(), Some(1))));
+        for other in ["https://elsewhere.example/fhir/r4/Questionnaire/phq9", "https://onset.example.org/fhir/r4/Questionnaire/phq9|x"] {
             assert_eq!(questionnaire_param(other, base), None, "{other}");
         }
-        assert_eq!(questionnaire_canonical(base, Instrument::Phq9, 1), "https://onset.example.org/fhir/r4/Questionnaire/phq9|1");
+        assert_eq!(questionnaire_canonical(base, Instrument::named("phq9"), 1), "https://onset.example.org/fhir/r4/Questionnaire/phq9|1");
     }
 
     #[test]

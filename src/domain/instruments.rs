@@ -1,33 +1,30 @@
-//! The instruments: item sets and ranges, totals, subscales and severity bands. Four
-//! measure OCD (the Y-BOCS family and the VAS); two watch safety beside it (PHQ-9 for
-//! depression, the C-SSRS screener for suicidality).
+//! The instruments: item sets and ranges, totals, subscales and severity bands, read from
+//! their definitions (`definitions`): the built-in ones (the Y-BOCS family and the OCD VAS;
+//! GAD-7, PCL-5, MADRS and the craving VAS across the spectrum; the PHQ-9 and C-SSRS
+//! screener for safety) and a clinic's own (DESIGN.md §9). Nothing here names one
+//! instrument except the C-SSRS's triage rule, which is its scoring.
 //!
 //! Versions are never compared with each other: every series is per instrument.
-//! Only item codes and neutral labels are shipped; the item wording is copyrighted.
 
-use std::sync::LazyLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, Serializer};
 
-use super::definitions::{self, Definition};
+use super::definitions::{self, Definition, Kind, RuleFamily, Scoring};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Instrument {
-    /// Y-BOCS clinician interview (Goodman 1989).
-    Ybocs,
-    /// Y-BOCS self-report (Steketee 1996).
-    YbocsSr,
-    /// Y-BOCS-II (Storch 2010).
-    YbocsIi,
-    /// OCD visual analogue scale, "right now".
-    OcdVas,
-    /// Patient Health Questionnaire-9 (Kroenke, Spitzer & Williams 2001), free to use.
-    Phq9,
-    /// Columbia Suicide Severity Rating Scale, screener (Posner 2011), free to use.
-    CssrsScreen,
-    /// onset's check-in after a dose taken at home (DESIGN.md §10).
-    HomeCheckin,
+/// An instrument: a handle on one definition, the current one when the handle was taken
+/// (a built-in's newest version, or a clinic instrument's newest). Cheap to copy; equal,
+/// hashed and ordered by its code (built-ins in catalogue order, then clinic instruments),
+/// since versions are never compared with each other: every series is per code.
+#[derive(Clone, Copy)]
+pub struct Instrument(&'static Entry);
+
+/// A definition with the item list scoring reads, built once.
+pub struct Entry {
+    definition: &'static Definition,
+    items: Vec<Item>,
+    rank: usize,
 }
 
 /// A severity band: totals from `min` to `max` inclusive (from the definitions).
@@ -35,14 +32,16 @@ pub use super::definitions::BandDefinition as Band;
 /// An item is asked exactly when an earlier item was answered a given value.
 pub use super::definitions::Condition as EnableWhen;
 
-/// An item as scoring reads it: its code, the highest score it takes, whether it counts
-/// in the total, its neutral label, and the earlier answers it is asked after. Built from
-/// the instrument's definition (`definitions`), the one source of items and ranges.
+/// An item as scoring reads it: its code, its range, whether it counts in the total and
+/// is scored reversed, its neutral label, and the earlier answers it is asked after.
+/// Built from the instrument's definition (`definitions`), the one source of items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Item {
     pub code: &'static str,
+    pub min: u32,
     pub max: u32,
     pub core: bool,
+    pub reverse: bool,
     pub label: &'static str,
     /// Asked only after these answers: then required, otherwise never answered. The
     /// C-SSRS screener's order ("If YES to 2, ask questions 3, 4, 5, and 6. If NO to 2,
@@ -50,26 +49,84 @@ pub struct Item {
     pub enable_when: &'static [EnableWhen],
 }
 
-/// Each instrument's items, in `Instrument::ALL` order, from its current definition.
-static ITEMS: LazyLock<Vec<Vec<Item>>> = LazyLock::new(|| {
-    Instrument::ALL
+impl Item {
+    /// The points an answer scores: the answer, or max + min − answer when reversed.
+    pub fn points(self, answer: u32) -> u32 {
+        if self.reverse { (self.max + self.min).saturating_sub(answer) } else { answer }
+    }
+}
+
+fn entry(definition: &'static Definition, rank: usize) -> Entry {
+    let items = definition
+        .items
         .iter()
-        .map(|instrument| {
-            instrument
-                .definition()
-                .items
-                .iter()
-                .map(|d| Item { code: d.code, max: d.max, core: d.counted, label: d.short_label, enable_when: &d.enable_when })
-                .collect()
-        })
-        .collect()
+        .map(|d| Item { code: &d.code, min: d.min, max: d.max, core: d.counted, reverse: d.reverse, label: &d.short_label, enable_when: &d.enable_when })
+        .collect();
+    Entry { definition, items, rank }
+}
+
+/// The built-in instruments, each at its current version, in catalogue order.
+static BUILT_IN: LazyLock<Vec<Entry>> = LazyLock::new(|| {
+    let mut codes: Vec<&str> = Vec::new();
+    for d in definitions::built_in() {
+        if !codes.contains(&d.code.as_str()) {
+            codes.push(&d.code);
+        }
+    }
+    codes.iter().enumerate().map(|(rank, code)| entry(definitions::current(code).expect("listed"), rank)).collect()
 });
+
+/// A clinic instrument's version: (clinic, code, version).
+type ClinicKey = (uuid::Uuid, String, u32);
+
+/// Clinic instruments' definitions, by clinic, code and version. A stored version never
+/// changes, so each is built once and kept for the life of the process; how many a clinic
+/// may hold is bounded (`definitions::MAX_CLINIC_INSTRUMENTS` instruments of at most
+/// `MAX_CLINIC_VERSIONS` versions), and so is what this keeps.
+static CLINIC: LazyLock<Mutex<HashMap<ClinicKey, &'static Entry>>> = LazyLock::new(Default::default);
+
+fn clinic_entries() -> std::sync::MutexGuard<'static, HashMap<ClinicKey, &'static Entry>> {
+    // The map is only ever inserted into whole entries: a panic elsewhere leaves it sound.
+    CLINIC.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The instruments a clinic may name: the built-in ones and its own, each at its current
+/// version. Parsing a code never reads the database: the store builds the catalogue.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    instruments: Vec<Instrument>,
+}
+
+impl Catalogue {
+    pub fn built_in() -> Catalogue {
+        Catalogue { instruments: Instrument::built_in().collect() }
+    }
+
+    /// The built-in instruments and a clinic's own (their current versions).
+    pub fn with_clinic(own: impl IntoIterator<Item = Instrument>) -> Catalogue {
+        let mut catalogue = Catalogue::built_in();
+        catalogue.instruments.extend(own);
+        catalogue
+    }
+
+    pub fn parse(&self, code: &str) -> Option<Instrument> {
+        self.instruments.iter().copied().find(|i| i.code() == code)
+    }
+
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.instruments.iter().map(|i| i.code()).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Instrument> + '_ {
+        self.instruments.iter().copied()
+    }
+}
 
 /// The C-SSRS screener's triage risk (Columbia Lighthouse Project, "C-SSRS Screener with
 /// Triage Points"): yes to 1 or 2 only is low; yes to 3, or behaviour (6) more than 3
 /// months ago, is moderate; yes to 4 or 5, or behaviour within 3 months, is high.
 /// 0 none, 1 low, 2 moderate, 3 high.
-pub fn cssrs_risk(items: &std::collections::BTreeMap<String, u32>) -> u32 {
+pub fn cssrs_risk(items: &BTreeMap<String, u32>) -> u32 {
     let yes = |code: &str| items.get(code).copied().unwrap_or(0) == 1;
     if yes("4") || yes("5") || (yes("6") && yes("6_recent")) {
         3
@@ -82,41 +139,100 @@ pub fn cssrs_risk(items: &std::collections::BTreeMap<String, u32>) -> u32 {
     }
 }
 
+impl PartialEq for Instrument {
+    fn eq(&self, other: &Self) -> bool {
+        self.code() == other.code()
+    }
+}
+impl Eq for Instrument {}
+impl std::hash::Hash for Instrument {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.code().hash(state)
+    }
+}
+impl Ord for Instrument {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0.rank, self.code()).cmp(&(other.0.rank, other.code()))
+    }
+}
+impl PartialOrd for Instrument {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl std::fmt::Debug for Instrument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.v{}", self.code(), self.version())
+    }
+}
+impl Serialize for Instrument {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
 impl Instrument {
-    pub const ALL: [Instrument; 7] = [
-        Instrument::Ybocs,
-        Instrument::YbocsSr,
-        Instrument::YbocsIi,
-        Instrument::OcdVas,
-        Instrument::Phq9,
-        Instrument::CssrsScreen,
-        Instrument::HomeCheckin,
-    ];
+    /// Every built-in instrument, in catalogue order.
+    pub fn built_in() -> impl Iterator<Item = Instrument> {
+        BUILT_IN.iter().map(Instrument)
+    }
+
+    /// The built-in codes, for "must be one of" errors.
+    pub fn built_in_codes() -> Vec<&'static str> {
+        Instrument::built_in().map(|i| i.code()).collect()
+    }
+
+    /// A built-in instrument by its code.
+    pub fn parse(code: &str) -> Option<Instrument> {
+        BUILT_IN.iter().find(|e| e.definition.code == code).map(Instrument)
+    }
+
+    /// A built-in instrument the code relies on by name (the OCD VAS a dose check asks).
+    pub fn named(code: &str) -> Instrument {
+        Instrument::parse(code).unwrap_or_else(|| panic!("{code} is a built-in instrument"))
+    }
+
+    /// A clinic's instrument at one stored version of its definition: a version never
+    /// changes, so the first definition given for it is the one kept.
+    pub fn of_clinic(clinic: uuid::Uuid, definition: Definition) -> Instrument {
+        let key = (clinic, definition.code.clone(), definition.version);
+        let entry = *clinic_entries().entry(key).or_insert_with(|| {
+            let definition: &'static Definition = Box::leak(Box::new(definition));
+            Box::leak(Box::new(entry(definition, usize::MAX)))
+        });
+        Instrument(entry)
+    }
+
+    /// A clinic instrument's version, if this process has read it already.
+    pub fn kept(clinic: uuid::Uuid, code: &str, version: u32) -> Option<Instrument> {
+        clinic_entries().get(&(clinic, code.to_string(), version)).map(|e| Instrument(e))
+    }
+
+    /// The instrument a stored rating names: a built-in by its code, a clinic's by its
+    /// code and the version the rating was taken under (read beforehand by the store).
+    pub fn stored(clinic: uuid::Uuid, code: &str, version: u32) -> Option<Instrument> {
+        if definitions::is_clinic_code(code) { Instrument::kept(clinic, code, version) } else { Instrument::parse(code) }
+    }
 
     pub fn code(self) -> &'static str {
-        match self {
-            Instrument::Ybocs => "ybocs",
-            Instrument::YbocsSr => "ybocs_sr",
-            Instrument::YbocsIi => "ybocs_ii",
-            Instrument::OcdVas => "ocd_vas",
-            Instrument::Phq9 => "phq9",
-            Instrument::CssrsScreen => "cssrs_screen",
-            Instrument::HomeCheckin => "home_checkin",
-        }
+        &self.0.definition.code
     }
 
-    pub fn parse(code: &str) -> Option<Instrument> {
-        Instrument::ALL.into_iter().find(|i| i.code() == code)
+    pub fn version(self) -> u32 {
+        self.0.definition.version
     }
 
-    /// The current definition: items, options, bands, wording where it may be shipped.
+    pub fn is_clinic(self) -> bool {
+        self.0.definition.kind == Kind::Clinic
+    }
+
+    /// The definition: items, options, bands, rules, wording where it may be shipped.
     pub fn definition(self) -> &'static Definition {
-        definitions::current(self.code()).expect("every instrument has a built-in definition (checked at start-up)")
+        self.0.definition
     }
 
     pub fn items(self) -> &'static [Item] {
-        let index = Instrument::ALL.iter().position(|i| *i == self).expect("in ALL");
-        &ITEMS[index]
+        &self.0.items
     }
 
     pub fn item(self, code: &str) -> Option<Item> {
@@ -127,30 +243,47 @@ impl Instrument {
         self.items().iter().copied().filter(|i| i.core)
     }
 
-    /// The highest possible total: the sum of the core items' maxima (the C-SSRS
-    /// screener's is its highest risk level).
+    /// The highest possible score: the core items' maxima summed (their highest mean for a
+    /// `mean` scale), the C-SSRS screener's highest risk level, the check-in's concerns.
     pub fn max_total(self) -> u32 {
         definitions::max_total(self.definition())
     }
 
-    /// The total of validated items: the sum of the core items, or the C-SSRS risk.
-    pub fn total_of(self, items: &std::collections::BTreeMap<String, u32>) -> u32 {
+    /// The lowest possible score: the core items' minima summed (or their lowest mean).
+    pub fn min_total(self) -> u32 {
+        definitions::min_total(self.definition())
+    }
+
+    /// The score of validated items: the sum of the core items' points, their mean
+    /// (rounded half up to a whole point, as onset keeps whole scores), the C-SSRS risk,
+    /// or the check-in's concerns.
+    pub fn total_of(self, items: &BTreeMap<String, u32>) -> u32 {
+        let points = || self.core_items().filter_map(|i| items.get(i.code).map(|a| i.points(*a)));
         match self.definition().scoring {
-            definitions::Scoring::CssrsRisk => cssrs_risk(items),
-            definitions::Scoring::Sum => self.core_items().map(|i| items.get(i.code).copied().unwrap_or(0)).sum(),
-            definitions::Scoring::Concerns => definitions::CONCERNS.iter().filter(|(code, value)| items.get(*code) == Some(value)).count() as u32,
+            Scoring::CssrsRisk => cssrs_risk(items),
+            Scoring::Sum => points().sum(),
+            Scoring::Mean => {
+                let (sum, n) = points().fold((0u32, 0u32), |(s, n), p| (s + p, n + 1));
+                if n == 0 { 0 } else { (2 * sum + n) / (2 * n) }
+            }
+            Scoring::Concerns => definitions::CONCERNS.iter().filter(|(code, value)| items.get(*code) == Some(value)).count() as u32,
         }
     }
 
-    /// Whether the OCD outcome rules (response, remission, relapse) apply: the Y-BOCS
-    /// family and the VAS. The safety instruments are followed, not judged by them.
+    /// Whether the series is judged by outcome rules (response, remission), and which.
+    pub fn rules(self) -> RuleFamily {
+        self.definition().outcomes.rules
+    }
+
+    /// Whether the OCD consensus rules (response, remission, relapse, with their CGI
+    /// gates) apply: the Y-BOCS family and the VAS, as their definitions say.
     pub fn measures_ocd(self) -> bool {
-        matches!(self, Instrument::Ybocs | Instrument::YbocsSr | Instrument::YbocsIi | Instrument::OcdVas)
+        self.rules() == RuleFamily::OcdConsensus
     }
 
     /// Whether change from baseline means anything: not for the C-SSRS risk level.
     pub fn has_percent_change(self) -> bool {
-        self.definition().scoring == definitions::Scoring::Sum
+        matches!(self.definition().scoring, Scoring::Sum | Scoring::Mean)
     }
 
     /// Whether a patient may answer it alone, by a link (its definition says): the
@@ -165,12 +298,7 @@ impl Instrument {
     /// The same holds for the check-in after a home dose: which concern it raised is in
     /// its answers.
     pub fn allows_bare_total(self) -> bool {
-        self.definition().scoring == definitions::Scoring::Sum
-    }
-
-    /// Whether the instrument has obsession and compulsion subscales (items 1–5, 6–10).
-    pub fn has_subscales(self) -> bool {
-        matches!(self, Instrument::Ybocs | Instrument::YbocsSr | Instrument::YbocsIi)
+        self.has_percent_change()
     }
 
     pub fn bands(self) -> &'static [Band] {
@@ -179,7 +307,17 @@ impl Instrument {
 
     /// The severity label of a total, if the instrument has bands.
     pub fn severity(self, total: u32) -> Option<&'static str> {
-        self.bands().iter().find(|b| (b.min..=b.max).contains(&total)).map(|b| b.label)
+        self.bands().iter().find(|b| (b.min..=b.max).contains(&total)).map(|b| b.label.as_str())
+    }
+
+    /// The part scores of an itemised rating (Y-BOCS obsessions and compulsions, PCL-5
+    /// clusters), by code, in the definition's order.
+    pub fn subscales_of(self, items: &BTreeMap<String, u32>) -> Vec<(&'static str, u32)> {
+        self.definition()
+            .subscales
+            .iter()
+            .map(|s| (s.code.as_str(), s.items.iter().filter_map(|code| self.item(code).and_then(|i| items.get(code).map(|a| i.points(*a)))).sum()))
+            .collect()
     }
 }
 
@@ -189,7 +327,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for i in Instrument::ALL {
+        for i in Instrument::built_in() {
             assert_eq!(Instrument::parse(i.code()), Some(i));
         }
         assert_eq!(Instrument::parse("YBOCS"), None);
@@ -205,10 +343,10 @@ mod tests {
         let cases = [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"),
             (15, "moderately severe"), (19, "moderately severe"), (20, "severe"), (27, "severe")];
         for (total, label) in cases {
-            assert_eq!(Instrument::Phq9.severity(total), Some(label), "{total}");
+            assert_eq!(Instrument::named("phq9").severity(total), Some(label), "{total}");
         }
-        assert_eq!(Instrument::Phq9.max_total(), 27);
-        assert_eq!(Instrument::Phq9.total_of(&answers(&[("1", 3), ("9", 1), ("5", 2)])), 6);
+        assert_eq!(Instrument::named("phq9").max_total(), 27);
+        assert_eq!(Instrument::named("phq9").total_of(&answers(&[("1", 3), ("9", 1), ("5", 2)])), 6);
     }
 
     #[test]
@@ -223,39 +361,39 @@ mod tests {
         assert_eq!(risk(&[("1", 1), ("2", 1), ("4", 1), ("6", 0)]), 3, "intent: high");
         assert_eq!(risk(&[("1", 1), ("2", 1), ("5", 1), ("6", 0)]), 3, "a plan: high");
         assert_eq!(risk(&[("1", 0), ("2", 0), ("6", 0), ("6_recent", 1)]), 0, "6_recent means nothing without 6");
-        assert_eq!(Instrument::CssrsScreen.severity(3), Some("high"));
-        assert_eq!(Instrument::CssrsScreen.max_total(), 3);
+        assert_eq!(Instrument::named("cssrs_screen").severity(3), Some("high"));
+        assert_eq!(Instrument::named("cssrs_screen").max_total(), 3);
     }
 
     #[test]
     fn totals_and_item_counts() {
-        assert_eq!(Instrument::Ybocs.max_total(), 40);
-        assert_eq!(Instrument::YbocsSr.max_total(), 40);
-        assert_eq!(Instrument::YbocsIi.max_total(), 50);
-        assert_eq!(Instrument::OcdVas.max_total(), 100);
-        assert_eq!(Instrument::Ybocs.core_items().count(), 10);
-        assert_eq!(Instrument::Ybocs.items().len(), 21);
-        assert_eq!(Instrument::YbocsIi.items().len(), 10);
+        assert_eq!(Instrument::named("ybocs").max_total(), 40);
+        assert_eq!(Instrument::named("ybocs_sr").max_total(), 40);
+        assert_eq!(Instrument::named("ybocs_ii").max_total(), 50);
+        assert_eq!(Instrument::named("ocd_vas").max_total(), 100);
+        assert_eq!(Instrument::named("ybocs").core_items().count(), 10);
+        assert_eq!(Instrument::named("ybocs").items().len(), 21);
+        assert_eq!(Instrument::named("ybocs_ii").items().len(), 10);
     }
 
     #[test]
     fn the_self_report_has_no_clinician_judgements() {
-        assert_eq!(Instrument::YbocsSr.items().len(), 18);
+        assert_eq!(Instrument::named("ybocs_sr").items().len(), 18);
         for code in ["17", "18", "19"] {
-            assert!(Instrument::YbocsSr.item(code).is_none() && Instrument::Ybocs.item(code).is_some(), "{code}");
+            assert!(Instrument::named("ybocs_sr").item(code).is_none() && Instrument::named("ybocs").item(code).is_some(), "{code}");
         }
-        assert_eq!(Instrument::YbocsSr.item("16").map(|i| i.max), Some(4));
+        assert_eq!(Instrument::named("ybocs_sr").item("16").map(|i| i.max), Some(4));
     }
 
     #[test]
     fn ybocs_ii_item_4_is_the_obsession_free_interval() {
-        assert_eq!(Instrument::YbocsIi.item("4").map(|i| (i.label, i.max, i.core)), Some(("obsessions: obsession-free interval", 5, true)));
-        assert_eq!(Instrument::Ybocs.item("4").map(|i| i.label), Some("obsessions: resistance"));
+        assert_eq!(Instrument::named("ybocs_ii").item("4").map(|i| (i.label, i.max, i.core)), Some(("obsessions: obsession-free interval", 5, true)));
+        assert_eq!(Instrument::named("ybocs").item("4").map(|i| i.label), Some("obsessions: resistance"));
     }
 
     #[test]
     fn bands_cover_every_total_exactly_once() {
-        for i in [Instrument::Ybocs, Instrument::YbocsSr, Instrument::YbocsIi] {
+        for i in [Instrument::named("ybocs"), Instrument::named("ybocs_sr"), Instrument::named("ybocs_ii")] {
             for total in 0..=i.max_total() {
                 let n = i.bands().iter().filter(|b| (b.min..=b.max).contains(&total)).count();
                 assert_eq!(n, 1, "{i:?} total {total}");
@@ -265,19 +403,19 @@ mod tests {
 
     #[test]
     fn band_edges() {
-        let y = Instrument::Ybocs;
+        let y = Instrument::named("ybocs");
         let cases = [(0, "subclinical"), (7, "subclinical"), (8, "mild"), (15, "mild"), (16, "moderate"),
             (23, "moderate"), (24, "severe"), (31, "severe"), (32, "extreme"), (40, "extreme")];
         for (total, label) in cases {
             assert_eq!(y.severity(total), Some(label), "ybocs {total}");
-            assert_eq!(Instrument::YbocsSr.severity(total), Some(label));
+            assert_eq!(Instrument::named("ybocs_sr").severity(total), Some(label));
         }
-        let ii = Instrument::YbocsIi;
+        let ii = Instrument::named("ybocs_ii");
         for (total, label) in [(0, "subclinical"), (14, "subclinical"), (15, "mild"), (21, "mild"), (22, "moderate"),
             (34, "moderate"), (35, "severe"), (50, "severe")] {
             assert_eq!(ii.severity(total), Some(label), "ybocs_ii {total}");
         }
-        assert_eq!(Instrument::OcdVas.severity(50), None);
+        assert_eq!(Instrument::named("ocd_vas").severity(50), None);
         assert_eq!(y.severity(41), None);
     }
 }

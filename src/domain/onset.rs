@@ -363,7 +363,7 @@ mod tests {
                 .iter()
                 .map(|(h, total)| RatingPoint {
                     id: Uuid::now_v7(),
-                    instrument: Instrument::Ybocs,
+                    instrument: Instrument::named("ybocs"),
                     rated_at: t0() + Duration::minutes((h * 60.0) as i64),
                     recall: Recall::Week,
                     total: *total,
@@ -387,7 +387,7 @@ mod tests {
     }
 
     fn onset(endpoint: Endpoint, patients: &[CohortPatient]) -> CohortOnset {
-        cohort_onset(&CONSENSUS_2016, Instrument::Ybocs, endpoint, patients)
+        cohort_onset(&CONSENSUS_2016, Instrument::named("ybocs"), endpoint, patients)
     }
 
     #[test]
@@ -395,7 +395,7 @@ mod tests {
         // Sessions at 0 h and 48 h; baseline 30. 40 min: 22 (26.7 %, partial); 48 h: 19
         // (36.7 %, response); 72 h: 12 (60 %, response and remission, total ≤ 12).
         let p = patient(&[(-24.0, 30), (2.0 / 3.0, 22), (48.0, 19), (72.0, 12)]);
-        let onset = patient_onset(&CONSENSUS_2016, Instrument::Ybocs, &p.infusion_starts, &p.ratings).unwrap();
+        let onset = patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &p.infusion_starts, &p.ratings).unwrap();
         assert_eq!((onset.partial_response_hours, onset.response_hours, onset.remission_hours), (Some(40.0 / 60.0), Some(48.0), Some(72.0)));
         assert_eq!(onset.last_hours, 72.0);
         // By hours since the most recent session: 40 min → 0-4 h; 48 h is 0 h after the
@@ -407,11 +407,11 @@ mod tests {
         assert_eq!(onset.observation(Endpoint::Response), Observation { time: 48.0, event: true });
         // Never meeting an endpoint is a censoring at the last treated rating.
         let slow = patient(&[(-24.0, 30), (4.0, 27), (168.0, 24)]);
-        let slow = patient_onset(&CONSENSUS_2016, Instrument::Ybocs, &slow.infusion_starts, &slow.ratings).unwrap();
+        let slow = patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &slow.infusion_starts, &slow.ratings).unwrap();
         assert_eq!(slow.observation(Endpoint::PartialResponse), Observation { time: 168.0, event: false });
         // No baseline: outside the cohort.
         let unmeasured = patient(&[(4.0, 10)]);
-        assert!(patient_onset(&CONSENSUS_2016, Instrument::Ybocs, &unmeasured.infusion_starts, &unmeasured.ratings).is_none());
+        assert!(patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &unmeasured.infusion_starts, &unmeasured.ratings).is_none());
     }
 
     #[test]

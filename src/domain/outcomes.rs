@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::definitions::{ChangeKind, Direction, RuleFamily, Threshold};
 use super::instruments::Instrument;
 use super::fields::vocabulary;
 
@@ -23,10 +24,10 @@ pub struct DefinitionSet {
     /// When CGI-I is recorded, response also needs CGI-I ≤ 2 and partial response ≤ 3.
     pub cgi_i_response_max: u32,
     pub cgi_i_partial_max: u32,
-    /// Remission: total ≤ 12 and, when recorded, CGI-S ≤ 2; on these instruments only.
+    /// Remission: total ≤ 12 and, when recorded, CGI-S ≤ 2; on the instruments whose
+    /// definitions carry the consensus cut-off (the Y-BOCS and its self-report).
     pub remission_max_total: u32,
     pub remission_cgi_s_max: u32,
-    pub remission_instruments: &'static [Instrument],
     /// A response or remission met this soon after the first infusion is "early improvement".
     pub early_window_hours: f64,
     /// Response or remission is confirmed when it holds at every rating for this long.
@@ -52,7 +53,6 @@ pub const CONSENSUS_2016: DefinitionSet = DefinitionSet {
     // ill') or 2 ('borderline mentally ill'), lasting for at least one week."
     remission_max_total: 12,
     remission_cgi_s_max: 2,
-    remission_instruments: &[Instrument::Ybocs, Instrument::YbocsSr],
     early_window_hours: 168.0,
     confirmation_hours: 168.0,
     // "Relapse: ... no longer meeting the criteria of remission, with a Y-BOCS score ≥13 and
@@ -97,15 +97,63 @@ pub fn percent_change(baseline: u32, score: u32) -> Option<f64> {
     (baseline > 0).then(|| (f64::from(baseline) - f64::from(score)) / f64::from(baseline) * 100.0)
 }
 
+/// Improvement from baseline in percent of the baseline, positive when better: where a
+/// higher score is better (a clinic's well-being scale) the fall is a worsening.
+pub fn improvement(instrument: Instrument, baseline: u32, score: u32) -> Option<f64> {
+    let pct = percent_change(baseline, score)?;
+    Some(match instrument.definition().outcomes.direction {
+        Direction::HigherIsWorse => pct,
+        Direction::HigherIsBetter => -pct,
+    })
+}
+
+/// Whether a change from `baseline` to `score` reaches a definition's threshold: percent
+/// of the baseline (never met from a baseline of 0) or points, in the better direction.
+fn reaches(direction: Direction, threshold: Threshold, baseline: u32, score: u32) -> bool {
+    let better = match direction {
+        Direction::HigherIsWorse => f64::from(baseline) - f64::from(score),
+        Direction::HigherIsBetter => f64::from(score) - f64::from(baseline),
+    };
+    match threshold.kind {
+        ChangeKind::Points => better >= threshold.threshold,
+        ChangeKind::Percent => baseline > 0 && better / f64::from(baseline) * 100.0 >= threshold.threshold,
+    }
+}
+
 impl DefinitionSet {
+    /// Whether the instrument's series has a remission status: a cut-off in its
+    /// definition (DESIGN.md §1: the Y-BOCS and its self-report; §9: MADRS ≤ 10, a
+    /// clinic's own).
     pub fn has_remission(&self, instrument: Instrument) -> bool {
-        self.remission_instruments.contains(&instrument)
+        instrument.definition().outcomes.remission.is_some()
     }
 
-    /// The response status of a post-baseline rating. "≥ 35 % with CGI-I 3" is a partial
+    /// The response status of a post-baseline rating, by the instrument's rules:
+    /// - the OCD consensus (`consensus_response`) for the Y-BOCS family and the OCD VAS;
+    /// - otherwise the definition's own thresholds (DESIGN.md §9), percent or points,
+    ///   with no CGI gate: the consensus's CGI-I conditions are OCD's (Mataix-Cols 2016).
+    pub fn response(&self, instrument: Instrument, baseline: u32, total: u32, cgi_i: Option<u32>) -> Response {
+        let outcomes = instrument.definition().outcomes;
+        match outcomes.rules {
+            RuleFamily::OcdConsensus => self.consensus_response(baseline, total, cgi_i),
+            RuleFamily::NoOutcomes => Response::None,
+            RuleFamily::Definition => {
+                let met = |rule: Option<Threshold>| rule.is_some_and(|t| reaches(outcomes.direction, t, baseline, total));
+                if met(outcomes.response) {
+                    Response::Response
+                } else if met(outcomes.partial_response) {
+                    Response::PartialResponse
+                } else {
+                    Response::None
+                }
+            }
+        }
+    }
+
+    /// The consensus response status. "≥ 35 % with CGI-I 3" is a partial
     /// response: the consensus asks CGI-I ≤ 2 for response, ≤ 3 for partial response; the
     /// CGI-I part applies only where it was recorded (onset's reading: many records lack it).
-    pub fn response(&self, baseline: u32, total: u32, cgi_i: Option<u32>) -> Response {
+    pub fn consensus_response(&self, baseline: u32, total: u32, cgi_i: Option<u32>) -> Response {
         let Some(pct) = percent_change(baseline, total) else { return Response::None };
         let cgi_allows = |max: u32| cgi_i.is_none_or(|c| c <= max);
         if pct >= self.response_reduction && cgi_allows(self.cgi_i_response_max) {
@@ -117,17 +165,24 @@ impl DefinitionSet {
         }
     }
 
-    /// Remission: total ≤ 12 and, when recorded, CGI-S ≤ 2; independent of the baseline
-    /// and of the response status. Null for instruments without a consensus cut-off.
+    /// Remission, independent of the baseline and of the response status. Null for
+    /// instruments without a cut-off.
+    /// - OCD consensus: total ≤ 12 and, when recorded, CGI-S ≤ 2 (the definition's cut-off
+    ///   is the consensus's, checked at start-up).
+    /// - Otherwise the definition's cut-off: at most `max` (at least `min` where a higher
+    ///   score is better), with no CGI gate.
     pub fn remission(&self, instrument: Instrument, total: u32, cgi_s: Option<u32>) -> Option<bool> {
-        self.has_remission(instrument)
-            .then(|| total <= self.remission_max_total && cgi_s.is_none_or(|c| c <= self.remission_cgi_s_max))
+        let rule = instrument.definition().outcomes.remission?;
+        Some(match instrument.rules() {
+            RuleFamily::OcdConsensus => total <= self.remission_max_total && cgi_s.is_none_or(|c| c <= self.remission_cgi_s_max),
+            _ => rule.max.is_none_or(|max| total <= max) && rule.min.is_none_or(|min| total >= min),
+        })
     }
 
     /// Whether a recorded CGI-I corroborates the level the reduction alone reaches: CGI-I
     /// ≤ 2 for a ≥ 35 % fall, ≤ 3 for ≥ 25 %; false for a smaller fall. Null without CGI-I.
-    pub fn response_cgi_confirmed(&self, baseline: u32, total: u32, cgi_i: Option<u32>) -> Option<bool> {
-        let cgi_i = cgi_i?;
+    pub fn response_cgi_confirmed(&self, instrument: Instrument, baseline: u32, total: u32, cgi_i: Option<u32>) -> Option<bool> {
+        let cgi_i = cgi_i.filter(|_| instrument.measures_ocd())?;
         let pct = percent_change(baseline, total).unwrap_or(0.0);
         Some(if pct >= self.response_reduction {
             cgi_i <= self.cgi_i_response_max
@@ -141,7 +196,7 @@ impl DefinitionSet {
     /// Whether a recorded CGI-S is in the remission range (1–2). Null without CGI-S, and
     /// for instruments without remission.
     pub fn remission_cgi_confirmed(&self, instrument: Instrument, cgi_s: Option<u32>) -> Option<bool> {
-        let cgi_s = cgi_s.filter(|_| self.has_remission(instrument))?;
+        let cgi_s = cgi_s.filter(|_| self.has_remission(instrument) && instrument.measures_ocd())?;
         Some(cgi_s <= self.remission_cgi_s_max)
     }
 
@@ -173,7 +228,9 @@ mod tests {
     use super::*;
 
     const D: &DefinitionSet = &CONSENSUS_2016;
-    const Y: Instrument = Instrument::Ybocs;
+    fn y() -> Instrument {
+        Instrument::named("ybocs")
+    }
 
     #[test]
     fn percent_change_is_exact_and_undefined_at_zero() {
@@ -186,57 +243,57 @@ mod tests {
     #[test]
     fn response_thresholds_at_their_edges() {
         // baseline 40: 35 % is 26, 25 % is 30
-        assert_eq!(D.response(40, 26, None), Response::Response);
-        assert_eq!(D.response(40, 27, None), Response::PartialResponse);
-        assert_eq!(D.response(40, 30, None), Response::PartialResponse);
-        assert_eq!(D.response(40, 31, None), Response::None);
-        assert_eq!(D.response(0, 0, None), Response::None, "no percent change from a baseline of 0");
+        assert_eq!(D.response(y(), 40, 26, None), Response::Response);
+        assert_eq!(D.response(y(), 40, 27, None), Response::PartialResponse);
+        assert_eq!(D.response(y(), 40, 30, None), Response::PartialResponse);
+        assert_eq!(D.response(y(), 40, 31, None), Response::None);
+        assert_eq!(D.response(y(), 0, 0, None), Response::None, "no percent change from a baseline of 0");
     }
 
     #[test]
     fn remission_is_a_separate_question_from_response() {
         // 16 → 12: a 25 % fall is a partial response only, and 12 is a remission.
-        assert_eq!(D.response(16, 12, None), Response::PartialResponse);
-        assert_eq!(D.remission(Y, 12, None), Some(true));
+        assert_eq!(D.response(y(), 16, 12, None), Response::PartialResponse);
+        assert_eq!(D.remission(y(), 12, None), Some(true));
         // 14 → 12: 14.3 %, no response at all, yet a remission.
-        assert_eq!(D.response(14, 12, None), Response::None);
-        assert_eq!(D.remission(Y, 12, None), Some(true));
+        assert_eq!(D.response(y(), 14, 12, None), Response::None);
+        assert_eq!(D.remission(y(), 12, None), Some(true));
         // 16 → 12 with CGI-I 5: no response; remission does not look at CGI-I.
-        assert_eq!(D.response(16, 12, Some(5)), Response::None);
+        assert_eq!(D.response(y(), 16, 12, Some(5)), Response::None);
         // 30 → 10 with CGI-S 5: a response, but no remission.
-        assert_eq!(D.response(30, 10, None), Response::Response);
-        assert_eq!(D.remission(Y, 10, Some(5)), Some(false));
-        assert_eq!(D.remission(Y, 10, Some(2)), Some(true));
-        assert_eq!(D.remission(Y, 13, Some(1)), Some(false));
-        assert_eq!(D.remission(Instrument::YbocsSr, 12, None), Some(true));
+        assert_eq!(D.response(y(), 30, 10, None), Response::Response);
+        assert_eq!(D.remission(y(), 10, Some(5)), Some(false));
+        assert_eq!(D.remission(y(), 10, Some(2)), Some(true));
+        assert_eq!(D.remission(y(), 13, Some(1)), Some(false));
+        assert_eq!(D.remission(Instrument::named("ybocs_sr"), 12, None), Some(true));
     }
 
     #[test]
     fn remission_only_on_ybocs_and_ybocs_sr() {
-        assert_eq!(D.remission(Instrument::YbocsIi, 5, Some(1)), None);
-        assert_eq!(D.remission(Instrument::OcdVas, 5, None), None);
-        assert_eq!(D.remission_cgi_confirmed(Instrument::OcdVas, Some(1)), None);
+        assert_eq!(D.remission(Instrument::named("ybocs_ii"), 5, Some(1)), None);
+        assert_eq!(D.remission(Instrument::named("ocd_vas"), 5, None), None);
+        assert_eq!(D.remission_cgi_confirmed(Instrument::named("ocd_vas"), Some(1)), None);
     }
 
     #[test]
     fn cgi_i_gates_response_and_partial_response() {
-        assert_eq!(D.response(40, 20, Some(2)), Response::Response);
-        assert_eq!(D.response(40, 20, Some(3)), Response::PartialResponse, "≥ 35 % with CGI-I 3");
-        assert_eq!(D.response(40, 20, Some(4)), Response::None);
-        assert_eq!(D.response(40, 28, Some(3)), Response::PartialResponse);
-        assert_eq!(D.response(40, 28, Some(4)), Response::None);
+        assert_eq!(D.response(y(), 40, 20, Some(2)), Response::Response);
+        assert_eq!(D.response(y(), 40, 20, Some(3)), Response::PartialResponse, "≥ 35 % with CGI-I 3");
+        assert_eq!(D.response(y(), 40, 20, Some(4)), Response::None);
+        assert_eq!(D.response(y(), 40, 28, Some(3)), Response::PartialResponse);
+        assert_eq!(D.response(y(), 40, 28, Some(4)), Response::None);
     }
 
     #[test]
     fn cgi_confirmation_flags() {
-        assert_eq!(D.response_cgi_confirmed(40, 20, Some(2)), Some(true));
-        assert_eq!(D.response_cgi_confirmed(40, 20, Some(3)), Some(false), "a 50 % fall needs CGI-I ≤ 2");
-        assert_eq!(D.response_cgi_confirmed(40, 28, Some(3)), Some(true));
-        assert_eq!(D.response_cgi_confirmed(40, 35, Some(1)), Some(false), "12.5 % is no response to confirm");
-        assert_eq!(D.response_cgi_confirmed(40, 20, None), None);
-        assert_eq!(D.remission_cgi_confirmed(Y, Some(2)), Some(true));
-        assert_eq!(D.remission_cgi_confirmed(Y, Some(3)), Some(false));
-        assert_eq!(D.remission_cgi_confirmed(Y, None), None);
+        assert_eq!(D.response_cgi_confirmed(y(), 40, 20, Some(2)), Some(true));
+        assert_eq!(D.response_cgi_confirmed(y(), 40, 20, Some(3)), Some(false), "a 50 % fall needs CGI-I ≤ 2");
+        assert_eq!(D.response_cgi_confirmed(y(), 40, 28, Some(3)), Some(true));
+        assert_eq!(D.response_cgi_confirmed(y(), 40, 35, Some(1)), Some(false), "12.5 % is no response to confirm");
+        assert_eq!(D.response_cgi_confirmed(y(), 40, 20, None), None);
+        assert_eq!(D.remission_cgi_confirmed(y(), Some(2)), Some(true));
+        assert_eq!(D.remission_cgi_confirmed(y(), Some(3)), Some(false));
+        assert_eq!(D.remission_cgi_confirmed(y(), None), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FieldError;
 use super::fields::{free_text, one_of, required};
-use super::instruments::Instrument;
+use super::instruments::Catalogue;
 use super::scoring::Recall;
 
 /// Items per protocol: a dense hours-resolution schedule has about ten.
@@ -72,7 +72,9 @@ impl From<IsoDuration> for String {
 /// One rating a protocol asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolItem {
-    pub instrument: Instrument,
+    /// The instrument's code: a protocol outlives versions, and a link asks the current
+    /// version of its instrument when it is opened.
+    pub instrument: String,
     /// From the session's start to the rating's point.
     pub offset: IsoDuration,
     pub window_before: IsoDuration,
@@ -121,7 +123,7 @@ fn duration_field(errors: &mut Vec<FieldError>, field: &str, value: &Option<Stri
 }
 
 impl ProtocolInput {
-    pub fn parse(&self) -> Result<ProtocolFields, Vec<FieldError>> {
+    pub fn parse(&self, catalogue: &Catalogue) -> Result<ProtocolFields, Vec<FieldError>> {
         let mut errors = Vec::new();
         let name = free_text(&mut errors, "name", &self.name, 200).filter(|n| !n.trim().is_empty());
         if name.is_none() && !errors.iter().any(|e| e.field == "name") {
@@ -137,7 +139,7 @@ impl ProtocolInput {
                 errors.push(FieldError::new("items", format!("must hold 1 to {MAX_ITEMS} items")));
                 Vec::new()
             }
-            Some(items) => items.iter().enumerate().filter_map(|(i, item)| item.parse(&mut errors, i)).collect(),
+            Some(items) => items.iter().enumerate().filter_map(|(i, item)| item.parse(catalogue, &mut errors, i)).collect(),
         };
         match name {
             Some(name) if errors.is_empty() => Ok(ProtocolFields { name: name.trim().to_string(), items }),
@@ -147,16 +149,16 @@ impl ProtocolInput {
 }
 
 impl ProtocolItemInput {
-    fn parse(&self, errors: &mut Vec<FieldError>, index: usize) -> Option<ProtocolItem> {
+    fn parse(&self, catalogue: &Catalogue, errors: &mut Vec<FieldError>, index: usize) -> Option<ProtocolItem> {
         let field = |name: &str| format!("items.{index}.{name}");
         let instrument = required(errors, &field("instrument"), &self.instrument);
-        let instrument = one_of(errors, &field("instrument"), instrument, Instrument::parse, &Instrument::ALL.map(|i| i.code()));
+        let instrument = one_of(errors, &field("instrument"), instrument, |code| catalogue.parse(code), &catalogue.codes());
         let offset = duration_field(errors, &field("offset"), &self.offset, MAX_OFFSET_DAYS);
         let window_before = duration_field(errors, &field("window_before"), &self.window_before, MAX_WINDOW_DAYS);
         let window_after = duration_field(errors, &field("window_after"), &self.window_after, MAX_WINDOW_DAYS);
         let recall = required(errors, &field("recall"), &self.recall);
         let recall = one_of(errors, &field("recall"), recall, Recall::parse, &Recall::codes());
-        Some(ProtocolItem { instrument: instrument?, offset: offset?, window_before: window_before?, window_after: window_after?, recall: recall? })
+        Some(ProtocolItem { instrument: instrument?.code().to_string(), offset: offset?, window_before: window_before?, window_after: window_after?, recall: recall? })
     }
 }
 
@@ -168,7 +170,7 @@ impl ProtocolFields {
                 self.items
                     .iter()
                     .map(|item| ProtocolItemInput {
-                        instrument: Some(item.instrument.code().into()),
+                        instrument: Some(item.instrument.clone()),
                         offset: Some(item.offset.text.clone()),
                         window_before: Some(item.window_before.text.clone()),
                         window_after: Some(item.window_after.text.clone()),
@@ -184,7 +186,7 @@ impl ProtocolFields {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedDue {
     pub item_index: i32,
-    pub instrument: Instrument,
+    pub instrument: String,
     pub recall: Recall,
     pub due_at: DateTime<Utc>,
     pub opens_at: DateTime<Utc>,
@@ -200,7 +202,7 @@ pub fn plan(items: &[ProtocolItem], started_at: DateTime<Utc>) -> Vec<PlannedDue
             let due_at = started_at + item.offset.length();
             PlannedDue {
                 item_index: i as i32,
-                instrument: item.instrument,
+                instrument: item.instrument.clone(),
                 recall: item.recall,
                 due_at,
                 opens_at: due_at - item.window_before.length(),
@@ -274,13 +276,13 @@ mod tests {
             name: Some("Hours and a week".into()),
             items: Some(vec![item("ocd_vas", "PT2H", "PT30M", "PT30M"), item("ybocs_sr", "P7D", "PT0S", "P1D")]),
         }
-        .parse()
+        .parse(&Catalogue::built_in())
         .unwrap();
         let planned = plan(&fields.items, at("2026-03-02T09:00:00Z"));
         assert_eq!(planned.len(), 2);
         assert_eq!((planned[0].due_at, planned[0].opens_at, planned[0].closes_at), (at("2026-03-02T11:00:00Z"), at("2026-03-02T10:30:00Z"), at("2026-03-02T11:30:00Z")));
         assert_eq!((planned[1].due_at, planned[1].opens_at, planned[1].closes_at), (at("2026-03-09T09:00:00Z"), at("2026-03-09T09:00:00Z"), at("2026-03-10T09:00:00Z")));
-        assert_eq!((planned[1].item_index, planned[1].instrument), (1, Instrument::YbocsSr));
+        assert_eq!((planned[1].item_index, planned[1].instrument.as_str()), (1, "ybocs_sr"));
     }
 
     #[test]
@@ -296,11 +298,11 @@ mod tests {
 
     #[test]
     fn bad_protocols_name_each_field() {
-        let errors = ProtocolInput { name: Some(" ".into()), items: Some(vec![item("ybocs", "P1M", "PT1H", "P40D")]) }.parse().unwrap_err();
+        let errors = ProtocolInput { name: Some(" ".into()), items: Some(vec![item("ybocs", "P1M", "PT1H", "P40D")]) }.parse(&Catalogue::built_in()).unwrap_err();
         let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         fields.sort();
         assert_eq!(fields, ["items.0.offset", "items.0.window_after", "name"]);
-        let too_many = ProtocolInput { name: Some("x".into()), items: Some(vec![ProtocolItemInput::default(); 500]) }.parse().unwrap_err();
+        let too_many = ProtocolInput { name: Some("x".into()), items: Some(vec![ProtocolItemInput::default(); 500]) }.parse(&Catalogue::built_in()).unwrap_err();
         assert_eq!(too_many.len(), 1, "one error for an oversized list");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::definitions::SafetyRule;
 use super::fields::vocabulary;
 use super::instruments::{Instrument, cssrs_risk};
 
@@ -57,13 +58,13 @@ pub fn suicidality(instrument: Instrument, items: Option<&BTreeMap<String, u32>>
         Some(items) => items.get("9").copied().unwrap_or(0),
         None => total.saturating_sub(PHQ9_TOTAL_WITHOUT_ITEM_9),
     };
-    match instrument {
-        Instrument::CssrsScreen => match items.map_or(total, cssrs_risk) {
+    match instrument.definition().safety {
+        SafetyRule::CssrsTriage => match items.map_or(total, cssrs_risk) {
             3 => Some(AlertLevel::High),
             2 => Some(AlertLevel::Moderate),
             _ => None,
         },
-        Instrument::Phq9 => match item_9_at_least(items) {
+        SafetyRule::Phq9Item9 => match item_9_at_least(items) {
             0 => None,
             1 => Some(AlertLevel::Moderate),
             _ => Some(AlertLevel::High),
@@ -79,13 +80,13 @@ const PHQ9_TOTAL_WITHOUT_ITEM_9: u32 = 24;
 /// proves an endorsement, see `suicidality`). The console shows it, so a paper total of
 /// 20 is never read as "no thoughts of self-harm".
 pub fn item_9_unknown(instrument: Instrument, itemised: bool, total: u32) -> bool {
-    instrument == Instrument::Phq9 && !itemised && total <= PHQ9_TOTAL_WITHOUT_ITEM_9
+    instrument.definition().safety == SafetyRule::Phq9Item9 && !itemised && total <= PHQ9_TOTAL_WITHOUT_ITEM_9
 }
 
 /// Whether a rating on this instrument can raise a suicidality alert: only these ask
 /// about it, so only their items need reading.
 pub fn asks_about_suicide(instrument: Instrument) -> bool {
-    matches!(instrument, Instrument::CssrsScreen | Instrument::Phq9)
+    matches!(instrument.definition().safety, SafetyRule::CssrsTriage | SafetyRule::Phq9Item9)
 }
 
 /// A check-in after a home dose (DESIGN.md §10): a no to "I feel safe now" is high (the
@@ -104,25 +105,26 @@ pub fn home_concern(items: &BTreeMap<String, u32>) -> Option<AlertLevel> {
 /// What a rating's answers raise at once, whatever path brought it in: suicidality from
 /// the PHQ-9 or the C-SSRS, a home-dose concern from the check-in.
 pub fn concern(instrument: Instrument, items: Option<&BTreeMap<String, u32>>, total: u32) -> Option<(AlertKind, AlertLevel)> {
-    match instrument {
-        Instrument::HomeCheckin => items.and_then(home_concern).map(|level| (AlertKind::HomeDoseConcern, level)),
+    match instrument.definition().safety {
+        SafetyRule::HomeConcerns => items.and_then(home_concern).map(|level| (AlertKind::HomeDoseConcern, level)),
         _ => suicidality(instrument, items, total).map(|level| (AlertKind::Suicidality, level)),
     }
 }
 
 /// Whether a rating on this instrument can raise an alert by its answers alone.
 pub fn answers_can_alert(instrument: Instrument) -> bool {
-    asks_about_suicide(instrument) || instrument == Instrument::HomeCheckin
+    instrument.definition().safety != SafetyRule::NoRule
 }
 
 /// The alerts after which the patient sees the clinic's crisis text at once.
 pub const CRISIS_KINDS: [AlertKind; 2] = [AlertKind::Suicidality, AlertKind::HomeDoseConcern];
 
-/// Worsening (DESIGN.md §6): an OCD rating at least 25 % above the series' baseline, the
-/// mirror of the consensus's 25 % partial-response threshold. `percent_change` is
-/// improvement, so worsening is a change of −25 % or less.
+/// Worsening (DESIGN.md §6): a rating at least 25 % worse than the series' baseline, the
+/// mirror of the consensus's 25 % partial-response threshold, on every instrument judged
+/// by outcome rules (the condition being treated, OCD or across the spectrum, §9).
+/// `percent_change` is improvement, so worsening is a change of −25 % or less.
 pub fn worsening(instrument: Instrument, percent_change: Option<f64>) -> Option<AlertLevel> {
-    (instrument.measures_ocd() && percent_change.is_some_and(|p| p <= -25.0)).then_some(AlertLevel::Moderate)
+    (instrument.rules().is_judged() && percent_change.is_some_and(|p| p <= -25.0)).then_some(AlertLevel::Moderate)
 }
 
 #[cfg(test)]
@@ -135,55 +137,55 @@ mod tests {
 
     #[test]
     fn cssrs_moderate_and_high_raise_low_does_not() {
-        let level = |pairs: &[(&str, u32)]| suicidality(Instrument::CssrsScreen, Some(&answers(pairs)), cssrs_risk(&answers(pairs)));
+        let level = |pairs: &[(&str, u32)]| suicidality(Instrument::named("cssrs_screen"), Some(&answers(pairs)), cssrs_risk(&answers(pairs)));
         assert_eq!(level(&[("1", 1), ("2", 1), ("6", 0)]), None, "low");
         assert_eq!(level(&[("1", 1), ("2", 1), ("3", 1), ("6", 0)]), Some(AlertLevel::Moderate));
         assert_eq!(level(&[("1", 0), ("2", 0), ("6", 1), ("6_recent", 0)]), Some(AlertLevel::Moderate), "behaviour long ago");
         assert_eq!(level(&[("1", 0), ("2", 0), ("6", 1), ("6_recent", 1)]), Some(AlertLevel::High), "behaviour in 3 months");
         assert_eq!(level(&[("1", 1), ("2", 1), ("4", 1), ("6", 0)]), Some(AlertLevel::High), "intent");
-        assert_eq!(suicidality(Instrument::CssrsScreen, None, 3), Some(AlertLevel::High), "a level stored bare before the rule");
-        assert_eq!(suicidality(Instrument::CssrsScreen, None, 1), None);
+        assert_eq!(suicidality(Instrument::named("cssrs_screen"), None, 3), Some(AlertLevel::High), "a level stored bare before the rule");
+        assert_eq!(suicidality(Instrument::named("cssrs_screen"), None, 1), None);
     }
 
     #[test]
     fn phq9_item_9_raises_at_any_endorsement() {
-        let level = |item9: u32| suicidality(Instrument::Phq9, Some(&answers(&[("1", 3), ("9", item9)])), 3 + item9);
+        let level = |item9: u32| suicidality(Instrument::named("phq9"), Some(&answers(&[("1", 3), ("9", item9)])), 3 + item9);
         assert_eq!([level(0), level(1), level(2), level(3)], [None, Some(AlertLevel::Moderate), Some(AlertLevel::High), Some(AlertLevel::High)]);
-        assert_eq!(suicidality(Instrument::Ybocs, Some(&answers(&[("9", 4)])), 4), None, "item 9 of the Y-BOCS is not about suicide");
+        assert_eq!(suicidality(Instrument::named("ybocs"), Some(&answers(&[("9", 4)])), 4), None, "item 9 of the Y-BOCS is not about suicide");
     }
 
     #[test]
     fn a_bare_phq9_total_alerts_from_25_and_leaves_item_9_unknown_below() {
         // Items 1–8 at "nearly every day" (3) make 24: 25 needs item 9 ≥ 1, 26 needs ≥ 2.
-        let bare = |total: u32| suicidality(Instrument::Phq9, None, total);
+        let bare = |total: u32| suicidality(Instrument::named("phq9"), None, total);
         assert_eq!([bare(0), bare(24), bare(25), bare(26), bare(27)], [None, None, Some(AlertLevel::Moderate), Some(AlertLevel::High), Some(AlertLevel::High)]);
-        assert!(item_9_unknown(Instrument::Phq9, false, 24) && item_9_unknown(Instrument::Phq9, false, 0));
-        assert!(!item_9_unknown(Instrument::Phq9, false, 25), "25 proves item 9");
-        assert!(!item_9_unknown(Instrument::Phq9, true, 10), "itemised: item 9 was answered");
-        assert!(!item_9_unknown(Instrument::Ybocs, false, 10));
+        assert!(item_9_unknown(Instrument::named("phq9"), false, 24) && item_9_unknown(Instrument::named("phq9"), false, 0));
+        assert!(!item_9_unknown(Instrument::named("phq9"), false, 25), "25 proves item 9");
+        assert!(!item_9_unknown(Instrument::named("phq9"), true, 10), "itemised: item 9 was answered");
+        assert!(!item_9_unknown(Instrument::named("ybocs"), false, 10));
     }
 
     #[test]
     fn only_the_instruments_that_ask_about_suicide_can_raise_its_alert() {
         // Every item of every other instrument endorsed at its most: no suicidality alert,
         // so the safety check may leave their items unread.
-        for instrument in Instrument::ALL.into_iter().filter(|i| !asks_about_suicide(*i)) {
+        for instrument in Instrument::built_in().filter(|i| !asks_about_suicide(*i)) {
             let everything: BTreeMap<String, u32> = instrument.items().iter().map(|item| (item.code.to_string(), item.max)).collect();
             let total = instrument.total_of(&everything);
             assert_eq!(suicidality(instrument, Some(&everything), total), None, "{instrument:?}");
             assert_eq!(suicidality(instrument, None, instrument.max_total()), None, "{instrument:?} bare");
         }
-        assert!(asks_about_suicide(Instrument::Phq9) && asks_about_suicide(Instrument::CssrsScreen));
+        assert!(asks_about_suicide(Instrument::named("phq9")) && asks_about_suicide(Instrument::named("cssrs_screen")));
     }
 
     #[test]
     fn worsening_is_25_percent_above_baseline_exactly_included() {
         // Baseline 20: 25 is 25 % worse (raised), 24 is 20 % worse (not).
         let change = |score: u32| crate::domain::outcomes::percent_change(20, score);
-        assert_eq!(worsening(Instrument::Ybocs, change(25)), Some(AlertLevel::Moderate));
-        assert_eq!(worsening(Instrument::Ybocs, change(24)), None);
-        assert_eq!(worsening(Instrument::OcdVas, change(30)), Some(AlertLevel::Moderate));
-        assert_eq!(worsening(Instrument::Phq9, change(30)), None, "depression is watched through item 9, not this rule");
-        assert_eq!(worsening(Instrument::Ybocs, None), None);
+        assert_eq!(worsening(Instrument::named("ybocs"), change(25)), Some(AlertLevel::Moderate));
+        assert_eq!(worsening(Instrument::named("ybocs"), change(24)), None);
+        assert_eq!(worsening(Instrument::named("ocd_vas"), change(30)), Some(AlertLevel::Moderate));
+        assert_eq!(worsening(Instrument::named("phq9"), change(30)), None, "depression is watched through item 9, not this rule");
+        assert_eq!(worsening(Instrument::named("ybocs"), None), None);
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::hours_between;
 use super::instruments::Instrument;
-use super::outcomes::{DefinitionSet, Endpoint, RelapseSign, Response, percent_change};
+use super::outcomes::{DefinitionSet, Endpoint, RelapseSign, Response, improvement};
 use super::scoring::Recall;
 
 /// An active rating, as the trajectory needs it.
@@ -123,8 +123,21 @@ pub fn trajectory(def: &'static DefinitionSet, infusion_starts: &[DateTime<Utc>]
     let mut starts = infusion_starts.to_vec();
     starts.sort();
     let first_infusion_at = starts.first().copied();
-    let series = Instrument::ALL.into_iter().filter_map(|instrument| instrument_series(def, instrument, &starts, ratings)).collect();
+    let series = instruments_of(ratings).into_iter().filter_map(|instrument| instrument_series(def, instrument, &starts, ratings)).collect();
     Trajectory { definition_set: def.name, first_infusion_at, series }
+}
+
+/// The instruments the ratings were taken on, in catalogue order, each at the newest
+/// version among them: a series is judged by the rules of its newest definition.
+pub fn instruments_of(ratings: &[RatingPoint]) -> Vec<Instrument> {
+    let mut newest: std::collections::BTreeMap<Instrument, Instrument> = std::collections::BTreeMap::new();
+    for r in ratings {
+        let kept = newest.entry(r.instrument).or_insert(r.instrument);
+        if r.instrument.version() > kept.version() {
+            *kept = r.instrument;
+        }
+    }
+    newest.into_values().collect()
 }
 
 /// The one way a patient's series for an instrument is built (trajectory, analytics,
@@ -151,11 +164,11 @@ fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>],
         .map(|p| {
             let context = infusion_context(starts, p.rated_at);
             let treated = first.is_some_and(|f| p.rated_at >= f);
-            // Change is followed for every instrument but the C-SSRS risk level; the OCD
-            // outcome rules judge only the instruments that measure OCD.
+            // Change is followed for every instrument but the C-SSRS risk level; outcome
+            // rules judge only the instruments whose definitions carry some.
             let changed = baseline.filter(|_| treated && instrument.has_percent_change());
-            let base = changed.filter(|_| instrument.measures_ocd());
-            let response = base.map(|b| def.response(b.total, p.total, p.cgi_i));
+            let base = changed.filter(|_| instrument.rules().is_judged());
+            let response = base.map(|b| def.response(instrument, b.total, p.total, p.cgi_i));
             let remission = base.and_then(|_| def.remission(instrument, p.total, p.cgi_s));
             // DESIGN §1: "A response or remission met within the first 7 days after the first
             // infusion (168 h), or on a rating whose recall is shorter than a week, is flagged
@@ -174,11 +187,11 @@ fn series(def: &DefinitionSet, instrument: Instrument, starts: &[DateTime<Utc>],
                 hours_since_last_infusion: context.hours_since_last,
                 infusion_number: context.infusion_number,
                 change: changed.map(|b| i64::from(p.total) - i64::from(b.total)),
-                percent_change: changed.and_then(|b| percent_change(b.total, p.total)),
+                percent_change: changed.and_then(|b| improvement(instrument, b.total, p.total)),
                 response,
                 remission,
                 early_improvement: early,
-                response_cgi_confirmed: base.and_then(|b| def.response_cgi_confirmed(b.total, p.total, p.cgi_i)),
+                response_cgi_confirmed: base.and_then(|b| def.response_cgi_confirmed(instrument, b.total, p.total, p.cgi_i)),
                 remission_cgi_confirmed: base.and_then(|_| def.remission_cgi_confirmed(instrument, p.cgi_s)),
                 item_9_unknown: super::safety::item_9_unknown(instrument, p.itemised, p.total),
             }
@@ -257,7 +270,8 @@ fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRati
         .has_remission(instrument)
         .then(|| sustained_from(ratings, def.confirmation_hours, holds(Endpoint::Remission)))
         .flatten();
-    let (relapse, relapse_undetermined) = relapse(def, ratings, points, remission_confirmed_at);
+    // Relapse is the OCD consensus's (Mataix-Cols 2016); other instruments have none.
+    let (relapse, relapse_undetermined) = if instrument.measures_ocd() { relapse(def, ratings, points, remission_confirmed_at) } else { (None, false) };
     // Where the source and DESIGN.md differ: Mataix-Cols 2016 defines partial response as
     // a ≥ 25 % but < 35 % reduction "lasting for at least one week", like response and
     // remission. DESIGN.md §1 gives a `partial_response` status per rating and a summary
@@ -296,7 +310,7 @@ mod tests {
     fn rating(hours: f64, total: u32) -> RatingPoint {
         RatingPoint {
             id: Uuid::now_v7(),
-            instrument: Instrument::Ybocs,
+            instrument: Instrument::named("ybocs"),
             rated_at: t0() + Duration::minutes((hours * 60.0) as i64),
             recall: Recall::Week,
             total,
@@ -485,12 +499,12 @@ mod tests {
     #[test]
     fn instruments_are_separate_series_with_their_own_baselines() {
         let mut vas = rating(-2.0, 80);
-        vas.instrument = Instrument::OcdVas;
+        vas.instrument = Instrument::named("ocd_vas");
         let mut vas_after = rating(2.0, 40);
-        vas_after.instrument = Instrument::OcdVas;
+        vas_after.instrument = Instrument::named("ocd_vas");
         let t = trajectory(&CONSENSUS_2016, &[t0()], &[rating(-1.0, 30), vas, vas_after, rating(4.0, 28)]);
         assert_eq!(t.series.len(), 2);
-        assert_eq!(t.series[0].instrument, Instrument::Ybocs);
+        assert_eq!(t.series[0].instrument, Instrument::named("ybocs"));
         assert_eq!(t.series[0].baseline.as_ref().unwrap().total, 30);
         assert_eq!(t.series[1].baseline.as_ref().unwrap().total, 80);
         assert_eq!((t.series[1].ratings[1].response, t.series[1].ratings[1].remission), (Some(Response::Response), None));

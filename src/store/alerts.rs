@@ -15,10 +15,9 @@ use super::summaries::Course;
 use super::{Actor, Page, audit, split_page, stored, webhooks};
 use crate::db::schema::alerts as t;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
-use crate::domain::instruments::Instrument;
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, CRISIS_KINDS, answers_can_alert, concern, worsening};
-use crate::domain::trajectory::instrument_series;
+use crate::domain::trajectory::{instrument_series, instruments_of};
 use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
 
@@ -130,7 +129,7 @@ pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, co
 pub fn judge_series(conn: &mut Db, clinic: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<()> {
     let starts = course.starts();
     let mut alerted: Option<HashSet<Uuid>> = None;
-    for instrument in Instrument::ALL.into_iter().filter(|i| i.measures_ocd()) {
+    for instrument in instruments_of(course.points()).into_iter().filter(|i| i.rules().is_judged()) {
         let Some(series) = instrument_series(&CONSENSUS_2016, instrument, &starts, course.points()) else { continue };
         for derived in &series.ratings {
             let Some(level) = worsening(instrument, derived.percent_change) else { continue };

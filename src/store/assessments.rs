@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::records::{Kept, patient_record_table};
 use super::revisions::NewRevision;
 use super::stored;
+use super::clinic_instruments::{self, Resolver};
 use crate::db::schema::assessments as a;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
@@ -19,6 +20,7 @@ use crate::domain::safety::item_9_unknown;
 use crate::domain::scoring::{CollectedVia, Rater, Rating, RatingInput, Recall, Scores};
 use crate::domain::trajectory::RatingPoint;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::domain::instruments::Catalogue;
 
 pub const ENTITY: &str = "assessment";
 
@@ -30,6 +32,9 @@ pub struct AssessmentRecord {
     pub rating: Rating,
     pub obsessions: Option<u32>,
     pub compulsions: Option<u32>,
+    /// Every part score the definition names (obsessions and compulsions, PCL-5
+    /// clusters), when items were given.
+    pub subscales: BTreeMap<&'static str, u32>,
     pub severity: Option<&'static str>,
     pub short_recall: bool,
     /// A PHQ-9 given as a bare total below 25: item 9 (thoughts of death or self-harm)
@@ -90,11 +95,13 @@ impl AssessmentRecord {
     /// A record around a rating, with its derived subscales and severity.
     pub fn new(id: Uuid, patient_id: Uuid, rating: Rating, status: RecordStatus, version: i32, at: (DateTime<Utc>, DateTime<Utc>), by: (Uuid, Uuid)) -> Self {
         let subscales = rating.scores.subscales(rating.instrument);
+        let part = |code: &str| subscales.iter().find(|(c, _)| *c == code).map(|(_, v)| *v);
         AssessmentRecord {
             id,
             patient_id,
-            obsessions: subscales.map(|s| s.0),
-            compulsions: subscales.map(|s| s.1),
+            obsessions: part("obsessions"),
+            compulsions: part("compulsions"),
+            subscales: subscales.iter().map(|(c, v)| (*c, *v)).collect(),
             severity: rating.instrument.severity(rating.scores.total()),
             short_recall: rating.recall.is_short(),
             item_9_unknown: item_9_unknown(rating.instrument, rating.scores.items().is_some(), rating.scores.total()),
@@ -147,13 +154,23 @@ pub fn revision(record: &AssessmentRecord, reason: Option<&str>) -> NewRevision 
 }
 
 impl AssessmentRow {
-    pub(crate) fn into_record(self) -> ApiResult<AssessmentRecord> {
+    /// Rows read together, as records: the clinic instruments' versions they name are
+    /// read first (once per process), so each row knows its instrument.
+    pub(crate) fn into_records(conn: &mut Db, rows: Vec<Self>) -> ApiResult<Vec<AssessmentRecord>> {
+        for row in &rows {
+            // Rows read together are one clinic's; `remember` reads nothing for built-ins.
+            clinic_instruments::remember(conn, row.clinic_id.0, [(row.instrument.as_str(), row.instrument_version as u32)])?;
+        }
+        rows.into_iter().map(Self::into_record).collect()
+    }
+
+    fn into_record(self) -> ApiResult<AssessmentRecord> {
         let items: Option<BTreeMap<String, u32>> = match self.items {
             Some(json) => Some(stored("items", serde_json::from_value(json.0).ok())?),
             None => None,
         };
         let rating = Rating {
-            instrument: stored("instrument", Instrument::parse(&self.instrument))?,
+            instrument: clinic_instruments::stored_instrument(self.clinic_id.0, &self.instrument, self.instrument_version)?,
             rated_at: self.rated_at.0,
             recall: stored("recall", Recall::parse(&self.recall))?,
             scores: Scores::stored(items, self.total as u32),
@@ -187,10 +204,11 @@ fn items_json(rating: &Rating) -> Option<DbJson> {
 pub type PointColumns = (DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>, bool);
 
 /// A stored rating as the outcome rules read it: the one place a point is built from a row.
-pub fn stored_point((id, instrument, rated_at, recall, total, cgi_s, cgi_i, itemised): PointColumns) -> ApiResult<RatingPoint> {
+/// A clinic instrument's series is judged by its current version's rules.
+pub fn stored_point(conn: &mut Db, known: &mut Resolver, clinic: Uuid, (id, instrument, rated_at, recall, total, cgi_s, cgi_i, itemised): PointColumns) -> ApiResult<RatingPoint> {
     Ok(RatingPoint {
         id: id.0,
-        instrument: stored("instrument", Instrument::parse(&instrument))?,
+        instrument: known.resolve(conn, clinic, &instrument)?,
         rated_at: rated_at.0,
         recall: stored("recall", Recall::parse(&recall))?,
         total: total as u32,
@@ -208,7 +226,8 @@ pub fn active_points(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Ve
         .filter(a::status.eq(RecordStatus::Active.code()))
         .select((a::id, a::instrument, a::rated_at, a::recall, a::total, a::cgi_s, a::cgi_i, a::itemised))
         .load(conn)?;
-    rows.into_iter().map(stored_point).collect()
+    let mut known = Resolver::default();
+    rows.into_iter().map(|row| stored_point(conn, &mut known, clinic, row)).collect()
 }
 
 impl Kept for AssessmentRecord {
@@ -219,8 +238,11 @@ impl Kept for AssessmentRecord {
 
     patient_record_table!(a, AssessmentRow);
 
-    fn parse(input: &RatingInput, now: DateTime<Utc>) -> Result<Rating, Vec<FieldError>> {
-        input.parse(now)
+    fn parse(input: &RatingInput, catalogue: &Catalogue, now: DateTime<Utc>) -> Result<Rating, Vec<FieldError>> {
+        input.parse(catalogue, now)
+    }
+    fn instruments_named(input: &RatingInput) -> Vec<&str> {
+        input.instrument.as_deref().into_iter().collect()
     }
     fn to_input(&self) -> RatingInput {
         self.rating.to_input()

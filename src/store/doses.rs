@@ -20,7 +20,7 @@ use crate::db::schema::{dose_checks as c, dose_links as l};
 use crate::db::{Db, DbTime, DbUuid, write_tx};
 use crate::domain::home::{Decision, NoGo, PreDose, VitalsLimits};
 use crate::domain::infusion::{Drug, Guidance, InfusionInput, RecordedBy, Route};
-use crate::domain::instruments::Instrument;
+use crate::domain::instruments::{Catalogue, Instrument};
 use crate::domain::safety::{AlertKind, AlertLevel};
 use crate::domain::scoring::{RatingInput, Recall};
 use crate::domain::webhooks::Event;
@@ -143,7 +143,7 @@ pub struct DoseView {
 pub fn open(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<DoseView> {
     let (link, plan) = usable(conn, token, now)?;
     let go_until = last_go(conn, link.id, now)?.map(|check| check.checked_at.0 + GO_LASTS);
-    let vas = Instrument::OcdVas.definition();
+    let vas = Instrument::named("ocd_vas").definition();
     Ok(DoseView {
         kind: "dose",
         drug: plan.plan.drug,
@@ -240,8 +240,8 @@ pub fn check(conn: &mut Db, token: &str, check_in: CheckIn, now: DateTime<Utc>) 
 /// The OCD-VAS given with a check: the patient's own rating, right now.
 fn pre_dose_rating(conn: &mut Db, patient: &Actor, patient_id: Uuid, value: u32, now: DateTime<Utc>) -> ApiResult<Uuid> {
     let items = [("1".to_string(), json!(value))].into_iter().collect();
-    let input = RatingInput::self_reported(Instrument::OcdVas, Recall::Now, Some(items), None, now);
-    let rating = input.parse(now).map_err(|errors| ApiError::Validation(errors.into_iter().map(|e| crate::domain::FieldError::new("vas", e.message)).collect()))?;
+    let input = RatingInput::self_reported(Instrument::named("ocd_vas"), Recall::Now, Some(items), None, now);
+    let rating = input.parse(&Catalogue::built_in(), now).map_err(|errors| ApiError::Validation(errors.into_iter().map(|e| crate::domain::FieldError::new("vas", e.message)).collect()))?;
     let record: AssessmentRecord = records::create_within(conn, patient, patient_id, rating)?;
     Ok(record.id)
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::protocols::Protocol;
+use super::clinic_instruments::Resolver;
 use super::records::{Kept, audit_read};
 use super::{Actor, Page, audit, patients, split_page, stored, webhooks};
 use crate::db::schema::{assessments as a, due_ratings as d, infusions as i, protocol_attachments as pa};
@@ -117,7 +118,7 @@ impl DueRow {
             attachment_id: DbUuid(attachment.id),
             protocol_id: DbUuid(attachment.protocol_id),
             item_index: due.item_index,
-            instrument: due.instrument.code().into(),
+            instrument: due.instrument.clone(),
             recall: due.recall.code().into(),
             due_at: DbTime(due.due_at),
             opens_at: DbTime(due.opens_at),
@@ -130,13 +131,15 @@ impl DueRow {
         }
     }
 
-    fn into_due(self) -> ApiResult<DueRating> {
+    /// The due rating; a clinic instrument's code is read as its current version, the one
+    /// a link asks.
+    fn into_due(self, conn: &mut Db, known: &mut Resolver) -> ApiResult<DueRating> {
         Ok(DueRating {
             id: self.id.0,
             patient_id: self.patient_id.0,
             infusion_id: self.infusion_id.0,
             protocol_id: self.protocol_id.0,
-            instrument: stored("instrument", Instrument::parse(&self.instrument))?,
+            instrument: known.resolve(conn, self.clinic_id.0, &self.instrument)?,
             recall: stored("recall", Recall::parse(&self.recall))?,
             due_at: self.due_at.0,
             opens_at: self.opens_at.0,
@@ -535,7 +538,9 @@ pub fn list(conn: &mut Db, actor: &Actor, filter: &DueFilter, page: Page) -> Api
     if let Some(to) = filter.to {
         query = query.filter(d::due_at.lt(DbTime(to)));
     }
-    let dues = query.load(conn)?.into_iter().map(DueRow::into_due).collect::<ApiResult<Vec<_>>>()?;
+    let mut known = Resolver::default();
+    let rows: Vec<DueRow> = query.load(conn)?;
+    let dues = rows.into_iter().map(|row| row.into_due(conn, &mut known)).collect::<ApiResult<Vec<_>>>()?;
     let listed = split_page(dues, page, |d| d.id);
     audit_read(conn, actor, "due.list".into(), "patient", filter.patient, json!({"count": listed.0.len()}))?;
     Ok(listed)
@@ -544,7 +549,7 @@ pub fn list(conn: &mut Db, actor: &Actor, filter: &DueFilter, page: Page) -> Api
 /// One due rating of the clinic, or 404.
 pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<DueRating> {
     let row = d::table.filter(d::id.eq(DbUuid(id))).filter(d::clinic_id.eq(DbUuid(clinic))).select(DueRow::as_select()).first(conn).optional()?;
-    row.ok_or(ApiError::NotFound)?.into_due()
+    row.ok_or(ApiError::NotFound)?.into_due(conn, &mut Resolver::default())
 }
 
 /// One due rating, audited as a read of its patient's data.

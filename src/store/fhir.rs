@@ -64,7 +64,8 @@ macro_rules! search_records {
             if let Some(after) = search.page.after {
                 query = query.filter(t::id.gt(DbUuid(after)));
             }
-            let records = query.load(conn)?.into_iter().map($row::into_record).collect::<ApiResult<Vec<_>>>()?;
+            let rows = query.load(conn)?;
+            let records = $row::into_records(conn, rows)?;
             Ok(split_page(records, search.page, |r| r.id))
         }
     };

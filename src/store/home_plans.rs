@@ -19,6 +19,7 @@ use crate::domain::home::{HomePlan, HomePlanInput, VitalsLimits};
 use crate::domain::infusion::{Drug, Route};
 use crate::domain::protocol::IsoDuration;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::domain::instruments::Catalogue;
 
 pub const ENTITY: &str = "home_plan";
 
@@ -95,6 +96,11 @@ impl HomePlanRow {
         }
     }
 
+    /// Rows read together, as records.
+    fn into_records(_conn: &mut Db, rows: Vec<Self>) -> ApiResult<Vec<HomePlanRecord>> {
+        rows.into_iter().map(Self::into_record).collect()
+    }
+
     fn into_record(self) -> ApiResult<HomePlanRecord> {
         let plan = HomePlan {
             drug: stored("drug", Drug::parse(&self.drug))?,
@@ -159,7 +165,7 @@ impl Kept for HomePlanRecord {
 
     patient_record_table!(h, HomePlanRow);
 
-    fn parse(input: &HomePlanInput, _now: DateTime<Utc>) -> Result<HomePlan, Vec<FieldError>> {
+    fn parse(input: &HomePlanInput, _catalogue: &Catalogue, _now: DateTime<Utc>) -> Result<HomePlan, Vec<FieldError>> {
         input.parse()
     }
     fn to_input(&self) -> HomePlanInput {

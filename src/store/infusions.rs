@@ -14,6 +14,7 @@ use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Infusion, InfusionInput, RecordedBy, Route, series_numbers};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::domain::instruments::Catalogue;
 
 pub const ENTITY: &str = "infusion";
 
@@ -115,6 +116,11 @@ pub fn revision(record: &InfusionRecord, reason: Option<&str>) -> NewRevision {
 }
 
 impl InfusionRow {
+    /// Rows read together, as records.
+    pub(crate) fn into_records(_conn: &mut Db, rows: Vec<Self>) -> ApiResult<Vec<InfusionRecord>> {
+        rows.into_iter().map(Self::into_record).collect()
+    }
+
     pub(crate) fn into_record(self) -> ApiResult<InfusionRecord> {
         let session = Infusion {
             drug: stored("drug", Drug::parse(&self.drug))?,
@@ -212,7 +218,7 @@ impl Kept for InfusionRecord {
 
     patient_record_table!(i, InfusionRow);
 
-    fn parse(input: &InfusionInput, now: DateTime<Utc>) -> Result<Infusion, Vec<FieldError>> {
+    fn parse(input: &InfusionInput, _catalogue: &Catalogue, now: DateTime<Utc>) -> Result<Infusion, Vec<FieldError>> {
         input.parse(now)
     }
     fn to_input(&self) -> InfusionInput {

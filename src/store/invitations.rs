@@ -17,6 +17,7 @@ use crate::domain::definitions::{Anchors, AnswerOption, ItemDefinition, ItemType
 use crate::domain::instruments::{EnableWhen, Instrument};
 use crate::domain::protocol::DueStatus;
 use crate::domain::scoring::{RatingInput, Recall};
+use crate::domain::instruments::Catalogue;
 use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
 
@@ -103,9 +104,9 @@ fn usable(conn: &mut Db, token: &str, now: DateTime<Utc>) -> ApiResult<(Invitati
 /// the earlier answers it follows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Question {
-    pub code: &'static str,
+    pub code: String,
     /// The neutral short label (staff's name for the item).
-    pub label: &'static str,
+    pub label: String,
     /// The question as the instrument words it (bundled, or the clinic's licensed wording).
     pub text: Option<String>,
     #[serde(rename = "type")]
@@ -125,8 +126,8 @@ pub struct Question {
 /// An item of a definition as the page asks it.
 pub fn question(item: &ItemDefinition) -> Question {
     Question {
-        code: item.code,
-        label: item.short_label,
+        code: item.code.clone(),
+        label: item.short_label.clone(),
         text: item.text.clone(),
         kind: item.kind,
         options: item.options.clone(),
@@ -202,7 +203,8 @@ pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) ->
     write_tx(conn, |conn| {
         let (row, due) = usable(conn, token, now)?;
         let input = RatingInput::self_reported(due.instrument, due.recall, answer.items, answer.total, now);
-        let rating = input.parse(now).map_err(ApiError::Validation)?;
+        // The link's own instrument, at the version it was opened under (the current one).
+        let rating = input.parse(&Catalogue::with_clinic([due.instrument]), now).map_err(ApiError::Validation)?;
         let claimed = diesel::update(v::table.find(row.id).filter(v::used_at.is_null()).filter(v::revoked_at.is_null()))
             .set(v::used_at.eq(Some(DbTime(now))))
             .execute(conn)?;

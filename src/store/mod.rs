@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod assessments;
 pub mod audit;
 pub mod bulk;
+pub mod clinic_instruments;
 pub mod clinics;
 pub mod fhir;
 pub mod home_plans;

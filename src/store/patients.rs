@@ -16,6 +16,7 @@ use crate::domain::RecordStatus;
 use crate::domain::patient::{PatientFields, PatientInput, Sex};
 use crate::domain::trajectory::RatingPoint;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::domain::instruments::Catalogue;
 
 /// What revisions and the audit call a patient.
 pub const ENTITY: &str = "patient";
@@ -117,7 +118,7 @@ impl Kept for Patient {
     const ENTITY: &'static str = ENTITY;
     const CHANGED: &'static str = "update";
 
-    fn parse(input: &PatientInput, now: DateTime<Utc>) -> Result<PatientFields, Vec<FieldError>> {
+    fn parse(input: &PatientInput, _catalogue: &Catalogue, now: DateTime<Utc>) -> Result<PatientFields, Vec<FieldError>> {
         input.parse(now.date_naive())
     }
     fn to_input(&self) -> PatientInput {

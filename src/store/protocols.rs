@@ -13,6 +13,7 @@ use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::protocol::{ProtocolFields, ProtocolInput};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::domain::instruments::Catalogue;
 
 pub const ENTITY: &str = "protocol";
 
@@ -80,8 +81,11 @@ impl Kept for Protocol {
     const ENTITY: &'static str = ENTITY;
     const CHANGED: &'static str = "update";
 
-    fn parse(input: &ProtocolInput, _now: DateTime<Utc>) -> Result<ProtocolFields, Vec<FieldError>> {
-        input.parse()
+    fn parse(input: &ProtocolInput, catalogue: &Catalogue, _now: DateTime<Utc>) -> Result<ProtocolFields, Vec<FieldError>> {
+        input.parse(catalogue)
+    }
+    fn instruments_named(input: &ProtocolInput) -> Vec<&str> {
+        input.items.iter().flatten().filter_map(|item| item.instrument.as_deref()).collect()
     }
     fn to_input(&self) -> ProtocolInput {
         self.fields.to_input()

@@ -17,9 +17,9 @@ pub fn run(conn: &mut Db, actor: &Actor, written: &Written) -> ApiResult<()> {
     Ok(())
 }
 
-fn course_of<'c>(conn: &mut Db, course: &'c mut Option<Course>, patient: uuid::Uuid) -> ApiResult<&'c Course> {
+fn course_of<'c>(conn: &mut Db, clinic: uuid::Uuid, course: &'c mut Option<Course>, patient: uuid::Uuid) -> ApiResult<&'c Course> {
     if course.is_none() {
-        *course = Some(Course::read(conn, patient)?);
+        *course = Some(Course::read(conn, clinic, patient)?);
     }
     Ok(course.as_ref().expect("read above"))
 }
@@ -29,22 +29,22 @@ fn apply(conn: &mut Db, actor: &Actor, reaction: Reaction, at: chrono::DateTime<
         Reaction::PlanSession { session, patient } => due::plan_session(conn, actor.clinic_id, session, patient, at),
         Reaction::CancelSession { session } => due::cancel_session(conn, actor.clinic_id, session, at),
         Reaction::MatchRating { rating, patient, created } => {
-            let course = course_of(conn, course, patient)?;
+            let course = course_of(conn, actor.clinic_id, course, patient)?;
             let active = course.active_rating(rating).map(|point| (point.instrument, point.rated_at));
             due::match_rating(conn, actor.clinic_id, rating, patient, active, created, at)
         }
         Reaction::FollowPlanProtocol { plan, patient } => home_plans::follow_protocol(conn, actor, plan, patient, at),
         Reaction::Notify { event, data } => webhooks::emit(conn, actor.clinic_id, event, data, at),
         Reaction::CheckSafety { rating, patient } => {
-            let course = course_of(conn, course, patient)?;
+            let course = course_of(conn, actor.clinic_id, course, patient)?;
             alerts::check_rating(conn, actor.clinic_id, rating, patient, course, at).map(|_| ())
         }
         Reaction::JudgeSeries { patient } => {
-            let course = course_of(conn, course, patient)?;
+            let course = course_of(conn, actor.clinic_id, course, patient)?;
             alerts::judge_series(conn, actor.clinic_id, patient, course, at)
         }
         Reaction::Summarise { patient } => {
-            let course = course_of(conn, course, patient)?;
+            let course = course_of(conn, actor.clinic_id, course, patient)?;
             summaries::refresh(conn, actor.clinic_id, course)
         }
     }

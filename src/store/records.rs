@@ -17,10 +17,11 @@ use uuid::Uuid;
 use super::summaries::Course;
 use super::idempotency::{self, IdempotencyKey, Stored};
 use super::revisions::{self, NewRevision, Revision};
-use super::{Actor, Page, audit, now, reactions};
+use super::{Actor, Page, audit, clinic_instruments, now, reactions};
 use crate::db::{Db, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::fields::{from_value, merge_patch};
+use crate::domain::instruments::Catalogue;
 use crate::domain::reactions::{Change, Written};
 use crate::error::{ApiError, ApiResult, FieldError};
 
@@ -29,7 +30,7 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     /// The validated clinical content (a rating, a session, a patient's details).
     type Fields: Send + 'static;
     /// The content as a client sends it: every field optional, so a patch can merge over it.
-    type Input: DeserializeOwned + Serialize;
+    type Input: DeserializeOwned + Serialize + Send + 'static;
     /// What a new record belongs to: its patient, or nothing (a patient itself).
     type Owner: Copy + Send + Sync + 'static;
     /// The audit entity and revision kind, e.g. `assessment`.
@@ -37,7 +38,12 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     /// How the audit names a change that keeps the record active.
     const CHANGED: &'static str = "amend";
 
-    fn parse(input: &Self::Input, now: DateTime<Utc>) -> Result<Self::Fields, Vec<FieldError>>;
+    /// The content, validated; instruments are those of `catalogue` (the clinic's).
+    fn parse(input: &Self::Input, catalogue: &Catalogue, now: DateTime<Utc>) -> Result<Self::Fields, Vec<FieldError>>;
+    /// The instrument codes the input names, so that a clinic's own are known to `parse`.
+    fn instruments_named(_input: &Self::Input) -> Vec<&str> {
+        Vec::new()
+    }
     fn to_input(&self) -> Self::Input;
     /// Adjusts the stored content before a client's patch is merged over it.
     fn prepare_patch(_stored: &mut Value, _patch: &Value) {}
@@ -123,7 +129,8 @@ macro_rules! patient_record_table {
             if let Some(after) = page.after {
                 query = query.filter($table::id.gt(DbUuid(after)));
             }
-            let records = query.load(conn)?.into_iter().map($row::into_record).collect::<ApiResult<Vec<_>>>()?;
+            let rows = query.load(conn)?;
+            let records = $row::into_records(conn, rows)?;
             let (records, next) = super::split_page(records, page, |r| r.id);
             Ok((Self::annotate(conn, records)?, next))
         }
@@ -134,7 +141,7 @@ macro_rules! patient_record_table {
                 .select($row::as_select())
                 .first(conn)
                 .optional()?;
-            let record = row.ok_or(ApiError::NotFound)?.into_record()?;
+            let record = $row::into_records(conn, vec![row.ok_or(ApiError::NotFound)?])?.pop().expect("one row in, one record out");
             Ok(Self::annotate(conn, vec![record])?.pop().expect("one record in, one out"))
         }
         fn insert(&self, conn: &mut Db, clinic: Uuid) -> ApiResult<()> {
@@ -201,11 +208,12 @@ pub fn create<R: Kept>(
     conn: &mut Db,
     actor: &Actor,
     owner: R::Owner,
-    request: ApiResult<(R::Fields, Option<IdempotencyKey>)>,
+    request: ApiResult<(R::Input, Option<IdempotencyKey>)>,
     render: impl FnOnce(&R) -> Stored + Send,
 ) -> ApiResult<Stored> {
     R::check_owner(conn, actor.clinic_id, owner)?;
-    let (fields, key) = request?;
+    let (input, key) = request?;
+    let fields = parse::<R>(conn, actor.clinic_id, &input)?;
     idempotency::once(conn, key.as_ref(), |conn| Ok(render(&create_within(conn, actor, owner, fields)?)))
 }
 
@@ -265,7 +273,7 @@ fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amend
     R::prepare_patch(&mut merged, &amendment.patch);
     merge_patch(&mut merged, &amendment.patch);
     let input = from_value::<R::Input>(merged).map_err(|e| ApiError::Validation(vec![e]))?;
-    let fields = R::parse(&input, now()).map_err(ApiError::Validation)?;
+    let fields = parse::<R>(conn, actor.clinic_id, &input)?;
     amendment.precondition.check(current.version())?;
     if current.status() != RecordStatus::Active {
         return Err(ApiError::Conflict(format!("the {} was entered in error and can no longer change", R::ENTITY)));
@@ -286,6 +294,12 @@ fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amend
     // Last, as on creation: the chain's head stays locked only for the commit.
     audit::record(conn, actor.audit(format!("{}.{verb}", R::ENTITY), R::ENTITY, Some(id), next.changed_detail(&current)))?;
     Ok(next)
+}
+
+/// Validates a record's content against the clinic's instruments (422 by field).
+pub fn parse<R: Kept>(conn: &mut Db, clinic: Uuid, input: &R::Input) -> ApiResult<R::Fields> {
+    let catalogue = clinic_instruments::catalogue_naming(conn, clinic, &R::instruments_named(input))?;
+    R::parse(input, &catalogue, now()).map_err(ApiError::Validation)
 }
 
 fn keep<R: Kept>(conn: &mut Db, actor: &Actor, record: &R, at: DateTime<Utc>, reason: Option<&str>) -> ApiResult<()> {

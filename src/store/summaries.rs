@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::assessments::{PointColumns, stored_point};
+use super::clinic_instruments::Resolver;
 use super::stored;
 use crate::db::schema::{assessments as a, infusions as i, onset_summaries as s, patients as p};
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
@@ -24,7 +25,7 @@ use crate::domain::instruments::Instrument;
 use crate::domain::onset::{ACUTE_BUCKETS, PatientOnset, patient_onset};
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::patient::Sex;
-use crate::domain::trajectory::RatingPoint;
+use crate::domain::trajectory::{RatingPoint, instruments_of};
 use crate::error::ApiResult;
 
 /// Patients summarised per transaction by `rebuild` and per page by `verify`.
@@ -74,9 +75,9 @@ type SessionColumns = (DbUuid, DbTime, DbUuid, String, String, Option<String>);
 fn summarise(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], points: &[RatingPoint]) -> Vec<SummaryRow> {
     let Some((_, first_at, _, drug, route, guidance)) = sessions.first() else { return Vec::new() };
     let starts: Vec<DateTime<Utc>> = sessions.iter().map(|session| session.1.0).collect();
-    Instrument::ALL
+    instruments_of(points)
         .into_iter()
-        .filter(|instrument| instrument.measures_ocd())
+        .filter(|instrument| instrument.rules().is_judged())
         .filter_map(|instrument| patient_onset(&CONSENSUS_2016, instrument, &starts, points))
         .map(|onset| SummaryRow {
             patient_id: DbUuid(patient),
@@ -101,7 +102,8 @@ struct Records {
     points: HashMap<Uuid, Vec<RatingPoint>>,
 }
 
-fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Records> {
+/// `clinic_of` names each patient's clinic, whose own instruments its ratings may name.
+fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid, clinic_of: impl Fn(Uuid) -> Uuid) -> ApiResult<Records> {
     let mut sessions_query = i::table
         .filter(i::status.eq(RecordStatus::Active.code()))
         .filter(i::patient_id.le(DbUuid(last)))
@@ -125,8 +127,10 @@ fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Records>
         sessions.entry(row.0.0).or_default().push(row);
     }
     let mut points: HashMap<Uuid, Vec<RatingPoint>> = HashMap::new();
+    let mut known = Resolver::default();
     for (patient, columns) in ratings_query.load::<(DbUuid, PointColumns)>(conn)? {
-        points.entry(patient.0).or_default().push(stored_point(columns)?);
+        let point = stored_point(conn, &mut known, clinic_of(patient.0), columns)?;
+        points.entry(patient.0).or_default().push(point);
     }
     Ok(Records { sessions, points })
 }
@@ -152,8 +156,8 @@ impl Course {
     /// one patient at once take turns, the second reads the first's records once it
     /// commits (READ COMMITTED reads afresh at each statement), and no summary is derived
     /// from a course missing a rating that committed meanwhile.
-    pub fn read(conn: &mut Db, patient: Uuid) -> ApiResult<Course> {
-        Ok(Course { patient, records: records(conn, patient_before(patient), patient)? })
+    pub fn read(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<Course> {
+        Ok(Course { patient, records: records(conn, patient_before(patient), patient, |_| clinic)? })
     }
 
     /// Makes every other write to this patient's records wait until this transaction
@@ -222,6 +226,12 @@ fn patient_before(patient: Uuid) -> Option<Uuid> {
 }
 
 /// A page of patients by id: (id, clinic).
+/// Each patient's clinic, from a page of (patient, clinic).
+fn clinic_in(page: &[(Uuid, Uuid)]) -> impl Fn(Uuid) -> Uuid + '_ {
+    let clinics: HashMap<Uuid, Uuid> = page.iter().copied().collect();
+    move |patient| clinics.get(&patient).copied().unwrap_or_default()
+}
+
 fn patient_page(conn: &mut Db, after: Option<Uuid>) -> ApiResult<Vec<(Uuid, Uuid)>> {
     let mut query = p::table.select((p::id, p::clinic_id)).order(p::id.asc()).limit(PAGE).into_boxed();
     if let Some(after) = after {
@@ -248,7 +258,7 @@ fn rebuild_after(conn: &mut Db, from: Option<Uuid>) -> ApiResult<u64> {
         let page = patient_page(conn, after)?;
         let Some(&(last, _)) = page.last() else { return Ok(written) };
         write_tx(conn, |conn| {
-            let records = records(conn, after, last)?;
+            let records = records(conn, after, last, clinic_in(&page))?;
             let rows: Vec<SummaryRow> = page.iter().flat_map(|(patient, clinic)| derived(*clinic, *patient, &records)).collect();
             let mut delete = diesel::delete(s::table).filter(s::patient_id.le(DbUuid(last))).into_boxed();
             if let Some(after) = after {
@@ -289,7 +299,7 @@ pub fn verify(conn: &mut Db) -> ApiResult<Check> {
     loop {
         let page = patient_page(conn, after)?;
         let Some(&(last, _)) = page.last() else { return Ok(check) };
-        let records = records(conn, after, last)?;
+        let records = records(conn, after, last, clinic_in(&page))?;
         let mut kept: HashMap<Uuid, Vec<SummaryRow>> = HashMap::new();
         for row in stored_rows(conn, after, last)? {
             kept.entry(row.patient_id.0).or_default().push(row);

@@ -68,17 +68,13 @@ async fn the_contract_is_served() {
     assert_eq!(spec.text, onset::api::health::OPENAPI);
 }
 
-/// Every label onset can answer in a rating's `severity` is one the contract lists (a
-/// generated client would otherwise refuse the answer).
+/// A rating's `severity` is free text in the contract: a clinic's own instrument names its
+/// bands (DESIGN.md §9), so no enum could list them, and a generated client holding one
+/// would refuse the answer.
 #[test]
-fn every_severity_band_is_in_the_contract() {
+fn severity_is_free_text_in_the_contract() {
     let spec = include_str!("../../openapi.yaml");
     let at = spec.find("        severity:\n").expect("AssessmentFields.severity");
-    let line = spec[at..].lines().find(|l| l.trim_start().starts_with("enum:")).unwrap();
-    let listed: Vec<&str> = line.split_once('[').unwrap().1.trim_end_matches(']').split(',').map(str::trim).collect();
-    for instrument in onset::domain::instruments::Instrument::ALL {
-        for band in instrument.bands() {
-            assert!(listed.contains(&band.label), "{instrument:?} band {:?} is not in the contract's severity enum {listed:?}", band.label);
-        }
-    }
+    let block: Vec<&str> = spec[at..].lines().skip(1).take_while(|l| l.starts_with("          ")).collect();
+    assert!(block.iter().all(|l| !l.trim_start().starts_with("enum:")), "{block:?}");
 }

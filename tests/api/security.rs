@@ -242,7 +242,7 @@ async fn a_patient_with_20000_ratings_gets_a_bounded_trajectory() {
                     collected_via: Some("app".into()),
                     ..RatingInput::default()
                 };
-                let record = AssessmentRecord::new(uuid::Uuid::now_v7(), patient, input.parse(now).unwrap(), RecordStatus::Active, 1, (now, now), (admin.id, admin.id));
+                let record = AssessmentRecord::new(uuid::Uuid::now_v7(), patient, input.parse(&onset::domain::instruments::Catalogue::built_in(), now).unwrap(), RecordStatus::Active, 1, (now, now), (admin.id, admin.id));
                 vec![(record, None)]
             })
             .collect(),
