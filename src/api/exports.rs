@@ -150,10 +150,11 @@ pub async fn redcap_records(state: web::Data<AppState>, caller: Caller, req: Htt
 /// REDCap's data dictionary for those records, as REDCap uploads it.
 pub async fn redcap_dictionary(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     caller.require(RESEARCH)?;
-    state.db_as(&caller, |_| Ok(())).await?;
+    let clinic = caller.clinic_id;
+    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let written = std::iter::once(redcap::DICTIONARY_HEADERS.iter().map(|h| h.to_string()).collect())
-        .chain(redcap::dictionary())
+        .chain(redcap::dictionary(&catalogue.codes()))
         .try_for_each(|row: Vec<String>| writer.write_record(row));
     let body = written.and_then(|()| writer.into_inner().map_err(|e| e.into_error().into())).map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
     Ok(HttpResponse::Ok()
@@ -167,14 +168,49 @@ struct Codebook {
     definition_set: &'static str,
     assessments: Vec<ColumnDoc>,
     infusions: Vec<ColumnDoc>,
+    /// What an `instrument` and `instrument_version` of the export mean: every built-in
+    /// definition and every version of the clinic's own, without wording.
+    instruments: Vec<InstrumentDoc>,
+}
+
+/// An instrument version as a researcher reads the export: its items, scoring, part
+/// scores, bands and outcome rules, never a question's wording.
+#[derive(Serialize)]
+struct InstrumentDoc {
+    code: &'static str,
+    version: u32,
+    kind: &'static str,
+    title: &'static str,
+    items: Vec<serde_json::Value>,
+    scoring: &'static str,
+    subscales: &'static [crate::domain::definitions::Subscale],
+    bands: &'static [crate::domain::definitions::BandDefinition],
+    outcomes: crate::domain::definitions::Outcomes,
+}
+
+fn instrument_doc(instrument: crate::domain::instruments::Instrument) -> InstrumentDoc {
+    let d = instrument.definition();
+    InstrumentDoc {
+        code: instrument.code(),
+        version: d.version,
+        kind: d.kind.code(),
+        title: &d.title,
+        items: d.items.iter().map(|i| json!({"code": i.code, "short_label": i.short_label, "min": i.min, "max": i.max, "counted": i.counted, "reverse": i.reverse})).collect(),
+        scoring: d.scoring.code(),
+        subscales: &d.subscales,
+        bands: &d.bands,
+        outcomes: d.outcomes,
+    }
 }
 
 pub async fn codebook(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     caller.require(RESEARCH)?;
-    state.db_as(&caller, |_| Ok(())).await?;
+    let clinic = caller.clinic_id;
+    let own = state.db_as(&caller, move |conn| clinic_instruments::every_version(conn, clinic)).await?;
     Ok(HttpResponse::Ok().json(Codebook {
         definition_set: crate::domain::outcomes::CONSENSUS_2016.name,
         assessments: RATING_COLUMNS.iter().map(|c| c.doc()).collect(),
         infusions: SESSION_COLUMNS.iter().map(|c| c.doc()).collect(),
+        instruments: Catalogue::built_in().iter().chain(own).map(instrument_doc).collect(),
     }))
 }

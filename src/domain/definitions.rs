@@ -464,9 +464,8 @@ pub fn clinic_definition(mut body: serde_json::Value, code: Option<&str>) -> Res
         return Err(vec![FieldError::new("items", format!("{} items: at most {MAX_ITEMS}", items.len()))]);
     }
     let mut d: Definition = super::fields::from_value(body).map_err(|e| vec![e])?;
-    if d.fhir_display.trim().is_empty() {
-        d.fhir_display = d.title.clone();
-    }
+    // Shown as its title where none is given (filled once the title is checked).
+    let own_display = !d.fhir_display.trim().is_empty();
     let mut errors: Vec<FieldError> = Vec::new();
     let mut fault = |field: &str, message: String| errors.push(FieldError::new(field, message));
     let valid_code = d.code.len() <= 42 && is_clinic_code(&d.code) && d.code.len() > 2 && d.code[2..].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -489,6 +488,9 @@ pub fn clinic_definition(mut body: serde_json::Value, code: Option<&str>) -> Res
         fault("self_reportable", "a patient answers only worded questions: text_source bundled".into());
     }
     for (field, text) in [("title", &d.title), ("name", &d.name), ("fhir_display", &d.fhir_display), ("license.holder", &d.license.holder), ("license.terms", &d.license.terms)] {
+        if field == "fhir_display" && !own_display {
+            continue;
+        }
         if text.trim().is_empty() || text.chars().count() > MAX_TEXT_CHARS {
             fault(field, format!("must be 1 to {MAX_TEXT_CHARS} characters"));
         }
@@ -539,6 +541,9 @@ pub fn clinic_definition(mut body: serde_json::Value, code: Option<&str>) -> Res
         if part.items.is_empty() || part.items.len() > MAX_ITEMS || part.items.iter().any(|c| !codes.contains(&c.as_str())) {
             fault(&format!("subscales.{index}.items"), "lists items of this instrument".into());
         }
+    }
+    if !own_display {
+        d.fhir_display = d.title.clone();
     }
     if errors.is_empty() {
         errors.extend(check(&d).into_iter().map(|f| FieldError::new("definition", f)));

@@ -94,8 +94,9 @@ fn dictionary_row(doc: &ColumnDoc, form: &str) -> Vec<String> {
 }
 
 /// The data dictionary: `record_id` first (REDCap requires it), the subject form, then
-/// the repeating rating form.
-pub fn dictionary() -> Vec<Vec<String>> {
+/// the repeating rating form. `instruments` are the codes the clinic's ratings may name
+/// (the built-in ones and its own), the choices of the `instrument` dropdown.
+pub fn dictionary(instruments: &[&'static str]) -> Vec<Vec<String>> {
     let record_id = ColumnDoc {
         name: RECORD_ID,
         kind: "string",
@@ -103,7 +104,10 @@ pub fn dictionary() -> Vec<Vec<String>> {
         allowed_values: None,
         description: "Pseudonymous subject: lowercase hex HMAC-SHA256 of the patient id under the export key (the export's subject_id).",
     };
-    let docs: Vec<ColumnDoc> = RATING_COLUMNS.iter().map(|c| c.doc()).collect();
+    let mut docs: Vec<ColumnDoc> = RATING_COLUMNS.iter().map(|c| c.doc()).collect();
+    for doc in docs.iter_mut().filter(|d| d.name == "instrument") {
+        doc.allowed_values = Some(instruments.to_vec());
+    }
     let mut rows = vec![dictionary_row(&record_id, SUBJECT_FORM)];
     rows.extend(docs.iter().filter(|d| on_subject_form(d.name)).map(|d| dictionary_row(d, SUBJECT_FORM)));
     rows.extend(docs.iter().filter(|d| d.name != "subject_id" && !on_subject_form(d.name)).map(|d| dictionary_row(d, RATING_FORM)));
@@ -145,9 +149,18 @@ pub fn rating_record(row: &RatingRow, instance: u32) -> Vec<String> {
 mod tests {
     use super::*;
 
+    const BUILT_IN: [&str; 2] = ["ybocs", "x_wellbeing"];
+
+    #[test]
+    fn the_instrument_is_a_dropdown_of_the_clinics_instruments() {
+        let rows = dictionary(&BUILT_IN);
+        let instrument = rows.iter().find(|r| r[0] == "instrument").unwrap();
+        assert_eq!((instrument[3].as_str(), instrument[5].as_str()), ("dropdown", "ybocs, ybocs | x_wellbeing, x_wellbeing"));
+    }
+
     #[test]
     fn the_dictionary_has_redcaps_eighteen_columns_and_every_record_column() {
-        let rows = dictionary();
+        let rows = dictionary(&BUILT_IN);
         assert!(rows.iter().all(|r| r.len() == 18));
         assert_eq!(rows[0][0], RECORD_ID);
         let fields: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
@@ -165,7 +178,7 @@ mod tests {
 
     #[test]
     fn fields_take_redcaps_types() {
-        let rows = dictionary();
+        let rows = dictionary(&BUILT_IN);
         let row = |name: &str| rows.iter().find(|r| r[0] == name).unwrap().clone();
         assert_eq!((row("total")[3].as_str(), row("total")[7].as_str()), ("text", "integer"));
         assert_eq!((row("percent_change")[3].as_str(), row("percent_change")[7].as_str()), ("text", "number"));

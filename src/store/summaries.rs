@@ -317,8 +317,8 @@ pub fn verify(conn: &mut Db) -> ApiResult<Check> {
 }
 
 impl SummaryRow {
-    fn member(self, birth_date: NaiveDate) -> ApiResult<Member> {
-        let instrument = stored("instrument", Instrument::parse(&self.instrument))?;
+    /// The member's onset on `instrument`, the one the cohort's rows were read for.
+    fn member(self, instrument: Instrument, birth_date: NaiveDate) -> ApiResult<Member> {
         let acute: Vec<Option<f64>> = serde_json::from_value(self.acute.0).ok().unwrap_or_default();
         let mut buckets = [None; ACUTE_BUCKETS.len()];
         for (slot, value) in buckets.iter_mut().zip(acute) {
@@ -365,5 +365,5 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     if let Some(after) = after {
         query = query.filter(s::patient_id.gt(DbUuid(after)));
     }
-    query.load::<(SummaryRow, NaiveDate)>(conn)?.into_iter().map(|(row, birth_date)| row.member(birth_date)).collect()
+    query.load::<(SummaryRow, NaiveDate)>(conn)?.into_iter().map(|(row, birth_date)| row.member(instrument, birth_date)).collect()
 }

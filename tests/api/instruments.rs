@@ -19,7 +19,7 @@ async fn the_catalogue_ships_phq9_wording_and_only_codes_and_labels_of_licensed_
     let listed = app.get("/api/v1/instruments", &researcher.token).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
     let codes: Vec<&str> = listed.body["items"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["ybocs", "ybocs_sr", "ybocs_ii", "ocd_vas", "phq9", "cssrs_screen", "home_checkin"]);
+    assert_eq!(codes, ["ybocs", "ybocs_sr", "ybocs_ii", "ocd_vas", "phq9", "cssrs_screen", "home_checkin", "gad7", "pcl5", "madrs", "craving_vas"]);
     let phq9 = app.get("/api/v1/instruments/phq9", &admin.token).await;
     assert_eq!((phq9.body["text_source"].clone(), phq9.body["version"].clone(), phq9.body["wording_available"].clone()), (json!("bundled"), json!(1), json!(true)));
     assert_eq!(phq9.body["preamble"], "Over the last 2 weeks, how often have you been bothered by any of the following problems?");
@@ -36,7 +36,8 @@ async fn the_catalogue_ships_phq9_wording_and_only_codes_and_labels_of_licensed_
     assert_eq!(cssrs.body["items"][2]["enable_when"], json!([{"item": "2", "equals": 1}]), "the screener's order is data");
     let vas = app.get("/api/v1/instruments/ocd_vas", &admin.token).await;
     assert_eq!((vas.body["items"][0]["type"].clone(), vas.body["items"][0]["anchors"].is_object()), (json!("vas"), true));
-    app.get("/api/v1/instruments/madrs", &admin.token).await.assert_problem(404);
+    app.get("/api/v1/instruments/hamd", &admin.token).await.assert_problem(404);
+    app.get("/api/v1/instruments/x_unknown", &admin.token).await.assert_problem(404);
     app.request(Method::GET, "/api/v1/instruments", None, None, &[]).await.assert_problem(401);
 }
 
@@ -49,7 +50,7 @@ async fn a_clinics_wording_is_checked_versioned_audited_and_its_own() {
     let complete = json!({"license_note": "Licence 42", "items": {
         "1": {"text": "Q1"}, "2": {"text": "Q2"}, "3": {"text": "Q3"}, "4": {"text": "Q4"}, "5": {"text": "Q5"}, "6": {"text": "Q6"}, "6_recent": {"text": "Q6r"}}});
     put_text(&app, &clinician, "cssrs_screen", &complete).await.assert_problem(403);
-    put_text(&app, &admin, "madrs", &complete).await.assert_problem(404);
+    put_text(&app, &admin, "hamd", &complete).await.assert_problem(404);
     let mut missing = complete.clone();
     missing["items"].as_object_mut().unwrap().remove("6_recent");
     missing["items"]["9"] = json!({"text": "an item it does not have"});
@@ -163,7 +164,7 @@ async fn each_definition_is_a_fhir_questionnaire_with_its_clinics_wording_only()
     assert!(!theirs.text.contains("Clinic question"));
     let all = app.get("/fhir/r4/Questionnaire", &north.token).await;
     let ids: Vec<&str> = all.body["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["ybocs.1", "ybocs-sr.1", "ybocs-ii.1", "ocd-vas.1", "phq9.1", "cssrs-screen.1", "home-checkin.1"]);
+    assert_eq!(ids, ["ybocs.1", "ybocs-sr.1", "ybocs-ii.1", "ocd-vas.1", "phq9.1", "cssrs-screen.1", "home-checkin.1", "gad7.1", "pcl5.1", "madrs.1", "craving-vas.1"]);
     assert!(all.body["entry"][1]["fullUrl"].as_str().unwrap().ends_with("/Questionnaire/ybocs-sr.1"));
     let by_url = app.get("/fhir/r4/Questionnaire?url=https%3A%2F%2Fonset.example.org%2Ffhir%2Fr4%2FQuestionnaire%2Fphq9&version=1", &north.token).await;
     assert_eq!(by_url.body["entry"].as_array().unwrap().len(), 1);
@@ -171,7 +172,7 @@ async fn each_definition_is_a_fhir_questionnaire_with_its_clinics_wording_only()
     assert_eq!(app.get("/fhir/r4/Questionnaire?name=ocd_vas&version=2", &north.token).await.body["entry"], json!([]));
     for (path, token, status) in [
         ("/fhir/r4/Questionnaire?title=x", &north.token, 400),
-        ("/fhir/r4/Questionnaire/madrs.1", &north.token, 404),
+        ("/fhir/r4/Questionnaire/hamd.1", &north.token, 404),
         ("/fhir/r4/Questionnaire/phq9.2", &north.token, 404),
         ("/fhir/r4/Questionnaire", &researcher.token, 403),
     ] {

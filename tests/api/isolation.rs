@@ -33,7 +33,9 @@ fn concrete(path: &str, ids: &HashMap<&str, String>) -> String {
     } else {
         "patient"
     };
-    path.replace("{id}", &ids[kind]).replace("{code}", "ybocs_sr")
+    // A licensed built-in's wording is the clinic's; otherwise North's own instrument.
+    let code = if path.ends_with("/text") { "ybocs_sr" } else { &ids["instrument"] };
+    path.replace("{id}", &ids[kind]).replace("{code}", code)
 }
 
 /// A body that passes every check made before the clinic's records are looked up.
@@ -65,6 +67,8 @@ async fn every_secured_operation_refuses_outsiders() {
     assert_eq!(app.post(&format!("/api/v1/patients/{patient}/assessments"), &north.token, phq9).await.status, 201);
     let alert = app.get("/api/v1/alerts", &north.token).await.body["items"][0]["id"].as_str().expect("an alert was raised").to_string();
     let webhook = app.post("/api/v1/webhooks", &north.token, json!({"url": "http://127.0.0.1:9/hook", "events": ["due.opened"]})).await.id();
+    let own = app.post("/api/v1/clinic/instruments", &north.token, crate::spectrum::wellbeing_definition()).await;
+    assert_eq!(own.status, 201, "{}", own.text);
     let ids: HashMap<&str, String> = [
         ("patient", patient.clone()),
         ("assessment", assessment.clone()),
@@ -74,6 +78,7 @@ async fn every_secured_operation_refuses_outsiders() {
         ("due", due),
         ("webhook", webhook),
         ("alert", alert),
+        ("instrument", "x_wellbeing".to_string()),
     ]
     .into();
     let forged = jsonwebtoken::encode(
@@ -115,11 +120,11 @@ async fn every_secured_operation_refuses_outsiders() {
         for role in roles {
             let response = call(Some(south_by_role[role.as_str()].token.clone())).await;
             checks += 1;
-            if op.path.contains("{id}") {
+            if op.path.contains("{id}") || (op.path.contains("{code}") && !op.path.ends_with("/text")) {
                 assert_eq!(response.status, 404, "{label} as South's {role}: {}", response.text);
                 continue;
             }
-            for leak in [&patient, &assessment, &north.email, &north_clinician.email] {
+            for leak in [&patient, &assessment, &north.email, &north_clinician.email, &"x_wellbeing".to_string()] {
                 assert!(!response.text.contains(leak.as_str()), "{label} as South's {role} shows North's {leak}: {}", response.text);
             }
             if response.status == 200 && op.method == "GET" {

@@ -16,6 +16,7 @@ mod records;
 mod research;
 mod safety;
 mod security;
+mod spectrum;
 mod seeing;
 mod summaries;
 mod stalls;

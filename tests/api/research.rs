@@ -88,7 +88,7 @@ async fn the_onset_curve_matches_the_hand_worked_cohort() {
 async fn analytics_input_is_validated() {
     let app = spawn_app().await;
     let admin = app.admin("North").await;
-    let bad = app.get("/api/v1/analytics/onset?instrument=madrs&endpoint=cure&route=rectal&age_min=old&from=someday", &admin.token).await;
+    let bad = app.get("/api/v1/analytics/onset?instrument=hamd&endpoint=cure&route=rectal&age_min=old&from=someday", &admin.token).await;
     bad.assert_problem(422);
     let mut fields = bad.error_fields();
     fields.sort();
