@@ -200,6 +200,13 @@ fn session(g: &mut Generator, start: DateTime<Utc>, drug: Drug, route: Route, we
 
 /// Generates one patient: their fields, sessions and ratings.
 fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
+    // One patient in ten is treated for depression, one in ten for PTSD (the spectrum of
+    // DESIGN.md §9); the rest for OCD.
+    let condition = match index % 10 {
+        7 => Condition::Depression,
+        8 => Condition::Ptsd,
+        _ => Condition::Ocd,
+    };
     let anchor = Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).single().expect("a valid date");
     let course = Course::draw(&mut g.rng);
     let first = anchor + Duration::days(g.rng.random_range(0..330)) + Duration::minutes(g.rng.random_range(0..8) * 30);
@@ -221,7 +228,11 @@ fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
         display_name: format!("Demo Patient {index}"),
         birth_date: birth,
         sex,
-        diagnosis: ["F42.2", "F42.1", "F42.0", "F42.8"][g.rng.random_range(0..4)].to_string(),
+        diagnosis: match condition {
+            Condition::Ocd => ["F42.2", "F42.1", "F42.0", "F42.8"][g.rng.random_range(0..4)].to_string(),
+            Condition::Depression => "F33.2".to_string(),
+            Condition::Ptsd => "F43.1".to_string(),
+        },
         research_consent: g.rng.random_bool(0.8),
     };
     cohort.patients.push((plan.id, fields, plan.first - Duration::days(14)));
@@ -322,6 +333,10 @@ fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
         }
         cohort.home_plans.push(home_plan);
     }
+    if condition != Condition::Ocd {
+        ratings.extend(spectrum_ratings(g, &plan, condition));
+        return keep_ratings(g, &plan, actor, cohort, ratings);
+    }
     let ybocs = |g: &mut Generator, days: f64| -> u32 {
         let value = plan.baseline * (1.0 - plan.course.relief(days, plan.strength)) + noise(g, 1.5);
         value.round().clamp(0.0, 40.0) as u32
@@ -354,6 +369,46 @@ fn patient(g: &mut Generator, index: u32, actor: &Actor, cohort: &mut Cohort) {
             ratings.push(rating(g, Instrument::named("ybocs_sr"), at + Duration::hours(1), Recall::Week, self_report, None, Rater::SelfReport, CollectedVia::App));
         }
     }
+    keep_ratings(g, &plan, actor, cohort, ratings);
+}
+
+/// Which condition a demo patient is treated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    Ocd,
+    Depression,
+    Ptsd,
+}
+
+/// A depression patient's MADRS (clinician: a baseline, at 24 h with a day's recall, then
+/// weekly) or a PTSD patient's PCL-5 (self-report: a baseline over the past month, then
+/// weekly over the past week), following the patient's course of relief.
+fn spectrum_ratings(g: &mut Generator, plan: &PatientPlan, condition: Condition) -> Vec<Rating> {
+    let (instrument, low, high, rater, via, baseline_recall) = match condition {
+        Condition::Depression => (Instrument::named("madrs"), 26, 44, Rater::Clinician, CollectedVia::Interview, Recall::Week),
+        _ => (Instrument::named("pcl5"), 38, 66, Rater::SelfReport, CollectedVia::App, Recall::Month),
+    };
+    let baseline = f64::from(g.rng.random_range(low..high));
+    let max = f64::from(instrument.max_total());
+    let score = |g: &mut Generator, relief: f64| (baseline * (1.0 - relief.min(0.95)) + g.rng.random_range(-2.0..=2.0)).round().clamp(0.0, max) as u32;
+    let baseline_at = plan.first - Duration::days(g.rng.random_range(1..7));
+    let mut ratings = vec![rating(g, instrument, baseline_at, baseline_recall, baseline.round() as u32, None, rater, via)];
+    let day_one = plan.course.relief(1.0, plan.strength) + plan.course.acute(24.0);
+    if condition == Condition::Depression {
+        let total = score(g, day_one);
+        ratings.push(rating(g, instrument, plan.first + Duration::hours(24), Recall::Day, total, None, rater, CollectedVia::Phone));
+    }
+    let weeks = if plan.course == Course::Dropout { 1 } else { 4 };
+    for week in 1..=weeks {
+        let relief = plan.course.relief(f64::from(week * 7), plan.strength);
+        let total = score(g, relief);
+        ratings.push(rating(g, instrument, plan.first + Duration::days(i64::from(week) * 7) + Duration::hours(3), Recall::Week, total, None, rater, via));
+    }
+    ratings
+}
+
+/// The patient's ratings as records; one in fifty was entered in error and retracted.
+fn keep_ratings(g: &mut Generator, plan: &PatientPlan, actor: &Actor, cohort: &mut Cohort, ratings: Vec<Rating>) {
     for r in ratings {
         let at = r.rated_at;
         let current = AssessmentRecord::new(g.id(), plan.id, r, RecordStatus::Active, 1, (at, at), (actor.user_id, actor.user_id));

@@ -90,6 +90,29 @@ await step("wording saved", () => page.getByText("your clinic's wording version 
 if (!(await cssrsRow.textContent()).includes("yes")) problems.push("the C-SSRS is still not askable after its wording: " + (await cssrsRow.textContent()));
 await page.screenshot({ path: `${SHOTS}/console-instruments.png`, fullPage: true });
 
+// The clinic's own instrument (DESIGN.md §9): the admin writes its definition, the
+// catalogue lists it as the clinic's, and the cohort screen offers it.
+await page.getByRole("button", { name: "Define your own instrument" }).click();
+const own = {
+  code: "x_sleep", title: "Clinic sleep check", name: "Sleep", rater: "self", recall_default: "NOW", recalls: ["NOW"], self_reportable: true, text_source: "bundled",
+  items: [
+    { code: "rested", short_label: "rested", text: "I woke up rested", type: "choice", min: 0, max: 3, reverse: true, options: ["Not at all", "A little", "Mostly", "Completely"].map((label, value) => ({ value, label })) },
+    { code: "woke", short_label: "woke at night", text: "I woke up in the night", type: "choice", min: 0, max: 3, options: ["Never", "Once", "A few times", "Many times"].map((label, value) => ({ value, label })) },
+  ],
+  scoring: "sum", bands: [], outcomes: { rules: "definition", direction: "higher_is_worse", response: { kind: "points", threshold: 2 }, partial_response: null, remission: { max: 1 } },
+};
+await page.getByLabel("Definition").fill(JSON.stringify(own, null, 2));
+await page.screenshot({ path: `${SHOTS}/console-own-instrument.png`, fullPage: true });
+await page.getByRole("button", { name: "Save the definition" }).click();
+await step("own instrument saved", () => page.getByText("Saved: Clinic sleep check, version 1").first().waitFor({ timeout: 15000 }));
+const ownRow = page.locator("#instruments tbody tr", { hasText: "x_sleep" });
+if (!(await ownRow.textContent()).includes("your clinic's")) problems.push("the clinic's instrument is not listed as its own: " + (await ownRow.textContent()));
+await page.getByRole("button", { name: "Cohort onset" }).click();
+await step("cohort offers the clinic's instrument", () => page.locator("#cohort-instrument option", { hasText: "Sleep (your clinic's)" }).waitFor({ state: "attached", timeout: 15000 }));
+for (const code of ["madrs", "pcl5", "gad7"]) {
+  if (!(await page.locator(`#cohort-instrument option[value="${code}"]`).count())) problems.push(`the cohort screen does not offer ${code}`);
+}
+
 // Each chart on its own, as a file a person could open.
 const auth = { authorization: `Bearer ${TOKEN}` };
 const patients = await (await fetch(`${BASE}/api/v1/patients?limit=1`, { headers: auth })).json();

@@ -349,6 +349,69 @@ mod tests {
         assert_eq!(Instrument::named("phq9").total_of(&answers(&[("1", 3), ("9", 1), ("5", 2)])), 6);
     }
 
+    fn named(code: &str) -> Instrument {
+        Instrument::named(code)
+    }
+
+    #[test]
+    fn gad7_bands_at_every_edge() {
+        // Spitzer 2006: "Scores of 5, 10, and 15 are taken as the cut-off points for mild,
+        // moderate, and severe anxiety, respectively."
+        for (total, label) in [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"), (15, "severe"), (21, "severe")] {
+            assert_eq!(named("gad7").severity(total), Some(label), "{total}");
+        }
+        assert_eq!((named("gad7").max_total(), named("gad7").items().len()), (21, 7));
+    }
+
+    #[test]
+    fn pcl5_cut_point_and_clusters() {
+        // National Center for PTSD: "a PCL-5 cutoff score between 31-33 is indicative of
+        // probable PTSD"; DESIGN.md §9 takes 33.
+        let pcl5 = named("pcl5");
+        for (total, label) in [(0, "below the probable PTSD cut-point"), (32, "below the probable PTSD cut-point"), (33, "probable PTSD"), (80, "probable PTSD")] {
+            assert_eq!(pcl5.severity(total), Some(label), "{total}");
+        }
+        // Clusters B 1–5, C 6–7, D 8–14, E 15–20 (Weathers 2013): item n answered n % 5.
+        let items: BTreeMap<String, u32> = (1..=20).map(|n| (n.to_string(), n % 5)).collect();
+        assert_eq!(pcl5.subscales_of(&items), [("B", 1 + 2 + 3 + 4), ("C", 1 + 2), ("D", 3 + 4 + 0 + 1 + 2 + 3 + 4), ("E", 0 + 1 + 2 + 3 + 4 + 0)]);
+        assert_eq!(pcl5.total_of(&items), 40);
+    }
+
+    #[test]
+    fn madrs_is_ten_items_of_zero_to_six_and_ships_no_wording() {
+        let madrs = named("madrs");
+        assert_eq!((madrs.max_total(), madrs.items().len(), madrs.is_self_reportable()), (60, 10, false));
+        assert!(madrs.definition().items.iter().all(|i| i.text.is_none()));
+        assert_eq!(madrs.severity(30), None, "no bands are set by DESIGN.md");
+    }
+
+    fn clinic(scoring: &str, reverse: bool) -> Instrument {
+        let body = serde_json::json!({
+            "code": format!("x_unit_{scoring}_{reverse}"), "title": "t", "name": "n", "rater": "self", "recall_default": "NOW", "recalls": ["NOW"],
+            "self_reportable": false, "text_source": "none",
+            "items": [{"code": "a", "short_label": "a", "type": "integer", "min": 1, "max": 7, "reverse": reverse},
+                      {"code": "b", "short_label": "b", "type": "integer", "min": 1, "max": 7}],
+            "scoring": scoring, "bands": [], "outcomes": {"rules": "none", "direction": "higher_is_worse", "response": null}
+        });
+        let definition = definitions::clinic_definition(body, None).unwrap();
+        Instrument::of_clinic(uuid::Uuid::nil(), definition)
+    }
+
+    #[test]
+    fn a_clinic_scale_sums_or_averages_with_reversed_items() {
+        let answers = |a: u32, b: u32| -> BTreeMap<String, u32> { [("a".to_string(), a), ("b".to_string(), b)].into() };
+        // Reversed on 1–7: 7 + 1 − answer; a = 2 scores 6.
+        assert_eq!(clinic("sum", true).total_of(&answers(2, 3)), 6 + 3);
+        assert_eq!(clinic("sum", false).total_of(&answers(2, 3)), 5);
+        assert_eq!((clinic("sum", true).min_total(), clinic("sum", true).max_total()), (2, 14));
+        // The mean, rounded half up: (6 + 3) / 2 = 4.5 → 5; (2 + 3) / 2 = 2.5 → 3; 7 and 6 → 6.5 → 7.
+        assert_eq!(clinic("mean", true).total_of(&answers(2, 3)), 5);
+        assert_eq!(clinic("mean", false).total_of(&answers(2, 3)), 3);
+        assert_eq!(clinic("mean", false).total_of(&answers(7, 6)), 7);
+        assert_eq!(clinic("mean", false).total_of(&answers(1, 2)), 2);
+        assert_eq!((clinic("mean", false).min_total(), clinic("mean", false).max_total()), (1, 7));
+    }
+
     #[test]
     fn cssrs_risk_follows_each_triage_rule() {
         let risk = |pairs: &[(&str, u32)]| cssrs_risk(&answers(pairs));

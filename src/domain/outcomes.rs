@@ -225,6 +225,55 @@ impl DefinitionSet {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::definitions;
+
+    /// MADRS (DESIGN.md §9): response a fall of ≥ 50 %, remission a total ≤ 10 (Hawley
+    /// 2002); no CGI gate, whatever CGI was recorded.
+    #[test]
+    fn madrs_response_and_remission_at_their_edges() {
+        let madrs = Instrument::named("madrs");
+        assert_eq!(D.response(madrs, 30, 15, Some(7)), Response::Response, "50 % exactly, CGI-I not read");
+        assert_eq!(D.response(madrs, 30, 16, None), Response::None, "46.7 %: no partial response is defined");
+        assert_eq!(D.response(madrs, 0, 0, None), Response::None, "no percent from a baseline of 0");
+        assert_eq!(D.remission(madrs, 10, Some(7)), Some(true));
+        assert_eq!(D.remission(madrs, 11, Some(1)), Some(false));
+        assert_eq!(D.response_cgi_confirmed(madrs, 30, 10, Some(1)), None, "the CGI confirmations are the OCD consensus's");
+    }
+
+    /// PCL-5: a fall of ≥ 10 points (National Center for PTSD: "10 points as a minimum
+    /// threshold for determining whether the improvement is clinically meaningful");
+    /// GAD-7: ≥ 4 points (Toussaint 2020: "MCID was estimated 4 points").
+    #[test]
+    fn points_rules_at_their_edges() {
+        let (pcl5, gad7) = (Instrument::named("pcl5"), Instrument::named("gad7"));
+        assert_eq!(D.response(pcl5, 45, 35, None), Response::Response);
+        assert_eq!(D.response(pcl5, 45, 36, None), Response::None);
+        assert_eq!(D.response(pcl5, 5, 0, None), Response::None, "a fall of 5 from 5 is 100 % but not 10 points");
+        assert_eq!(D.response(gad7, 12, 8, None), Response::Response);
+        assert_eq!(D.response(gad7, 12, 9, None), Response::None);
+        assert_eq!((D.remission(pcl5, 0, None), D.remission(gad7, 0, None)), (None, None));
+        assert_eq!(D.response(Instrument::named("craving_vas"), 80, 0, None), Response::None, "the craving VAS is followed, not judged");
+    }
+
+    /// A clinic's scale where higher is better: improvement is a rise, remission a floor.
+    #[test]
+    fn a_clinic_scale_where_higher_is_better() {
+        let body = serde_json::json!({
+            "code": "x_outcomes_better", "title": "t", "name": "n", "rater": "self", "recall_default": "NOW", "recalls": ["NOW"],
+            "self_reportable": false, "text_source": "none",
+            "items": [{"code": "a", "short_label": "a", "type": "integer", "min": 0, "max": 20}],
+            "scoring": "sum", "bands": [],
+            "outcomes": {"rules": "definition", "direction": "higher_is_better", "response": {"kind": "percent", "threshold": 50}, "partial_response": {"kind": "percent", "threshold": 25}, "remission": {"min": 15}}
+        });
+        let better = Instrument::of_clinic(uuid::Uuid::nil(), definitions::clinic_definition(body, None).unwrap());
+        assert_eq!(D.response(better, 8, 12, None), Response::Response, "a rise of 50 %");
+        assert_eq!(D.response(better, 8, 11, None), Response::PartialResponse, "37.5 %");
+        assert_eq!(D.response(better, 8, 9, None), Response::None, "12.5 %");
+        assert_eq!(D.response(better, 8, 4, None), Response::None, "a fall is a worsening");
+        assert_eq!(improvement(better, 8, 4), Some(-50.0));
+        assert_eq!((D.remission(better, 15, None), D.remission(better, 14, None)), (Some(true), Some(false)));
+    }
+
     use super::*;
 
     const D: &DefinitionSet = &CONSENSUS_2016;

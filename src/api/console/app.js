@@ -184,7 +184,25 @@
     if (!page.items.length) say("No alerts.");
   }
 
+  // The instruments outcome rules judge, the clinic's own among them, fill the choice.
+  async function fillCohortInstruments() {
+    const select = $("cohort-instrument");
+    if (select.dataset.filled) return;
+    const catalogue = await json("/api/v1/instruments");
+    const chosen = select.value;
+    clear(select);
+    for (const d of catalogue.items.filter((d) => d.outcomes.rules !== "none")) {
+      const option = document.createElement("option");
+      option.value = d.code;
+      option.textContent = d.kind === "clinic" ? `${d.name} (your clinic's)` : d.name;
+      select.appendChild(option);
+    }
+    select.value = chosen;
+    select.dataset.filled = "yes";
+  }
+
   async function loadCohort() {
+    await fillCohortInstruments();
     const query = new URLSearchParams({ instrument: $("cohort-instrument").value, endpoint: $("cohort-endpoint").value });
     await chart(`/api/v1/analytics/onset.svg?${query}`, $("cohort-chart"));
   }
@@ -197,7 +215,7 @@
     clear(tbody);
     for (const d of catalogue.items) {
       const tr = document.createElement("tr");
-      cell(tr, d.title); cell(tr, d.version); cell(tr, d.rater);
+      cell(tr, d.kind === "clinic" ? `${d.title} (your clinic's, ${d.code})` : d.title); cell(tr, d.version); cell(tr, d.rater);
       cell(tr, d.text_source === "bundled" ? "bundled (free to reproduce)" : d.text_version ? `your clinic's, version ${d.text_version}` : "licensed: not supplied");
       cell(tr, d.self_reportable ? (d.wording_available ? "yes" : "not until the wording is supplied") : "no (clinician-rated)");
       const action = cell(tr, "");
@@ -208,9 +226,55 @@
         b.addEventListener("click", () => editWording(d));
         action.appendChild(b);
       }
+      if (d.kind === "clinic" && session.me.role === "admin") {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = "Make a new version";
+        b.addEventListener("click", () => editDefinition(d));
+        action.appendChild(b);
+      }
       tbody.appendChild(tr);
     }
+    $("define-open").hidden = session.me.role !== "admin";
   }
+
+  // A clinic's own instrument is its definition, as JSON (DESIGN.md §9); a change is the
+  // next version, and ratings keep theirs.
+  let definitionOf = null;
+  function editDefinition(d) {
+    definitionOf = d ? d.code : null;
+    const shown = d ? Object.fromEntries(Object.entries(d).filter(([k]) => !["kind", "version", "wording_available", "text_version", "license_note", "safety"].includes(k))) : {
+      code: "x_", title: "", name: "", rater: "self", recall_default: "NOW", recalls: ["NOW"], self_reportable: true, text_source: "bundled",
+      items: [{ code: "1", short_label: "", text: "", type: "choice", min: 0, max: 3, options: [0, 1, 2, 3].map((v) => ({ value: v, label: "" })) }],
+      scoring: "sum", bands: [], outcomes: { rules: "definition", direction: "higher_is_worse", response: { kind: "points", threshold: 1 }, partial_response: null, remission: null },
+    };
+    $("define-title").textContent = d ? `${d.title}: the next version` : "Your clinic's own instrument";
+    $("define-json").value = JSON.stringify(shown, null, 2);
+    $("define-form").hidden = false;
+    $("define-json").focus();
+  }
+
+  $("define-open").addEventListener("click", () => editDefinition(null));
+  $("define-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    let body;
+    try { body = JSON.parse($("define-json").value); } catch (e) { say(`Not saved: the definition is not JSON (${e.message}).`); return; }
+    const path = definitionOf ? `/api/v1/clinic/instruments/${definitionOf}` : "/api/v1/clinic/instruments";
+    const r = await fetch(path, { method: definitionOf ? "PUT" : "POST", headers: { authorization: `Bearer ${session.access}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (r.ok) {
+      const saved = await r.json();
+      $("define-form").hidden = true;
+      $("cohort-instrument").dataset.filled = "";
+      await loadInstruments();
+      say(`Saved: ${saved.title}, version ${saved.version}.`);
+    } else if (r.status === 422) {
+      const problem = await r.json();
+      say(`Not saved: ${problem.errors.map((e) => `${e.field} ${e.message}`).join("; ")}`);
+    } else {
+      const problem = await r.json().catch(() => ({}));
+      say(`Not saved (${r.status}): ${problem.detail || ""}`);
+    }
+  });
 
   function input(id, labelText, value) {
     const label = document.createElement("label");
