@@ -79,7 +79,13 @@ status, bundle = get("/fhir/r4/Questionnaire")
 assert status == 200, bundle
 Bundle.model_validate(bundle)
 questionnaires = [entry["resource"] for entry in bundle["entry"]]
-assert len(questionnaires) == 7, [q["id"] for q in questionnaires]
+assert len(questionnaires) == 11, [q["id"] for q in questionnaires]
+# The demo's depression and PTSD patients: MADRS and PCL-5 observations, found by code.
+for code in ["madrs", "pcl5"]:
+    status, bundle = get(f"/fhir/r4/Observation?_count=500&code={code}")
+    found = bundle.get("entry", [])
+    assert status == 200 and found, (code, status)
+    assert all(e["resource"]["code"]["coding"][-1]["code"] == code for e in found), code
 for questionnaire in questionnaires:
     Questionnaire.model_validate(questionnaire)
     status, read = get(f"/fhir/r4/Questionnaire/{questionnaire['id']}")
