@@ -267,9 +267,6 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
     use onset::export::{ExportRequest, Format, Kind};
     use std::io::Write;
     let key = config::export_key()?.ok_or("ONSET_EXPORT_KEY is not set: the export's subject ids need it")?;
-    let instrument = instrument
-        .map(|code| onset::domain::instruments::Instrument::parse(code).ok_or(format!("unknown instrument {code:?}")))
-        .transpose()?;
     let changed_since = changed_since
         .map(|t| onset::domain::fields::parse_instant("changed_since", t).map_err(|e| format!("--changed-since {}", e.message)))
         .transpose()?;
@@ -281,6 +278,15 @@ fn export(kind: &str, format: &str, clinic: Option<&str>, instrument: Option<&st
             let id = onset::store::research::clinic_by_name(&mut conn, name).map_err(|e| e.to_string())?;
             Some(id.ok_or(format!("no clinic named {name:?}"))?)
         }
+    };
+    // A built-in anywhere; a clinic's own instrument only with its clinic named.
+    let instrument = match (instrument, clinic) {
+        (None, _) => None,
+        (Some(code), Some(clinic)) => {
+            let found = onset::store::clinic_instruments::find(&mut conn, clinic, code).map_err(|e| e.to_string())?;
+            Some(found.ok_or(format!("unknown instrument {code:?} in that clinic"))?)
+        }
+        (Some(code), None) => Some(onset::domain::instruments::Instrument::parse(code).ok_or(format!("unknown instrument {code:?}: a clinic's own needs --clinic"))?),
     };
     let request = ExportRequest {
         kind: Kind::parse(kind).ok_or("unknown kind")?,

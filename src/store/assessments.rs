@@ -280,7 +280,8 @@ pub fn for_export(conn: &mut Db, patients: &[Uuid], instrument: Option<Instrumen
     if let Some(instrument) = instrument {
         query = query.filter(a::instrument.eq(instrument.code()));
     }
-    query.load(conn)?.into_iter().map(AssessmentRow::into_record).collect()
+    let rows = query.load(conn)?;
+    AssessmentRow::into_records(conn, rows)
 }
 
 /// Records which version of the clinic's wording a self-report's patient saw (in the

@@ -361,6 +361,15 @@ async fn the_command_line_export_is_audited_in_each_clinic_before_it_writes() {
     let every = run(&["--kind", "assessments"], key);
     assert!(every.status.success(), "{}", String::from_utf8_lossy(&every.stderr));
     assert_eq!(String::from_utf8_lossy(&every.stdout).lines().count(), 2, "a header and the one rating");
+    // A clinic's own instrument, read by a process that has never seen its definition.
+    assert_eq!(app.post("/api/v1/clinic/instruments", &north.token, crate::spectrum::wellbeing_definition()).await.status, 201);
+    let own = json!({"instrument": "x_wellbeing", "rated_at": "2026-03-01T10:00:00Z", "recall": "NOW", "items": {"calm": 0, "worried": 1, "tense": 1}, "rater": "self", "collected_via": "app"});
+    assert_eq!(app.post(&format!("/api/v1/patients/{patient}/assessments"), &north.token, own).await.status, 201);
+    let theirs = run(&["--kind", "assessments", "--clinic", "North", "--instrument", "x_wellbeing", "--format", "ndjson"], key);
+    assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
+    let row: Value = serde_json::from_str(String::from_utf8_lossy(&theirs.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!((row["instrument"].clone(), row["total"].clone(), row["instrument_version"].clone()), (json!("x_wellbeing"), json!(5), json!(1)));
+    assert!(!run(&["--kind", "assessments", "--instrument", "x_wellbeing"], key).status.success(), "a clinic's own needs its clinic");
     let only_south = run(&["--kind", "infusions", "--clinic", "South"], key);
     assert!(only_south.status.success());
 
@@ -370,10 +379,10 @@ async fn the_command_line_export_is_audited_in_each_clinic_before_it_writes() {
         async move { app.get("/api/v1/audit?action=export.command_line", &admin.token).await.body["items"].as_array().unwrap().clone() }
     };
     let north_events = seen(&north).await;
-    assert_eq!(north_events.len(), 1, "{north_events:?}");
-    assert_eq!(north_events[0]["detail"]["every_clinic"], true);
-    assert_eq!(north_events[0]["detail"]["operator"], "night-operator");
-    assert_eq!(north_events[0]["actor_id"], Value::Null);
+    assert_eq!(north_events.len(), 2, "{north_events:?}");
+    assert_eq!(north_events[1]["detail"]["every_clinic"], true);
+    assert_eq!(north_events[1]["detail"]["operator"], "night-operator");
+    assert_eq!(north_events[1]["actor_id"], Value::Null);
     let south_events = seen(&south).await;
     assert_eq!(south_events.len(), 2, "{south_events:?}");
     assert_eq!(south_events[0]["detail"]["kind"], "infusions");
