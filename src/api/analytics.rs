@@ -16,7 +16,9 @@ use crate::domain::onset::{CohortAccumulator, OnsetReport, report};
 use crate::domain::outcomes::{CONSENSUS_2016, Endpoint};
 use crate::domain::patient::Sex;
 use crate::domain::fields::one_of;
-use crate::error::ApiResult;
+use crate::db::Db;
+use crate::domain::predictors::{Covariate, Levels, Subject, TermName, age_band, design, model};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{audit, clinic_instruments};
 use crate::store::summaries::{self, Member};
@@ -47,6 +49,9 @@ pub struct OnsetQuery {
     from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     to: Option<String>,
+    /// `/analytics/cox` only: the model's covariates, comma-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    covariates: Option<String>,
 }
 
 /// The cohort's filters, parsed. The route, drug and guidance are those of the
@@ -109,6 +114,10 @@ impl OnsetQuery {
         } else if instrument.is_some() && filters.endpoint == Endpoint::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
             let with_remission: Vec<&str> = catalogue.iter().filter(|i| CONSENSUS_2016.has_remission(*i)).map(|i| i.code()).collect();
             e.push(FieldError::new("endpoint", format!("remission is defined for {} only", with_remission.join(", "))));
+        } else if instrument.is_some() && filters.endpoint == Endpoint::Relapse && !(filters.instrument.measures_ocd() && CONSENSUS_2016.has_remission(filters.instrument)) {
+            // Relapse is the OCD consensus's, after its remission (DESIGN.md §1).
+            let with_relapse: Vec<&str> = catalogue.iter().filter(|i| i.measures_ocd() && CONSENSUS_2016.has_remission(*i)).map(|i| i.code()).collect();
+            e.push(FieldError::new("endpoint", format!("relapse is defined for {} only", with_relapse.join(", "))));
         }
         if e.is_empty() { Ok(filters) } else { Err(validation(e)) }
     }
@@ -171,6 +180,19 @@ pub async fn onset_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     Ok(super::svg(onset_svg_text(&view.report, view.instrument, view.endpoint.code(), min_cell)))
 }
 
+/// Visits the cohort's members the filters keep, a page at a time so that memory is
+/// bounded by the page, not the cohort: one kept summary a patient (store::summaries),
+/// never their records; consenting patients only for researchers.
+fn each_member(conn: &mut Db, clinic: uuid::Uuid, filters: &Filters, researcher: bool, mut visit: impl FnMut(&Member)) -> ApiResult<()> {
+    let mut after = None;
+    loop {
+        let page = summaries::cohort_page(conn, clinic, filters.instrument, filters.sex, researcher, after, COHORT_PAGE)?;
+        let Some(last) = page.last().map(|m| m.patient_id) else { return Ok(()) };
+        page.iter().filter(|m| filters.keeps(m)).for_each(&mut visit);
+        after = Some(last);
+    }
+}
+
 /// The cohort's report as the caller may see it (researchers: the private view, whose
 /// minimum cell is returned beside it), audited.
 async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<(OnsetView, Option<u32>)> {
@@ -179,6 +201,9 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     let clinic = caller.clinic_id;
     // A clinic's own instruments are its alone: another clinic's code is unknown here.
     let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
+    if given.covariates.is_some() {
+        return Err(ApiError::invalid("covariates", "only /api/v1/analytics/cox takes covariates"));
+    }
     let filters = given.parse(&catalogue)?;
     let researcher = caller.role == Role::Researcher;
     if researcher {
@@ -187,24 +212,13 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     // Researchers see consenting patients only, like the export, and the private view.
     let min_cell = researcher.then_some(state.config.min_cell);
     let actor = caller.actor();
-    let (instrument, sex) = (filters.instrument, filters.sex);
     let selected = {
         let filters = filters.clone();
         // A replica may serve it: a cohort is a report, never the check of a write just made.
         state
             .read_as(&caller, move |conn| {
-                // Page by patient so memory is bounded by the page, not the cohort.
                 let mut cohort = CohortAccumulator::new(filters.endpoint);
-                let mut after = None;
-                loop {
-                    // One kept summary a patient (store::summaries), never their records.
-                    let page = summaries::cohort_page(conn, actor.clinic_id, instrument, sex, researcher, after, COHORT_PAGE)?;
-                    let Some(last) = page.last().map(|m| m.patient_id) else { break };
-                    for member in page.iter().filter(|m| filters.keeps(m)) {
-                        cohort.add_onset(&member.onset);
-                    }
-                    after = Some(last);
-                }
+                each_member(conn, actor.clinic_id, &filters, researcher, |member| cohort.add_onset(&member.onset))?;
                 Ok(cohort.finish())
             })
             .await?
@@ -220,4 +234,139 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     let detail = json!({"filters": given, "n_patients": selected.n_patients(), "n_events": selected.n_events(), "suppressed": view.report.suppressed});
     state.db_as(&caller, move |conn| Ok(audit::append(conn, actor.audit("analytics.onset", "cohort", None, detail))?)).await?;
     Ok((view, min_cell))
+}
+
+/// A Cox model's answer: the terms with their hazard ratios and tests, what the model
+/// was fitted on, and the reference level of each categorical covariate.
+#[derive(Serialize)]
+struct CoxView {
+    definition_set: &'static str,
+    instrument: Instrument,
+    endpoint: Endpoint,
+    filters: OnsetQuery,
+    covariates: Vec<Covariate>,
+    n_patients: usize,
+    n_events: usize,
+    /// Patients of the cohort left out for lacking a covariate's value.
+    n_excluded: usize,
+    levels: Vec<Levels>,
+    log_likelihood: f64,
+    concordance: f64,
+    iterations: usize,
+    terms: Vec<CoxTerm>,
+}
+
+#[derive(Serialize)]
+struct CoxTerm {
+    #[serde(flatten)]
+    name: TermName,
+    coef: f64,
+    hazard_ratio: f64,
+    se: f64,
+    z: f64,
+    p: f64,
+    ci_lower: f64,
+    ci_upper: f64,
+    /// Scaled Schoenfeld residuals against the rank of time (Grambsch & Therneau 1994).
+    ph_test: serde_json::Value,
+}
+
+fn covariates_of(given: Option<&str>) -> ApiResult<Vec<Covariate>> {
+    let Some(given) = given.filter(|g| !g.trim().is_empty()) else { return Err(ApiError::invalid("covariates", format!("name one or more of: {}", Covariate::codes().join(", ")))) };
+    let mut chosen: Vec<Covariate> = Vec::new();
+    let mut errors = Vec::new();
+    for name in given.split(',').map(str::trim) {
+        match Covariate::parse(name) {
+            Some(c) if !chosen.contains(&c) => chosen.push(c),
+            Some(_) => errors.push(FieldError::new("covariates", format!("{name} is named twice"))),
+            None => errors.push(FieldError::new("covariates", format!("unknown covariate {name:?}: one of {}", Covariate::codes().join(", ")))),
+        }
+    }
+    if errors.is_empty() { Ok(chosen) } else { Err(validation(errors)) }
+}
+
+/// `GET /api/v1/analytics/cox`: what predicts the time to the endpoint (DESIGN.md §11).
+pub async fn cox(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
+    let given = query::<OnsetQuery>(&req)?;
+    let covariates = covariates_of(given.covariates.as_deref())?;
+    let clinic = caller.clinic_id;
+    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
+    let filters = given.parse(&catalogue)?;
+    let researcher = caller.role == Role::Researcher;
+    if researcher {
+        filters.check_coarse()?;
+    }
+    let min_cell = researcher.then_some(state.config.min_cell);
+    let actor = caller.actor();
+    let subjects = {
+        let filters = filters.clone();
+        state
+            .read_as(&caller, move |conn| {
+                let mut subjects = Vec::new();
+                each_member(conn, actor.clinic_id, &filters, researcher, |member| subjects.extend(subject(member, filters.endpoint)))?;
+                Ok(subjects)
+            })
+            .await?
+    };
+    let design = design(&subjects, &covariates);
+    let fitted = design.as_ref().map_err(Clone::clone).and_then(|d| model(d, min_cell));
+    let actor = caller.actor();
+    let detail = json!({"filters": given, "covariates": covariates, "n_patients": design.as_ref().map(|d| d.times.len()).ok(), "refused": fitted.is_err()});
+    state.db_as(&caller, move |conn| Ok(audit::append(conn, actor.audit("analytics.cox", "cohort", None, detail))?)).await?;
+    let (design, fit) = match (design, fitted) {
+        (Ok(design), Ok(fit)) => (design, fit),
+        (design, Err(refusal)) => {
+            let terms = design.map(|d| d.terms).unwrap_or_default();
+            return Err(ApiError::Validation(vec![FieldError::new("covariates", refusal.reason(&terms))]));
+        }
+        (Err(refusal), _) => return Err(ApiError::Validation(vec![FieldError::new("covariates", refusal.reason(&[]))])),
+    };
+    let terms = design
+        .terms
+        .iter()
+        .zip(&fit.terms)
+        .map(|(name, t)| CoxTerm {
+            name: name.clone(),
+            coef: t.coef,
+            hazard_ratio: t.hazard_ratio,
+            se: t.se,
+            z: t.z,
+            p: t.p,
+            ci_lower: t.ci_lower,
+            ci_upper: t.ci_upper,
+            ph_test: json!({"statistic": t.ph_statistic, "p": t.ph_p, "time_transform": "rank"}),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(CoxView {
+        definition_set: CONSENSUS_2016.name,
+        instrument: filters.instrument,
+        endpoint: filters.endpoint,
+        filters: given,
+        covariates,
+        n_patients: fit.n,
+        n_events: fit.events,
+        n_excluded: design.excluded,
+        levels: design.levels,
+        log_likelihood: fit.log_likelihood,
+        concordance: fit.concordance,
+        iterations: fit.iterations,
+        terms,
+    }))
+}
+
+/// A cohort member as the model reads them; `None` when not at risk of the endpoint.
+fn subject(member: &Member, endpoint: Endpoint) -> Option<Subject> {
+    let first = &member.first;
+    let age = age_at_first_infusion(member.birth_date, Some(first.started_at))?;
+    Some(Subject {
+        observation: member.onset.observation(endpoint)?,
+        dose_mg_per_kg: first.dose_mg_per_kg,
+        cadss_peak: first.cadss_total.map(f64::from),
+        baseline_total: f64::from(member.onset.baseline_total),
+        route: first.route.code(),
+        guidance: first.guidance.map(Guidance::code),
+        sex: member.sex.code(),
+        age_band: age_band(age),
+    })
 }

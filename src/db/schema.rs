@@ -353,6 +353,13 @@ diesel::table! {
         remission_hours -> Nullable<Double>,
         last_hours -> Double,
         acute -> PortableJson,
+        baseline_total -> Integer,
+        first_dose_mg_per_kg -> Nullable<Double>,
+        first_cadss_total -> Nullable<Integer>,
+        loss_of_response_hours -> Nullable<Double>,
+        loss_of_response_event -> Nullable<Bool>,
+        relapse_hours -> Nullable<Double>,
+        relapse_event -> Nullable<Bool>,
     }
 }
 

@@ -292,7 +292,10 @@ fn average_ranks(values: &[f64]) -> Vec<f64> {
 }
 
 /// Harrell's C: among pairs where the one with the shorter time had the event, the share
-/// in which it also had the higher risk (ties in risk count a half).
+/// in which it also had the higher risk (ties in risk count a half). A patient censored at
+/// the very time of another's event outlived it, as lifelines and R's `survival` count
+/// it ("censored observations are comparable to all the observations that died at the
+/// same time or previously"); two events at one time are not compared.
 pub fn concordance(times: &[f64], events: &[bool], risk: &[f64]) -> f64 {
     let (mut agree, mut pairs) = (0.0, 0.0);
     for i in 0..times.len() {
@@ -300,7 +303,7 @@ pub fn concordance(times: &[f64], events: &[bool], risk: &[f64]) -> f64 {
             continue;
         }
         for j in 0..times.len() {
-            if times[i] < times[j] {
+            if times[i] < times[j] || (times[i] == times[j] && !events[j]) {
                 pairs += 1.0;
                 agree += if risk[i] > risk[j] { 1.0 } else if risk[i] == risk[j] { 0.5 } else { 0.0 };
             }

@@ -14,6 +14,7 @@ pub mod km;
 pub mod onset;
 pub mod outcomes;
 pub mod patient;
+pub mod predictors;
 pub mod protocol;
 pub mod redcap;
 pub mod reactions;

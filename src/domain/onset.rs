@@ -75,21 +75,33 @@ pub struct PatientOnset {
     pub last_hours: f64,
     /// By `ACUTE_BUCKETS`: the mean of the patient's percent changes in the bucket.
     pub acute: [Option<f64>; ACUTE_BUCKETS.len()],
+    /// The series' baseline total (a covariate of the Cox model).
+    pub baseline_total: u32,
+    /// How long relief lasted, for responders only (`None`: never at risk): hours from
+    /// the first response to the first later rating below a partial response, or to the
+    /// last rating (censored).
+    pub loss_of_response: Option<Observation>,
+    /// After a confirmed remission only: hours from the rating confirming it to the one
+    /// completing the relapse rule's month, or to the last rating (censored).
+    pub relapse: Option<Observation>,
 }
 
 impl PatientOnset {
     /// The patient's Kaplan–Meier observation for an endpoint: its first meeting, or a
-    /// censoring at the last treated rating.
-    pub fn observation(&self, endpoint: Endpoint) -> Observation {
+    /// censoring at the last treated rating; for a durability endpoint, `None` where the
+    /// patient was never at risk (no response, no confirmed remission).
+    pub fn observation(&self, endpoint: Endpoint) -> Option<Observation> {
         let met = match endpoint {
             Endpoint::PartialResponse => self.partial_response_hours,
             Endpoint::Response => self.response_hours,
             Endpoint::Remission => self.remission_hours,
+            Endpoint::LossOfResponse => return self.loss_of_response,
+            Endpoint::Relapse => return self.relapse,
         };
-        match met {
+        Some(match met {
             Some(time) => Observation { time, event: true },
             None => Observation { time: self.last_hours, event: false },
-        }
+        })
     }
 }
 
@@ -114,13 +126,31 @@ pub fn patient_onset(def: &DefinitionSet, instrument: Instrument, sorted_starts:
     for (slot, values) in acute.iter_mut().zip(&own) {
         *slot = mean(values);
     }
+    let last_hours = hours(treated.last()?);
+    // DESIGN.md §11: "among responders: hours from the first response to the first later
+    // rating below partial response".
+    let loss_of_response = treated.iter().position(|r| r.meets(Endpoint::Response)).map(|first| {
+        let from = hours(treated[first]);
+        match treated[first + 1..].iter().find(|r| !r.meets(Endpoint::PartialResponse)) {
+            Some(lost) => Observation { time: hours(lost) - from, event: true },
+            None => Observation { time: last_hours - from, event: false },
+        }
+    });
+    let summary = &s.summary;
+    let relapse = summary.remission_confirmed_hours.map(|from| match summary.relapse_hours {
+        Some(at) => Observation { time: at - from, event: true },
+        None => Observation { time: last_hours - from, event: false },
+    });
     Some(PatientOnset {
         instrument,
         partial_response_hours: first_meeting(Endpoint::PartialResponse),
         response_hours: first_meeting(Endpoint::Response),
         remission_hours: first_meeting(Endpoint::Remission),
-        last_hours: hours(treated.last()?),
+        last_hours,
         acute,
+        baseline_total: s.baseline.as_ref()?.total,
+        loss_of_response,
+        relapse,
     })
 }
 
@@ -148,7 +178,9 @@ impl CohortAccumulator {
 
     /// Adds a patient from their kept onset summary.
     pub fn add_onset(&mut self, onset: &PatientOnset) {
-        self.observations.push(onset.observation(self.endpoint));
+        // A durability endpoint's cohort is the patients at risk of it.
+        let Some(observation) = onset.observation(self.endpoint) else { return };
+        self.observations.push(observation);
         for (bucket, value) in self.by_bucket.iter_mut().zip(onset.acute) {
             bucket.extend(value);
         }
@@ -404,14 +436,50 @@ mod tests {
         assert_eq!(onset.acute[0], Some((pct(22.0) + pct(19.0)) / 2.0));
         assert_eq!(onset.acute[2], Some(pct(12.0)));
         assert_eq!(onset.acute.iter().filter(|a| a.is_some()).count(), 2);
-        assert_eq!(onset.observation(Endpoint::Response), Observation { time: 48.0, event: true });
+        assert_eq!(onset.observation(Endpoint::Response), Some(Observation { time: 48.0, event: true }));
         // Never meeting an endpoint is a censoring at the last treated rating.
         let slow = patient(&[(-24.0, 30), (4.0, 27), (168.0, 24)]);
         let slow = patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &slow.infusion_starts, &slow.ratings).unwrap();
-        assert_eq!(slow.observation(Endpoint::PartialResponse), Observation { time: 168.0, event: false });
+        assert_eq!(slow.observation(Endpoint::PartialResponse), Some(Observation { time: 168.0, event: false }));
         // No baseline: outside the cohort.
         let unmeasured = patient(&[(4.0, 10)]);
         assert!(patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &unmeasured.infusion_starts, &unmeasured.ratings).is_none());
+    }
+
+    /// Loss of response (DESIGN.md §11): baseline 30; response first at 24 h (18: 40 %);
+    /// 48 h 21 (30 %: still a partial response); 96 h 24 (20 %: below partial) is the loss,
+    /// 72 h after the first response. A patient still responding is censored at the last
+    /// rating; a patient who never responded is not at risk.
+    #[test]
+    fn loss_of_response_by_hand() {
+        let onset = |ratings: &[(f64, u32)]| {
+            let p = patient(ratings);
+            patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &p.infusion_starts, &p.ratings).unwrap()
+        };
+        let lost = onset(&[(-24.0, 30), (4.0, 27), (24.0, 18), (48.0, 21), (96.0, 24), (120.0, 15)]);
+        assert_eq!(lost.observation(Endpoint::LossOfResponse), Some(Observation { time: 72.0, event: true }));
+        let kept = onset(&[(-24.0, 30), (24.0, 18), (48.0, 21), (168.0, 19)]);
+        assert_eq!(kept.observation(Endpoint::LossOfResponse), Some(Observation { time: 144.0, event: false }));
+        let never = onset(&[(-24.0, 30), (24.0, 21), (168.0, 20)]);
+        assert_eq!(never.observation(Endpoint::LossOfResponse), None);
+        assert_eq!(never.observation(Endpoint::Relapse), None, "no confirmed remission, no relapse at risk");
+    }
+
+    /// Relapse (Mataix-Cols 2016, DESIGN.md §1): remission (≤ 12) at 24 h and 192 h
+    /// confirms it at 192 h (168 h apart); then ≥ 13 with CGI-I ≥ 6 from 360 h to 1,080 h
+    /// (720 h, a month) establishes relapse at 1,080 h: 888 h after the confirmation.
+    #[test]
+    fn relapse_by_hand() {
+        let mut p = patient(&[(-24.0, 30), (24.0, 10), (192.0, 11), (360.0, 20), (720.0, 22), (1080.0, 24)]);
+        for r in p.ratings.iter_mut().filter(|r| r.total >= 13 && r.rated_at > t0()) {
+            r.cgi_i = Some(6);
+        }
+        let onset = patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &p.infusion_starts, &p.ratings).unwrap();
+        assert_eq!(onset.observation(Endpoint::Relapse), Some(Observation { time: 888.0, event: true }));
+        // CGI-I 5 on the last: the month is not complete; censored at the last rating.
+        p.ratings.last_mut().unwrap().cgi_i = Some(5);
+        let onset = patient_onset(&CONSENSUS_2016, Instrument::named("ybocs"), &p.infusion_starts, &p.ratings).unwrap();
+        assert_eq!(onset.observation(Endpoint::Relapse), Some(Observation { time: 888.0, event: false }));
     }
 
     #[test]

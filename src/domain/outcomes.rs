@@ -65,19 +65,34 @@ pub const CONSENSUS_2016: DefinitionSet = DefinitionSet {
 // A rating's response status: the reduction from baseline, gated by CGI-I when recorded.
 vocabulary!(Response { None = "none", PartialResponse = "partial_response", Response = "response" });
 
-// The endpoints of the onset analytics.
-vocabulary!(Endpoint { PartialResponse = "partial_response", Response = "response", Remission = "remission" });
+// The endpoints of the onset analytics: how fast relief comes (the first three, from the
+// first session) and how long it lasts (DESIGN.md §11: `loss_of_response` from the first
+// response, `relapse` from the confirmation of remission).
+vocabulary!(Endpoint {
+    PartialResponse = "partial_response",
+    Response = "response",
+    Remission = "remission",
+    LossOfResponse = "loss_of_response",
+    Relapse = "relapse",
+});
 
 impl Endpoint {
     /// Whether a rating with this response status and remission flag meets the endpoint.
     /// `PartialResponse` is met by a partial or a full response; `Remission` by remission
-    /// alone, whatever the response status.
+    /// alone, whatever the response status. The durability endpoints are met by a course,
+    /// never by one rating.
     pub fn met(self, response: Option<Response>, remission: Option<bool>) -> bool {
         match self {
             Endpoint::PartialResponse => matches!(response, Some(Response::PartialResponse | Response::Response)),
             Endpoint::Response => response == Some(Response::Response),
             Endpoint::Remission => remission == Some(true),
+            Endpoint::LossOfResponse | Endpoint::Relapse => false,
         }
+    }
+
+    /// Whether it asks how long relief lasts rather than how fast it comes.
+    pub fn is_durability(self) -> bool {
+        matches!(self, Endpoint::LossOfResponse | Endpoint::Relapse)
     }
 }
 

@@ -79,6 +79,12 @@ pub struct Summary {
     /// remission, one relapse: the cause a relapse alert is raised for, once.
     #[serde(skip)]
     pub relapsed_remission: Option<Uuid>,
+    /// Hours since the first session of the rating confirming remission, and of the one
+    /// establishing relapse after it (the relapse endpoint's origin and event).
+    #[serde(skip)]
+    pub remission_confirmed_hours: Option<f64>,
+    #[serde(skip)]
+    pub relapse_hours: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -246,21 +252,22 @@ pub fn sustained_from(ratings: &[DerivedRating], hours: f64, holds: impl Fn(usiz
 }
 
 /// Relapse per the consensus: only after a confirmed remission, every rating over ≥ 1
-/// month with total ≥ 13 and CGI-I ≥ 6. Returns (relapse, undetermined).
-fn relapse(def: &DefinitionSet, ratings: &[DerivedRating], points: &[&RatingPoint], remission_confirmed_at: Option<usize>) -> (Option<bool>, bool) {
-    let Some(confirmed) = remission_confirmed_at else { return (None, false) };
+/// month with total ≥ 13 and CGI-I ≥ 6. Returns (relapse, undetermined, the rating at
+/// which the month was complete).
+fn relapse(def: &DefinitionSet, ratings: &[DerivedRating], points: &[&RatingPoint], remission_confirmed_at: Option<usize>) -> (Option<bool>, bool, Option<usize>) {
+    let Some(confirmed) = remission_confirmed_at else { return (None, false, None) };
     let sign = |i: usize| def.relapse_sign(points[i].total, points[i].cgi_i);
     let worse = |i: usize| i > confirmed && sign(i) == RelapseSign::Worse;
-    if sustained_from(ratings, def.relapse_sustained_hours, worse).is_some() {
-        return (Some(true), false);
+    if let Some(at) = sustained_from(ratings, def.relapse_sustained_hours, worse) {
+        return (Some(true), false, Some(at));
     }
     // The same month of totals ≥ 13 where some ratings lack CGI-I: the rule cannot be
     // judged either way ("relapse cannot be judged: relapse is null").
     let maybe = |i: usize| i > confirmed && sign(i) != RelapseSign::No;
     if sustained_from(ratings, def.relapse_sustained_hours, maybe).is_some() {
-        return (None, true);
+        return (None, true, None);
     }
-    (Some(false), false)
+    (Some(false), false, None)
 }
 
 fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRating], points: &[&RatingPoint]) -> Summary {
@@ -271,7 +278,7 @@ fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRati
         .then(|| sustained_from(ratings, def.confirmation_hours, holds(Endpoint::Remission)))
         .flatten();
     // Relapse is the OCD consensus's (Mataix-Cols 2016); other instruments have none.
-    let (relapse, relapse_undetermined) = if instrument.measures_ocd() { relapse(def, ratings, points, remission_confirmed_at) } else { (None, false) };
+    let (relapse, relapse_undetermined, relapse_at) = if instrument.measures_ocd() { relapse(def, ratings, points, remission_confirmed_at) } else { (None, false, None) };
     // Where the source and DESIGN.md differ: Mataix-Cols 2016 defines partial response as
     // a ≥ 25 % but < 35 % reduction "lasting for at least one week", like response and
     // remission. DESIGN.md §1 gives a `partial_response` status per rating and a summary
@@ -294,6 +301,8 @@ fn summarise(def: &DefinitionSet, instrument: Instrument, ratings: &[DerivedRati
         relapse,
         relapse_undetermined,
         relapsed_remission: remission_confirmed_at.filter(|_| relapse == Some(true)).map(|i| ratings[i].assessment_id),
+        remission_confirmed_hours: remission_confirmed_at.and_then(|i| ratings[i].hours_since_first_infusion),
+        relapse_hours: relapse_at.and_then(|i| ratings[i].hours_since_first_infusion),
     }
 }
 

@@ -22,6 +22,7 @@ use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
+use crate::domain::km::Observation;
 use crate::domain::onset::{ACUTE_BUCKETS, PatientOnset, patient_onset};
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::patient::Sex;
@@ -47,6 +48,13 @@ pub struct SummaryRow {
     remission_hours: Option<f64>,
     last_hours: f64,
     acute: DbJson,
+    baseline_total: i32,
+    first_dose_mg_per_kg: Option<f64>,
+    first_cadss_total: Option<i32>,
+    loss_of_response_hours: Option<f64>,
+    loss_of_response_event: Option<bool>,
+    relapse_hours: Option<f64>,
+    relapse_event: Option<bool>,
 }
 
 /// The first session of a patient, as cohort filters read it.
@@ -56,6 +64,8 @@ pub struct FirstSession {
     pub drug: Drug,
     pub route: Route,
     pub guidance: Option<Guidance>,
+    pub dose_mg_per_kg: Option<f64>,
+    pub cadss_total: Option<u32>,
 }
 
 /// A member of a cohort as analytics read it: demographics, first session, onset.
@@ -63,17 +73,18 @@ pub struct FirstSession {
 pub struct Member {
     pub patient_id: Uuid,
     pub birth_date: NaiveDate,
+    pub sex: Sex,
     pub first: FirstSession,
     pub onset: PatientOnset,
 }
 
-/// One session row: (patient, started_at, id, drug, route, guidance).
-type SessionColumns = (DbUuid, DbTime, DbUuid, String, String, Option<String>);
+/// One session row: (patient, started_at, id, drug, route, guidance, dose per kg, CADSS).
+type SessionColumns = (DbUuid, DbTime, DbUuid, String, String, Option<String>, Option<f64>, Option<i32>);
 
 /// The summaries of one patient from their active sessions (in start order, ties by id)
 /// and active ratings.
 fn summarise(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], points: &[RatingPoint]) -> Vec<SummaryRow> {
-    let Some((_, first_at, _, drug, route, guidance)) = sessions.first() else { return Vec::new() };
+    let Some((_, first_at, _, drug, route, guidance, dose_mg_per_kg, cadss)) = sessions.first() else { return Vec::new() };
     let starts: Vec<DateTime<Utc>> = sessions.iter().map(|session| session.1.0).collect();
     instruments_of(points)
         .into_iter()
@@ -92,6 +103,13 @@ fn summarise(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], points: &
             remission_hours: onset.remission_hours,
             last_hours: onset.last_hours,
             acute: DbJson(serde_json::json!(onset.acute)),
+            baseline_total: onset.baseline_total as i32,
+            first_dose_mg_per_kg: *dose_mg_per_kg,
+            first_cadss_total: *cadss,
+            loss_of_response_hours: onset.loss_of_response.map(|o| o.time),
+            loss_of_response_event: onset.loss_of_response.map(|o| o.event),
+            relapse_hours: onset.relapse.map(|o| o.time),
+            relapse_event: onset.relapse.map(|o| o.event),
         })
         .collect()
 }
@@ -107,7 +125,7 @@ fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid, clinic_of: impl Fn(Uu
     let mut sessions_query = i::table
         .filter(i::status.eq(RecordStatus::Active.code()))
         .filter(i::patient_id.le(DbUuid(last)))
-        .select((i::patient_id, i::started_at, i::id, i::drug, i::route, i::guidance))
+        .select((i::patient_id, i::started_at, i::id, i::drug, i::route, i::guidance, i::dose_mg_per_kg, i::cadss_total))
         .order((i::patient_id.asc(), i::started_at.asc(), i::id.asc()))
         .into_boxed();
     let mut ratings_query = a::table
@@ -316,9 +334,13 @@ pub fn verify(conn: &mut Db) -> ApiResult<Check> {
     }
 }
 
+fn observed(time: Option<f64>, event: Option<bool>) -> Option<Observation> {
+    Some(Observation { time: time?, event: event? })
+}
+
 impl SummaryRow {
     /// The member's onset on `instrument`, the one the cohort's rows were read for.
-    fn member(self, instrument: Instrument, birth_date: NaiveDate) -> ApiResult<Member> {
+    fn member(self, instrument: Instrument, birth_date: NaiveDate, sex: Sex) -> ApiResult<Member> {
         let acute: Vec<Option<f64>> = serde_json::from_value(self.acute.0).ok().unwrap_or_default();
         let mut buckets = [None; ACUTE_BUCKETS.len()];
         for (slot, value) in buckets.iter_mut().zip(acute) {
@@ -327,11 +349,14 @@ impl SummaryRow {
         Ok(Member {
             patient_id: self.patient_id.0,
             birth_date,
+            sex,
             first: FirstSession {
                 started_at: self.first_infusion_at.0,
                 drug: stored("drug", Drug::parse(&self.first_drug))?,
                 route: stored("route", Route::parse(&self.first_route))?,
                 guidance: self.first_guidance.as_deref().and_then(Guidance::parse),
+                dose_mg_per_kg: self.first_dose_mg_per_kg,
+                cadss_total: self.first_cadss_total.map(|c| c as u32),
             },
             onset: PatientOnset {
                 instrument,
@@ -340,6 +365,9 @@ impl SummaryRow {
                 remission_hours: self.remission_hours,
                 last_hours: self.last_hours,
                 acute: buckets,
+                baseline_total: self.baseline_total as u32,
+                loss_of_response: observed(self.loss_of_response_hours, self.loss_of_response_event),
+                relapse: observed(self.relapse_hours, self.relapse_event),
             },
         })
     }
@@ -352,7 +380,7 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
         .inner_join(p::table)
         .filter(s::clinic_id.eq(DbUuid(clinic)))
         .filter(s::instrument.eq(instrument.code()))
-        .select((SummaryRow::as_select(), p::birth_date))
+        .select((SummaryRow::as_select(), p::birth_date, p::sex))
         .order(s::patient_id.asc())
         .limit(limit)
         .into_boxed();
@@ -365,5 +393,9 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     if let Some(after) = after {
         query = query.filter(s::patient_id.gt(DbUuid(after)));
     }
-    query.load::<(SummaryRow, NaiveDate)>(conn)?.into_iter().map(|(row, birth_date)| row.member(instrument, birth_date)).collect()
+    query
+        .load::<(SummaryRow, NaiveDate, String)>(conn)?
+        .into_iter()
+        .map(|(row, birth_date, sex)| row.member(instrument, birth_date, stored("sex", Sex::parse(&sex))?))
+        .collect()
 }

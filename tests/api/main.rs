@@ -3,6 +3,7 @@
 mod abuse;
 mod auth;
 mod contract;
+mod cox;
 mod crash;
 mod helpers;
 mod home;
