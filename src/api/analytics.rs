@@ -9,7 +9,7 @@ use super::{query, validation};
 use crate::auth::{Caller, Role};
 use crate::domain::FieldError;
 use crate::domain::anonymise::age_at_first_infusion;
-use crate::domain::chart::onset_svg as onset_svg_text;
+use crate::domain::chart::{ForestRow, forest_svg, onset_svg as onset_svg_text};
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::{Catalogue, Instrument};
 use crate::domain::onset::{CohortAccumulator, OnsetReport, report};
@@ -265,8 +265,10 @@ struct CoxTerm {
     se: f64,
     z: f64,
     p: f64,
+    /// The 95 % interval of the coefficient; `hazard_ratio_ci` is the hazard ratio's.
     ci_lower: f64,
     ci_upper: f64,
+    hazard_ratio_ci: [f64; 2],
     /// Scaled Schoenfeld residuals against the rank of time (Grambsch & Therneau 1994).
     ph_test: serde_json::Value,
 }
@@ -287,6 +289,30 @@ fn covariates_of(given: Option<&str>) -> ApiResult<Vec<Covariate>> {
 
 /// `GET /api/v1/analytics/cox`: what predicts the time to the endpoint (DESIGN.md §11).
 pub async fn cox(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(cox_model(state, caller, req).await?))
+}
+
+/// `GET /api/v1/analytics/cox.svg`: the same model's hazard ratios as a forest plot.
+pub async fn cox_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let view = cox_model(state, caller, req).await?;
+    let rows: Vec<ForestRow> = view
+        .terms
+        .iter()
+        .map(|t| ForestRow { term: t.name.term.clone(), hazard_ratio: t.hazard_ratio, ci_lower: t.hazard_ratio_ci[0], ci_upper: t.hazard_ratio_ci[1], p: t.p })
+        .collect();
+    let references: Vec<String> = view.levels.iter().map(|l| format!("{} against {}", l.covariate.code(), l.reference)).collect();
+    let title = format!("What predicts {} on {}", view.endpoint.code().replace('_', " "), view.instrument.definition().name);
+    let desc = format!(
+        "Hazard ratios with 95 % intervals from a Cox model of {} patients and {} events{}; above 1, sooner.",
+        view.n_patients,
+        view.n_events,
+        if references.is_empty() { String::new() } else { format!(" ({})", references.join("; ")) }
+    );
+    Ok(super::svg(forest_svg(&title, &desc, &rows)))
+}
+
+/// The fitted model the caller may see, audited; 422 with the reason when refused.
+async fn cox_model(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<CoxView> {
     caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
     let given = query::<OnsetQuery>(&req)?;
     let covariates = covariates_of(given.covariates.as_deref())?;
@@ -335,10 +361,11 @@ pub async fn cox(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -
             p: t.p,
             ci_lower: t.ci_lower,
             ci_upper: t.ci_upper,
+            hazard_ratio_ci: [t.ci_lower.exp(), t.ci_upper.exp()],
             ph_test: json!({"statistic": t.ph_statistic, "p": t.ph_p, "time_transform": "rank"}),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(CoxView {
+    Ok(CoxView {
         definition_set: CONSENSUS_2016.name,
         instrument: filters.instrument,
         endpoint: filters.endpoint,
@@ -352,7 +379,7 @@ pub async fn cox(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -
         concordance: fit.concordance,
         iterations: fit.iterations,
         terms,
-    }))
+    })
 }
 
 /// A cohort member as the model reads them; `None` when not at risk of the endpoint.

@@ -142,6 +142,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/assessments/{id}/revisions").route(get().to(records::revisions::<AssessmentRecord>)))
         .service(resource("/api/v1/analytics/onset").route(get().to(analytics::onset)))
         .service(resource("/api/v1/analytics/cox").route(get().to(analytics::cox)))
+        .service(resource("/api/v1/analytics/cox.svg").route(get().to(analytics::cox_svg)))
         .service(resource("/api/v1/analytics/onset.svg").route(get().to(analytics::onset_svg)))
         .service(resource("/api/v1/exports/assessments").route(get().to(exports::assessments)))
         .service(resource("/api/v1/exports/infusions").route(get().to(exports::infusions)))

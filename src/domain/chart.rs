@@ -429,6 +429,31 @@ pub fn onset_svg(report: &OnsetReport, instrument: Instrument, endpoint: &str, m
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_forest_plot_draws_each_term_around_one() {
+        let rows = [
+            ForestRow { term: "dose_mg_per_kg".into(), hazard_ratio: 0.25, ci_lower: 0.1, ci_upper: 0.6, p: 0.002 },
+            ForestRow { term: "route=im".into(), hazard_ratio: 2.0, ci_lower: 0.9, ci_upper: 4.4, p: 0.08 },
+        ];
+        let svg = forest_svg("What predicts response", "two terms", &rows);
+        assert_eq!(svg.matches(r#"<g class="term""#).count(), 2);
+        assert!(svg.contains(r#"data-term="route=im" data-hazard-ratio="2" data-ci-lower="0.9" data-ci-upper="4.4""#), "{svg}");
+        assert!(svg.contains("0.25 (0.10–0.60), p 0.002"));
+        // The square of a hazard ratio below 1 lies left of the line at 1, above 1 right of it.
+        let x_of = |needle: &str| -> f64 {
+            let at = svg.find(needle).unwrap();
+            let rect = &svg[at..][svg[at..].find("<rect x=\"").unwrap() + 9..];
+            rect[..rect.find('"').unwrap()].parse().unwrap()
+        };
+        let one = {
+            let line = &svg[svg.find("stroke-dasharray").unwrap() - 80..];
+            let x1 = &line[line.find("x1=\"").unwrap() + 4..];
+            x1[..x1.find('"').unwrap()].parse::<f64>().unwrap()
+        };
+        assert!(x_of(r#"data-term="dose_mg_per_kg""#) < one && x_of(r#"data-term="route=im""#) > one);
+    }
+
     use super::*;
 
     #[test]
@@ -463,4 +488,96 @@ mod tests {
         assert_eq!(n(1.0), "1");
         assert_eq!(n(1.234), "1.23");
     }
+}
+
+/// One row of a forest plot: a model term's hazard ratio and its 95 % interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForestRow {
+    pub term: String,
+    pub hazard_ratio: f64,
+    pub ci_lower: f64,
+    pub ci_upper: f64,
+    pub p: f64,
+}
+
+/// The hazard ratios of a Cox model as a forest plot: a log axis around 1 (no effect),
+/// each term's interval as a line and its estimate as a square, the figures beside it.
+/// Each term is a `g.term` carrying `data-term`, `data-hazard-ratio`, `data-ci-lower`
+/// and `data-ci-upper`.
+pub fn forest_svg(title: &str, desc: &str, rows: &[ForestRow]) -> String {
+    const ROW: f64 = 34.0;
+    const LABEL: f64 = 190.0;
+    const FIGURES: f64 = 210.0;
+    let (plot_left, plot_right) = (LABEL, WIDTH - FIGURES);
+    let top = TOP + 16.0;
+    let bottom = top + ROW * rows.len().max(1) as f64;
+    let height = bottom + 64.0;
+    // A symmetric log range around 1 wide enough for every interval, within 1/100–100.
+    let reach = rows
+        .iter()
+        .flat_map(|r| [r.ci_lower, r.ci_upper, r.hazard_ratio])
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(|v| v.ln().abs())
+        .fold(2f64.ln(), f64::max)
+        .min(100f64.ln())
+        * 1.1;
+    let x = |hr: f64| {
+        let v = hr.max(1e-300).ln().clamp(-reach, reach);
+        plot_left + (v + reach) / (2.0 * reach) * (plot_right - plot_left)
+    };
+    let mut out = String::with_capacity(4 * 1024);
+    open_svg(&mut out, height, title, desc);
+    let _ = write!(out, r##"<text x="{l}" y="28" font-size="16" font-weight="bold" fill="#111">{t}</text>"##, l = n(LEFT / 2.0), t = escape(title));
+    let _ = write!(
+        out,
+        r##"<line x1="{x}" y1="{t}" x2="{x}" y2="{b}" stroke="#888" stroke-dasharray="4 3"/><line x1="{l}" y1="{b}" x2="{r}" y2="{b}" stroke="#333"/>"##,
+        x = n(x(1.0)),
+        t = n(top - 8.0),
+        b = n(bottom),
+        l = n(plot_left),
+        r = n(plot_right)
+    );
+    for tick in [0.01f64, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0].into_iter().filter(|t| t.ln().abs() <= reach) {
+        let _ = write!(
+            out,
+            r##"<line x1="{x}" y1="{b}" x2="{x}" y2="{b2}" stroke="#333"/><text x="{x}" y="{ty}" font-size="11" text-anchor="middle" fill="#333">{label}</text>"##,
+            x = n(x(tick)),
+            b = n(bottom),
+            b2 = n(bottom + 5.0),
+            ty = n(bottom + 18.0),
+            label = tick
+        );
+    }
+    let _ = write!(
+        out,
+        r##"<text x="{xl}" y="{y}" font-size="12" text-anchor="end" fill="#555">← slower</text><text x="{xr}" y="{y}" font-size="12" fill="#555">faster →</text><text x="{c}" y="{y2}" font-size="12" text-anchor="middle" fill="#333">hazard ratio (log scale)</text>"##,
+        xl = n(x(1.0) - 6.0),
+        xr = n(x(1.0) + 6.0),
+        y = n(top - 12.0),
+        c = n((plot_left + plot_right) / 2.0),
+        y2 = n(bottom + 40.0)
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let y = top + ROW * (i as f64 + 0.5);
+        let figures = format!("{:.2} ({:.2}–{:.2}), p {}", row.hazard_ratio, row.ci_lower, row.ci_upper, if row.p < 0.001 { "< 0.001".to_string() } else { format!("{:.3}", row.p) });
+        let _ = write!(
+            out,
+            r##"<g class="term" data-term="{term}" data-hazard-ratio="{hr}" data-ci-lower="{lo}" data-ci-upper="{hi}"><title>{term}: hazard ratio {figures}</title><text x="{lx}" y="{ty}" font-size="13" text-anchor="end" fill="#111">{term}</text><line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="#1f4e79" stroke-width="2"/><rect x="{sx}" y="{sy}" width="10" height="10" fill="#1f4e79"/><text x="{fx}" y="{ty}" font-size="12" fill="#333">{figures}</text></g>"##,
+            term = escape(&row.term),
+            hr = row.hazard_ratio,
+            lo = row.ci_lower,
+            hi = row.ci_upper,
+            lx = n(plot_left - 10.0),
+            ty = n(y + 4.0),
+            x1 = n(x(row.ci_lower)),
+            x2 = n(x(row.ci_upper)),
+            y = n(y),
+            sx = n(x(row.hazard_ratio) - 5.0),
+            sy = n(y - 5.0),
+            fx = n(plot_right + 10.0),
+            figures = escape(&figures)
+        );
+    }
+    out.push_str("</svg>");
+    out
 }

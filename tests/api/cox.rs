@@ -59,6 +59,7 @@ async fn the_cox_model_matches_lifelines_on_a_cohort_with_a_tie_and_a_categorica
         assert!(close(&term["coef"], coef, 1e-6) && close(&term["se"], se, 1e-6) && close(&term["p"], p, 1e-6), "{term}");
         assert!(close(&term["hazard_ratio"], coef.exp(), 1e-6));
         assert!(close(&term["ci_lower"], coef - 1.959963984540054 * se, 1e-6) && close(&term["ci_upper"], coef + 1.959963984540054 * se, 1e-6));
+        assert!(close(&term["hazard_ratio_ci"][0], (coef - 1.959963984540054 * se).exp(), 1e-6) && close(&term["hazard_ratio_ci"][1], (coef + 1.959963984540054 * se).exp(), 1e-6));
     }
     assert!(close(&r.body["log_likelihood"], -52.95090697414737, 1e-6), "{}", r.body["log_likelihood"]);
     // proportional_hazard_test(cph, df, time_transform="rank"): 2.496989 (p 0.114064) and
@@ -136,4 +137,20 @@ async fn loss_of_response_is_a_kaplan_meier_of_the_responders() {
     assert_eq!(app.get("/api/v1/analytics/onset?instrument=ocd_vas&endpoint=relapse", &admin.token).await.error_fields(), ["endpoint"]);
     let relapse = app.get("/api/v1/analytics/onset?endpoint=relapse", &admin.token).await;
     assert_eq!((relapse.status, relapse.body["n_patients"].clone()), (200, json!(0)), "no confirmed remission: nobody at risk");
+}
+
+#[actix_rt::test]
+async fn the_forest_plot_draws_the_models_hazard_ratios() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    cohort(&app, &admin).await;
+    let model = app.get("/api/v1/analytics/cox?covariates=dose_mg_per_kg,route", &admin.token).await;
+    let svg = app.get("/api/v1/analytics/cox.svg?covariates=dose_mg_per_kg,route", &admin.token).await;
+    assert!(svg.status == 200 && svg.content_type().starts_with("image/svg+xml"), "{}", svg.text);
+    assert_eq!(svg.text.matches(r#"<g class="term""#).count(), 2);
+    let im = &model.body["terms"][1];
+    let drawn = format!(r#"data-term="route=im" data-hazard-ratio="{}""#, im["hazard_ratio"].as_f64().unwrap());
+    assert!(svg.text.contains(&drawn), "{drawn} in {}", svg.text);
+    assert!(svg.text.contains("route against iv"));
+    app.get("/api/v1/analytics/cox.svg?covariates=baseline_total", &admin.token).await.assert_problem(422);
 }
