@@ -112,6 +112,16 @@ await step("cohort offers the clinic's instrument", () => page.locator("#cohort-
 for (const code of ["madrs", "pcl5", "gad7"]) {
   if (!(await page.locator(`#cohort-instrument option[value="${code}"]`).count())) problems.push(`the cohort screen does not offer ${code}`);
 }
+// What predicts response: the Cox model's hazard ratios as a forest plot.
+await page.locator("#cohort-instrument").selectOption("ocd_vas");
+await page.locator("#cohort-endpoint").selectOption("response");
+await page.getByLabel("sex").check();
+await page.getByRole("button", { name: "Fit the Cox model" }).click();
+await step("forest plot", () => page.locator("#cox-chart svg g.term").first().waitFor({ timeout: 15000 }));
+const terms = await page.locator("#cox-chart svg g.term").count();
+if (terms < 2) problems.push(`the forest plot draws ${terms} terms`);
+await page.locator("#cox-chart").scrollIntoViewIfNeeded();
+await page.screenshot({ path: `${SHOTS}/console-forest-plot.png`, fullPage: true });
 
 // Each chart on its own, as a file a person could open.
 const auth = { authorization: `Bearer ${TOKEN}` };

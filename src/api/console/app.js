@@ -34,8 +34,10 @@
     if (r.status === 401 && !retried && (await refresh())) return call(path, options, true);
     if (r.status === 401) { logout("Your session ended: log in again."); throw new Error("logged out"); }
     if (!r.ok) {
-      let detail = r.statusText, type = null;
-      try { ({ detail = detail, type = null } = await r.json()); } catch (_) { /* not JSON */ }
+      let detail = r.statusText, type = null, errors = null;
+      try { ({ detail = detail, type = null, errors = null } = await r.json()); } catch (_) { /* not JSON */ }
+      // A refusal's reasons are in its field errors (a Cox model's, a form's).
+      if (Array.isArray(errors) && errors.length) detail = errors.map((e) => e.message).join("; ");
       // The clinic requires MFA and this account has none: the one thing to do is enrol.
       if (type === "urn:onset:problem:mfa-enrolment-required") showMfa();
       throw new Error(detail);
@@ -450,4 +452,12 @@
   $("logout").addEventListener("click", () => logout("Logged out."));
   $("more-patients").addEventListener("click", () => loadPatients(true).catch((e) => say(e.message)));
   $("cohort-form").addEventListener("submit", (event) => { event.preventDefault(); loadCohort().catch((e) => say(e.message)); });
+  // The hazard ratios of the chosen covariates, for the instrument and endpoint shown.
+  $("cox-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const covariates = [...document.querySelectorAll("#cox-form input[name=covariate]:checked")].map((c) => c.value).join(",");
+    const query = new URLSearchParams({ instrument: $("cohort-instrument").value, endpoint: $("cohort-endpoint").value, covariates });
+    clear($("cox-chart"));
+    chart(`/api/v1/analytics/cox.svg?${query}`, $("cox-chart")).catch((e) => say(`No model: ${e.message}`));
+  });
 })();
