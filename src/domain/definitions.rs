@@ -445,11 +445,10 @@ fn check_outcomes(d: &Definition) -> Vec<String> {
 /// faults by field: the built-ins' checks plus the bounds and what only onset may use.
 pub fn clinic_definition(mut body: serde_json::Value, code: Option<&str>) -> Result<Definition, Vec<FieldError>> {
     let Some(fields) = body.as_object_mut() else { return Err(vec![FieldError::new("body", "must be a JSON object")]) };
-    for (field, allowed) in [("kind", "clinic"), ("version", "")] {
-        if fields.get(field).is_some_and(|v| !v.is_null() && v.as_str() != Some(allowed)) {
-            return Err(vec![FieldError::new(field, format!("is set by onset ({})", if allowed.is_empty() { "the next version" } else { allowed }))]);
-        }
+    if fields.get("kind").is_some_and(|v| !v.is_null() && v.as_str() != Some("clinic")) {
+        return Err(vec![FieldError::new("kind", "is set by onset (clinic)")]);
     }
+    fill_clinic_defaults(fields)?;
     fields.insert("kind".into(), "clinic".into());
     fields.insert("version".into(), 1.into());
     if let Some(code) = code {
@@ -549,6 +548,91 @@ pub fn clinic_definition(mut body: serde_json::Value, code: Option<&str>) -> Res
         errors.extend(check(&d).into_iter().map(|f| FieldError::new("definition", f)));
     }
     if errors.is_empty() { Ok(d) } else { Err(errors) }
+}
+
+/// What a clinic may leave out of its definition, filled as the catalogue shows it; what
+/// the catalogue shows beside a definition (its version, the wording flags) is ignored, so
+/// a definition read from `GET /api/v1/instruments/{code}` can be sent back changed. The
+/// scoring may also be given as `{method: sum|mean, items: [...], reverse: [...]}`: the
+/// items listed are counted, those under `reverse` scored reversed.
+fn fill_clinic_defaults(fields: &mut serde_json::Map<String, serde_json::Value>) -> Result<(), Vec<FieldError>> {
+    use serde_json::{Value, json};
+    for shown in ["version", "wording_available", "text_version", "license_note"] {
+        fields.remove(shown);
+    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    if let Some(title) = text(fields.get("title")) {
+        fields.entry("name").or_insert(json!(title));
+    }
+    let recall_default = text(fields.get("recall_default"));
+    let recalls = fields.get("recalls").cloned();
+    match (recall_default, recalls) {
+        (None, None) => {
+            fields.insert("recall_default".into(), json!("P7D"));
+            fields.insert("recalls".into(), json!(["P7D"]));
+        }
+        (Some(default), None) => {
+            fields.insert("recalls".into(), json!([default]));
+        }
+        (None, Some(Value::Array(list))) if !list.is_empty() => {
+            fields.insert("recall_default".into(), list[0].clone());
+        }
+        _ => {}
+    }
+    fields.entry("rater").or_insert(json!("either"));
+    fields.entry("bands").or_insert(json!([]));
+    if let Some(Value::Array(items)) = fields.get_mut("items") {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            let values: Vec<u64> = item.get("options").and_then(Value::as_array).map(|o| o.iter().filter_map(|o| o.get("value").and_then(Value::as_u64)).collect()).unwrap_or_default();
+            if !values.is_empty() {
+                item.entry("type").or_insert(json!("choice"));
+                item.entry("min").or_insert(json!(values.iter().min()));
+                item.entry("max").or_insert(json!(values.iter().max()));
+            }
+            item.entry("type").or_insert(json!("integer"));
+            if let Some(code) = text(item.get("code")) {
+                let label = text(item.get("text")).map_or(code, |t| t.chars().take(80).collect());
+                item.entry("short_label").or_insert(json!(label));
+            }
+        }
+    }
+    let worded = fields.get("items").and_then(Value::as_array).is_some_and(|items| items.iter().all(|i| i.get("text").is_some_and(Value::is_string)));
+    fields.entry("text_source").or_insert(json!(if worded { "bundled" } else { "none" }));
+    let self_reportable = fields.get("text_source") == Some(&json!("bundled")) && fields.get("rater") != Some(&json!("clinician"));
+    fields.entry("self_reportable").or_insert(json!(self_reportable));
+    if let Some(Value::Object(scoring)) = fields.get("scoring").cloned() {
+        let listed = |key: &str| -> Vec<String> { scoring.get(key).and_then(Value::as_array).map(|l| l.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default() };
+        let (counted, reversed) = (listed("items"), listed("reverse"));
+        let method = ["method", "kind", "type"].iter().find_map(|k| text(scoring.get(*k))).unwrap_or_else(|| "sum".into());
+        let items = fields.get_mut("items").and_then(Value::as_array_mut);
+        let codes: Vec<String> = items.iter().flat_map(|items| items.iter()).filter_map(|i| text(i.get("code"))).collect();
+        if let Some(unknown) = counted.iter().chain(&reversed).find(|c| !codes.contains(c)) {
+            return Err(vec![FieldError::new("scoring.items", format!("names {unknown:?}, which is not an item"))]);
+        }
+        for item in items.into_iter().flatten().filter_map(Value::as_object_mut) {
+            let code = text(item.get("code")).unwrap_or_default();
+            if !counted.is_empty() {
+                item.insert("counted".into(), json!(counted.contains(&code)));
+            }
+            if reversed.contains(&code) {
+                item.insert("reverse".into(), json!(true));
+            }
+        }
+        fields.insert("scoring".into(), json!(method));
+    }
+    match fields.get_mut("outcomes") {
+        None | Some(Value::Null) => {
+            fields.insert("outcomes".into(), json!({"rules": "none", "direction": "higher_is_worse", "response": null}));
+        }
+        Some(Value::Object(outcomes)) => {
+            let judged = outcomes.get("response").is_some_and(|r| !r.is_null());
+            outcomes.entry("rules").or_insert(json!(if judged { "definition" } else { "none" }));
+            outcomes.entry("direction").or_insert(json!("higher_is_worse"));
+            outcomes.entry("response").or_insert(Value::Null);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The highest total: the counted items' maxima summed, or the C-SSRS screener's highest

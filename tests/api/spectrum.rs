@@ -337,3 +337,39 @@ async fn a_clinic_instrument_is_asked_by_a_link_and_read_in_fhir() {
     let chart = app.get(&format!("/api/v1/patients/{patient}/trajectory.svg"), &admin.token).await;
     assert!(chart.text.contains("Well-being"), "the chart's panel names the clinic's scale");
 }
+
+#[actix_rt::test]
+async fn a_short_definition_is_filled_and_a_read_one_can_be_sent_back() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    // The least a clinic writes: items with their answers; the scoring as the items it
+    // sums and those it reverses; outcome rules without their family.
+    let short = json!({
+        "code": "x_mood", "title": "Mood check",
+        "items": [
+            {"code": "low", "text": "I feel low", "options": [{"value": 0, "label": "No"}, {"value": 1, "label": "A bit"}, {"value": 2, "label": "Very"}]},
+            {"code": "hopeful", "text": "I feel hopeful", "options": [{"value": 0, "label": "No"}, {"value": 1, "label": "A bit"}, {"value": 2, "label": "Very"}]},
+            {"code": "note", "text": "Anything else, 0 to 10", "min": 0, "max": 10, "optional": true}
+        ],
+        "scoring": {"method": "sum", "items": ["low", "hopeful"], "reverse": ["hopeful"]},
+        "outcomes": {"response": {"kind": "points", "threshold": 2}}
+    });
+    let made = app.post("/api/v1/clinic/instruments", &admin.token, short).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let d = &made.body;
+    assert_eq!((d["name"].clone(), d["recalls"].clone(), d["text_source"].clone(), d["self_reportable"].clone()), (json!("Mood check"), json!(["P7D"]), json!("bundled"), json!(true)));
+    assert_eq!((d["items"][0]["type"].clone(), d["items"][0]["max"].clone(), d["items"][1]["reverse"].clone(), d["items"][2]["counted"].clone()), (json!("choice"), json!(2), json!(true), json!(false)));
+    assert_eq!((d["scoring"].clone(), d["outcomes"]["rules"].clone()), (json!("sum"), json!("definition")));
+    let patient = app.patient(&admin).await;
+    // low 2, hopeful 0 (reversed: 2): 4; the note is not counted.
+    let rated = rate(&app, &admin, &patient, json!({"instrument": "x_mood", "rated_at": BEFORE, "recall": "P7D", "items": {"low": 2, "hopeful": 0, "note": 9}, "rater": "self", "collected_via": "app"})).await;
+    assert_eq!(rated.body["total"], 4);
+    // What the catalogue shows, sent back with a new title: the next version.
+    let mut read = app.get("/api/v1/instruments/x_mood", &admin.token).await.body;
+    read["title"] = json!("Mood check, reworded");
+    let put = app.request(Method::PUT, "/api/v1/clinic/instruments/x_mood", Some(&admin.token), Some(&read), &[]).await;
+    assert_eq!((put.status, put.body["version"].clone(), put.body["title"].clone()), (200, json!(2), json!("Mood check, reworded")), "{}", put.text);
+    let unknown = app.post("/api/v1/clinic/instruments", &admin.token, json!({"code": "x_bad", "title": "t", "items": [{"code": "a", "min": 0, "max": 3}], "scoring": {"method": "sum", "items": ["b"]}})).await;
+    unknown.assert_problem(422);
+    assert_eq!(unknown.error_fields(), ["scoring.items"]);
+}
