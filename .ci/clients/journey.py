@@ -12,7 +12,7 @@ from onset_client.api.auth import login
 from onset_client.api.infusions import create_infusion
 from onset_client.api.patients import create_patient, get_patient, get_trajectory, update_patient
 from onset_client.models import (
-    Assessment, AssessmentInput, AssessmentPatch, CollectedVia, Drug, InfusionInput, Instrument, Items,
+    Assessment, AssessmentInput, AssessmentPatch, CollectedVia, Drug, InfusionInput, BuiltInInstrument, Items,
     LoginBody, Patient, PatientInput, PatientPatch, Rater, Recall, Route, Sex, Trajectory,
 )
 from onset_client.types import UNSET
@@ -37,7 +37,7 @@ assert session.series_number == 1 and session.drug == Drug.KETAMINE, session
 
 def rating(at, per_item):
     items = Items.from_dict({str(i): per_item for i in range(1, 11)})
-    body = AssessmentInput(instrument=Instrument.YBOCS, rated_at=at, recall=Recall.P7D, items=items, rater=Rater.CLINICIAN, collected_via=CollectedVia.INTERVIEW)
+    body = AssessmentInput(instrument=BuiltInInstrument.YBOCS, rated_at=at, recall=Recall.P7D, items=items, rater=Rater.CLINICIAN, collected_via=CollectedVia.INTERVIEW)
     created = create_assessment.sync(patient.id, client=client, body=body)
     assert isinstance(created, Assessment), created
     return created
