@@ -501,7 +501,7 @@ mod tests {
                     "cssrs_screen" => crate::domain::instruments::cssrs_risk(items),
                     // The check-in counts its two concerns: not safe, asks to be contacted.
                     "home_checkin" => u32::from(items["safe"] == 0) + u32::from(items["contact"] == 1),
-                    "madrs" | "gad7" | "pcl5" | "craving_vas" | _ => rating.instrument.core_items().map(|i| items[i.code]).sum(),
+                    _ => rating.instrument.core_items().map(|i| i.points(items[i.code])).sum(),
                 };
                 prop_assert_eq!(rating.scores.total(), total);
                 prop_assert!(total <= rating.instrument.max_total());
