@@ -113,6 +113,14 @@ impl Catalogue {
         self.instruments.iter().copied().find(|i| i.code() == code)
     }
 
+    /// The catalogue with `instrument` at its own version in place of its code's current
+    /// one: what an amendment of a rating taken under that version is parsed against.
+    pub fn pinned(mut self, instrument: Instrument) -> Catalogue {
+        self.instruments.retain(|i| *i != instrument);
+        self.instruments.push(instrument);
+        self
+    }
+
     pub fn codes(&self) -> Vec<&'static str> {
         self.instruments.iter().map(|i| i.code()).collect()
     }

@@ -244,6 +244,9 @@ impl Kept for AssessmentRecord {
     fn instruments_named(input: &RatingInput) -> Vec<&str> {
         input.instrument.as_deref().into_iter().collect()
     }
+    fn amending(&self, catalogue: Catalogue) -> Catalogue {
+        catalogue.pinned(self.rating.instrument)
+    }
     fn to_input(&self) -> RatingInput {
         self.rating.to_input()
     }
@@ -260,6 +263,11 @@ impl Kept for AssessmentRecord {
     }
     fn next(&self, rating: Rating, status: RecordStatus, by: Uuid, at: DateTime<Utc>) -> Self {
         let next = AssessmentRecord::new(self.id, self.patient_id, rating, status, self.version + 1, (self.created_at, at), (self.created_by, by));
+        // The versions it was taken under stay, unless the amendment names another
+        // instrument, whose current version then scored it.
+        if next.rating.instrument != self.rating.instrument {
+            return next;
+        }
         AssessmentRecord { instrument_version: self.instrument_version, text_version: self.text_version, ..next }
     }
     fn created_detail(&self) -> Value {

@@ -44,6 +44,11 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     fn instruments_named(_input: &Self::Input) -> Vec<&str> {
         Vec::new()
     }
+    /// The catalogue a change of this record is validated against (a rating is amended
+    /// under the definition version it was taken under, never re-scored by a newer one).
+    fn amending(&self, catalogue: Catalogue) -> Catalogue {
+        catalogue
+    }
     fn to_input(&self) -> Self::Input;
     /// Adjusts the stored content before a client's patch is merged over it.
     fn prepare_patch(_stored: &mut Value, _patch: &Value) {}
@@ -213,7 +218,7 @@ pub fn create<R: Kept>(
 ) -> ApiResult<Stored> {
     R::check_owner(conn, actor.clinic_id, owner)?;
     let (input, key) = request?;
-    let fields = parse::<R>(conn, actor.clinic_id, &input)?;
+    let fields = parse::<R>(conn, actor.clinic_id, &input, None)?;
     idempotency::once(conn, key.as_ref(), |conn| Ok(render(&create_within(conn, actor, owner, fields)?)))
 }
 
@@ -273,7 +278,7 @@ fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amend
     R::prepare_patch(&mut merged, &amendment.patch);
     merge_patch(&mut merged, &amendment.patch);
     let input = from_value::<R::Input>(merged).map_err(|e| ApiError::Validation(vec![e]))?;
-    let fields = parse::<R>(conn, actor.clinic_id, &input)?;
+    let fields = parse::<R>(conn, actor.clinic_id, &input, Some(&current))?;
     amendment.precondition.check(current.version())?;
     if current.status() != RecordStatus::Active {
         return Err(ApiError::Conflict(format!("the {} was entered in error and can no longer change", R::ENTITY)));
@@ -296,9 +301,14 @@ fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amend
     Ok(next)
 }
 
-/// Validates a record's content against the clinic's instruments (422 by field).
-pub fn parse<R: Kept>(conn: &mut Db, clinic: Uuid, input: &R::Input) -> ApiResult<R::Fields> {
+/// Validates a record's content (new, or a change of `current`) against the clinic's
+/// instruments (422 by field).
+pub fn parse<R: Kept>(conn: &mut Db, clinic: Uuid, input: &R::Input, current: Option<&R>) -> ApiResult<R::Fields> {
     let catalogue = clinic_instruments::catalogue_naming(conn, clinic, &R::instruments_named(input))?;
+    let catalogue = match current {
+        Some(record) => record.amending(catalogue),
+        None => catalogue,
+    };
     R::parse(input, &catalogue, now()).map_err(ApiError::Validation)
 }
 

@@ -85,6 +85,10 @@ async fn a_clinic_instrument_is_reverse_scored_versioned_and_its_own() {
     assert_eq!((second.body["total"].clone(), second.body["instrument_version"].clone(), second.body["severity"].clone()), (json!(6), json!(2), json!("distressed")));
     let kept = app.get(&format!("/api/v1/assessments/{}", first.id()), &clinician.token).await;
     assert_eq!((kept.body["total"].clone(), kept.body["instrument_version"].clone(), kept.body["severity"].clone()), (json!(3), json!(1), json!("unsettled")));
+    // Amended after version 2, it is checked and scored under version 1, as taken.
+    let amended = app.patch(&format!("/api/v1/assessments/{}", first.id()), &clinician.token, json!({"notes": "checked", "items": {"calm": 2, "worried": 2, "tense": 1}, "reason": "calm re-rated"})).await;
+    assert_eq!(amended.status, 200, "{}", amended.text);
+    assert_eq!((amended.body["total"].clone(), amended.body["instrument_version"].clone()), (json!(4), json!(1)), "calm 2 scores 1 under version 1");
     let versions = app.get("/api/v1/instruments/x_wellbeing/versions", &clinician.token).await;
     let numbers: Vec<i64> = versions.body["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
     assert_eq!(numbers, [2, 1]);
