@@ -198,12 +198,12 @@ fn each_member(conn: &mut Db, clinic: uuid::Uuid, filters: &Filters, researcher:
 async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<(OnsetView, Option<u32>)> {
     caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
     let given = query::<OnsetQuery>(&req)?;
-    let clinic = caller.clinic_id;
-    // A clinic's own instruments are its alone: another clinic's code is unknown here.
-    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
     if given.covariates.is_some() {
         return Err(ApiError::invalid("covariates", "only /api/v1/analytics/cox takes covariates"));
     }
+    let clinic = caller.clinic_id;
+    // A clinic's own instruments are its alone: another clinic's code is unknown here.
+    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
     let filters = given.parse(&catalogue)?;
     let researcher = caller.role == Role::Researcher;
     if researcher {
@@ -335,19 +335,18 @@ async fn cox_model(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
             })
             .await?
     };
-    let design = design(&subjects, &covariates);
-    let fitted = design.as_ref().map_err(Clone::clone).and_then(|d| model(d, min_cell));
-    let actor = caller.actor();
-    let detail = json!({"filters": given, "covariates": covariates, "n_patients": design.as_ref().map(|d| d.times.len()).ok(), "refused": fitted.is_err()});
-    state.db_as(&caller, move |conn| Ok(audit::append(conn, actor.audit("analytics.cox", "cohort", None, detail))?)).await?;
-    let (design, fit) = match (design, fitted) {
-        (Ok(design), Ok(fit)) => (design, fit),
-        (design, Err(refusal)) => {
-            let terms = design.map(|d| d.terms).unwrap_or_default();
-            return Err(ApiError::Validation(vec![FieldError::new("covariates", refusal.reason(&terms))]));
-        }
-        (Err(refusal), _) => return Err(ApiError::Validation(vec![FieldError::new("covariates", refusal.reason(&[]))])),
+    // The model, or the refusal with the terms its reason may name.
+    let fitted = match design(&subjects, &covariates) {
+        Err(refusal) => Err((refusal, Vec::new())),
+        Ok(design) => match model(&design, min_cell) {
+            Ok(fit) => Ok((design, fit)),
+            Err(refusal) => Err((refusal, design.terms)),
+        },
     };
+    let actor = caller.actor();
+    let detail = json!({"filters": given, "covariates": covariates, "n_patients": fitted.as_ref().ok().map(|(_, fit)| fit.n), "refused": fitted.is_err()});
+    state.db_as(&caller, move |conn| Ok(audit::append(conn, actor.audit("analytics.cox", "cohort", None, detail))?)).await?;
+    let (design, fit) = fitted.map_err(|(refusal, terms)| ApiError::Validation(vec![FieldError::new("covariates", refusal.reason(&terms))]))?;
     let terms = design
         .terms
         .iter()
