@@ -28,21 +28,28 @@ fn interned(clinic: Uuid, code: &str, version: i32, definition: DbJson) -> ApiRe
     Ok(Instrument::of_clinic(clinic, definition))
 }
 
-/// The clinic's instruments at their current versions, by code.
+/// The clinic's instruments at their current versions, by code. The versions are listed
+/// without their definitions; only a version this process has not read yet is fetched.
 pub fn current(conn: &mut Db, clinic: Uuid) -> ApiResult<Vec<Instrument>> {
-    let rows: Vec<(String, i32, DbJson)> = ci::table
+    let listed: Vec<(DbUuid, String, i32)> = ci::table
         .filter(ci::clinic_id.eq(DbUuid(clinic)))
         .order((ci::code.asc(), ci::version.desc()))
-        .select((ci::code, ci::version, ci::definition))
+        .select((ci::id, ci::code, ci::version))
         .load(conn)?;
-    let mut newest: Vec<Instrument> = Vec::new();
-    for (code, version, definition) in rows {
-        if newest.last().is_some_and(|last| last.code() == code) {
-            continue;
+    let mut newest: Vec<(DbUuid, String, i32)> = Vec::new();
+    for row in listed {
+        if newest.last().is_none_or(|last| last.1 != row.1) {
+            newest.push(row);
         }
-        newest.push(interned(clinic, &code, version, definition)?);
     }
-    Ok(newest)
+    let unread: Vec<DbUuid> = newest.iter().filter(|(_, code, version)| Instrument::kept(clinic, code, *version as u32).is_none()).map(|(id, _, _)| *id).collect();
+    if !unread.is_empty() {
+        let rows: Vec<(String, i32, DbJson)> = ci::table.filter(ci::id.eq_any(unread)).select((ci::code, ci::version, ci::definition)).load(conn)?;
+        for (code, version, definition) in rows {
+            interned(clinic, &code, version, definition)?;
+        }
+    }
+    newest.iter().map(|(_, code, version)| stored_instrument(clinic, code, *version)).collect()
 }
 
 /// The built-in instruments and the clinic's own.
