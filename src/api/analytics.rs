@@ -109,15 +109,18 @@ impl OnsetQuery {
             from: date(&mut e, "from", self.from.as_deref()),
             to: date(&mut e, "to", self.to.as_deref()),
         };
+        // Remission needs a cut-off in the definition; relapse is the OCD consensus's,
+        // after its remission (DESIGN.md §1); the other endpoints every judged instrument has.
+        let defines = |endpoint: Endpoint, i: Instrument| match endpoint {
+            Endpoint::Remission => CONSENSUS_2016.has_remission(i),
+            Endpoint::Relapse => i.measures_ocd() && CONSENSUS_2016.has_remission(i),
+            _ => true,
+        };
         if instrument.is_some() && !filters.instrument.rules().is_judged() {
             e.push(FieldError::new("instrument", format!("onset analytics follow the instruments with outcome rules: {}", judged.join(", "))));
-        } else if instrument.is_some() && filters.endpoint == Endpoint::Remission && !CONSENSUS_2016.has_remission(filters.instrument) {
-            let with_remission: Vec<&str> = catalogue.iter().filter(|i| CONSENSUS_2016.has_remission(*i)).map(|i| i.code()).collect();
-            e.push(FieldError::new("endpoint", format!("remission is defined for {} only", with_remission.join(", "))));
-        } else if instrument.is_some() && filters.endpoint == Endpoint::Relapse && !(filters.instrument.measures_ocd() && CONSENSUS_2016.has_remission(filters.instrument)) {
-            // Relapse is the OCD consensus's, after its remission (DESIGN.md §1).
-            let with_relapse: Vec<&str> = catalogue.iter().filter(|i| i.measures_ocd() && CONSENSUS_2016.has_remission(*i)).map(|i| i.code()).collect();
-            e.push(FieldError::new("endpoint", format!("relapse is defined for {} only", with_relapse.join(", "))));
+        } else if instrument.is_some() && !defines(filters.endpoint, filters.instrument) {
+            let defining: Vec<&str> = catalogue.iter().filter(|i| defines(filters.endpoint, *i)).map(|i| i.code()).collect();
+            e.push(FieldError::new("endpoint", format!("{} is defined for {} only", filters.endpoint.code().replace('_', " "), defining.join(", "))));
         }
         if e.is_empty() { Ok(filters) } else { Err(validation(e)) }
     }
@@ -193,6 +196,22 @@ fn each_member(conn: &mut Db, clinic: uuid::Uuid, filters: &Filters, researcher:
     }
 }
 
+/// The cohort a query selects, as the caller may see it: the filters (the instrument one
+/// of the clinic's), whether the caller is a researcher, and then their minimum cell.
+/// Researchers filter coarsely and see consenting patients only, like the export, and the
+/// private view.
+async fn cohort_filters(state: &AppState, caller: &Caller, given: &OnsetQuery) -> ApiResult<(Filters, bool, Option<u32>)> {
+    let clinic = caller.clinic_id;
+    // A clinic's own instruments are its alone: another clinic's code is unknown here.
+    let catalogue = state.db_as(caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
+    let filters = given.parse(&catalogue)?;
+    let researcher = caller.role == Role::Researcher;
+    if researcher {
+        filters.check_coarse()?;
+    }
+    Ok((filters, researcher, researcher.then_some(state.config.min_cell)))
+}
+
 /// The cohort's report as the caller may see it (researchers: the private view, whose
 /// minimum cell is returned beside it), audited.
 async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<(OnsetView, Option<u32>)> {
@@ -201,16 +220,7 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     if given.covariates.is_some() {
         return Err(ApiError::invalid("covariates", "only /api/v1/analytics/cox takes covariates"));
     }
-    let clinic = caller.clinic_id;
-    // A clinic's own instruments are its alone: another clinic's code is unknown here.
-    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
-    let filters = given.parse(&catalogue)?;
-    let researcher = caller.role == Role::Researcher;
-    if researcher {
-        filters.check_coarse()?;
-    }
-    // Researchers see consenting patients only, like the export, and the private view.
-    let min_cell = researcher.then_some(state.config.min_cell);
+    let (filters, researcher, min_cell) = cohort_filters(&state, &caller, &given).await?;
     let actor = caller.actor();
     let selected = {
         let filters = filters.clone();
@@ -316,14 +326,7 @@ async fn cox_model(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
     caller.require(&[Role::Clinician, Role::Admin, Role::Researcher])?;
     let given = query::<OnsetQuery>(&req)?;
     let covariates = covariates_of(given.covariates.as_deref())?;
-    let clinic = caller.clinic_id;
-    let catalogue = state.db_as(&caller, move |conn| clinic_instruments::catalogue(conn, clinic)).await?;
-    let filters = given.parse(&catalogue)?;
-    let researcher = caller.role == Role::Researcher;
-    if researcher {
-        filters.check_coarse()?;
-    }
-    let min_cell = researcher.then_some(state.config.min_cell);
+    let (filters, researcher, min_cell) = cohort_filters(&state, &caller, &given).await?;
     let actor = caller.actor();
     let subjects = {
         let filters = filters.clone();

@@ -96,14 +96,10 @@ pub async fn redefine(state: web::Data<AppState>, caller: Caller, req: HttpReque
 
 async fn keep(state: web::Data<AppState>, caller: Caller, req: HttpRequest, body: web::Bytes, code: Option<String>) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Admin])?;
-    if let Some(code) = &code {
-        // A built-in's definition is onset's (only its wording is the clinic's), and
-        // another clinic's is unknown here: both 404 before any complaint about the body.
-        let (clinic, code) = (caller.clinic_id, code.clone());
-        let own = state.db_as(&caller, move |conn| clinic_instruments::find(conn, clinic, &code)).await?;
-        if !own.is_some_and(Instrument::is_clinic) {
-            return Err(ApiError::NotFound);
-        }
+    // A built-in's definition is onset's (only its wording is the clinic's), and another
+    // clinic's is unknown here: both 404 before any complaint about the body.
+    if code.is_some() && !instrument_of(&state, &caller, &req).await?.is_clinic() {
+        return Err(ApiError::NotFound);
     }
     let (body, _) = parse_json::<serde_json::Value>(&req, &body)?;
     let definition = clinic_definition(body, code.as_deref()).map_err(ApiError::Validation)?;

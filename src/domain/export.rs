@@ -161,7 +161,7 @@ macro_rules! item_column {
     };
 }
 
-/// The items with a column of their own.
+/// The items with a column of their own (`item_column!` below; a test keeps the two one list).
 const ITEM_COLUMNS: [&str; 11] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "6_recent"];
 
 /// `a=1;b=2`, or empty.
@@ -240,6 +240,12 @@ pub const SESSION_COLUMNS: &[Column<SessionRow>] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_items_leave_out_exactly_the_items_with_a_column() {
+        let with_column: Vec<String> = RATING_COLUMNS.iter().filter_map(|c| c.name.strip_prefix("item_")).map(str::to_string).collect();
+        assert_eq!(with_column, ITEM_COLUMNS.map(str::to_string).to_vec());
+    }
 
     #[test]
     fn columns_are_in_the_contracted_order() {

@@ -89,11 +89,6 @@ impl Endpoint {
             Endpoint::LossOfResponse | Endpoint::Relapse => false,
         }
     }
-
-    /// Whether it asks how long relief lasts rather than how fast it comes.
-    pub fn is_durability(self) -> bool {
-        matches!(self, Endpoint::LossOfResponse | Endpoint::Relapse)
-    }
 }
 
 /// What one rating shows against the relapse rule (after a confirmed remission).

@@ -12,6 +12,7 @@ use super::records::{Kept, patient_record_table};
 use super::revisions::NewRevision;
 use super::stored;
 use super::clinic_instruments::{self, Resolver};
+use crate::domain::definitions::is_clinic_code;
 use crate::db::schema::assessments as a;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
@@ -157,9 +158,14 @@ impl AssessmentRow {
     /// Rows read together, as records: the clinic instruments' versions they name are
     /// read first (once per process), so each row knows its instrument.
     pub(crate) fn into_records(conn: &mut Db, rows: Vec<Self>) -> ApiResult<Vec<AssessmentRecord>> {
-        for row in &rows {
-            // Rows read together are one clinic's; `remember` reads nothing for built-ins.
-            clinic_instruments::remember(conn, row.clinic_id.0, [(row.instrument.as_str(), row.instrument_version as u32)])?;
+        // One read per clinic whose own instruments the rows name (the offline export reads
+        // every clinic's); `remember` reads nothing for versions already read.
+        let mut named: BTreeMap<Uuid, Vec<(&str, u32)>> = BTreeMap::new();
+        for row in rows.iter().filter(|row| is_clinic_code(&row.instrument)) {
+            named.entry(row.clinic_id.0).or_default().push((row.instrument.as_str(), row.instrument_version as u32));
+        }
+        for (clinic, versions) in named {
+            clinic_instruments::remember(conn, clinic, versions)?;
         }
         rows.into_iter().map(Self::into_record).collect()
     }

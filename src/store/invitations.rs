@@ -204,7 +204,7 @@ pub fn submit(conn: &mut Db, token: &str, answer: Answer, now: DateTime<Utc>) ->
         let (row, due) = usable(conn, token, now)?;
         let input = RatingInput::self_reported(due.instrument, due.recall, answer.items, answer.total, now);
         // The link's own instrument, at the version it was opened under (the current one).
-        let rating = input.parse(&Catalogue::with_clinic([due.instrument]), now).map_err(ApiError::Validation)?;
+        let rating = input.parse(&Catalogue::built_in().pinned(due.instrument), now).map_err(ApiError::Validation)?;
         let claimed = diesel::update(v::table.find(row.id).filter(v::used_at.is_null()).filter(v::revoked_at.is_null()))
             .set(v::used_at.eq(Some(DbTime(now))))
             .execute(conn)?;
