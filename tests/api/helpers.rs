@@ -261,6 +261,21 @@ impl TestUser {
 }
 
 /// An instant as the API writes it (RFC 3339, microseconds, `Z`).
+/// A JSON number within `tolerance` of `expected` (strictly).
+pub fn within(v: &Value, expected: f64, tolerance: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - expected).abs() < tolerance)
+}
+
+/// A JSON number equal to a hand-worked figure but for the last bits of a float.
+pub fn close(v: &Value, expected: f64) -> bool {
+    within(v, expected, 1e-9)
+}
+
+/// A Kaplan–Meier report's rows as (hours, at risk, events, censored).
+pub fn km_counts(report: &Value) -> Vec<(f64, u64, u64, u64)> {
+    report["km"].as_array().unwrap().iter().map(|s| (s["hours"].as_f64().unwrap(), s["at_risk"].as_u64().unwrap(), s["events"].as_u64().unwrap(), s["censored"].as_u64().unwrap())).collect()
+}
+
 pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }

@@ -160,14 +160,6 @@ async fn cohort(app: &TestApp, user: &TestUser, baseline: (&str, u32), rating: f
     patients
 }
 
-fn km_counts(report: &Value) -> Vec<(f64, u64, u64, u64)> {
-    report["km"].as_array().unwrap().iter().map(|s| (s["hours"].as_f64().unwrap(), s["at_risk"].as_u64().unwrap(), s["events"].as_u64().unwrap(), s["censored"].as_u64().unwrap())).collect()
-}
-
-fn close(v: &Value, expected: f64) -> bool {
-    v.as_f64().is_some_and(|x| (x - expected).abs() < 1e-9)
-}
-
 #[actix_rt::test]
 async fn madrs_and_a_clinic_instrument_are_judged_by_their_rules_and_analysed_in_hours() {
     let app = spawn_app().await;

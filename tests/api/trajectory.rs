@@ -2,10 +2,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn close(value: &Value, expected: f64) -> bool {
-    value.as_f64().is_some_and(|v| (v - expected).abs() < 1e-9)
-}
-
 /// A patient's journey whose every derived value was worked out by hand:
 /// first infusion 2026-03-02T09:00Z, then sessions at +48 h, +96 h and +14 d;
 /// Y-BOCS baseline 30 three days before, ratings at +4 h, +24 h, +7 d, +14 d, +28 d.
