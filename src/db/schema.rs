@@ -366,6 +366,17 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::types::*;
+    series_folds (patient_id, instrument) {
+        patient_id -> PortableUuid,
+        instrument -> Text,
+        clinic_id -> PortableUuid,
+        fold -> PortableJson,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
     clinic_instruments (id) {
         id -> PortableUuid,
         clinic_id -> PortableUuid,
@@ -501,6 +512,7 @@ diesel::table! {
 
 diesel::joinable!(audit_chain -> audit_events (event_id));
 diesel::joinable!(onset_summaries -> patients (patient_id));
+diesel::joinable!(series_folds -> patients (patient_id));
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
 diesel::joinable!(infusions -> patients (patient_id));
@@ -510,6 +522,6 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clinics, users, refresh_tokens, audit_events, idempotency_keys, patients, infusions,
     assessments, revisions, protocols, protocol_attachments, due_ratings, invitations,
-    webhook_endpoints, outbox, webhook_deliveries, alerts, onset_summaries, audit_chain, audit_heads,
+    webhook_endpoints, outbox, webhook_deliveries, alerts, onset_summaries, series_folds, audit_chain, audit_heads,
     home_plans, dose_links, dose_checks, mfa_totp, mfa_recovery_codes,
 );

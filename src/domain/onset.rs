@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::instruments::Instrument;
 use super::km::{self, Observation, Tally};
 use super::outcomes::{DefinitionSet, Endpoint};
-use super::trajectory::{DerivedRating, RatingPoint, instrument_series};
+use super::trajectory::{RatingPoint, instrument_series};
 
 /// One patient's data for one instrument: active infusion starts and active ratings. The
 /// service reads kept summaries (`add_onset`); the tests build cohorts from records.
@@ -109,49 +109,7 @@ impl PatientOnset {
 /// active ratings. `None` when the patient is outside the cohort: no baseline, or no
 /// rating after the first infusion.
 pub fn patient_onset(def: &DefinitionSet, instrument: Instrument, sorted_starts: &[DateTime<Utc>], ratings: &[RatingPoint]) -> Option<PatientOnset> {
-    let s = instrument_series(def, instrument, sorted_starts, ratings)?;
-    s.baseline.as_ref()?;
-    // After the first infusion and measured against the baseline: the response is set.
-    let treated: Vec<&DerivedRating> = s.ratings.iter().filter(|r| r.response.is_some()).collect();
-    let hours = |r: &DerivedRating| r.hours_since_first_infusion.unwrap_or(0.0);
-    let first_meeting = |endpoint: Endpoint| treated.iter().find(|r| r.meets(endpoint)).map(|r| hours(r));
-    let mut own: Vec<Vec<f64>> = vec![Vec::new(); ACUTE_BUCKETS.len()];
-    for rating in &treated {
-        let (Some(since_last), Some(pct)) = (rating.hours_since_last_infusion, rating.percent_change) else { continue };
-        if let Some(i) = ACUTE_BUCKETS.iter().position(|(_, from, to)| since_last >= *from && since_last < *to) {
-            own[i].push(pct);
-        }
-    }
-    let mut acute = [None; ACUTE_BUCKETS.len()];
-    for (slot, values) in acute.iter_mut().zip(&own) {
-        *slot = mean(values);
-    }
-    let last_hours = hours(treated.last()?);
-    // DESIGN.md §11: "among responders: hours from the first response to the first later
-    // rating below partial response".
-    let loss_of_response = treated.iter().position(|r| r.meets(Endpoint::Response)).map(|first| {
-        let from = hours(treated[first]);
-        match treated[first + 1..].iter().find(|r| !r.meets(Endpoint::PartialResponse)) {
-            Some(lost) => Observation { time: hours(lost) - from, event: true },
-            None => Observation { time: last_hours - from, event: false },
-        }
-    });
-    let summary = &s.summary;
-    let relapse = summary.remission_confirmed_hours.map(|from| match summary.relapse_hours {
-        Some(at) => Observation { time: at - from, event: true },
-        None => Observation { time: last_hours - from, event: false },
-    });
-    Some(PatientOnset {
-        instrument,
-        partial_response_hours: first_meeting(Endpoint::PartialResponse),
-        response_hours: first_meeting(Endpoint::Response),
-        remission_hours: first_meeting(Endpoint::Remission),
-        last_hours,
-        acute,
-        baseline_total: s.baseline.as_ref()?.total,
-        loss_of_response,
-        relapse,
-    })
+    instrument_series(def, instrument, sorted_starts, ratings)?.fold.onset(instrument)
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
@@ -179,7 +137,9 @@ impl CohortAccumulator {
     /// Adds a patient from their kept onset summary.
     pub fn add_onset(&mut self, onset: &PatientOnset) {
         // A durability endpoint's cohort is the patients at risk of it.
-        let Some(observation) = onset.observation(self.endpoint) else { return };
+        let Some(observation) = onset.observation(self.endpoint) else {
+            return;
+        };
         self.observations.push(observation);
         for (bucket, value) in self.by_bucket.iter_mut().zip(onset.acute) {
             bucket.extend(value);

@@ -47,10 +47,11 @@ pub enum Reaction {
     /// for, once per cause and level.
     CheckSafety { rating: Uuid, patient: Uuid },
     /// A session or a rating of the patient changed: judge worsening and relapse across
-    /// each OCD series again, since a new baseline changes every later rating's change.
-    JudgeSeries { patient: Uuid },
-    /// A session or a rating of the patient changed: their onset summary is derived again.
-    Summarise { patient: Uuid },
+    /// each judged series again (a new baseline changes every later rating's change) and
+    /// keep each series' fold and onset summary current. A rating just `created` that is
+    /// later than every other of its series changes nothing before it: it is judged alone,
+    /// from its series' kept fold.
+    FollowSeries { patient: Uuid, created: Option<Uuid> },
     /// A home plan was made or changed: the protocol it names is attached to its patient
     /// (if it is not already), so its ratings are planned after each dose.
     FollowPlanProtocol { plan: Uuid, patient: Uuid },
@@ -60,7 +61,9 @@ pub enum Reaction {
 
 /// The reactions a write calls for.
 pub fn plan(written: &Written) -> Vec<Reaction> {
-    let Some(patient) = written.patient_id else { return Vec::new() };
+    let Some(patient) = written.patient_id else {
+        return Vec::new();
+    };
     let mut reactions = match (written.entity, written.change) {
         ("infusion", Change::Retracted) => vec![Reaction::CancelSession { session: written.id }],
         ("infusion", _) => vec![Reaction::PlanSession { session: written.id, patient }],
@@ -69,17 +72,21 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
             Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": written.id, "patient_id": patient}) },
             Reaction::CheckSafety { rating: written.id, patient },
         ],
-        ("assessment", Change::Amended) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }, Reaction::CheckSafety { rating: written.id, patient }],
+        ("assessment", Change::Amended) => {
+            vec![Reaction::MatchRating { rating: written.id, patient, created: false }, Reaction::CheckSafety { rating: written.id, patient }]
+        }
         ("assessment", Change::Retracted) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }],
         // A plan is no session and no rating: nothing of the course changes with it.
-        ("home_plan", Change::Created | Change::Amended) => return vec![Reaction::FollowPlanProtocol { plan: written.id, patient }],
+        ("home_plan", Change::Created | Change::Amended) => {
+            return vec![Reaction::FollowPlanProtocol { plan: written.id, patient }];
+        }
         _ => return Vec::new(),
     };
     // Any change to a session or a rating (a backdated session moves every hour) changes
     // each series' baseline or place in time, so what is worse than baseline, and what
     // the patient contributes to cohort analytics.
-    reactions.push(Reaction::JudgeSeries { patient });
-    reactions.push(Reaction::Summarise { patient });
+    let created = (written.entity, written.change) == ("assessment", Change::Created);
+    reactions.push(Reaction::FollowSeries { patient, created: created.then_some(written.id) });
     reactions
 }
 
@@ -94,15 +101,19 @@ mod tests {
     #[test]
     fn sessions_plan_or_cancel_and_ratings_match() {
         let (session, patient) = (Uuid::nil(), Uuid::max());
-        let (judge, summarise) = (Reaction::JudgeSeries { patient }, Reaction::Summarise { patient });
-        assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }, judge.clone(), summarise.clone()]);
-        assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }, judge.clone(), summarise.clone()]);
-        assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }, judge.clone(), summarise.clone()]);
-        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient, created: false }, judge.clone(), summarise.clone()]);
-        assert_eq!(plan(&written("assessment", Change::Amended)).last(), Some(&summarise));
+        let follow = Reaction::FollowSeries { patient, created: None };
+        assert_eq!(plan(&written("infusion", Change::Created)), [Reaction::PlanSession { session, patient }, follow.clone()]);
+        assert_eq!(plan(&written("infusion", Change::Amended)), [Reaction::PlanSession { session, patient }, follow.clone()]);
+        assert_eq!(plan(&written("infusion", Change::Retracted)), [Reaction::CancelSession { session }, follow.clone()]);
+        assert_eq!(plan(&written("assessment", Change::Retracted)), [Reaction::MatchRating { rating: session, patient, created: false }, follow.clone()]);
+        assert_eq!(plan(&written("assessment", Change::Amended)).last(), Some(&follow), "an amendment may move any rating: the series are derived again");
         let created = plan(&written("assessment", Change::Created));
+        assert_eq!(created.last(), Some(&Reaction::FollowSeries { patient, created: Some(session) }), "a new rating may extend its fold");
         assert_eq!(created[0], Reaction::MatchRating { rating: session, patient, created: true });
-        assert_eq!(created[1], Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) });
+        assert_eq!(
+            created[1],
+            Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) }
+        );
         assert!(plan(&written("patient", Change::Amended)).is_empty());
         assert_eq!(plan(&written("home_plan", Change::Created)), [Reaction::FollowPlanProtocol { plan: session, patient }]);
         assert!(plan(&written("home_plan", Change::Retracted)).is_empty());

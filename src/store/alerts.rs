@@ -11,13 +11,14 @@ use uuid::Uuid;
 
 use super::assessments::AssessmentRecord;
 use super::records::{Kept, audit_read};
-use super::summaries::Course;
+use super::summaries::{Course, Extended};
 use super::{Actor, Page, audit, split_page, stored, webhooks};
 use crate::db::schema::alerts as t;
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::domain::instruments::Instrument;
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, CRISIS_KINDS, answers_can_alert, concern, worsening};
-use crate::domain::trajectory::{instrument_series, instruments_of};
+use crate::domain::trajectory::{RatingPoint, SeriesFold, instrument_series, instruments_of};
 use crate::domain::webhooks::Event;
 use crate::error::{ApiError, ApiResult};
 
@@ -78,7 +79,16 @@ impl AlertRow {
 /// level, whatever became of the old one, which stays in the history (DESIGN.md §6).
 /// Sends `alert.raised`. Returns whether it raised one.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind, level: AlertLevel, cause: Uuid, detail: Value, now: DateTime<Utc>) -> ApiResult<bool> {
+pub(crate) fn raise(
+    conn: &mut Db,
+    clinic: Uuid,
+    patient: Uuid,
+    kind: AlertKind,
+    level: AlertLevel,
+    cause: Uuid,
+    detail: Value,
+    now: DateTime<Utc>,
+) -> ApiResult<bool> {
     let raised: Vec<String> = t::table.filter(t::kind.eq(kind.code())).filter(t::cause_id.eq(DbUuid(cause))).select(t::level).load(conn)?;
     if raised.iter().any(|earlier| AlertLevel::parse(earlier).is_some_and(|earlier| earlier.rank() >= level.rank())) {
         return Ok(false);
@@ -106,16 +116,16 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
 
 /// What a rating's answers raised: suicidality, or a concern after a home dose. Returns
 /// the level raised now, if any.
-pub fn check_rating(conn: &mut Db, clinic: Uuid, rating: Uuid, patient: Uuid, course: &Course, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
-    // A retracted rating raises nothing.
-    let Some(point) = course.active_rating(rating) else { return Ok(None) };
-    let instrument = point.instrument;
+pub fn check_rating(conn: &mut Db, clinic: Uuid, point: &RatingPoint, patient: Uuid, now: DateTime<Utc>) -> ApiResult<Option<AlertLevel>> {
+    let (rating, instrument) = (point.id, point.instrument);
     if !answers_can_alert(instrument) {
         return Ok(None);
     }
     let record = AssessmentRecord::find(conn, clinic, rating)?;
     let scores = &record.rating.scores;
-    let Some((kind, level)) = concern(instrument, scores.items(), scores.total()) else { return Ok(None) };
+    let Some((kind, level)) = concern(instrument, scores.items(), scores.total()) else {
+        return Ok(None);
+    };
     let detail = json!({"instrument": instrument.code(), "total": point.total, "itemised": scores.items().is_some()});
     Ok(raise(conn, clinic, patient, kind, level, rating, detail, now)?.then_some(level))
 }
@@ -130,9 +140,13 @@ pub fn judge_series(conn: &mut Db, clinic: Uuid, patient: Uuid, course: &Course,
     let starts = course.starts();
     let mut alerted: Option<HashSet<Uuid>> = None;
     for instrument in instruments_of(course.points()).into_iter().filter(|i| i.rules().is_judged()) {
-        let Some(series) = instrument_series(&CONSENSUS_2016, instrument, &starts, course.points()) else { continue };
+        let Some(series) = instrument_series(&CONSENSUS_2016, instrument, &starts, course.points()) else {
+            continue;
+        };
         for derived in &series.ratings {
-            let Some(level) = worsening(instrument, derived.percent_change) else { continue };
+            let Some(level) = worsening(instrument, derived.percent_change) else {
+                continue;
+            };
             if alerted.is_none() {
                 alerted = Some(raised_for(conn, patient, AlertKind::Worsening)?);
             }
@@ -148,6 +162,23 @@ pub fn judge_series(conn: &mut Db, clinic: Uuid, patient: Uuid, course: &Course,
             let detail = json!({"instrument": instrument.code(), "established_by": series.ratings.last().map(|r| r.assessment_id), "remission_confirmed_at_rating": remission});
             raise(conn, clinic, patient, AlertKind::Relapse, AlertLevel::Moderate, remission, detail, now)?;
         }
+    }
+    Ok(())
+}
+
+/// What a rating that extended its series' fold calls for: it alone can have become worse
+/// than baseline (the baseline and every earlier rating are as they were), and the relapse
+/// it may have completed is raised once, for the remission it ends (as `judge_series`).
+pub fn judge_extended(conn: &mut Db, clinic: Uuid, patient: Uuid, instrument: Instrument, extended: &Extended, now: DateTime<Utc>) -> ApiResult<()> {
+    let rating = &extended.rating;
+    if let Some(level) = worsening(instrument, rating.percent_change) {
+        let detail = json!({"instrument": instrument.code(), "percent_change": rating.percent_change, "baseline_id": extended.after.baseline.as_ref().map(|b| b.assessment_id)});
+        raise(conn, clinic, patient, AlertKind::Worsening, level, rating.assessment_id, detail, now)?;
+    }
+    let relapsed = |fold: &SeriesFold| fold.summary(instrument).relapsed_remission;
+    if let (None, Some(remission)) = (relapsed(&extended.before), relapsed(&extended.after)) {
+        let detail = json!({"instrument": instrument.code(), "established_by": rating.assessment_id, "remission_confirmed_at_rating": remission});
+        raise(conn, clinic, patient, AlertKind::Relapse, AlertLevel::Moderate, remission, detail, now)?;
     }
     Ok(())
 }
@@ -175,7 +206,8 @@ pub struct AlertFilter {
 
 /// The clinic's alerts, newest first; audited.
 pub fn list(conn: &mut Db, actor: &Actor, filter: &AlertFilter, page: Page) -> ApiResult<(Vec<Alert>, Option<Uuid>)> {
-    let mut query = t::table.filter(t::clinic_id.eq(DbUuid(actor.clinic_id))).select(AlertRow::as_select()).order(t::id.desc()).limit(page.limit + 1).into_boxed();
+    let mut query =
+        t::table.filter(t::clinic_id.eq(DbUuid(actor.clinic_id))).select(AlertRow::as_select()).order(t::id.desc()).limit(page.limit + 1).into_boxed();
     if let Some(before) = page.after {
         query = query.filter(t::id.lt(DbUuid(before)));
     }

@@ -8,20 +8,20 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::clinic_instruments::{self, Resolver};
 use super::records::{Kept, patient_record_table};
 use super::revisions::NewRevision;
 use super::stored;
-use super::clinic_instruments::{self, Resolver};
-use crate::domain::definitions::is_clinic_code;
 use crate::db::schema::assessments as a;
 use crate::db::{Db, DbJson, DbTime, DbUuid};
 use crate::domain::RecordStatus;
+use crate::domain::definitions::is_clinic_code;
+use crate::domain::instruments::Catalogue;
 use crate::domain::instruments::Instrument;
 use crate::domain::safety::item_9_unknown;
 use crate::domain::scoring::{CollectedVia, Rater, Rating, RatingInput, Recall, Scores};
 use crate::domain::trajectory::RatingPoint;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::domain::instruments::Catalogue;
 
 pub const ENTITY: &str = "assessment";
 
@@ -59,7 +59,16 @@ impl AssessmentRecord {
     /// The rating as the outcome rules read it.
     pub fn point(&self) -> RatingPoint {
         let r = &self.rating;
-        RatingPoint { id: self.id, instrument: r.instrument, rated_at: r.rated_at, recall: r.recall, total: r.scores.total(), cgi_s: r.cgi_s, cgi_i: r.cgi_i, itemised: r.scores.items().is_some() }
+        RatingPoint {
+            id: self.id,
+            instrument: r.instrument,
+            rated_at: r.rated_at,
+            recall: r.recall,
+            total: r.scores.total(),
+            cgi_s: r.cgi_s,
+            cgi_i: r.cgi_i,
+            itemised: r.scores.items().is_some(),
+        }
     }
 }
 
@@ -204,14 +213,17 @@ fn items_json(rating: &Rating) -> Option<DbJson> {
     rating.scores.items().map(|items| DbJson(serde_json::to_value(items).expect("a map of numbers serialises")))
 }
 
-
-
 /// The columns a rating point is read from (`stored_point`).
 pub type PointColumns = (DbUuid, String, DbTime, String, i32, Option<i32>, Option<i32>, bool);
 
 /// A stored rating as the outcome rules read it: the one place a point is built from a row.
 /// A clinic instrument's series is judged by its current version's rules.
-pub fn stored_point(conn: &mut Db, known: &mut Resolver, clinic: Uuid, (id, instrument, rated_at, recall, total, cgi_s, cgi_i, itemised): PointColumns) -> ApiResult<RatingPoint> {
+pub fn stored_point(
+    conn: &mut Db,
+    known: &mut Resolver,
+    clinic: Uuid,
+    (id, instrument, rated_at, recall, total, cgi_s, cgi_i, itemised): PointColumns,
+) -> ApiResult<RatingPoint> {
     Ok(RatingPoint {
         id: id.0,
         instrument: known.resolve(conn, clinic, &instrument)?,
@@ -275,6 +287,9 @@ impl Kept for AssessmentRecord {
             return next;
         }
         AssessmentRecord { instrument_version: self.instrument_version, text_version: self.text_version, ..next }
+    }
+    fn rating_point(&self) -> Option<RatingPoint> {
+        (self.status == RecordStatus::Active).then(|| self.point())
     }
     fn created_detail(&self) -> Value {
         json!({"patient_id": self.patient_id, "instrument": self.rating.instrument.code()})

@@ -14,15 +14,16 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::summaries::Course;
 use super::idempotency::{self, IdempotencyKey, Stored};
 use super::revisions::{self, NewRevision, Revision};
+use super::summaries::Course;
 use super::{Actor, Page, audit, clinic_instruments, now, reactions};
 use crate::db::{Db, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::fields::{from_value, merge_patch};
 use crate::domain::instruments::Catalogue;
 use crate::domain::reactions::{Change, Written};
+use crate::domain::trajectory::RatingPoint;
 use crate::error::{ApiError, ApiResult, FieldError};
 
 /// A clinical record kept with its history: what the write path needs of each type.
@@ -58,6 +59,10 @@ pub trait Kept: Serialize + Sized + Send + 'static {
     fn status(&self) -> RecordStatus;
     /// The patient whose record this is (a patient is its own; a protocol has none).
     fn patient_id(&self) -> Option<Uuid>;
+    /// The record as the outcome rules read a rating, while it is an active rating.
+    fn rating_point(&self) -> Option<RatingPoint> {
+        None
+    }
     /// Adds to records just read what they show but do not keep (a plan's doses).
     fn annotate(_conn: &mut Db, records: Vec<Self>) -> ApiResult<Vec<Self>> {
         Ok(records)
@@ -232,7 +237,13 @@ pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fie
 /// before its audit entry: extending the clinic's hash chain locks its head until the
 /// transaction ends, so nothing runs after it that could run before, while other writes
 /// of the clinic wait.
-pub fn create_within_and<R: Kept, T>(conn: &mut Db, actor: &Actor, owner: R::Owner, fields: R::Fields, also: impl FnOnce(&mut Db, &R) -> ApiResult<T>) -> ApiResult<(R, T)> {
+pub fn create_within_and<R: Kept, T>(
+    conn: &mut Db,
+    actor: &Actor,
+    owner: R::Owner,
+    fields: R::Fields,
+    also: impl FnOnce(&mut Db, &R) -> ApiResult<T>,
+) -> ApiResult<(R, T)> {
     let at = now();
     if let Some(patient) = R::owner_id(owner) {
         Course::lock(conn, patient)?;
@@ -262,7 +273,9 @@ pub fn amend<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: ApiResu
     let amendment = amendment?;
     for attempt in 1..=ATTEMPTS {
         match write_tx(conn, |conn| amend_once::<R>(conn, actor, id, &amendment)) {
-            Err(ApiError::PreconditionFailed) if !amendment.precondition.is_pinned() && attempt < ATTEMPTS => continue,
+            Err(ApiError::PreconditionFailed) if !amendment.precondition.is_pinned() && attempt < ATTEMPTS => {
+                continue;
+            }
             outcome => return outcome,
         }
     }
@@ -317,7 +330,8 @@ fn keep<R: Kept>(conn: &mut Db, actor: &Actor, record: &R, at: DateTime<Utc>, re
 }
 
 fn react<R: Kept>(conn: &mut Db, actor: &Actor, record: &R, change: Change, at: DateTime<Utc>) -> ApiResult<()> {
-    reactions::run(conn, actor, &Written { entity: R::ENTITY, id: record.id(), patient_id: record.patient_id(), version: record.version(), change, at })
+    let written = Written { entity: R::ENTITY, id: record.id(), patient_id: record.patient_id(), version: record.version(), change, at };
+    reactions::run(conn, actor, &written, record.rating_point().as_ref())
 }
 
 /// Appends the audit entry of a read of a patient's data: every read path calls this.

@@ -17,24 +17,24 @@ use uuid::Uuid;
 use super::assessments::{PointColumns, stored_point};
 use super::clinic_instruments::Resolver;
 use super::stored;
-use crate::db::schema::{assessments as a, infusions as i, onset_summaries as s, patients as p};
+use crate::db::schema::{assessments as a, infusions as i, onset_summaries as s, patients as p, series_folds as f};
 use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
 use crate::domain::km::Observation;
-use crate::domain::onset::{ACUTE_BUCKETS, PatientOnset, patient_onset};
+use crate::domain::onset::{ACUTE_BUCKETS, PatientOnset};
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::patient::Sex;
-use crate::domain::trajectory::{RatingPoint, instruments_of};
+use crate::domain::trajectory::{DerivedRating, RatingPoint, SeriesFold, instrument_series, instruments_of};
 use crate::error::ApiResult;
 
 /// Patients summarised per transaction by `rebuild` and per page by `verify`.
 const PAGE: i64 = 1_000;
 
 /// A summary's row, compared whole.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = s)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = s, primary_key(patient_id, instrument), treat_none_as_null = true)]
 pub struct SummaryRow {
     patient_id: DbUuid,
     instrument: String,
@@ -81,37 +81,71 @@ pub struct Member {
 /// One session row: (patient, started_at, id, drug, route, guidance, dose per kg, CADSS).
 type SessionColumns = (DbUuid, DbTime, DbUuid, String, String, Option<String>, Option<f64>, Option<i32>);
 
-/// The summaries of one patient from their active sessions (in start order, ties by id)
-/// and active ratings.
-fn summarise(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], points: &[RatingPoint]) -> Vec<SummaryRow> {
-    let Some((_, first_at, _, drug, route, guidance, dose_mg_per_kg, cadss)) = sessions.first() else { return Vec::new() };
-    let starts: Vec<DateTime<Utc>> = sessions.iter().map(|session| session.1.0).collect();
-    instruments_of(points)
-        .into_iter()
-        .filter(|instrument| instrument.rules().is_judged())
-        .filter_map(|instrument| patient_onset(&CONSENSUS_2016, instrument, &starts, points))
-        .map(|onset| SummaryRow {
-            patient_id: DbUuid(patient),
-            instrument: onset.instrument.code().to_string(),
-            clinic_id: DbUuid(clinic),
-            first_infusion_at: *first_at,
-            first_drug: drug.clone(),
-            first_route: route.clone(),
-            first_guidance: guidance.clone(),
-            partial_response_hours: onset.partial_response_hours,
-            response_hours: onset.response_hours,
-            remission_hours: onset.remission_hours,
-            last_hours: onset.last_hours,
-            acute: DbJson(serde_json::json!(onset.acute)),
-            baseline_total: onset.baseline_total as i32,
-            first_dose_mg_per_kg: *dose_mg_per_kg,
-            first_cadss_total: *cadss,
-            loss_of_response_hours: onset.loss_of_response.map(|o| o.time),
-            loss_of_response_event: onset.loss_of_response.map(|o| o.event),
-            relapse_hours: onset.relapse.map(|o| o.time),
-            relapse_event: onset.relapse.map(|o| o.event),
-        })
-        .collect()
+/// A series' kept fold, as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = f)]
+struct FoldRow {
+    patient_id: DbUuid,
+    instrument: String,
+    clinic_id: DbUuid,
+    fold: DbJson,
+}
+
+/// What one patient's records give: the fold of each judged series (by instrument code)
+/// and the onset summary of each series in the cohort, both in instrument order.
+#[derive(Debug, Default, PartialEq)]
+struct Derived {
+    summaries: Vec<SummaryRow>,
+    folds: Vec<(String, SeriesFold)>,
+}
+
+/// The summary row of a series from its fold and the patient's active sessions (in start
+/// order, ties by id): `None` outside the cohort (no session, no baseline, no treated
+/// rating).
+fn summary_row(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], instrument: Instrument, fold: &SeriesFold) -> Option<SummaryRow> {
+    let (_, first_at, _, drug, route, guidance, dose_mg_per_kg, cadss) = sessions.first()?;
+    let onset = fold.onset(instrument)?;
+    Some(SummaryRow {
+        patient_id: DbUuid(patient),
+        instrument: onset.instrument.code().to_string(),
+        clinic_id: DbUuid(clinic),
+        first_infusion_at: *first_at,
+        first_drug: drug.clone(),
+        first_route: route.clone(),
+        first_guidance: guidance.clone(),
+        partial_response_hours: onset.partial_response_hours,
+        response_hours: onset.response_hours,
+        remission_hours: onset.remission_hours,
+        last_hours: onset.last_hours,
+        acute: DbJson(serde_json::json!(onset.acute)),
+        baseline_total: onset.baseline_total as i32,
+        first_dose_mg_per_kg: *dose_mg_per_kg,
+        first_cadss_total: *cadss,
+        loss_of_response_hours: onset.loss_of_response.map(|o| o.time),
+        loss_of_response_event: onset.loss_of_response.map(|o| o.event),
+        relapse_hours: onset.relapse.map(|o| o.time),
+        relapse_event: onset.relapse.map(|o| o.event),
+    })
+}
+
+fn starts_of(sessions: &[SessionColumns]) -> Vec<DateTime<Utc>> {
+    sessions.iter().map(|session| session.1.0).collect()
+}
+
+/// The folds and summaries of one patient from their active sessions and ratings.
+fn derive(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], points: &[RatingPoint]) -> Derived {
+    let starts = starts_of(sessions);
+    let mut derived = Derived::default();
+    for instrument in instruments_of(points).into_iter().filter(|instrument| instrument.rules().is_judged()) {
+        let Some(series) = instrument_series(&CONSENSUS_2016, instrument, &starts, points) else {
+            continue;
+        };
+        derived.summaries.extend(summary_row(clinic, patient, sessions, instrument, &series.fold));
+        derived.folds.push((instrument.code().to_string(), series.fold));
+    }
+    derived.summaries.sort_by(|x, y| x.instrument.cmp(&y.instrument));
+    derived.folds.sort_by(|x, y| x.0.cmp(&y.0));
+    derived
 }
 
 /// The records of the patients with ids in `(after, last]` (or of one patient), grouped.
@@ -122,12 +156,10 @@ struct Records {
 
 /// `clinic_of` names each patient's clinic, whose own instruments its ratings may name.
 fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid, clinic_of: impl Fn(Uuid) -> Uuid) -> ApiResult<Records> {
-    let mut sessions_query = i::table
-        .filter(i::status.eq(RecordStatus::Active.code()))
-        .filter(i::patient_id.le(DbUuid(last)))
-        .select((i::patient_id, i::started_at, i::id, i::drug, i::route, i::guidance, i::dose_mg_per_kg, i::cadss_total))
-        .order((i::patient_id.asc(), i::started_at.asc(), i::id.asc()))
-        .into_boxed();
+    let mut sessions = HashMap::new();
+    for row in sessions_between(conn, after, last)? {
+        sessions.entry(row.0.0).or_insert_with(Vec::new).push(row);
+    }
     let mut ratings_query = a::table
         .filter(a::status.eq(RecordStatus::Active.code()))
         .filter(a::patient_id.le(DbUuid(last)))
@@ -137,12 +169,7 @@ fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid, clinic_of: impl Fn(Uu
         .order((a::patient_id.asc(), a::rated_at.asc(), a::id.asc()))
         .into_boxed();
     if let Some(after) = after {
-        sessions_query = sessions_query.filter(i::patient_id.gt(DbUuid(after)));
         ratings_query = ratings_query.filter(a::patient_id.gt(DbUuid(after)));
-    }
-    let mut sessions: HashMap<Uuid, Vec<SessionColumns>> = HashMap::new();
-    for row in sessions_query.load::<SessionColumns>(conn)? {
-        sessions.entry(row.0.0).or_default().push(row);
     }
     let mut points: HashMap<Uuid, Vec<RatingPoint>> = HashMap::new();
     let mut known = Resolver::default();
@@ -153,8 +180,50 @@ fn records(conn: &mut Db, after: Option<Uuid>, last: Uuid, clinic_of: impl Fn(Uu
     Ok(Records { sessions, points })
 }
 
+/// The active sessions of the patients with ids in `(after, last]`, each patient's in start
+/// order (ties by id).
+fn sessions_between(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Vec<SessionColumns>> {
+    let mut query = i::table
+        .filter(i::status.eq(RecordStatus::Active.code()))
+        .filter(i::patient_id.le(DbUuid(last)))
+        .select((i::patient_id, i::started_at, i::id, i::drug, i::route, i::guidance, i::dose_mg_per_kg, i::cadss_total))
+        .order((i::patient_id.asc(), i::started_at.asc(), i::id.asc()))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(i::patient_id.gt(DbUuid(after)));
+    }
+    Ok(query.load(conn)?)
+}
+
+fn stored_folds(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Vec<FoldRow>> {
+    let mut query = f::table.filter(f::patient_id.le(DbUuid(last))).select(FoldRow::as_select()).order((f::patient_id.asc(), f::instrument.asc())).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(f::patient_id.gt(DbUuid(after)));
+    }
+    Ok(query.load(conn)?)
+}
+
+fn fold_rows(clinic: Uuid, patient: Uuid, folds: &[(String, SeriesFold)]) -> Vec<FoldRow> {
+    folds
+        .iter()
+        .map(|(instrument, fold)| FoldRow {
+            patient_id: DbUuid(patient),
+            instrument: instrument.clone(),
+            clinic_id: DbUuid(clinic),
+            fold: DbJson(serde_json::to_value(fold).expect("plain data serialises")),
+        })
+        .collect()
+}
+
+/// A stored fold as the domain reads it; `None` for one this build cannot read (it is
+/// then derived again).
+fn read_fold(row: &FoldRow) -> Option<SeriesFold> {
+    serde_json::from_value(row.fold.0.clone()).ok()
+}
+
 fn stored_rows(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Vec<SummaryRow>> {
-    let mut query = s::table.filter(s::patient_id.le(DbUuid(last))).select(SummaryRow::as_select()).order((s::patient_id.asc(), s::instrument.asc())).into_boxed();
+    let mut query =
+        s::table.filter(s::patient_id.le(DbUuid(last))).select(SummaryRow::as_select()).order((s::patient_id.asc(), s::instrument.asc())).into_boxed();
     if let Some(after) = after {
         query = query.filter(s::patient_id.gt(DbUuid(after)));
     }
@@ -200,19 +269,11 @@ impl Course {
     pub fn points(&self) -> &[RatingPoint] {
         self.records.points.get(&self.patient).map_or(&[][..], |p| &p[..])
     }
-
-    /// One of the patient's ratings, if it is active: the course holds only active ones,
-    /// so a retracted rating is not found.
-    pub fn active_rating(&self, id: Uuid) -> Option<&RatingPoint> {
-        self.points().iter().find(|point| point.id == id)
-    }
 }
 
-fn derived(clinic: Uuid, patient: Uuid, records: &Records) -> Vec<SummaryRow> {
+fn derived(clinic: Uuid, patient: Uuid, records: &Records) -> Derived {
     let none = Vec::new();
-    let mut rows = summarise(clinic, patient, records.sessions.get(&patient).unwrap_or(&none), records.points.get(&patient).map_or(&[][..], |p| &p[..]));
-    rows.sort_by(|x, y| x.instrument.cmp(&y.instrument));
-    rows
+    derive(clinic, patient, records.sessions.get(&patient).unwrap_or(&none), records.points.get(&patient).map_or(&[][..], |p| &p[..]))
 }
 
 fn insert(conn: &mut Db, rows: &[SummaryRow]) -> ApiResult<()> {
@@ -220,21 +281,66 @@ fn insert(conn: &mut Db, rows: &[SummaryRow]) -> ApiResult<()> {
     Ok(())
 }
 
-/// Brings one patient's summaries up to date from their course; runs inside the write's
-/// transaction and writes only when they changed.
+fn insert_folds(conn: &mut Db, rows: &[FoldRow]) -> ApiResult<()> {
+    crate::store::bulk::insert_all!(conn, f::table, rows);
+    Ok(())
+}
+
+/// Brings one patient's folds and summaries up to date from their whole course; runs
+/// inside the write's transaction and writes the summaries only where they changed.
 pub fn refresh(conn: &mut Db, clinic: Uuid, course: &Course) -> ApiResult<()> {
     let patient = course.patient;
     let fresh = derived(clinic, patient, &course.records);
     let kept = stored_rows(conn, patient_before(patient), patient)?;
     // Only the rows that changed are written: a rating usually changes one instrument's.
-    for gone in kept.iter().filter(|row| !fresh.contains(row)) {
+    for gone in kept.iter().filter(|row| !fresh.summaries.contains(row)) {
         diesel::delete(s::table.filter(s::patient_id.eq(DbUuid(patient))).filter(s::instrument.eq(&gone.instrument))).execute(conn)?;
     }
-    let changed: Vec<SummaryRow> = fresh.into_iter().filter(|row| !kept.contains(row)).collect();
+    let changed: Vec<SummaryRow> = fresh.summaries.into_iter().filter(|row| !kept.contains(row)).collect();
     if !changed.is_empty() {
         insert(conn, &changed)?;
     }
-    Ok(())
+    diesel::delete(f::table.filter(f::patient_id.eq(DbUuid(patient)))).execute(conn)?;
+    insert_folds(conn, &fold_rows(clinic, patient, &fresh.folds))
+}
+
+/// What folding a rating into its series' kept fold gave: the fold before and after, and
+/// the rating derived (placed among the sessions, measured against the baseline).
+pub struct Extended {
+    pub before: SeriesFold,
+    pub after: SeriesFold,
+    pub rating: DerivedRating,
+}
+
+/// Folds a rating just created into its series' kept fold and keeps the series' onset
+/// summary current from the fold, reading only the fold and the patient's sessions, never
+/// their ratings: the cost of a write whatever the history. `None` when the rating does
+/// not extend the fold (no fold yet, a backdated rating, a newer definition): the caller
+/// then derives everything from the course. Runs inside the write's transaction, which
+/// holds the patient's lock, so no other write of theirs folds in between.
+pub fn extend(conn: &mut Db, clinic: Uuid, patient: Uuid, point: &RatingPoint) -> ApiResult<Option<Extended>> {
+    let instrument = point.instrument;
+    let kept: Option<FoldRow> = f::table.find((DbUuid(patient), instrument.code())).select(FoldRow::as_select()).first(conn).optional()?;
+    let Some(before) = kept.as_ref().and_then(read_fold).filter(|fold| fold.extends(point)) else {
+        return Ok(None);
+    };
+    let sessions = sessions_between(conn, patient_before(patient), patient)?;
+    let mut after = before.clone();
+    let rating = after.push(&CONSENSUS_2016, instrument, &starts_of(&sessions), point);
+    let row = fold_rows(clinic, patient, &[(instrument.code().to_string(), after.clone())]).pop().expect("one fold in, one row out");
+    diesel::update(f::table.find((DbUuid(patient), instrument.code()))).set(f::fold.eq(row.fold)).execute(conn)?;
+    match (summary_row(clinic, patient, &sessions, instrument, &before), summary_row(clinic, patient, &sessions, instrument, &after)) {
+        (old, new) if old == new => {}
+        (Some(_), Some(new)) => {
+            diesel::update(s::table.find((DbUuid(patient), instrument.code()))).set(&new).execute(conn)?;
+        }
+        (None, Some(new)) => insert(conn, &[new])?,
+        (Some(_), None) => {
+            diesel::delete(s::table.find((DbUuid(patient), instrument.code()))).execute(conn)?;
+        }
+        (None, None) => {}
+    }
+    Ok(Some(Extended { before, after, rating }))
 }
 
 /// The id just below `patient`, so that `(before, patient]` is that patient alone.
@@ -274,16 +380,27 @@ fn rebuild_after(conn: &mut Db, from: Option<Uuid>) -> ApiResult<u64> {
     let (mut after, mut written) = (from, 0);
     loop {
         let page = patient_page(conn, after)?;
-        let Some(&(last, _)) = page.last() else { return Ok(written) };
+        let Some(&(last, _)) = page.last() else {
+            return Ok(written);
+        };
         write_tx(conn, |conn| {
             let records = records(conn, after, last, clinic_in(&page))?;
-            let rows: Vec<SummaryRow> = page.iter().flat_map(|(patient, clinic)| derived(*clinic, *patient, &records)).collect();
+            let (mut rows, mut folds) = (Vec::new(), Vec::new());
+            for (patient, clinic) in &page {
+                let fresh = derived(*clinic, *patient, &records);
+                folds.extend(fold_rows(*clinic, *patient, &fresh.folds));
+                rows.extend(fresh.summaries);
+            }
             let mut delete = diesel::delete(s::table).filter(s::patient_id.le(DbUuid(last))).into_boxed();
+            let mut delete_folds = diesel::delete(f::table).filter(f::patient_id.le(DbUuid(last))).into_boxed();
             if let Some(after) = after {
                 delete = delete.filter(s::patient_id.gt(DbUuid(after)));
+                delete_folds = delete_folds.filter(f::patient_id.gt(DbUuid(after)));
             }
             delete.execute(conn)?;
+            delete_folds.execute(conn)?;
             insert(conn, &rows)?;
+            insert_folds(conn, &folds)?;
             written += rows.len() as u64;
             Ok::<_, crate::error::ApiError>(())
         })?;
@@ -291,10 +408,10 @@ fn rebuild_after(conn: &mut Db, from: Option<Uuid>) -> ApiResult<u64> {
     }
 }
 
-/// Rebuilds when the table is empty but ratings exist: the first start after the
-/// migration that made it.
+/// Rebuilds when no series is folded but ratings exist: the first start after the
+/// migration that made the folds.
 pub fn rebuild_if_empty(conn: &mut Db) -> ApiResult<Option<u64>> {
-    let summarised = s::table.select(s::patient_id).first::<DbUuid>(conn).optional()?.is_some();
+    let summarised = f::table.select(f::patient_id).first::<DbUuid>(conn).optional()?.is_some();
     let rated = a::table.select(a::id).first::<DbUuid>(conn).optional()?.is_some();
     if summarised || !rated {
         return Ok(None);
@@ -307,7 +424,8 @@ pub fn rebuild_if_empty(conn: &mut Db) -> ApiResult<Option<u64>> {
 pub struct Check {
     pub patients: u64,
     pub summaries: u64,
-    /// Patients whose stored summaries differ from the ones their records give.
+    pub folds: u64,
+    /// Patients whose stored summaries or folds differ from the ones their records give.
     pub mismatched: Vec<Uuid>,
 }
 
@@ -316,17 +434,28 @@ pub fn verify(conn: &mut Db) -> ApiResult<Check> {
     let (mut after, mut check) = (None, Check::default());
     loop {
         let page = patient_page(conn, after)?;
-        let Some(&(last, _)) = page.last() else { return Ok(check) };
+        let Some(&(last, _)) = page.last() else {
+            return Ok(check);
+        };
         let records = records(conn, after, last, clinic_in(&page))?;
-        let mut kept: HashMap<Uuid, Vec<SummaryRow>> = HashMap::new();
+        let mut kept: HashMap<Uuid, Derived> = HashMap::new();
         for row in stored_rows(conn, after, last)? {
-            kept.entry(row.patient_id.0).or_default().push(row);
+            kept.entry(row.patient_id.0).or_default().summaries.push(row);
+        }
+        let mut unreadable = Vec::new();
+        for row in stored_folds(conn, after, last)? {
+            match read_fold(&row) {
+                Some(fold) => kept.entry(row.patient_id.0).or_default().folds.push((row.instrument, fold)),
+                // A fold this build cannot read differs from any it derives.
+                None => unreadable.push(row.patient_id.0),
+            }
         }
         for (patient, clinic) in &page {
             let fresh = derived(*clinic, *patient, &records);
             check.patients += 1;
-            check.summaries += fresh.len() as u64;
-            if kept.remove(patient).unwrap_or_default() != fresh {
+            check.summaries += fresh.summaries.len() as u64;
+            check.folds += fresh.folds.len() as u64;
+            if kept.remove(patient).unwrap_or_default() != fresh || unreadable.contains(patient) {
                 check.mismatched.push(*patient);
             }
         }
@@ -375,7 +504,15 @@ impl SummaryRow {
 
 /// A page of a clinic's cohort for an instrument: the summaries of up to `limit`
 /// patients after `after` (by id), with what the filters need of the patient.
-pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, after: Option<Uuid>, limit: i64) -> ApiResult<Vec<Member>> {
+pub fn cohort_page(
+    conn: &mut Db,
+    clinic: Uuid,
+    instrument: Instrument,
+    sex: Option<Sex>,
+    consenting_only: bool,
+    after: Option<Uuid>,
+    limit: i64,
+) -> ApiResult<Vec<Member>> {
     let mut query = s::table
         .inner_join(p::table)
         .filter(s::clinic_id.eq(DbUuid(clinic)))

@@ -16,8 +16,12 @@ fn at(hours_from_start: i64) -> String {
 fn rating(rng: &mut StdRng, when: i64) -> Value {
     match rng.random_range(0..3) {
         0 => rating_body(&at(when), rng.random_range(4..=36)),
-        1 => json!({"instrument": "ocd_vas", "rated_at": at(when), "recall": "NOW", "items": {"1": rng.random_range(0..=100)}, "rater": "self", "collected_via": "app"}),
-        _ => json!({"instrument": "ybocs_sr", "rated_at": at(when), "recall": "P24H", "total": rng.random_range(0..=40), "rater": "self", "collected_via": "app"}),
+        1 => {
+            json!({"instrument": "ocd_vas", "rated_at": at(when), "recall": "NOW", "items": {"1": rng.random_range(0..=100)}, "rater": "self", "collected_via": "app"})
+        }
+        _ => {
+            json!({"instrument": "ybocs_sr", "rated_at": at(when), "recall": "P24H", "total": rng.random_range(0..=40), "rater": "self", "collected_via": "app"})
+        }
     }
 }
 
@@ -50,12 +54,26 @@ async fn kept_summaries_match_the_records_after_any_writes() {
                     // Items of another instrument, or a retracted rating: refused, and nothing changes.
                     app.patch(&format!("/api/v1/assessments/{id}"), &admin.token, patch).await
                 }
-                7 if !ratings.is_empty() => app.delete(&format!("/api/v1/assessments/{}", ratings[rng.random_range(0..ratings.len())]), &admin.token, json!({"reason": "entered in error"})).await,
+                7 if !ratings.is_empty() => {
+                    app.delete(
+                        &format!("/api/v1/assessments/{}", ratings[rng.random_range(0..ratings.len())]),
+                        &admin.token,
+                        json!({"reason": "entered in error"}),
+                    )
+                    .await
+                }
                 8 if !sessions.is_empty() => {
                     let id = &sessions[rng.random_range(0..sessions.len())];
                     app.patch(&format!("/api/v1/infusions/{id}"), &admin.token, json!({"started_at": at(when), "reason": "the clock was wrong"})).await
                 }
-                9 if !sessions.is_empty() => app.delete(&format!("/api/v1/infusions/{}", sessions[rng.random_range(0..sessions.len())]), &admin.token, json!({"reason": "wrong patient"})).await,
+                9 if !sessions.is_empty() => {
+                    app.delete(
+                        &format!("/api/v1/infusions/{}", sessions[rng.random_range(0..sessions.len())]),
+                        &admin.token,
+                        json!({"reason": "wrong patient"}),
+                    )
+                    .await
+                }
                 _ => app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating(&mut rng, when)).await,
             };
             assert!(response.status < 500, "{}", response.text);
@@ -75,7 +93,9 @@ async fn kept_summaries_match_the_records_after_any_writes() {
     let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=partial_response", &admin.token).await;
     assert_eq!(onset.status, 200, "{}", onset.text);
     let mut conn = app.state.pool.get().unwrap();
-    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, None, 100).unwrap();
+    let members =
+        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, None, 100)
+            .unwrap();
     assert_eq!(onset.body["n_patients"], members.len(), "{}", onset.text);
 }
 
@@ -105,10 +125,13 @@ async fn concurrent_writes_to_one_patient_all_land_in_the_summary() {
     app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T08:00:00Z")).await;
     // Sixteen ratings of one patient at once: each write derives the summary from the
     // records the others committed, and none is refused for writing the same summary.
-    let writes = (0..16).map(|i| {
-        let (app, token, patient) = (&app, admin.token.clone(), patient.clone());
-        async move { app.post(&format!("/api/v1/patients/{patient}/assessments"), &token, rating_body(&format!("2026-03-{:02}T08:00:00Z", 3 + i), 29 - i)).await }
-    });
+    let writes =
+        (0..16).map(|i| {
+            let (app, token, patient) = (&app, admin.token.clone(), patient.clone());
+            async move {
+                app.post(&format!("/api/v1/patients/{patient}/assessments"), &token, rating_body(&format!("2026-03-{:02}T08:00:00Z", 3 + i), 29 - i)).await
+            }
+        });
     for response in futures_util::future::join_all(writes).await {
         assert_eq!(response.status, 201, "{}", response.text);
     }
@@ -116,4 +139,84 @@ async fn concurrent_writes_to_one_patient_all_land_in_the_summary() {
     let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=response", &admin.token).await;
     // The last rating (29 − 15 = 14, 53 % down on day 17) is in: the response came at 13.
     assert_eq!(onset.body["n_events"], 1, "{}", onset.text);
+}
+
+/// The same ratings, written in time order (each extends its series' kept fold and is
+/// judged from it alone) and in reverse (each one backdated, so every series is derived
+/// again from the whole course): the same alerts, the same summary, and the kept folds
+/// agree with the records at every step.
+#[actix_rt::test]
+async fn ratings_judged_from_the_kept_fold_raise_what_a_whole_course_raises() {
+    let app = spawn_app().await;
+    let admin = app.admin("Fold clinic").await;
+    // Baseline 30 the day before the session; a remission (≤ 12 with CGI-S 2) held for a
+    // week; a rating 27 % worse than baseline; then a month of totals ≥ 13 with CGI-I 6:
+    // a relapse of the remission confirmed on day 8.
+    let course: [(&str, u32, Option<u32>, Option<u32>); 9] = [
+        ("2026-01-01T09:00:00Z", 30, None, None),
+        ("2026-01-02T13:00:00Z", 18, None, None),
+        ("2026-01-03T09:00:00Z", 10, Some(2), Some(1)),
+        ("2026-01-10T09:00:00Z", 11, Some(2), Some(1)),
+        ("2026-01-14T09:00:00Z", 38, None, Some(7)),
+        ("2026-01-22T09:00:00Z", 22, None, Some(6)),
+        ("2026-02-05T09:00:00Z", 23, None, Some(6)),
+        ("2026-02-21T09:00:00Z", 24, None, Some(6)),
+        ("2026-02-25T09:00:00Z", 25, None, Some(6)),
+    ];
+    let body = |(at, total, cgi_s, cgi_i): (&str, u32, Option<u32>, Option<u32>)| {
+        let mut body = rating_body(at, total);
+        body["cgi_s"] = json!(cgi_s);
+        body["cgi_i"] = json!(cgi_i);
+        body
+    };
+    let (in_order, reversed) = (app.patient(&admin).await, app.patient(&admin).await);
+    for patient in [&in_order, &reversed] {
+        let session = app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-01-02T09:00:00Z")).await;
+        assert_eq!(session.status, 201, "{}", session.text);
+    }
+    for (step, rating) in course.iter().enumerate() {
+        let written = app.post(&format!("/api/v1/patients/{in_order}/assessments"), &admin.token, body(*rating)).await;
+        assert_eq!(written.status, 201, "{}", written.text);
+        check(&app, step).await;
+    }
+    for (step, rating) in course.iter().rev().enumerate() {
+        let written = app.post(&format!("/api/v1/patients/{reversed}/assessments"), &admin.token, body(*rating)).await;
+        assert_eq!(written.status, 201, "{}", written.text);
+        check(&app, 100 + step).await;
+    }
+    let alerts = |patient: String| {
+        let app = &app;
+        let token = admin.token.clone();
+        async move {
+            let listed = app.get(&format!("/api/v1/alerts?limit=100&patient_id={patient}"), &token).await;
+            assert_eq!(listed.status, 200, "{}", listed.text);
+            let mut kinds: Vec<(String, String)> = listed.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["kind"].as_str().unwrap().to_string(), a["level"].as_str().unwrap().to_string()))
+                .collect();
+            kinds.sort();
+            kinds
+        }
+    };
+    let raised = alerts(in_order.clone()).await;
+    assert_eq!(
+        raised,
+        [("relapse".to_string(), "moderate".to_string()), ("worsening".to_string(), "moderate".to_string())],
+        "one worsening (38 against 30), one relapse"
+    );
+    assert_eq!(alerts(reversed.clone()).await, raised, "written backwards, judged whole: the same alerts");
+    let mut conn = app.state.pool.get().unwrap();
+    let members =
+        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, None, 100)
+            .unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0].onset, members[1].onset, "the same summary from the fold as from the whole course");
+    let onset = &members[0].onset;
+    // Hours from the session (Jan 2, 09:00): 18 of 30 at 4 h is a response (40 %, no CGI-I
+    // given); 10 with CGI-S 2 at 24 h a remission, confirmed a week later at 192 h; the
+    // month of relapse runs from Jan 14 and is complete at the Feb 21 rating (1,200 h).
+    assert_eq!((onset.response_hours, onset.remission_hours, onset.last_hours), (Some(4.0), Some(24.0), 1296.0));
+    assert_eq!(onset.relapse.map(|o| (o.time, o.event)), Some((1008.0, true)), "from the confirmation to the rating completing the month");
 }
