@@ -1,4 +1,6 @@
--- wrk: durable rating writes, each to a random patient of the demo clinic.
+-- wrk: durable rating writes, each to a random patient of PATIENTS (one patient: every
+-- write to them), rated now: each is later than every other of its series, as a patient
+-- answering link after link makes them.
 local patients = {}
 for id in string.gmatch(os.getenv("PATIENTS") or "", "[^,]+") do patients[#patients + 1] = id end
 local token = os.getenv("TOKEN")
@@ -7,8 +9,8 @@ math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 request = function()
   local patient = patients[math.random(#patients)]
   local body = string.format(
-    '{"instrument":"ocd_vas","rated_at":"2026-01-01T00:00:00Z","recall":"NOW","items":{"1":%d},"rater":"self","collected_via":"app"}',
-    math.random(0, 100))
+    '{"instrument":"ocd_vas","rated_at":"%s","recall":"NOW","items":{"1":%d},"rater":"self","collected_via":"app"}',
+    os.date("!%Y-%m-%dT%H:%M:%SZ"), math.random(0, 100))
   return wrk.format("POST", "/api/v1/patients/" .. patient .. "/assessments",
     { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }, body)
 end

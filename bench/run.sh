@@ -8,7 +8,8 @@
 # at $BENCH_PG (default postgres://postgres@127.0.0.1:5432) where the user may create
 # databases. Sizes: BENCH_PATIENTS (20000, the clinic that is written and read),
 # BENCH_SMALL (2000) and BENCH_LARGE (100000) for the analytics growth, BENCH_SECONDS (10),
-# BENCH_SELF_REPORTS (5000 single-use links answered);
+# BENCH_SELF_REPORTS (5000 single-use links answered), BENCH_ONE_SECONDS (8: writes to one
+# patient, whose history grows to thousands of ratings);
 # BENCH_BIN (target/release/onset) to measure another build side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ SMALL="${BENCH_SMALL:-2000}"
 LARGE="${BENCH_LARGE:-100000}"
 SECONDS_EACH="${BENCH_SECONDS:-10}"
 SELF_REPORTS="${BENCH_SELF_REPORTS:-5000}"
+ONE_SECONDS="${BENCH_ONE_SECONDS:-8}"
 PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 BIN="${BENCH_BIN:-target/release/onset}"
 PORT="${BENCH_PORT:-18950}"
@@ -79,13 +81,19 @@ run() {
     start_server "$url"
     local token patients
     token=$(login 1)
-    patients=$(curl -sf "$BASE/api/v1/patients?limit=500" -H "authorization: Bearer $token" | json '["items"]' | python3 -c "import sys, ast; print(','.join(p['id'] for p in ast.literal_eval(sys.stdin.read())))")
+    # The writes go to 200 patients of the clinic (each ~25 ratings from the demo, ~100
+    # more from the writes), and the reads after them read those patients.
+    patients=$(curl -sf "$BASE/api/v1/patients?limit=200" -H "authorization: Bearer $token" | json '["items"]' | python3 -c "import sys, ast; print(','.join(p['id'] for p in ast.literal_eval(sys.stdin.read())))")
+    local one="${patients%%,*}"
 
     # Two seconds of writes first, not measured: threads, connections and caches start
     # warm for every build alike.
     TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d2s -s bench/post_rating.lua "$BASE" >/dev/null
-    echo "== $backend: rating writes, 16 connections, ${SECONDS_EACH}s" >&2
+    echo "== $backend: rating writes spread over 200 patients, 16 connections, ${SECONDS_EACH}s" >&2
     TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s bench/post_rating.lua "$BASE" >"$WORK/writes.txt"
+    echo "== $backend: rating writes to one patient, 16 connections, ${ONE_SECONDS}s" >&2
+    TOKEN="$token" PATIENTS="$one" wrk -t2 -c16 -d"${ONE_SECONDS}s" --latency -s bench/post_rating.lua "$BASE" >"$WORK/one.txt"
+    local history; history=$(curl -sf "$BASE/api/v1/patients/$one/trajectory?limit=1" -H "authorization: Bearer $token" | python3 -c "import sys, json; print(sum(s['ratings_total'] for s in json.load(sys.stdin)['series']))")
     local raw
     if [ "$backend" = sqlite ]; then
         raw=$(python3 bench/sqlite_raw_insert.py "$WORK/raw.db" "$SECONDS_EACH")
@@ -97,7 +105,7 @@ run() {
         local raw_label="pgbench, 16 clients, single-row INSERT"
     fi
 
-    echo "== $backend: trajectory reads, 16 connections, ${SECONDS_EACH}s" >&2
+    echo "== $backend: trajectory reads of the 200 patients after the writes, 16 connections, ${SECONDS_EACH}s" >&2
     TOKEN="$token" PATIENTS="$patients" wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s bench/get_trajectory.lua "$BASE" >"$WORK/reads.txt"
 
     echo "== $backend: due-list reads, 16 connections, ${SECONDS_EACH}s" >&2
@@ -166,6 +174,18 @@ run() {
         exports+="| export, clinic of $2 patients: $rows rows | $(awk -v r="$rows" -v a="$started" -v b="$ended" 'BEGIN {printf "%.0f rows/s", r / (b - a)}'), server peak RSS so far $(peak_rss) |"$'\n'
     done
 
+    # Every kept fold and summary, derived again from the records and compared (all three
+    # clinics, after every write above).
+    echo "== $backend: onset check-summaries" >&2
+    local checked; checked=$(DATABASE_URL="$url" "$BIN" check-summaries 2>&1 | head -1)
+    local same_work=""
+    if [ "$backend" = postgres ]; then
+        # Last: its rows are written beside onset's, with no folds kept for them.
+        echo "== $backend: the same work in pgbench, 16 clients, ${SECONDS_EACH}s" >&2
+        psql "$url" -qc "CREATE TABLE bench_patients AS SELECT row_number() OVER (ORDER BY p.id) AS n, p.id AS patient_id, p.clinic_id, (SELECT u.id FROM users u WHERE u.clinic_id = p.clinic_id ORDER BY u.id LIMIT 1) AS user_id FROM patients p WHERE p.id IN ('$(echo "$patients" | sed "s/,/','/g")')" >/dev/null
+        same_work=$(pgbench -n -M prepared -c16 -j2 -T"$SECONDS_EACH" -f bench/same_work.sql "$url" 2>"$WORK/same_work.log" | awk '/^tps/ {printf "%.0f", $3}')
+        [ -n "$same_work" ] || { cat "$WORK/same_work.log" >&2; same_work=0; }
+    fi
     local logins; logins=$(for _ in 1 2 3 4 5; do seconds_of "$BASE/api/v1/auth/login" -H 'content-type: application/json' -d "{\"email\":\"admin@demo-1.onset.example\",\"password\":\"$("$BIN" demo-data --seed 1 --print-admin | cut -d' ' -f2)\"}"; echo; done | median)
 
     local writes; writes=$(wrk_rate "$WORK/writes.txt")
@@ -174,10 +194,18 @@ run() {
     echo
     echo "| measure | figure |"
     echo "|---|---|"
-    echo "| durable rating writes, 16 connections | $writes/s, p50 $(wrk_ms "$WORK/writes.txt" 50%) ms, p99 $(wrk_ms "$WORK/writes.txt" 99%) ms $(wrk_errors "$WORK/writes.txt" | tr '\n' ' ') |"
+    local one_rate; one_rate=$(wrk_rate "$WORK/one.txt")
+    echo "| durable rating writes spread over 200 patients, 16 connections | $writes/s, p50 $(wrk_ms "$WORK/writes.txt" 50%) ms, p99 $(wrk_ms "$WORK/writes.txt" 99%) ms $(wrk_errors "$WORK/writes.txt" | tr '\n' ' ') |"
+    echo "| durable rating writes to one patient, 16 connections, ${ONE_SECONDS}s (history after: $history ratings) | $one_rate/s, p50 $(wrk_ms "$WORK/one.txt" 50%) ms, p99 $(wrk_ms "$WORK/one.txt" 99%) ms $(wrk_errors "$WORK/one.txt" | tr '\n' ' ') |"
+    echo "| one patient / spread | $(awk -v a="$one_rate" -v b="$writes" 'BEGIN {printf "%.0f %%", 100 * a / b}') |"
     echo "| raw single-row inserts ($raw_label) | $raw/s |"
     echo "| onset writes / raw inserts | $(awk -v a="$writes" -v b="$raw" 'BEGIN {printf "%.0f %%", 100 * a / b}') |"
-    echo "| trajectory reads, 16 connections | $(wrk_rate "$WORK/reads.txt")/s, p50 $(wrk_ms "$WORK/reads.txt" 50%) ms, p99 $(wrk_ms "$WORK/reads.txt" 99%) ms $(wrk_errors "$WORK/reads.txt" | tr '\n' ' ') |"
+    if [ -n "$same_work" ]; then
+        echo "| the same work in pgbench (bench/same_work.sql), 16 clients | $same_work/s |"
+        echo "| onset writes / the same work in pgbench | $(awk -v a="$writes" -v b="$same_work" 'BEGIN {printf "%.0f %%", 100 * a / b}') |"
+    fi
+    echo "| onset check-summaries after the writes | $checked |"
+    echo "| trajectory reads of the 200 patients after the writes, 16 connections | $(wrk_rate "$WORK/reads.txt")/s, p50 $(wrk_ms "$WORK/reads.txt" 50%) ms, p99 $(wrk_ms "$WORK/reads.txt" 99%) ms $(wrk_errors "$WORK/reads.txt" | tr '\n' ' ') |"
     echo "| due-list reads, 16 connections | $(wrk_rate "$WORK/due.txt")/s, p50 $(wrk_ms "$WORK/due.txt" 50%) ms, p99 $(wrk_ms "$WORK/due.txt" 99%) ms $(wrk_errors "$WORK/due.txt" | tr '\n' ' ') |"
     echo "| self-report submissions (each link used once), 16 connections | $answered/s, p50 $(wrk_ms "$WORK/self.txt" 50%) ms, p99 $(wrk_ms "$WORK/self.txt" 99%) ms $(wrk_errors "$WORK/self.txt" | tr '\n' ' ') |"
     printf '%s' "$pair_rows"

@@ -198,9 +198,10 @@ fn check_summaries(repair: bool) -> Result<(), String> {
     let started = std::time::Instant::now();
     let check = summaries::verify(&mut conn).map_err(|e| e.to_string())?;
     println!(
-        "{} patients, {} summaries derived from the records in {:.1} s; {} patient(s) differ from the stored summaries",
+        "{} patients, {} summaries and {} series folds derived from the records in {:.1} s; {} patient(s) differ from the stored ones",
         check.patients,
         check.summaries,
+        check.folds,
         started.elapsed().as_secs_f64(),
         check.mismatched.len()
     );
