@@ -36,8 +36,19 @@ impl Actor {
     }
 }
 
-/// Appends an event on its own (a read, a login): in a write transaction of its own.
+/// Appends an event on its own (a read, a login): in a write transaction of its own, which
+/// on PostgreSQL is the one statement that writes the event and its link.
 pub fn append(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
+    if let Db::Pg(pg) = conn {
+        let row = AuditRow::new(entry);
+        if pg_append(pg, &row)? == 1 {
+            return Ok(());
+        }
+        return crate::db::write_tx(conn, |conn| {
+            let Db::Pg(pg) = conn else { unreachable!("a PostgreSQL connection stays one") };
+            pg_append_first(pg, &row)
+        });
+    }
     crate::db::write_tx(conn, |conn| record(conn, entry))
 }
 
@@ -61,20 +72,29 @@ struct AuditRow {
     at: DbTime,
 }
 
+impl AuditRow {
+    fn new(entry: AuditEntry) -> AuditRow {
+        AuditRow {
+            id: DbUuid(Uuid::now_v7()),
+            clinic_id: entry.clinic_id.map(DbUuid),
+            actor_id: entry.actor_id.map(DbUuid),
+            actor_email: entry.actor_email,
+            action: entry.action,
+            entity: entry.entity.into(),
+            entity_id: entry.entity_id.map(DbUuid),
+            detail: DbJson(entry.detail),
+            at: DbTime(now()),
+        }
+    }
+}
+
 /// Appends an event inside the caller's write transaction, with the change it records,
-/// and extends its clinic's hash chain in the same transaction.
+/// and extends its chain in the same transaction.
 pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
-    let row = AuditRow {
-        id: DbUuid(Uuid::now_v7()),
-        clinic_id: entry.clinic_id.map(DbUuid),
-        actor_id: entry.actor_id.map(DbUuid),
-        actor_email: entry.actor_email,
-        action: entry.action,
-        entity: entry.entity.into(),
-        entity_id: entry.entity_id.map(DbUuid),
-        detail: DbJson(entry.detail),
-        at: DbTime(now()),
-    };
+    let row = AuditRow::new(entry);
+    if let Db::Pg(pg) = conn {
+        return if pg_append(pg, &row)? == 1 { Ok(()) } else { pg_append_first(pg, &row) };
+    }
     diesel::insert_into(a::table).values(&row).execute(conn)?;
     extend_chain(conn, &row)
 }
@@ -147,6 +167,43 @@ const PG_EXTEND: &str = "WITH old AS (SELECT seq, hash FROM audit_heads WHERE ch
      moved AS (UPDATE audit_heads h SET seq = old.seq + 1, hash = encode(sha256(convert_to(old.hash || ':' || $2, 'UTF8')), 'hex') \
                FROM old WHERE h.chain = $1 RETURNING h.seq, h.hash, old.hash AS prev) \
      INSERT INTO audit_chain (event_id, chain, seq, prev_hash, hash) SELECT $3, $1, seq, prev, hash FROM moved";
+
+/// The event and its link in one statement on PostgreSQL: lock the chain's head, write
+/// the event, move the head, write the link (one round trip, and on its own an atomic
+/// write with no BEGIN and COMMIT of its own). Writes nothing while the chain has no head.
+/// Binds: chain, content, then the event's columns.
+const PG_APPEND: &str = "WITH old AS (SELECT seq, hash FROM audit_heads WHERE chain = $1 FOR UPDATE), \
+     event AS (INSERT INTO audit_events (id, clinic_id, actor_id, actor_email, action, entity, entity_id, detail, at) \
+               SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM old RETURNING id), \
+     moved AS (UPDATE audit_heads h SET seq = old.seq + 1, hash = encode(sha256(convert_to(old.hash || ':' || $2, 'UTF8')), 'hex') \
+               FROM old WHERE h.chain = $1 RETURNING h.seq, h.hash, old.hash AS prev) \
+     INSERT INTO audit_chain (event_id, chain, seq, prev_hash, hash) SELECT event.id, $1, seq, prev, hash FROM moved, event";
+
+/// Appends the event and its link; 0 when its chain has no head yet.
+fn pg_append(pg: &mut diesel::PgConnection, row: &AuditRow) -> QueryResult<usize> {
+    use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    diesel::sql_query(PG_APPEND)
+        .bind::<Text, _>(chain_of(row))
+        .bind::<Text, _>(content(row))
+        .bind::<SqlUuid, _>(row.id.0)
+        .bind::<Nullable<SqlUuid>, _>(row.clinic_id.map(|c| c.0))
+        .bind::<Nullable<SqlUuid>, _>(row.actor_id.map(|u| u.0))
+        .bind::<Nullable<Text>, _>(row.actor_email.as_deref())
+        .bind::<Text, _>(&row.action)
+        .bind::<Text, _>(&row.entity)
+        .bind::<Nullable<SqlUuid>, _>(row.entity_id.map(|e| e.0))
+        .bind::<Jsonb, _>(&row.detail.0)
+        .bind::<Timestamptz, _>(row.at.0)
+        .execute(pg)
+}
+
+/// A chain's first event, inside a transaction: its head is made (by whichever writer
+/// gets there first), then the event is appended.
+fn pg_append_first(pg: &mut diesel::PgConnection, row: &AuditRow) -> QueryResult<()> {
+    use crate::db::schema::audit_heads as h;
+    diesel::insert_into(h::table).values((h::chain.eq(chain_of(row)), h::seq.eq(0i64), h::hash.eq(GENESIS))).on_conflict_do_nothing().execute(pg)?;
+    if pg_append(pg, row)? == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) }
+}
 
 fn extend_chain(conn: &mut Db, row: &AuditRow) -> QueryResult<()> {
     use crate::db::schema::{audit_chain as c, audit_heads as h};
