@@ -278,7 +278,7 @@ pub fn dose(conn: &mut Db, token: &str, taken_at: DateTime<Utc>, now: DateTime<U
         }
         // The patient's course first, then the plan: the order every write of the patient's
         // records takes, so a dose and a plan's amendment never wait on each other.
-        Course::lock(conn, plan.patient_id)?;
+        Course::lock(conn, link.clinic_id.0, plan.patient_id)?;
         let plan = home_plans::lock(conn, link.clinic_id.0, plan.id)?;
         let allowed = plan.plan.allows_dose(plan.is_active(), &plan.doses, taken_at);
         if let Some(reason) = allowed.reason {

@@ -211,9 +211,8 @@ pub struct Amendment {
 }
 
 /// Creates a record once per idempotency key, in one transaction with its revision, its
-/// audit entry and its reactions; `render` makes the answer that a retry replays. The
-/// owner is checked first, so another clinic's patient is a 404 before any complaint
-/// about the body.
+/// audit entry and its reactions; `render` makes the answer that a retry replays. Another
+/// clinic's patient is a 404 before any complaint about the body.
 pub fn create<R: Kept>(
     conn: &mut Db,
     actor: &Actor,
@@ -221,9 +220,17 @@ pub fn create<R: Kept>(
     request: ApiResult<(R::Input, Option<IdempotencyKey>)>,
     render: impl FnOnce(&R) -> Stored + Send,
 ) -> ApiResult<Stored> {
-    R::check_owner(conn, actor.clinic_id, owner)?;
-    let (input, key) = request?;
-    let fields = parse::<R>(conn, actor.clinic_id, &input, None)?;
+    // A refused body is checked against its owner first; an accepted one is checked inside
+    // the write's transaction, by the statement that takes the patient's lock.
+    let owner_first = |conn: &mut Db, refused: ApiError| R::check_owner(conn, actor.clinic_id, owner).and(Err(refused));
+    let (input, key) = match request {
+        Ok(request) => request,
+        Err(refused) => return owner_first(conn, refused),
+    };
+    let fields = match parse::<R>(conn, actor.clinic_id, &input, None) {
+        Ok(fields) => fields,
+        Err(refused) => return owner_first(conn, refused),
+    };
     idempotency::once(conn, key.as_ref(), |conn| Ok(render(&create_within(conn, actor, owner, fields)?)))
 }
 
@@ -245,8 +252,9 @@ pub fn create_within_and<R: Kept, T>(
     also: impl FnOnce(&mut Db, &R) -> ApiResult<T>,
 ) -> ApiResult<(R, T)> {
     let at = now();
-    if let Some(patient) = R::owner_id(owner) {
-        Course::lock(conn, patient)?;
+    match R::owner_id(owner) {
+        Some(patient) => Course::lock(conn, actor.clinic_id, patient)?,
+        None => R::check_owner(conn, actor.clinic_id, owner)?,
     }
     let record = R::new(Uuid::now_v7(), owner, fields, actor.user_id, at);
     record.check_references(conn, actor.clinic_id)?;
@@ -285,7 +293,7 @@ pub fn amend<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: ApiResu
 fn amend_once<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: &Amendment) -> ApiResult<R> {
     let current = R::find(conn, actor.clinic_id, id)?;
     if let Some(patient) = current.patient_id() {
-        Course::lock(conn, patient)?;
+        Course::lock(conn, actor.clinic_id, patient)?;
     }
     let mut merged = serde_json::to_value(current.to_input()).expect("plain data serialises");
     R::prepare_patch(&mut merged, &amendment.patch);

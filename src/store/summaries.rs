@@ -248,17 +248,20 @@ impl Course {
     }
 
     /// Makes every other write to this patient's records wait until this transaction
-    /// ends (on PostgreSQL; SQLite runs one writer at a time and needs no lock). Every
-    /// write of a patient's record takes it first, before its reactions touch due ratings,
-    /// alerts and summaries, so two writes to one patient never hold those rows in
-    /// opposite orders (a deadlock: two self-reports of one patient at once met one in the
-    /// benchmark). `FOR NO KEY UPDATE` does not conflict with the key-share lock each
-    /// write's foreign key already holds on the row.
-    pub fn lock(conn: &mut Db, patient: Uuid) -> ApiResult<()> {
+    /// ends (on PostgreSQL; SQLite runs one writer at a time and needs no lock), and is
+    /// 404 unless the patient is the clinic's: the owner check of a new record, in the
+    /// same round trip. Every write of a patient's record takes it first, before its
+    /// reactions touch due ratings, alerts and summaries, so two writes to one patient
+    /// never hold those rows in opposite orders (a deadlock: two self-reports of one
+    /// patient at once met one in the benchmark). `FOR NO KEY UPDATE` does not conflict
+    /// with the key-share lock each write's foreign key already holds on the row.
+    pub fn lock(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
         if let Db::Pg(pg) = conn {
-            diesel::sql_query("SELECT id FROM patients WHERE id = $1 FOR NO KEY UPDATE").bind::<diesel::sql_types::Uuid, _>(patient).execute(pg)?;
+            use diesel::sql_types::Uuid as SqlUuid;
+            let locked = diesel::sql_query("SELECT id FROM patients WHERE id = $1 AND clinic_id = $2 FOR NO KEY UPDATE").bind::<SqlUuid, _>(patient).bind::<SqlUuid, _>(clinic).execute(pg)?;
+            return if locked == 1 { Ok(()) } else { Err(crate::error::ApiError::NotFound) };
         }
-        Ok(())
+        super::patients::exists(conn, clinic, patient)
     }
 
     /// Start times of the active sessions, in order.
@@ -320,11 +323,19 @@ pub struct Extended {
 /// holds the patient's lock, so no other write of theirs folds in between.
 pub fn extend(conn: &mut Db, clinic: Uuid, patient: Uuid, point: &RatingPoint) -> ApiResult<Option<Extended>> {
     let instrument = point.instrument;
-    let kept: Option<FoldRow> = f::table.find((DbUuid(patient), instrument.code())).select(FoldRow::as_select()).first(conn).optional()?;
-    let Some(before) = kept.as_ref().and_then(read_fold).filter(|fold| fold.extends(point)) else {
+    // The fold and the patient's active sessions in one read: a row per session, each
+    // beside the fold, or the fold alone.
+    let rows: Vec<(DbJson, Option<SessionColumns>)> = f::table
+        .left_join(i::table.on(i::patient_id.eq(f::patient_id).and(i::status.eq(RecordStatus::Active.code()))))
+        .filter(f::patient_id.eq(DbUuid(patient)))
+        .filter(f::instrument.eq(instrument.code()))
+        .select((f::fold, (i::patient_id, i::started_at, i::id, i::drug, i::route, i::guidance, i::dose_mg_per_kg, i::cadss_total).nullable()))
+        .order((i::started_at.asc(), i::id.asc()))
+        .load(conn)?;
+    let Some(before) = rows.first().and_then(|(fold, _)| serde_json::from_value::<SeriesFold>(fold.0.clone()).ok()).filter(|fold| fold.extends(point)) else {
         return Ok(None);
     };
-    let sessions = sessions_between(conn, patient_before(patient), patient)?;
+    let sessions: Vec<SessionColumns> = rows.into_iter().filter_map(|(_, session)| session).collect();
     let mut after = before.clone();
     let rating = after.push(&CONSENSUS_2016, instrument, &starts_of(&sessions), point);
     let row = fold_rows(clinic, patient, &[(instrument.code().to_string(), after.clone())]).pop().expect("one fold in, one row out");
