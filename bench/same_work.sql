@@ -2,11 +2,9 @@
 -- against the same tables and rows of the same size, one transaction each: the limit of
 -- that work on this machine, with no HTTP, JSON or Rust in the way (bench/run.sh).
 -- The first statement stands for the caller check (a user row by id) and picks one of
--- the 200 patients the writes go to (bench_patients, made by bench/run.sh). The audit
--- event extends one of the clinic's 16 chains, as onset's do.
+-- the 200 patients the writes go to (bench_patients, made by bench/run.sh).
 \set n random(1, 200)
 \set v random(0, 100)
-\set shard random(0, 15)
 SELECT b.patient_id AS pid, b.clinic_id AS cid, u.id AS uid, u.email AS email FROM bench_patients b JOIN users u ON u.id = b.user_id WHERE b.n = :n \gset
 SELECT COUNT(*) FROM patients WHERE id = :pid AND clinic_id = :cid;
 BEGIN;
@@ -20,5 +18,5 @@ SELECT patient_id, started_at, id, drug, route, guidance, dose_mg_per_kg, cadss_
 UPDATE series_folds SET fold = jsonb_set(fold, '{version}', '1') WHERE patient_id = :pid AND instrument = 'ocd_vas';
 UPDATE onset_summaries SET last_hours = last_hours + 0.001 WHERE patient_id = :pid AND instrument = 'ocd_vas';
 INSERT INTO audit_events (id, clinic_id, actor_id, actor_email, action, entity, entity_id, detail, at) VALUES (gen_random_uuid(), :cid, :uid, :email, 'assessment.create', 'assessment', :aid, jsonb_build_object('instrument', 'ocd_vas', 'patient_id', :pid::uuid), now()) RETURNING id AS eid \gset
-WITH old AS (SELECT seq, hash FROM audit_heads WHERE chain = :cid || '/' || to_hex(:shard::int) FOR UPDATE), moved AS (UPDATE audit_heads h SET seq = old.seq + 1, hash = encode(sha256(convert_to(old.hash || ':' || :eid || :aid || :pid || :email, 'UTF8')), 'hex') FROM old WHERE h.chain = :cid || '/' || to_hex(:shard::int) RETURNING h.chain, h.seq, h.hash, old.hash AS prev) INSERT INTO audit_chain (event_id, chain, seq, prev_hash, hash) SELECT :eid, chain, seq, prev, hash FROM moved;
+WITH old AS (SELECT seq, hash FROM audit_heads WHERE chain = :cid::text FOR UPDATE), moved AS (UPDATE audit_heads h SET seq = old.seq + 1, hash = encode(sha256(convert_to(old.hash || ':' || :eid || :aid || :pid || :email, 'UTF8')), 'hex') FROM old WHERE h.chain = :cid::text RETURNING h.seq, h.hash, old.hash AS prev) INSERT INTO audit_chain (event_id, chain, seq, prev_hash, hash) SELECT :eid, :cid::text, seq, prev, hash FROM moved;
 COMMIT;

@@ -101,7 +101,7 @@ pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
 
 // ---- The hash chain (DESIGN.md §12) ----
 //
-// Each clinic's events form chains (events of no clinic, such as a failed login with an
+// Each clinic's events form a chain (events of no clinic, such as a failed login with an
 // unknown email, one of their own): link n holds hash_n = SHA-256(hash_{n-1} ":" content_n)
 // in hex, content being the event's every column as a JSON array, and the chain's head
 // (its last link) is a row the extending transaction locks, so two writers never fork
@@ -110,28 +110,16 @@ pub fn record(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
 /// The hash before a chain's first link.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// How many chains a clinic's events are spread over, by the record they are about.
+/// The chain an event belongs to: its clinic's, or the chain of events of no clinic.
 ///
-/// Extending a chain locks its head until the transaction commits, its WAL flush
-/// included; with one chain a clinic, every write and audited read of the clinic took
-/// turns on it, which bounded a clinic to one commit at a time (PostgreSQL's group commit
-/// could not help). Sixteen chains, each a whole hash chain with its own head, let
-/// writes about different records commit together, and tamper evidence is unchanged:
-/// an edited, removed or inserted event still breaks the chain it is in. DESIGN.md §12
-/// has one chain a clinic; this is where onset differs.
-const CHAINS_PER_CLINIC: u8 = 16;
-
-/// The chain an event belongs to: its clinic's, chosen by the last byte of the record it
-/// is about (the random end of a UUID v7), or the chain of events of no clinic. Events
-/// chained before the chains were split stay in the chain named by the clinic alone.
+/// One chain a clinic, as DESIGN.md §12 has it. Spreading a clinic's events over sixteen
+/// chains (by the record they are about) was tried for issue 31 and taken back: the same
+/// work in pgbench ran 574/s on one chain and 576/s on sixteen (the bound here is the
+/// statements, not the head's lock), and a transaction that audits two records (a link's
+/// answer: the rating and the link's use) then locked two heads in either order, so two
+/// such answers at once deadlocked until PostgreSQL broke one off a second later.
 fn chain_of(row: &AuditRow) -> String {
-    match row.clinic_id {
-        None => "none".to_string(),
-        Some(clinic) => {
-            let shard = row.entity_id.map_or(0, |id| id.0.as_bytes()[15] % CHAINS_PER_CLINIC);
-            format!("{}/{shard:x}", clinic.0)
-        }
-    }
+    row.clinic_id.map_or_else(|| "none".to_string(), |c| c.0.to_string())
 }
 
 /// An event's content as the chain hashes it: every column, in a fixed order.

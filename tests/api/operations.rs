@@ -137,18 +137,7 @@ async fn the_audit_hash_chain_names_the_first_entry_edited_outside_onset() {
     let verified = onset(&["audit-verify"], &database_url);
     let said = String::from_utf8_lossy(&verified.stdout).to_string();
     assert!(verified.status.success(), "{said}{}", String::from_utf8_lossy(&verified.stderr));
-    assert!(said.contains("ok: every audit event fits its chain"), "{said}");
-    // North's, South's (each clinic's events spread over up to 16 chains, by the record
-    // they are about) and the events of no clinic.
-    let chains: Vec<String> = {
-        use diesel::prelude::*;
-        use onset::db::schema::audit_heads as h;
-        h::table.select(h::chain).load(&mut app.state.pool.get().unwrap()).unwrap()
-    };
-    let of = |clinic: &str| chains.iter().filter(|c| c.starts_with(&format!("{clinic}/"))).count();
-    assert!(chains.contains(&"none".to_string()) && of(&north.clinic_id.to_string()) >= 2 && of(&south.clinic_id.to_string()) >= 1, "{chains:?}");
-    assert!(chains.iter().all(|c| c == "none" || c.rsplit_once('/').is_some_and(|(_, shard)| u8::from_str_radix(shard, 16).is_ok_and(|s| s < 16))), "{chains:?}");
-    assert!(said.contains(&format!("{} chains", chains.len())), "{said}");
+    assert!(said.contains("ok: every audit event fits its chain") && said.contains("3 chains"), "North, South and the events of no clinic: {said}");
     // The event to edit: North's third rating's audit entry.
     let audit = app.get("/api/v1/audit?action=assessment.create&limit=500", &north.token).await;
     let events: Vec<String> = audit.body["items"].as_array().unwrap().iter().rev().map(|e| e["id"].as_str().unwrap().to_string()).collect();
