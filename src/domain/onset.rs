@@ -137,9 +137,7 @@ impl CohortAccumulator {
     /// Adds a patient from their kept onset summary.
     pub fn add_onset(&mut self, onset: &PatientOnset) {
         // A durability endpoint's cohort is the patients at risk of it.
-        let Some(observation) = onset.observation(self.endpoint) else {
-            return;
-        };
+        let Some(observation) = onset.observation(self.endpoint) else { return };
         self.observations.push(observation);
         for (bucket, value) in self.by_bucket.iter_mut().zip(onset.acute) {
             bucket.extend(value);

@@ -61,9 +61,7 @@ pub enum Reaction {
 
 /// The reactions a write calls for.
 pub fn plan(written: &Written) -> Vec<Reaction> {
-    let Some(patient) = written.patient_id else {
-        return Vec::new();
-    };
+    let Some(patient) = written.patient_id else { return Vec::new() };
     let mut reactions = match (written.entity, written.change) {
         ("infusion", Change::Retracted) => vec![Reaction::CancelSession { session: written.id }],
         ("infusion", _) => vec![Reaction::PlanSession { session: written.id, patient }],
@@ -72,14 +70,10 @@ pub fn plan(written: &Written) -> Vec<Reaction> {
             Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": written.id, "patient_id": patient}) },
             Reaction::CheckSafety { rating: written.id, patient },
         ],
-        ("assessment", Change::Amended) => {
-            vec![Reaction::MatchRating { rating: written.id, patient, created: false }, Reaction::CheckSafety { rating: written.id, patient }]
-        }
+        ("assessment", Change::Amended) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }, Reaction::CheckSafety { rating: written.id, patient }],
         ("assessment", Change::Retracted) => vec![Reaction::MatchRating { rating: written.id, patient, created: false }],
         // A plan is no session and no rating: nothing of the course changes with it.
-        ("home_plan", Change::Created | Change::Amended) => {
-            return vec![Reaction::FollowPlanProtocol { plan: written.id, patient }];
-        }
+        ("home_plan", Change::Created | Change::Amended) => return vec![Reaction::FollowPlanProtocol { plan: written.id, patient }],
         _ => return Vec::new(),
     };
     // Any change to a session or a rating (a backdated session moves every hour) changes
@@ -110,10 +104,7 @@ mod tests {
         let created = plan(&written("assessment", Change::Created));
         assert_eq!(created.last(), Some(&Reaction::FollowSeries { patient, created: Some(session) }), "a new rating may extend its fold");
         assert_eq!(created[0], Reaction::MatchRating { rating: session, patient, created: true });
-        assert_eq!(
-            created[1],
-            Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) }
-        );
+        assert_eq!(created[1], Reaction::Notify { event: Event::AssessmentCreated, data: serde_json::json!({"assessment_id": session, "patient_id": patient}) });
         assert!(plan(&written("patient", Change::Amended)).is_empty());
         assert_eq!(plan(&written("home_plan", Change::Created)), [Reaction::FollowPlanProtocol { plan: session, patient }]);
         assert!(plan(&written("home_plan", Change::Retracted)).is_empty());

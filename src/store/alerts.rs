@@ -79,16 +79,7 @@ impl AlertRow {
 /// level, whatever became of the old one, which stays in the history (DESIGN.md §6).
 /// Sends `alert.raised`. Returns whether it raised one.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn raise(
-    conn: &mut Db,
-    clinic: Uuid,
-    patient: Uuid,
-    kind: AlertKind,
-    level: AlertLevel,
-    cause: Uuid,
-    detail: Value,
-    now: DateTime<Utc>,
-) -> ApiResult<bool> {
+pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind, level: AlertLevel, cause: Uuid, detail: Value, now: DateTime<Utc>) -> ApiResult<bool> {
     let raised: Vec<String> = t::table.filter(t::kind.eq(kind.code())).filter(t::cause_id.eq(DbUuid(cause))).select(t::level).load(conn)?;
     if raised.iter().any(|earlier| AlertLevel::parse(earlier).is_some_and(|earlier| earlier.rank() >= level.rank())) {
         return Ok(false);
@@ -123,9 +114,7 @@ pub fn check_rating(conn: &mut Db, clinic: Uuid, point: &RatingPoint, patient: U
     }
     let record = AssessmentRecord::find(conn, clinic, rating)?;
     let scores = &record.rating.scores;
-    let Some((kind, level)) = concern(instrument, scores.items(), scores.total()) else {
-        return Ok(None);
-    };
+    let Some((kind, level)) = concern(instrument, scores.items(), scores.total()) else { return Ok(None) };
     let detail = json!({"instrument": instrument.code(), "total": point.total, "itemised": scores.items().is_some()});
     Ok(raise(conn, clinic, patient, kind, level, rating, detail, now)?.then_some(level))
 }
@@ -140,13 +129,9 @@ pub fn judge_series(conn: &mut Db, clinic: Uuid, patient: Uuid, course: &Course,
     let starts = course.starts();
     let mut alerted: Option<HashSet<Uuid>> = None;
     for instrument in instruments_of(course.points()).into_iter().filter(|i| i.rules().is_judged()) {
-        let Some(series) = instrument_series(&CONSENSUS_2016, instrument, &starts, course.points()) else {
-            continue;
-        };
+        let Some(series) = instrument_series(&CONSENSUS_2016, instrument, &starts, course.points()) else { continue };
         for derived in &series.ratings {
-            let Some(level) = worsening(instrument, derived.percent_change) else {
-                continue;
-            };
+            let Some(level) = worsening(instrument, derived.percent_change) else { continue };
             if alerted.is_none() {
                 alerted = Some(raised_for(conn, patient, AlertKind::Worsening)?);
             }
@@ -206,8 +191,7 @@ pub struct AlertFilter {
 
 /// The clinic's alerts, newest first; audited.
 pub fn list(conn: &mut Db, actor: &Actor, filter: &AlertFilter, page: Page) -> ApiResult<(Vec<Alert>, Option<Uuid>)> {
-    let mut query =
-        t::table.filter(t::clinic_id.eq(DbUuid(actor.clinic_id))).select(AlertRow::as_select()).order(t::id.desc()).limit(page.limit + 1).into_boxed();
+    let mut query = t::table.filter(t::clinic_id.eq(DbUuid(actor.clinic_id))).select(AlertRow::as_select()).order(t::id.desc()).limit(page.limit + 1).into_boxed();
     if let Some(before) = page.after {
         query = query.filter(t::id.lt(DbUuid(before)));
     }

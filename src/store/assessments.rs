@@ -59,16 +59,7 @@ impl AssessmentRecord {
     /// The rating as the outcome rules read it.
     pub fn point(&self) -> RatingPoint {
         let r = &self.rating;
-        RatingPoint {
-            id: self.id,
-            instrument: r.instrument,
-            rated_at: r.rated_at,
-            recall: r.recall,
-            total: r.scores.total(),
-            cgi_s: r.cgi_s,
-            cgi_i: r.cgi_i,
-            itemised: r.scores.items().is_some(),
-        }
+        RatingPoint { id: self.id, instrument: r.instrument, rated_at: r.rated_at, recall: r.recall, total: r.scores.total(), cgi_s: r.cgi_s, cgi_i: r.cgi_i, itemised: r.scores.items().is_some() }
     }
 }
 
@@ -218,12 +209,7 @@ pub type PointColumns = (DbUuid, String, DbTime, String, i32, Option<i32>, Optio
 
 /// A stored rating as the outcome rules read it: the one place a point is built from a row.
 /// A clinic instrument's series is judged by its current version's rules.
-pub fn stored_point(
-    conn: &mut Db,
-    known: &mut Resolver,
-    clinic: Uuid,
-    (id, instrument, rated_at, recall, total, cgi_s, cgi_i, itemised): PointColumns,
-) -> ApiResult<RatingPoint> {
+pub fn stored_point(conn: &mut Db, known: &mut Resolver, clinic: Uuid, (id, instrument, rated_at, recall, total, cgi_s, cgi_i, itemised): PointColumns) -> ApiResult<RatingPoint> {
     Ok(RatingPoint {
         id: id.0,
         instrument: known.resolve(conn, clinic, &instrument)?,

@@ -244,13 +244,7 @@ pub fn create_within<R: Kept>(conn: &mut Db, actor: &Actor, owner: R::Owner, fie
 /// before its audit entry: extending the clinic's hash chain locks its head until the
 /// transaction ends, so nothing runs after it that could run before, while other writes
 /// of the clinic wait.
-pub fn create_within_and<R: Kept, T>(
-    conn: &mut Db,
-    actor: &Actor,
-    owner: R::Owner,
-    fields: R::Fields,
-    also: impl FnOnce(&mut Db, &R) -> ApiResult<T>,
-) -> ApiResult<(R, T)> {
+pub fn create_within_and<R: Kept, T>(conn: &mut Db, actor: &Actor, owner: R::Owner, fields: R::Fields, also: impl FnOnce(&mut Db, &R) -> ApiResult<T>) -> ApiResult<(R, T)> {
     let at = now();
     match R::owner_id(owner) {
         Some(patient) => Course::lock(conn, actor.clinic_id, patient)?,
@@ -281,9 +275,7 @@ pub fn amend<R: Kept>(conn: &mut Db, actor: &Actor, id: Uuid, amendment: ApiResu
     let amendment = amendment?;
     for attempt in 1..=ATTEMPTS {
         match write_tx(conn, |conn| amend_once::<R>(conn, actor, id, &amendment)) {
-            Err(ApiError::PreconditionFailed) if !amendment.precondition.is_pinned() && attempt < ATTEMPTS => {
-                continue;
-            }
+            Err(ApiError::PreconditionFailed) if !amendment.precondition.is_pinned() && attempt < ATTEMPTS => continue,
             outcome => return outcome,
         }
     }

@@ -204,26 +204,22 @@ fn stored_folds(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Vec
 }
 
 fn fold_rows(clinic: Uuid, patient: Uuid, folds: &[(String, SeriesFold)]) -> Vec<FoldRow> {
-    folds
-        .iter()
-        .map(|(instrument, fold)| FoldRow {
-            patient_id: DbUuid(patient),
-            instrument: instrument.clone(),
-            clinic_id: DbUuid(clinic),
-            fold: DbJson(serde_json::to_value(fold).expect("plain data serialises")),
-        })
-        .collect()
+    folds.iter().map(|(instrument, fold)| FoldRow { patient_id: DbUuid(patient), instrument: instrument.clone(), clinic_id: DbUuid(clinic), fold: fold_json(fold) }).collect()
+}
+
+/// A fold as it is stored.
+fn fold_json(fold: &SeriesFold) -> DbJson {
+    DbJson(serde_json::to_value(fold).expect("plain data serialises"))
 }
 
 /// A stored fold as the domain reads it; `None` for one this build cannot read (it is
 /// then derived again).
-fn read_fold(row: &FoldRow) -> Option<SeriesFold> {
-    serde_json::from_value(row.fold.0.clone()).ok()
+fn read_fold(stored: &DbJson) -> Option<SeriesFold> {
+    serde_json::from_value(stored.0.clone()).ok()
 }
 
 fn stored_rows(conn: &mut Db, after: Option<Uuid>, last: Uuid) -> ApiResult<Vec<SummaryRow>> {
-    let mut query =
-        s::table.filter(s::patient_id.le(DbUuid(last))).select(SummaryRow::as_select()).order((s::patient_id.asc(), s::instrument.asc())).into_boxed();
+    let mut query = s::table.filter(s::patient_id.le(DbUuid(last))).select(SummaryRow::as_select()).order((s::patient_id.asc(), s::instrument.asc())).into_boxed();
     if let Some(after) = after {
         query = query.filter(s::patient_id.gt(DbUuid(after)));
     }
@@ -332,14 +328,13 @@ pub fn extend(conn: &mut Db, clinic: Uuid, patient: Uuid, point: &RatingPoint) -
         .select((f::fold, (i::patient_id, i::started_at, i::id, i::drug, i::route, i::guidance, i::dose_mg_per_kg, i::cadss_total).nullable()))
         .order((i::started_at.asc(), i::id.asc()))
         .load(conn)?;
-    let Some(before) = rows.first().and_then(|(fold, _)| serde_json::from_value::<SeriesFold>(fold.0.clone()).ok()).filter(|fold| fold.extends(point)) else {
+    let Some(before) = rows.first().and_then(|(fold, _)| read_fold(fold)).filter(|fold| fold.extends(point)) else {
         return Ok(None);
     };
     let sessions: Vec<SessionColumns> = rows.into_iter().filter_map(|(_, session)| session).collect();
     let mut after = before.clone();
     let rating = after.push(&CONSENSUS_2016, instrument, &starts_of(&sessions), point);
-    let row = fold_rows(clinic, patient, &[(instrument.code().to_string(), after.clone())]).pop().expect("one fold in, one row out");
-    diesel::update(f::table.find((DbUuid(patient), instrument.code()))).set(f::fold.eq(row.fold)).execute(conn)?;
+    diesel::update(f::table.find((DbUuid(patient), instrument.code()))).set(f::fold.eq(fold_json(&after))).execute(conn)?;
     match (summary_row(clinic, patient, &sessions, instrument, &before), summary_row(clinic, patient, &sessions, instrument, &after)) {
         (old, new) if old == new => {}
         (Some(_), Some(new)) => {
@@ -391,9 +386,7 @@ fn rebuild_after(conn: &mut Db, from: Option<Uuid>) -> ApiResult<u64> {
     let (mut after, mut written) = (from, 0);
     loop {
         let page = patient_page(conn, after)?;
-        let Some(&(last, _)) = page.last() else {
-            return Ok(written);
-        };
+        let Some(&(last, _)) = page.last() else { return Ok(written) };
         write_tx(conn, |conn| {
             let records = records(conn, after, last, clinic_in(&page))?;
             let (mut rows, mut folds) = (Vec::new(), Vec::new());
@@ -445,9 +438,7 @@ pub fn verify(conn: &mut Db) -> ApiResult<Check> {
     let (mut after, mut check) = (None, Check::default());
     loop {
         let page = patient_page(conn, after)?;
-        let Some(&(last, _)) = page.last() else {
-            return Ok(check);
-        };
+        let Some(&(last, _)) = page.last() else { return Ok(check) };
         let records = records(conn, after, last, clinic_in(&page))?;
         let mut kept: HashMap<Uuid, Derived> = HashMap::new();
         for row in stored_rows(conn, after, last)? {
@@ -455,7 +446,7 @@ pub fn verify(conn: &mut Db) -> ApiResult<Check> {
         }
         let mut unreadable = Vec::new();
         for row in stored_folds(conn, after, last)? {
-            match read_fold(&row) {
+            match read_fold(&row.fold) {
                 Some(fold) => kept.entry(row.patient_id.0).or_default().folds.push((row.instrument, fold)),
                 // A fold this build cannot read differs from any it derives.
                 None => unreadable.push(row.patient_id.0),
@@ -515,15 +506,7 @@ impl SummaryRow {
 
 /// A page of a clinic's cohort for an instrument: the summaries of up to `limit`
 /// patients after `after` (by id), with what the filters need of the patient.
-pub fn cohort_page(
-    conn: &mut Db,
-    clinic: Uuid,
-    instrument: Instrument,
-    sex: Option<Sex>,
-    consenting_only: bool,
-    after: Option<Uuid>,
-    limit: i64,
-) -> ApiResult<Vec<Member>> {
+pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, after: Option<Uuid>, limit: i64) -> ApiResult<Vec<Member>> {
     let mut query = s::table
         .inner_join(p::table)
         .filter(s::clinic_id.eq(DbUuid(clinic)))

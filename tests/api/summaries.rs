@@ -16,12 +16,8 @@ fn at(hours_from_start: i64) -> String {
 fn rating(rng: &mut StdRng, when: i64) -> Value {
     match rng.random_range(0..3) {
         0 => rating_body(&at(when), rng.random_range(4..=36)),
-        1 => {
-            json!({"instrument": "ocd_vas", "rated_at": at(when), "recall": "NOW", "items": {"1": rng.random_range(0..=100)}, "rater": "self", "collected_via": "app"})
-        }
-        _ => {
-            json!({"instrument": "ybocs_sr", "rated_at": at(when), "recall": "P24H", "total": rng.random_range(0..=40), "rater": "self", "collected_via": "app"})
-        }
+        1 => json!({"instrument": "ocd_vas", "rated_at": at(when), "recall": "NOW", "items": {"1": rng.random_range(0..=100)}, "rater": "self", "collected_via": "app"}),
+        _ => json!({"instrument": "ybocs_sr", "rated_at": at(when), "recall": "P24H", "total": rng.random_range(0..=40), "rater": "self", "collected_via": "app"}),
     }
 }
 
@@ -54,26 +50,12 @@ async fn kept_summaries_match_the_records_after_any_writes() {
                     // Items of another instrument, or a retracted rating: refused, and nothing changes.
                     app.patch(&format!("/api/v1/assessments/{id}"), &admin.token, patch).await
                 }
-                7 if !ratings.is_empty() => {
-                    app.delete(
-                        &format!("/api/v1/assessments/{}", ratings[rng.random_range(0..ratings.len())]),
-                        &admin.token,
-                        json!({"reason": "entered in error"}),
-                    )
-                    .await
-                }
+                7 if !ratings.is_empty() => app.delete(&format!("/api/v1/assessments/{}", ratings[rng.random_range(0..ratings.len())]), &admin.token, json!({"reason": "entered in error"})).await,
                 8 if !sessions.is_empty() => {
                     let id = &sessions[rng.random_range(0..sessions.len())];
                     app.patch(&format!("/api/v1/infusions/{id}"), &admin.token, json!({"started_at": at(when), "reason": "the clock was wrong"})).await
                 }
-                9 if !sessions.is_empty() => {
-                    app.delete(
-                        &format!("/api/v1/infusions/{}", sessions[rng.random_range(0..sessions.len())]),
-                        &admin.token,
-                        json!({"reason": "wrong patient"}),
-                    )
-                    .await
-                }
+                9 if !sessions.is_empty() => app.delete(&format!("/api/v1/infusions/{}", sessions[rng.random_range(0..sessions.len())]), &admin.token, json!({"reason": "wrong patient"})).await,
                 _ => app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating(&mut rng, when)).await,
             };
             assert!(response.status < 500, "{}", response.text);
@@ -93,9 +75,7 @@ async fn kept_summaries_match_the_records_after_any_writes() {
     let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=partial_response", &admin.token).await;
     assert_eq!(onset.status, 200, "{}", onset.text);
     let mut conn = app.state.pool.get().unwrap();
-    let members =
-        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, None, 100)
-            .unwrap();
+    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, None, 100).unwrap();
     assert_eq!(onset.body["n_patients"], members.len(), "{}", onset.text);
 }
 
@@ -125,13 +105,10 @@ async fn concurrent_writes_to_one_patient_all_land_in_the_summary() {
     app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T08:00:00Z")).await;
     // Sixteen ratings of one patient at once: each write derives the summary from the
     // records the others committed, and none is refused for writing the same summary.
-    let writes =
-        (0..16).map(|i| {
-            let (app, token, patient) = (&app, admin.token.clone(), patient.clone());
-            async move {
-                app.post(&format!("/api/v1/patients/{patient}/assessments"), &token, rating_body(&format!("2026-03-{:02}T08:00:00Z", 3 + i), 29 - i)).await
-            }
-        });
+    let writes = (0..16).map(|i| {
+        let (app, token, patient) = (&app, admin.token.clone(), patient.clone());
+        async move { app.post(&format!("/api/v1/patients/{patient}/assessments"), &token, rating_body(&format!("2026-03-{:02}T08:00:00Z", 3 + i), 29 - i)).await }
+    });
     for response in futures_util::future::join_all(writes).await {
         assert_eq!(response.status, 201, "{}", response.text);
     }
