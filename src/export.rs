@@ -165,7 +165,10 @@ impl Formatter {
 
 struct Batch {
     patients: Vec<Demographics>,
+    /// The sessions whole (the sessions export), or only when each began (the ratings
+    /// exports, which place each rating in the course and need nothing else of them).
     sessions: Vec<InfusionRecord>,
+    starts: Vec<(Uuid, DateTime<Utc>)>,
     ratings: Vec<AssessmentRecord>,
 }
 
@@ -177,12 +180,16 @@ fn load_batch(pool: &Pool, request: &ExportRequest, after: Option<Uuid>) -> ApiR
     }
     // The page's patients were chosen by clinic and consent; their records follow by id.
     let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
-    let sessions = infusions::for_export(&mut conn, &ids)?;
-    let ratings = match request.kind {
-        Kind::Assessments | Kind::Redcap => assessments::for_export(&mut conn, &ids, request.instrument)?,
-        Kind::Infusions => Vec::new(),
+    let batch = match request.kind {
+        Kind::Infusions => Batch { sessions: infusions::for_export(&mut conn, &ids)?, starts: Vec::new(), ratings: Vec::new(), patients },
+        Kind::Assessments | Kind::Redcap => Batch {
+            sessions: Vec::new(),
+            starts: infusions::starts_for_export(&mut conn, &ids)?,
+            ratings: assessments::for_export(&mut conn, &ids, request.instrument)?,
+            patients,
+        },
     };
-    Ok(Some(Batch { patients, sessions, ratings }))
+    Ok(Some(batch))
 }
 
 /// Reads every batch in turn and hands each on, until there are no more, one fails
@@ -258,6 +265,7 @@ fn patient_rows(
                     let row = RatingRow {
                         subject: subject.clone(),
                         definition_set: CONSENSUS_2016.name,
+                        subscales: record.rating.scores.subscales(record.rating.instrument),
                         rating: record.rating.clone(),
                         instrument_version: record.instrument_version,
                         text_version: record.text_version,
@@ -321,13 +329,18 @@ fn format_batch(key: &[u8], request: &ExportRequest, batch: &Batch, out: &mut Fo
     for s in &batch.sessions {
         sessions.entry(s.patient_id).or_default().push(s);
     }
+    let mut session_starts: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
+    let starts = batch.starts.iter().copied().chain(batch.sessions.iter().map(|s| (s.patient_id, s.session.started_at)));
+    for (patient, started_at) in starts {
+        session_starts.entry(patient).or_default().push(started_at);
+    }
     let mut ratings: HashMap<Uuid, Vec<&AssessmentRecord>> = HashMap::new();
     for r in &batch.ratings {
         ratings.entry(r.patient_id).or_default().push(r);
     }
     for patient in &batch.patients {
         let own_sessions = sessions.remove(&patient.id).unwrap_or_default();
-        let mut starts: Vec<DateTime<Utc>> = own_sessions.iter().map(|s| s.session.started_at).collect();
+        let mut starts = session_starts.remove(&patient.id).unwrap_or_default();
         starts.sort();
         let subject = Arc::new(Subject {
             subject_id: subject_id(key, patient.id),

@@ -13,7 +13,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use types::{DbJson, DbTime, DbUuid};
+pub use types::{DbItems, DbJson, DbTime, DbUuid};
 
 #[derive(diesel::MultiConnection)]
 pub enum Db {

@@ -4,6 +4,9 @@
 //! Each Rust newtype gets `ToSql`/`FromSql` for both backends plus the three glue impls
 //! the generated `MultiBackend` needs (see `../shared/notes/storage.md`).
 
+use std::collections::BTreeMap;
+use std::io::Write;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
@@ -41,6 +44,13 @@ pub struct DbTime(pub DateTime<Utc>);
 #[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = PortableJson)]
 pub struct DbJson(pub serde_json::Value);
+
+/// A rating's item scores, JSON in the same column type, read straight into the map: by
+/// way of a `serde_json::Value` every key was allocated twice, and a research export
+/// reads hundreds of thousands of them.
+#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = PortableJson)]
+pub struct DbItems(pub BTreeMap<String, u32>);
 
 /// SQLite keeps times as fixed-width RFC 3339 UTC text with microseconds, so that text
 /// order is time order and range filters and indexes work.
@@ -152,8 +162,39 @@ impl FromSql<PortableJson, Sqlite> for DbJson {
     }
 }
 
+/// PostgreSQL's binary `jsonb`: a version byte, then the JSON text.
+const JSONB_VERSION: u8 = 1;
+
+impl ToSql<PortableJson, Pg> for DbItems {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[JSONB_VERSION])?;
+        serde_json::to_writer(out, &self.0)?;
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<PortableJson, Pg> for DbItems {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        match bytes.as_bytes().split_first() {
+            Some((&JSONB_VERSION, json)) => Ok(DbItems(serde_json::from_slice(json)?)),
+            _ => Err("unsupported jsonb encoding version".into()),
+        }
+    }
+}
+impl ToSql<PortableJson, Sqlite> for DbItems {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(serde_json::to_string(&self.0)?);
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<PortableJson, Sqlite> for DbItems {
+    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(DbItems(serde_json::from_str(&sqlite_text(bytes)?)?))
+    }
+}
+
 /// The glue between a portable type and the `MultiBackend` that
-/// `#[derive(MultiConnection)]` generates: it forwards to the backend in use.
+/// `#[derive(MultiConnection)]` generates: it forwards to the backend in use. The SQL
+/// type's metadata once a type (`sql`), its values once a Rust type that holds them.
 macro_rules! multi_backend_glue {
     ($sql:ty, $rust:ty) => {
         impl HasSqlType<$sql> for MultiBackend {
@@ -161,6 +202,9 @@ macro_rules! multi_backend_glue {
                 MultiBackend::lookup_sql_type::<$sql>(lookup)
             }
         }
+        multi_backend_glue!(values $sql, $rust);
+    };
+    (values $sql:ty, $rust:ty) => {
         impl FromSql<$sql, MultiBackend> for $rust {
             fn from_sql(
                 bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
@@ -180,6 +224,7 @@ macro_rules! multi_backend_glue {
 multi_backend_glue!(PortableUuid, DbUuid);
 multi_backend_glue!(PortableTime, DbTime);
 multi_backend_glue!(PortableJson, DbJson);
+multi_backend_glue!(values PortableJson, DbItems);
 
 impl From<uuid::Uuid> for DbUuid {
     fn from(id: uuid::Uuid) -> Self {

@@ -50,11 +50,6 @@ impl Scores {
     pub fn subscales(&self, instrument: Instrument) -> Vec<(&'static str, u32)> {
         self.items.as_ref().map(|items| instrument.subscales_of(items)).unwrap_or_default()
     }
-
-    /// One named part score, when items were given and the definition has it.
-    pub fn subscale(&self, instrument: Instrument, code: &str) -> Option<u32> {
-        self.subscales(instrument).into_iter().find(|(c, _)| *c == code).map(|(_, v)| v)
-    }
 }
 
 

@@ -13,7 +13,7 @@ use super::records::{Kept, patient_record_table};
 use super::revisions::NewRevision;
 use super::stored;
 use crate::db::schema::assessments as a;
-use crate::db::{Db, DbJson, DbTime, DbUuid};
+use crate::db::{Db, DbItems, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::definitions::is_clinic_code;
 use crate::domain::instruments::Catalogue;
@@ -73,7 +73,7 @@ pub struct AssessmentRow {
     instrument: String,
     rated_at: DbTime,
     recall: String,
-    items: Option<DbJson>,
+    items: Option<DbItems>,
     total: i32,
     cgi_s: Option<i32>,
     cgi_i: Option<i32>,
@@ -171,10 +171,7 @@ impl AssessmentRow {
     }
 
     fn into_record(self) -> ApiResult<AssessmentRecord> {
-        let items: Option<BTreeMap<String, u32>> = match self.items {
-            Some(json) => Some(stored("items", serde_json::from_value(json.0).ok())?),
-            None => None,
-        };
+        let items = self.items.map(|items| items.0);
         let rating = Rating {
             instrument: clinic_instruments::stored_instrument(self.clinic_id.0, &self.instrument, self.instrument_version)?,
             rated_at: self.rated_at.0,
@@ -200,8 +197,8 @@ impl AssessmentRow {
     }
 }
 
-fn items_json(rating: &Rating) -> Option<DbJson> {
-    rating.scores.items().map(|items| DbJson(serde_json::to_value(items).expect("a map of numbers serialises")))
+fn items_json(rating: &Rating) -> Option<DbItems> {
+    rating.scores.items().map(|items| DbItems(items.clone()))
 }
 
 /// The columns a rating point is read from (`stored_point`).

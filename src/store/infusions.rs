@@ -276,6 +276,21 @@ pub fn for_export(conn: &mut Db, patients: &[Uuid]) -> ApiResult<Vec<InfusionRec
         .collect()
 }
 
+/// The start of each active session of these patients, by patient then start: all that
+/// the ratings exports need of sessions (to place a rating in the course).
+pub fn starts_for_export(conn: &mut Db, patients: &[Uuid]) -> ApiResult<Vec<(Uuid, DateTime<Utc>)>> {
+    let ids: Vec<DbUuid> = patients.iter().copied().map(DbUuid).collect();
+    Ok(i::table
+        .filter(i::patient_id.eq_any(ids))
+        .filter(i::status.eq(RecordStatus::Active.code()))
+        .select((i::patient_id, i::started_at))
+        .order((i::patient_id.asc(), i::started_at.asc()))
+        .load::<(DbUuid, DbTime)>(conn)?
+        .into_iter()
+        .map(|(patient, started_at)| (patient.0, started_at.0))
+        .collect())
+}
+
 /// Which unsubmitted REMS sessions to read.
 pub enum RemsScope {
     /// A page of a clinic's, for its pending list, in start order: after the session
