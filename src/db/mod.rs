@@ -6,14 +6,14 @@ pub mod schema;
 pub mod types;
 mod writer;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use types::{DbItems, DbJson, DbTime, DbUuid};
+pub use types::{DbJson, DbJsonOf, DbTime, DbUuid};
 
 #[derive(diesel::MultiConnection)]
 pub enum Db {
@@ -23,6 +23,39 @@ pub enum Db {
 
 pub type Pool = r2d2::Pool<DbManager>;
 pub type Conn = r2d2::PooledConnection<DbManager>;
+
+/// A pooled connection and when it was last handed back, so that one just used is not
+/// asked whether it is still there (`DbManager::is_valid`).
+pub struct Pooled {
+    db: Db,
+    returned_at: Instant,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut Db {
+        &mut self.db
+    }
+}
+
+/// A connection handed back within this long is taken to be alive, unasked: HikariCP's
+/// rule (`aliveBypassWindowMs`, 500 ms). A server restart or a proxy cuts connections
+/// that sit idle, not one a request let go of a moment ago, and asking each time cost
+/// every PostgreSQL request a round trip of its own (a rating write 13 statements, a
+/// read 6).
+const ALIVE_WITHOUT_ASKING: Duration = Duration::from_millis(500);
+
+/// Whether a PostgreSQL connection handed back at `returned_at` is asked before it is
+/// lent again at `now`.
+fn ask_first(returned_at: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(returned_at) >= ALIVE_WITHOUT_ASKING
+}
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -73,32 +106,41 @@ fn set_busy_timeout(conn: &mut SqliteConnection, ms: u32) -> diesel::QueryResult
     conn.batch_execute(&format!("PRAGMA busy_timeout = {ms}"))
 }
 
-impl ManageConnection for DbManager {
-    type Connection = Db;
-    type Error = ConnectionError;
-
-    fn connect(&self) -> Result<Db, ConnectionError> {
+impl DbManager {
+    fn open(&self) -> Result<Db, ConnectionError> {
         match &self.backend {
             Backend::Postgres(url) => PgConnection::establish(url).map(Db::Pg),
             Backend::Sqlite(path) => open_sqlite(path).map(Db::Sqlite),
         }
     }
+}
+
+impl ManageConnection for DbManager {
+    type Connection = Pooled;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<Pooled, ConnectionError> {
+        Ok(Pooled { db: self.open()?, returned_at: Instant::now() })
+    }
 
     /// Asked at every checkout. A PostgreSQL connection can be cut by a restart or a
-    /// proxy while it sits in the pool; a SQLite connection is an open file that cannot go
-    /// away under us, so it is not asked (a `SELECT 1` per request for nothing).
-    fn is_valid(&self, conn: &mut Db) -> Result<(), ConnectionError> {
-        match conn {
-            Db::Pg(_) => ping(conn).map_err(ConnectionError::CouldntSetupConfiguration),
-            Db::Sqlite(_) => Ok(()),
+    /// proxy while it sits in the pool, so one that sat there is asked; a SQLite
+    /// connection is an open file that cannot go away under us, so it is not asked (a
+    /// `SELECT 1` per request for nothing).
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), ConnectionError> {
+        match &conn.db {
+            Db::Pg(_) if ask_first(conn.returned_at, Instant::now()) => ping(&mut conn.db).map_err(ConnectionError::CouldntSetupConfiguration),
+            Db::Pg(_) | Db::Sqlite(_) => Ok(()),
         }
     }
 
-    /// A connection still inside a transaction (a panic unwound through `write_tx`), or
-    /// whose transaction state diesel could not follow, is closed rather than reused: the
-    /// next borrower would otherwise run inside someone else's `BEGIN`.
-    fn has_broken(&self, conn: &mut Db) -> bool {
-        match conn {
+    /// Asked at every check-in. A connection still inside a transaction (a panic unwound
+    /// through `write_tx`), or whose transaction state diesel could not follow, is closed
+    /// rather than reused: the next borrower would otherwise run inside someone else's
+    /// `BEGIN`.
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.returned_at = Instant::now();
+        match &mut conn.db {
             Db::Pg(c) => in_transaction(c),
             Db::Sqlite(c) => in_transaction(c),
         }
@@ -164,7 +206,7 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, String> {
         private_database_files(path).map_err(|e| format!("cannot make {path} private: {e}"))?;
     }
     let manager = DbManager { backend: backend.clone() };
-    if let Err(e) = manager.connect() {
+    if let Err(e) = manager.open() {
         return Err(format!("cannot connect to the database: {e}"));
     }
     r2d2::Pool::builder()
@@ -268,5 +310,21 @@ where
             Tm::rollback_transaction(sqlite)?;
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_idle_half_a_second_is_asked_before_it_is_lent_again() {
+        let returned = Instant::now();
+        assert!(!ask_first(returned, returned));
+        assert!(!ask_first(returned, returned + Duration::from_millis(499)));
+        assert!(ask_first(returned, returned + Duration::from_millis(500)));
+        assert!(ask_first(returned, returned + Duration::from_secs(3600)));
+        // A clock read before the hand-back (another thread's) is not asked, not a panic.
+        assert!(!ask_first(returned + Duration::from_millis(10), returned));
     }
 }

@@ -4,7 +4,6 @@
 //! Each Rust newtype gets `ToSql`/`FromSql` for both backends plus the three glue impls
 //! the generated `MultiBackend` needs (see `../shared/notes/storage.md`).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,6 +14,8 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{HasSqlType, SqlType, Text};
 use diesel::sqlite::{Sqlite, SqliteValue};
 use diesel::query_builder::QueryId;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::MultiBackend;
 
@@ -45,12 +46,12 @@ pub struct DbTime(pub DateTime<Utc>);
 #[diesel(sql_type = PortableJson)]
 pub struct DbJson(pub serde_json::Value);
 
-/// A rating's item scores, JSON in the same column type, read straight into the map: by
-/// way of a `serde_json::Value` every key was allocated twice, and a research export
-/// reads hundreds of thousands of them.
+/// A JSON column read straight into the Rust type it holds (a rating's item scores, a
+/// summary's acute means): by way of a `serde_json::Value` every key and number was
+/// built twice, and an export or a cohort reads hundreds of thousands of them.
 #[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = PortableJson)]
-pub struct DbItems(pub BTreeMap<String, u32>);
+pub struct DbJsonOf<T>(pub T);
 
 /// SQLite keeps times as fixed-width RFC 3339 UTC text with microseconds, so that text
 /// order is time order and range filters and indexes work.
@@ -165,36 +166,46 @@ impl FromSql<PortableJson, Sqlite> for DbJson {
 /// PostgreSQL's binary `jsonb`: a version byte, then the JSON text.
 const JSONB_VERSION: u8 = 1;
 
-impl ToSql<PortableJson, Pg> for DbItems {
+impl<T: Serialize + std::fmt::Debug> ToSql<PortableJson, Pg> for DbJsonOf<T> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         out.write_all(&[JSONB_VERSION])?;
         serde_json::to_writer(out, &self.0)?;
         Ok(IsNull::No)
     }
 }
-impl FromSql<PortableJson, Pg> for DbItems {
+impl<T: DeserializeOwned> FromSql<PortableJson, Pg> for DbJsonOf<T> {
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
         match bytes.as_bytes().split_first() {
-            Some((&JSONB_VERSION, json)) => Ok(DbItems(serde_json::from_slice(json)?)),
+            Some((&JSONB_VERSION, json)) => Ok(DbJsonOf(serde_json::from_slice(json)?)),
             _ => Err("unsupported jsonb encoding version".into()),
         }
     }
 }
-impl ToSql<PortableJson, Sqlite> for DbItems {
+impl<T: Serialize + std::fmt::Debug> ToSql<PortableJson, Sqlite> for DbJsonOf<T> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         out.set_value(serde_json::to_string(&self.0)?);
         Ok(IsNull::No)
     }
 }
-impl FromSql<PortableJson, Sqlite> for DbItems {
+impl<T: DeserializeOwned> FromSql<PortableJson, Sqlite> for DbJsonOf<T> {
     fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        Ok(DbItems(serde_json::from_str(&sqlite_text(bytes)?)?))
+        Ok(DbJsonOf(serde_json::from_str(&sqlite_text(bytes)?)?))
+    }
+}
+impl<T: Serialize + DeserializeOwned + std::fmt::Debug> FromSql<PortableJson, MultiBackend> for DbJsonOf<T> {
+    fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, PortableJson>()
+    }
+}
+impl<T: Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static> ToSql<PortableJson, MultiBackend> for DbJsonOf<T> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((PortableJson, self));
+        Ok(IsNull::No)
     }
 }
 
 /// The glue between a portable type and the `MultiBackend` that
-/// `#[derive(MultiConnection)]` generates: it forwards to the backend in use. The SQL
-/// type's metadata once a type (`sql`), its values once a Rust type that holds them.
+/// `#[derive(MultiConnection)]` generates: it forwards to the backend in use.
 macro_rules! multi_backend_glue {
     ($sql:ty, $rust:ty) => {
         impl HasSqlType<$sql> for MultiBackend {
@@ -202,9 +213,6 @@ macro_rules! multi_backend_glue {
                 MultiBackend::lookup_sql_type::<$sql>(lookup)
             }
         }
-        multi_backend_glue!(values $sql, $rust);
-    };
-    (values $sql:ty, $rust:ty) => {
         impl FromSql<$sql, MultiBackend> for $rust {
             fn from_sql(
                 bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
@@ -224,7 +232,6 @@ macro_rules! multi_backend_glue {
 multi_backend_glue!(PortableUuid, DbUuid);
 multi_backend_glue!(PortableTime, DbTime);
 multi_backend_glue!(PortableJson, DbJson);
-multi_backend_glue!(values PortableJson, DbItems);
 
 impl From<uuid::Uuid> for DbUuid {
     fn from(id: uuid::Uuid) -> Self {

@@ -13,7 +13,7 @@ use super::records::{Kept, patient_record_table};
 use super::revisions::NewRevision;
 use super::stored;
 use crate::db::schema::assessments as a;
-use crate::db::{Db, DbItems, DbTime, DbUuid};
+use crate::db::{Db, DbJsonOf, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::definitions::is_clinic_code;
 use crate::domain::instruments::Catalogue;
@@ -73,7 +73,7 @@ pub struct AssessmentRow {
     instrument: String,
     rated_at: DbTime,
     recall: String,
-    items: Option<DbItems>,
+    items: Option<DbJsonOf<BTreeMap<String, u32>>>,
     total: i32,
     cgi_s: Option<i32>,
     cgi_i: Option<i32>,
@@ -197,8 +197,8 @@ impl AssessmentRow {
     }
 }
 
-fn items_json(rating: &Rating) -> Option<DbItems> {
-    rating.scores.items().map(|items| DbItems(items.clone()))
+fn items_json(rating: &Rating) -> Option<DbJsonOf<BTreeMap<String, u32>>> {
+    rating.scores.items().map(|items| DbJsonOf(items.clone()))
 }
 
 /// The columns a rating point is read from (`stored_point`).

@@ -237,7 +237,7 @@ pub fn course(conn: &mut Db, actor: &Actor, id: Uuid) -> ApiResult<(Vec<DateTime
 /// The course alone, for a read a replica may serve (a chart); `audit_course` on the
 /// primary before it is shown.
 pub fn course_unaudited(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<(Vec<DateTime<Utc>>, Vec<RatingPoint>)> {
-    exists(conn, clinic, id)?;
+    // Not found here when the patient is not the clinic's.
     let starts = infusions::active_starts(conn, clinic, id)?;
     let points = assessments::active_points(conn, clinic, id)?;
     Ok((starts, points))

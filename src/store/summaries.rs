@@ -18,7 +18,7 @@ use super::assessments::{PointColumns, stored_point};
 use super::clinic_instruments::Resolver;
 use super::stored;
 use crate::db::schema::{assessments as a, infusions as i, onset_summaries as s, patients as p, series_folds as f};
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
@@ -47,7 +47,9 @@ pub struct SummaryRow {
     response_hours: Option<f64>,
     remission_hours: Option<f64>,
     last_hours: f64,
-    acute: DbJson,
+    /// By `ACUTE_BUCKETS`: read whatever its length, so that a summary kept before a
+    /// bucket was added still reads.
+    acute: DbJsonOf<Vec<Option<f64>>>,
     baseline_total: i32,
     first_dose_mg_per_kg: Option<f64>,
     first_cadss_total: Option<i32>,
@@ -117,7 +119,7 @@ fn summary_row(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], instrum
         response_hours: onset.response_hours,
         remission_hours: onset.remission_hours,
         last_hours: onset.last_hours,
-        acute: DbJson(serde_json::json!(onset.acute)),
+        acute: DbJsonOf(onset.acute.to_vec()),
         baseline_total: onset.baseline_total as i32,
         first_dose_mg_per_kg: *dose_mg_per_kg,
         first_cadss_total: *cadss,
@@ -472,9 +474,8 @@ fn observed(time: Option<f64>, event: Option<bool>) -> Option<Observation> {
 impl SummaryRow {
     /// The member's onset on `instrument`, the one the cohort's rows were read for.
     fn member(self, instrument: Instrument, birth_date: NaiveDate, sex: Sex) -> ApiResult<Member> {
-        let acute: Vec<Option<f64>> = serde_json::from_value(self.acute.0).ok().unwrap_or_default();
         let mut buckets = [None; ACUTE_BUCKETS.len()];
-        for (slot, value) in buckets.iter_mut().zip(acute) {
+        for (slot, value) in buckets.iter_mut().zip(self.acute.0) {
             *slot = value;
         }
         Ok(Member {

@@ -171,7 +171,7 @@ async fn a_refresh_family_ends_when_its_login_does_however_often_it_rotates() {
     }
     let pool = app.state.pool.clone();
     let expiries: Vec<onset::db::DbTime> =
-        actix_web::web::block(move || t::table.select(t::expires_at).load(&mut pool.get().unwrap()).unwrap()).await.unwrap();
+        actix_web::web::block(move || t::table.select(t::expires_at).load(&mut **pool.get().unwrap()).unwrap()).await.unwrap();
     assert_eq!(expiries.len(), 4);
     assert!(expiries.iter().all(|e| e.0 == expiries[0].0), "every rotation inherits the login's expiry: {:?}", expiries.iter().map(|e| e.0).collect::<Vec<_>>());
 }

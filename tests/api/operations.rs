@@ -143,9 +143,10 @@ async fn the_audit_hash_chain_names_the_first_entry_edited_outside_onset() {
     let events: Vec<String> = audit.body["items"].as_array().unwrap().iter().rev().map(|e| e["id"].as_str().unwrap().to_string()).collect();
     let edited = events[2].clone();
     let target_url = if database_url.starts_with("postgres") {
-        let mut conn = app.state.pool.get().unwrap();
-        diesel::sql_query("DROP TRIGGER audit_events_no_update_or_delete ON audit_events").execute(&mut conn).unwrap();
-        diesel::sql_query(format!("UPDATE audit_events SET actor_email = 'someone.else@example.org' WHERE id = '{edited}'")).execute(&mut conn).unwrap();
+        let mut pooled = app.state.pool.get().unwrap();
+        let conn: &mut onset::db::Db = &mut pooled;
+        diesel::sql_query("DROP TRIGGER audit_events_no_update_or_delete ON audit_events").execute(conn).unwrap();
+        diesel::sql_query(format!("UPDATE audit_events SET actor_email = 'someone.else@example.org' WHERE id = '{edited}'")).execute(conn).unwrap();
         database_url.clone()
     } else {
         let copy = std::env::temp_dir().join(format!("onset-audit-{}.db", uuid::Uuid::now_v7().simple()));
@@ -171,13 +172,14 @@ async fn an_audit_event_added_outside_onset_is_named_and_never_chained_later() {
     let admin = app.admin("North").await;
     let forged = uuid::Uuid::now_v7();
     {
-        let mut conn = app.state.pool.get().unwrap();
-        let at = if matches!(*conn, onset::db::Db::Pg(_)) { "now()" } else { "'2026-03-01T09:00:00Z'" };
+        let mut pooled = app.state.pool.get().unwrap();
+        let conn: &mut onset::db::Db = &mut pooled;
+        let at = if matches!(conn, onset::db::Db::Pg(_)) { "now()" } else { "'2026-03-01T09:00:00Z'" };
         diesel::sql_query(format!(
             "INSERT INTO audit_events (id, clinic_id, actor_email, action, entity, detail, at) VALUES ('{forged}', '{}', 'x@example.org', 'patient.read', 'patient', '{{}}', {at})",
             admin.clinic_id
         ))
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap();
     }
     let database_url = app.state.config.database_url.clone();

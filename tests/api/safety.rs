@@ -237,7 +237,7 @@ async fn alert_events(app: &TestApp) -> Vec<Value> {
     let payloads: Vec<onset::db::DbJson> = actix_web::web::block(move || {
         use diesel::prelude::*;
         use onset::db::schema::outbox as o;
-        o::table.filter(o::event.eq("alert.raised")).order(o::id.asc()).select(o::payload).load(&mut pool.get().unwrap()).unwrap()
+        o::table.filter(o::event.eq("alert.raised")).order(o::id.asc()).select(o::payload).load(&mut **pool.get().unwrap()).unwrap()
     })
     .await
     .unwrap();

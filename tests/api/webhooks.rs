@@ -160,7 +160,7 @@ async fn a_receiver_gets_each_event_signed_and_without_names() {
     let kept: Vec<onset::db::DbJson> = actix_web::web::block(move || {
         use diesel::prelude::*;
         use onset::db::schema::outbox as o;
-        o::table.filter(o::event.eq("invitation.created")).select(o::payload).load(&mut pool.get().unwrap()).unwrap()
+        o::table.filter(o::event.eq("invitation.created")).select(o::payload).load(&mut **pool.get().unwrap()).unwrap()
     })
     .await
     .unwrap();
@@ -349,7 +349,7 @@ async fn the_address_connected_to_is_the_address_checked() {
         diesel::insert_into(e::table)
             .values((e::id.eq(DbUuid(hook)), e::clinic_id.eq(DbUuid(clinic)), e::url.eq(format!("https://localhost:{port}/x")), e::events.eq(DbJson(json!(["assessment.created"]))),
                 e::secret.eq(sealed), e::active.eq(true), e::created_at.eq(DbTime(Utc::now())), e::created_by.eq(DbUuid(user))))
-            .execute(&mut pool.get().unwrap())
+            .execute(&mut **pool.get().unwrap())
             .unwrap();
     })
     .await
@@ -473,7 +473,7 @@ async fn no_webhook_secret_bytes_in_the_database() {
     let stored: Vec<String> = actix_web::web::block(move || {
         use diesel::prelude::*;
         use onset::db::schema::webhook_endpoints as e;
-        e::table.select(e::secret).load(&mut pool.get().unwrap()).unwrap()
+        e::table.select(e::secret).load(&mut **pool.get().unwrap()).unwrap()
     })
     .await
     .unwrap();
