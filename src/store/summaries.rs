@@ -211,7 +211,7 @@ fn fold_rows(clinic: Uuid, patient: Uuid, folds: &[(String, SeriesFold)]) -> Vec
 
 /// A fold as it is stored.
 fn fold_json(fold: &SeriesFold) -> DbJson {
-    DbJson(serde_json::to_value(fold).expect("plain data serialises"))
+    DbJsonOf(serde_json::to_value(fold).expect("plain data serialises"))
 }
 
 /// A stored fold as the domain reads it; `None` for one this build cannot read (it is
@@ -338,7 +338,7 @@ pub fn extend(conn: &mut Db, clinic: Uuid, patient: Uuid, point: &RatingPoint) -
     let rating = after.push(&CONSENSUS_2016, instrument, &starts_of(&sessions), point);
     let folded = fold_json(&after);
     match (summary_row(clinic, patient, &sessions, instrument, &before), summary_row(clinic, patient, &sessions, instrument, &after)) {
-        (Some(old), Some(new)) if old != new => update_fold_and_summary(conn, folded, &new)?,
+        (Some(old), Some(new)) if old != new => update_fold_and_summary(conn, folded, new)?,
         (old, new) => {
             diesel::update(f::table.find((DbUuid(patient), instrument.code()))).set(f::fold.eq(folded)).execute(conn)?;
             match (old, new) {
@@ -362,16 +362,15 @@ const PG_UPDATE_FOLD_AND_SUMMARY: &str = "WITH moved AS (UPDATE series_folds SET
     first_dose_mg_per_kg = $15, first_cadss_total = $16, loss_of_response_hours = $17, loss_of_response_event = $18, \
     relapse_hours = $19, relapse_event = $20 WHERE patient_id = $2 AND instrument = $3";
 
-fn update_fold_and_summary(conn: &mut Db, fold: DbJson, summary: &SummaryRow) -> ApiResult<()> {
-    let key = (summary.patient_id, summary.instrument.as_str());
+fn update_fold_and_summary(conn: &mut Db, fold: DbJson, row: SummaryRow) -> ApiResult<()> {
+    let key = (row.patient_id, row.instrument.as_str());
     let Db::Pg(pg) = conn else {
         diesel::update(f::table.find(key)).set(f::fold.eq(fold)).execute(conn)?;
-        diesel::update(s::table.find(key)).set(summary).execute(conn)?;
+        diesel::update(s::table.find(key)).set(&row).execute(conn)?;
         return Ok(());
     };
     use crate::db::types::{PortableJson, PortableTime, PortableUuid};
     use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
-    let row = summary.clone();
     diesel::sql_query(PG_UPDATE_FOLD_AND_SUMMARY)
         .bind::<PortableJson, _>(fold)
         .bind::<PortableUuid, _>(row.patient_id)
