@@ -42,16 +42,15 @@ pub struct DbUuid(pub uuid::Uuid);
 #[diesel(sql_type = PortableTime)]
 pub struct DbTime(pub DateTime<Utc>);
 
-#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
-#[diesel(sql_type = PortableJson)]
-pub struct DbJson(pub serde_json::Value);
-
 /// A JSON column read straight into the Rust type it holds (a rating's item scores, a
 /// summary's acute means): by way of a `serde_json::Value` every key and number was
 /// built twice, and an export or a cohort reads hundreds of thousands of them.
 #[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = PortableJson)]
 pub struct DbJsonOf<T>(pub T);
+
+/// A JSON column of any shape.
+pub type DbJson = DbJsonOf<serde_json::Value>;
 
 /// SQLite keeps times as fixed-width RFC 3339 UTC text with microseconds, so that text
 /// order is time order and range filters and indexes work.
@@ -141,28 +140,6 @@ mod tests {
     }
 }
 
-impl ToSql<PortableJson, Pg> for DbJson {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
-    }
-}
-impl FromSql<PortableJson, Pg> for DbJson {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <serde_json::Value as FromSql<diesel::sql_types::Jsonb, Pg>>::from_sql(bytes).map(DbJson)
-    }
-}
-impl ToSql<PortableJson, Sqlite> for DbJson {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        out.set_value(self.0.to_string());
-        Ok(IsNull::No)
-    }
-}
-impl FromSql<PortableJson, Sqlite> for DbJson {
-    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        Ok(DbJson(serde_json::from_str(&sqlite_text(bytes)?)?))
-    }
-}
-
 /// PostgreSQL's binary `jsonb`: a version byte, then the JSON text.
 const JSONB_VERSION: u8 = 1;
 
@@ -231,7 +208,12 @@ macro_rules! multi_backend_glue {
 
 multi_backend_glue!(PortableUuid, DbUuid);
 multi_backend_glue!(PortableTime, DbTime);
-multi_backend_glue!(PortableJson, DbJson);
+
+impl HasSqlType<PortableJson> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<PortableJson>(lookup)
+    }
+}
 
 impl From<uuid::Uuid> for DbUuid {
     fn from(id: uuid::Uuid) -> Self {

@@ -14,7 +14,7 @@ use super::records::{Kept, audit_read};
 use super::summaries::{Course, Extended};
 use super::{Actor, Page, audit, split_page, stored, webhooks};
 use crate::db::schema::alerts as t;
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::domain::instruments::Instrument;
 use crate::domain::outcomes::CONSENSUS_2016;
 use crate::domain::safety::{AlertKind, AlertLevel, AlertStatus, CRISIS_KINDS, answers_can_alert, concern, worsening};
@@ -91,7 +91,7 @@ pub(crate) fn raise(conn: &mut Db, clinic: Uuid, patient: Uuid, kind: AlertKind,
         kind: kind.code().into(),
         level: level.code().into(),
         cause_id: DbUuid(cause),
-        detail: DbJson(detail.clone()),
+        detail: DbJsonOf(detail.clone()),
         status: AlertStatus::Open.code().into(),
         raised_at: DbTime(now),
         acknowledged_at: None,

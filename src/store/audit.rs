@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Actor, Page, now, split_page};
 use crate::db::schema::audit_events as a;
-use crate::db::{Db, DbJson, DbTime, DbUuid};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid};
 
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -82,7 +82,7 @@ impl AuditRow {
             action: entry.action,
             entity: entry.entity.into(),
             entity_id: entry.entity_id.map(DbUuid),
-            detail: DbJson(entry.detail),
+            detail: DbJsonOf(entry.detail),
             at: DbTime(now()),
         }
     }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{Actor, audit, stored};
 use crate::db::schema::clinic_instruments as ci;
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::domain::definitions::{Definition, MAX_CLINIC_INSTRUMENTS, MAX_CLINIC_VERSIONS, is_clinic_code};
 use crate::domain::instruments::{Catalogue, Instrument};
 use crate::error::{ApiError, ApiResult};
@@ -169,7 +169,7 @@ pub fn keep(conn: &mut Db, actor: &Actor, mut definition: Definition, replacing:
                 ci::clinic_id.eq(DbUuid(clinic)),
                 ci::code.eq(&definition.code),
                 ci::version.eq(definition.version as i32),
-                ci::definition.eq(DbJson(serde_json::to_value(&definition).expect("plain data serialises"))),
+                ci::definition.eq(DbJsonOf(serde_json::to_value(&definition).expect("plain data serialises"))),
                 ci::created_at.eq(DbTime(now)),
                 ci::created_by.eq(DbUuid(actor.user_id)),
             ))

@@ -13,7 +13,7 @@ use super::clinic_instruments::Resolver;
 use super::records::{Kept, audit_read};
 use super::{Actor, Page, audit, patients, split_page, stored, webhooks};
 use crate::db::schema::{assessments as a, due_ratings as d, infusions as i, protocol_attachments as pa};
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::instruments::Instrument;
 use crate::domain::protocol::{DueStatus, PlannedDue, ProtocolItem, in_window, plan, status_at};
@@ -211,7 +211,7 @@ pub fn attach_within(conn: &mut Db, actor: &Actor, patient: Uuid, protocol: &Pro
         patient_id: DbUuid(patient),
         protocol_id: DbUuid(protocol.id),
         protocol_version: protocol.version,
-        items: DbJson(serde_json::to_value(&attachment.items).expect("plain data serialises")),
+        items: DbJsonOf(serde_json::to_value(&attachment.items).expect("plain data serialises")),
         attached_at: DbTime(now),
         attached_by: DbUuid(actor.user_id),
     };

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::now;
 use crate::db::schema::idempotency_keys as k;
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::error::{ApiError, ApiResult};
 
 /// A key as the caller sent it, with a fingerprint of the request it came with.
@@ -64,7 +64,7 @@ pub fn once(conn: &mut Db, key: Option<&IdempotencyKey>, create: impl FnOnce(&mu
             key: key.key.clone(),
             fingerprint: key.fingerprint.clone(),
             status: i32::from(stored.status),
-            body: DbJson(stored.body.clone()),
+            body: DbJsonOf(stored.body.clone()),
             etag: stored.etag.clone(),
             location: stored.location.clone(),
             created_at: DbTime(now()),

@@ -11,7 +11,7 @@ use super::revisions::NewRevision;
 use super::stored;
 use crate::db::schema::infusions as i;
 use crate::db::schema::patients as p;
-use crate::db::{Db, DbJson, DbTime, DbUuid};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Infusion, InfusionInput, RecordedBy, Route, series_numbers};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -163,7 +163,7 @@ impl InfusionRow {
 }
 
 fn json_of<T: Serialize>(value: &T) -> DbJson {
-    DbJson(serde_json::to_value(value).expect("plain data serialises"))
+    DbJsonOf(serde_json::to_value(value).expect("plain data serialises"))
 }
 
 /// Gives the patient's active sessions their numbers by start time; a session added

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Actor, audit, stored};
 use crate::db::schema::instrument_texts as t;
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::domain::definitions::{Definition, TextSource, Wording, check_wording};
 use crate::domain::instruments::Instrument;
 use crate::error::{ApiError, ApiResult};
@@ -71,7 +71,7 @@ pub fn supply(conn: &mut Db, actor: &Actor, instrument: Instrument, wording: Wor
                 t::instrument.eq(instrument.code()),
                 t::definition_version.eq(definition.version as i32),
                 t::text_version.eq(text_version),
-                t::wording.eq(DbJson(serde_json::to_value(&wording).expect("plain data serialises"))),
+                t::wording.eq(DbJsonOf(serde_json::to_value(&wording).expect("plain data serialises"))),
                 t::created_at.eq(DbTime(now)),
                 t::created_by.eq(DbUuid(actor.user_id)),
             ))

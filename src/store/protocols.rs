@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::records::Kept;
 use super::{Page, split_page, stored};
 use crate::db::schema::protocols as t;
-use crate::db::{Db, DbJson, DbTime, DbUuid};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid};
 use crate::domain::RecordStatus;
 use crate::domain::protocol::{ProtocolFields, ProtocolInput};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -51,7 +51,7 @@ impl ProtocolRow {
             id: DbUuid(p.id),
             clinic_id: DbUuid(clinic),
             name: p.fields.name.clone(),
-            items: DbJson(serde_json::to_value(&p.fields.items).expect("plain data serialises")),
+            items: DbJsonOf(serde_json::to_value(&p.fields.items).expect("plain data serialises")),
             status: RecordStatus::Active.code().into(),
             version: p.version,
             created_at: DbTime(p.created_at),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Actor, Page, split_page};
 use crate::error::{ApiError, ApiResult};
 use crate::db::schema::revisions as r;
-use crate::db::{Db, DbJson, DbTime, DbUuid};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid};
 
 /// A version to keep: the record's snapshot, and when and why it changed.
 pub struct NewRevision {
@@ -58,7 +58,7 @@ impl RevisionRow {
             entity: revision.entity.into(),
             entity_id: DbUuid(revision.entity_id),
             version: revision.version,
-            snapshot: DbJson(revision.snapshot),
+            snapshot: DbJsonOf(revision.snapshot),
             changed_at: DbTime(revision.changed_at),
             changed_by: DbUuid(actor.user_id),
             reason: revision.reason,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Actor, Page, audit, split_page, stored};
 use crate::db::schema::{outbox as o, webhook_deliveries as w, webhook_endpoints as e};
-use crate::db::{Db, DbJson, DbTime, DbUuid, write_tx};
+use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::auth::seal::Sealer;
 use crate::domain::webhooks::{BREAKER_THRESHOLD, Event, SECRET_PREFIX, next_attempt, pause_after};
 use crate::error::{ApiError, ApiResult};
@@ -90,7 +90,7 @@ pub fn create_endpoint(conn: &mut Db, actor: &Actor, url: String, events: Vec<Ev
         id: DbUuid(Uuid::now_v7()),
         clinic_id: DbUuid(actor.clinic_id),
         url,
-        events: DbJson(json!(events.iter().map(|e| e.code()).collect::<Vec<_>>())),
+        events: DbJsonOf(json!(events.iter().map(|e| e.code()).collect::<Vec<_>>())),
         secret: sealer.seal(&secret),
         active: true,
         created_at: DbTime(now),
@@ -172,7 +172,7 @@ pub fn emit(conn: &mut Db, clinic: Uuid, event: Event, data: Value, now: DateTim
     // The Standard Webhooks envelope: type, timestamp, data. Data carries ids, never names.
     let payload = json!({"type": event.code(), "timestamp": now, "data": data});
     diesel::insert_into(o::table)
-        .values((o::id.eq(DbUuid(id)), o::clinic_id.eq(DbUuid(clinic)), o::event.eq(event.code()), o::payload.eq(DbJson(payload)), o::created_at.eq(DbTime(now))))
+        .values((o::id.eq(DbUuid(id)), o::clinic_id.eq(DbUuid(clinic)), o::event.eq(event.code()), o::payload.eq(DbJsonOf(payload)), o::created_at.eq(DbTime(now))))
         .execute(conn)?;
     for endpoint in subscribed {
         diesel::insert_into(w::table)

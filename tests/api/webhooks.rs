@@ -345,9 +345,9 @@ async fn the_address_connected_to_is_the_address_checked() {
     actix_web::web::block(move || {
         use diesel::prelude::*;
         use onset::db::schema::webhook_endpoints as e;
-        use onset::db::{DbJson, DbTime, DbUuid};
+        use onset::db::{DbJsonOf, DbTime, DbUuid};
         diesel::insert_into(e::table)
-            .values((e::id.eq(DbUuid(hook)), e::clinic_id.eq(DbUuid(clinic)), e::url.eq(format!("https://localhost:{port}/x")), e::events.eq(DbJson(json!(["assessment.created"]))),
+            .values((e::id.eq(DbUuid(hook)), e::clinic_id.eq(DbUuid(clinic)), e::url.eq(format!("https://localhost:{port}/x")), e::events.eq(DbJsonOf(json!(["assessment.created"]))),
                 e::secret.eq(sealed), e::active.eq(true), e::created_at.eq(DbTime(Utc::now())), e::created_by.eq(DbUuid(user))))
             .execute(&mut **pool.get().unwrap())
             .unwrap();
