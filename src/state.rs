@@ -38,6 +38,8 @@ pub struct AppState {
     pub webhooks: Sender,
     /// Seals the webhook secrets stored in the database.
     pub sealer: Arc<Sealer>,
+    /// Groups the audit events that requests append at once on the primary (PostgreSQL).
+    pub audit: Arc<crate::store::audit::Appender>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             clock: Clock::default(),
             webhooks: Sender::new(config.webhook_allow_private, config.webhook_timeout),
             sealer: Arc::new(Sealer::new(&config.jwt_secret)),
+            audit: Arc::default(),
             read_pool: read_pool.unwrap_or_else(|| pool.clone()),
             pool,
             config,
@@ -66,10 +69,10 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, audit) = (self.pool.clone(), self.audit.clone());
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            crate::store::audit::grouping(&audit, || work(&mut conn))
         })
         .await?
     }

@@ -155,7 +155,7 @@ fn open_sqlite(path: &str) -> Result<SqliteConnection, ConnectionError> {
     Ok(conn)
 }
 
-fn in_transaction<C>(conn: &mut C) -> bool
+pub(crate) fn in_transaction<C>(conn: &mut C) -> bool
 where
     C: Connection<TransactionManager = diesel::connection::AnsiTransactionManager>,
 {

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod clinic_instruments;
 pub mod clinics;
 pub mod fhir;
+mod groups;
 pub mod home_plans;
 pub mod doses;
 pub mod due;

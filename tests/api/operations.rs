@@ -163,6 +163,42 @@ async fn the_audit_hash_chain_names_the_first_entry_edited_outside_onset() {
     assert_eq!(said.matches("fault:").count(), 1, "only North's chain is broken: {said}");
 }
 
+/// Reads that come at once are audited together on PostgreSQL (one lock of the chain's
+/// head and one commit for a group): each read is still audited exactly once, in its
+/// clinic's chain, beside writes that extend the same chain, and the chains verify.
+#[actix_rt::test]
+async fn reads_at_once_are_each_audited_once_and_the_chains_still_verify() {
+    let app = spawn_app().await;
+    let north = app.admin("North").await;
+    let south = app.admin("South").await;
+    let (north_patient, south_patient) = (app.patient(&north).await, app.patient(&south).await);
+    let app = &app;
+    let reads = (0..48).map(|i| {
+        let (token, patient) = if i % 3 == 0 { (&south.token, &south_patient) } else { (&north.token, &north_patient) };
+        let path = format!("/api/v1/patients/{patient}/trajectory");
+        async move { app.get(&path, token).await }
+    });
+    let writes = (1..=6).map(|day| {
+        let path = format!("/api/v1/patients/{north_patient}/assessments");
+        let token = &north.token;
+        async move { app.post(&path, token, rating_body(&format!("2026-03-{day:02}T09:00:00Z"), 20)).await }
+    });
+    let (read, written) = futures_util::future::join(futures_util::future::join_all(reads), futures_util::future::join_all(writes)).await;
+    assert!(read.iter().all(|r| r.status == 200) && written.iter().all(|r| r.status == 201));
+    for (user, patient, expected) in [(&north, &north_patient, 32), (&south, &south_patient, 16)] {
+        let audit = app.get("/api/v1/audit?action=patient.trajectory&limit=500", &user.token).await;
+        let items = audit.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), expected, "{}", audit.body);
+        assert!(items.iter().all(|e| e["entity_id"] == patient.as_str()));
+        let mut ids: Vec<&str> = items.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), expected);
+    }
+    let verified = onset(&["audit-verify"], &app.state.config.database_url);
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success() && said.contains("ok: every audit event fits its chain"), "{said}");
+}
+
 /// An event written straight into the table (not through onset) is in no chain, and a
 /// later start or migration does not chain it quietly: `audit-verify` names it.
 #[actix_rt::test]
