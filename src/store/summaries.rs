@@ -340,7 +340,7 @@ pub fn extend(conn: &mut Db, clinic: Uuid, patient: Uuid, point: &RatingPoint) -
     match (summary_row(clinic, patient, &sessions, instrument, &before), summary_row(clinic, patient, &sessions, instrument, &after)) {
         (Some(old), Some(new)) if old != new => update_fold_and_summary(conn, folded, new)?,
         (old, new) => {
-            diesel::update(f::table.find((DbUuid(patient), instrument.code()))).set(f::fold.eq(folded)).execute(conn)?;
+            update_fold(conn, (DbUuid(patient), instrument.code()), folded)?;
             match (old, new) {
                 (None, Some(new)) => insert(conn, &[new])?,
                 (Some(_), None) => {
@@ -365,7 +365,7 @@ const PG_UPDATE_FOLD_AND_SUMMARY: &str = "WITH moved AS (UPDATE series_folds SET
 fn update_fold_and_summary(conn: &mut Db, fold: DbJson, row: SummaryRow) -> ApiResult<()> {
     let key = (row.patient_id, row.instrument.as_str());
     let Db::Pg(pg) = conn else {
-        diesel::update(f::table.find(key)).set(f::fold.eq(fold)).execute(conn)?;
+        update_fold(conn, key, fold)?;
         diesel::update(s::table.find(key)).set(&row).execute(conn)?;
         return Ok(());
     };
@@ -393,6 +393,11 @@ fn update_fold_and_summary(conn: &mut Db, fold: DbJson, row: SummaryRow) -> ApiR
         .bind::<Nullable<Double>, _>(row.relapse_hours)
         .bind::<Nullable<Bool>, _>(row.relapse_event)
         .execute(pg)?;
+    Ok(())
+}
+
+fn update_fold(conn: &mut Db, key: (DbUuid, &str), fold: DbJson) -> ApiResult<()> {
+    diesel::update(f::table.find(key)).set(f::fold.eq(fold)).execute(conn)?;
     Ok(())
 }
 
