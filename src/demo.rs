@@ -503,7 +503,9 @@ pub fn run(pool: &Pool, installation_secret: &[u8], patients: u32, seed: u64, mu
     for patient in journeys {
         due += due::attach(&mut conn, &actor, patient, Ok(protocol.id), crate::store::now()).map_err(|e| e.to_string())?.1;
     }
-    Ok(Summary { clinic_id: admin.clinic_id, patients, infusions, assessments, due, planning: planning.elapsed() })
+    let planning = planning.elapsed();
+    crate::db::after_bulk_load(&mut conn).map_err(|e| format!("cannot analyze the loaded cohort: {e}"))?;
+    Ok(Summary { clinic_id: admin.clinic_id, patients, infusions, assessments, due, planning })
 }
 
 #[cfg(test)]
