@@ -1,12 +1,12 @@
 //! The append-only audit log: nothing here updates or deletes.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
-
-use std::sync::Arc;
 
 use super::groups::Groups;
 use super::{Actor, Page, now, split_page};
