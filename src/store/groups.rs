@@ -135,11 +135,13 @@ impl<T> Drop for HandOn<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Barrier;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// What the writes write to: each group, in order. The first write waits until
-    /// everyone else has queued, so that what follows is one group, whatever the timing.
+    /// What the writes write to: each group, in order. The first caller is started alone,
+    /// and the others only once it is inside its write, so it writes alone; that write then
+    /// waits until everyone else has queued, so that what follows is one group, whatever
+    /// the timing. (Started together, a second caller could queue before the first took
+    /// its group, and the first write would wait for callers who were already in it.)
     struct Store {
         groups: Arc<Groups<u32>>,
         callers: usize,
@@ -181,19 +183,20 @@ mod tests {
     fn write_from_threads(items: Vec<u32>) -> (Vec<Vec<u32>>, Answers) {
         let groups = Arc::new(Groups::<u32>::default());
         let (first, log) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
-        let (callers, start) = (items.len(), Arc::new(Barrier::new(items.len())));
-        let threads: Vec<_> = items
-            .into_iter()
-            .map(|item| {
-                let mut store = Store { groups: groups.clone(), callers, first: first.clone(), log: log.clone() };
-                let start = start.clone();
-                std::thread::spawn(move || {
-                    start.wait();
-                    let groups = store.groups.clone();
-                    (item, groups.write(&mut store, "chain", item, alone, together))
-                })
+        let callers = items.len();
+        let spawn = |item: u32| {
+            let mut store = Store { groups: groups.clone(), callers, first: first.clone(), log: log.clone() };
+            std::thread::spawn(move || {
+                let groups = store.groups.clone();
+                (item, groups.write(&mut store, "chain", item, alone, together))
             })
-            .collect();
+        };
+        let mut items = items.into_iter();
+        let mut threads = vec![spawn(items.next().expect("at least one caller"))];
+        while first.load(Ordering::SeqCst) && !threads[0].is_finished() {
+            std::thread::yield_now();
+        }
+        threads.extend(items.map(spawn));
         let answers = threads.into_iter().map(|t| t.join().unwrap()).collect();
         let written = std::mem::take(&mut *lock(&log));
         (written, answers)
@@ -226,10 +229,10 @@ mod tests {
         let mut written: Vec<u32> = groups.concat();
         written.sort();
         assert_eq!(written, (0..40).collect::<Vec<_>>());
-        // The first caller writes alone. If that was 999, the 40 behind it are written
-        // together; if not, the group of 40 holding 999 failed, and each was written alone.
+        // The first caller (0) writes alone; the group of the 40 behind it holds 999, so
+        // it fails, and each of the 40 is written alone: 999 to its own error.
         let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
-        assert!(sizes == vec![40] || sizes == vec![1; 40], "{groups:?}");
+        assert_eq!(sizes, vec![1; 40], "{groups:?}");
     }
 
     #[test]
