@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod schema;
 pub mod types;
+mod fixed;
 mod writer;
 
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use fixed::{Bind, fixed};
 pub use types::{DbJson, DbJsonOf, DbTime, DbUuid};
 
 #[derive(diesel::MultiConnection)]
@@ -195,7 +197,7 @@ fn private_database_files(path: &str) -> std::io::Result<()> {
 
 /// The cheapest question the database can answer: is it there?
 pub fn ping(conn: &mut Db) -> diesel::QueryResult<()> {
-    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+    fixed("SELECT 1").execute(conn).map(|_| ())
 }
 
 /// After a bulk load (the demo cohort): on PostgreSQL, `VACUUM ANALYZE`, as PostgreSQL

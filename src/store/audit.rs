@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::groups::Groups;
 use super::{Actor, Page, now, split_page};
 use crate::db::schema::audit_events as a;
-use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid};
+use crate::db::{Bind, Db, DbJson, DbJsonOf, DbTime, DbUuid};
 
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -199,7 +199,7 @@ const PG_APPEND: &str = "WITH old AS (SELECT seq, hash FROM audit_heads WHERE ch
 /// Appends the event and its link; 0 when its chain has no head yet.
 fn pg_append(pg: &mut diesel::PgConnection, row: &AuditRow) -> QueryResult<usize> {
     use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    diesel::sql_query(PG_APPEND)
+    crate::db::fixed(PG_APPEND)
         .bind::<Text, _>(chain_of(row))
         .bind::<Text, _>(content(row))
         .bind::<SqlUuid, _>(row.id.0)
@@ -257,7 +257,7 @@ fn extend_chain(conn: &mut Db, row: &AuditRow) -> QueryResult<()> {
     if let Db::Pg(pg) = conn {
         use diesel::sql_types::{Text, Uuid as SqlUuid};
         let extend = |pg: &mut diesel::PgConnection| {
-            diesel::sql_query(PG_EXTEND).bind::<Text, _>(&chain).bind::<Text, _>(content(row)).bind::<SqlUuid, _>(row.id.0).execute(pg)
+            crate::db::fixed(PG_EXTEND).bind::<Text, _>(&chain).bind::<Text, _>(content(row)).bind::<SqlUuid, _>(row.id.0).execute(pg)
         };
         if extend(pg)? == 1 {
             return Ok(());

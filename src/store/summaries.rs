@@ -18,7 +18,7 @@ use super::assessments::{PointColumns, stored_point};
 use super::clinic_instruments::Resolver;
 use super::stored;
 use crate::db::schema::{assessments as a, infusions as i, onset_summaries as s, patients as p, series_folds as f};
-use crate::db::{Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
+use crate::db::{Bind, Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
@@ -256,7 +256,7 @@ impl Course {
     pub fn lock(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
         if let Db::Pg(pg) = conn {
             use diesel::sql_types::Uuid as SqlUuid;
-            let locked = diesel::sql_query("SELECT id FROM patients WHERE id = $1 AND clinic_id = $2 FOR NO KEY UPDATE").bind::<SqlUuid, _>(patient).bind::<SqlUuid, _>(clinic).execute(pg)?;
+            let locked = crate::db::fixed("SELECT id FROM patients WHERE id = $1 AND clinic_id = $2 FOR NO KEY UPDATE").bind::<SqlUuid, _>(patient).bind::<SqlUuid, _>(clinic).execute(pg)?;
             return if locked == 1 { Ok(()) } else { Err(crate::error::ApiError::NotFound) };
         }
         super::patients::exists(conn, clinic, patient)
@@ -371,7 +371,7 @@ fn update_fold_and_summary(conn: &mut Db, fold: DbJson, row: SummaryRow) -> ApiR
     };
     use crate::db::types::{PortableJson, PortableTime, PortableUuid};
     use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
-    diesel::sql_query(PG_UPDATE_FOLD_AND_SUMMARY)
+    crate::db::fixed(PG_UPDATE_FOLD_AND_SUMMARY)
         .bind::<PortableJson, _>(fold)
         .bind::<PortableUuid, _>(row.patient_id)
         .bind::<Text, _>(row.instrument)
