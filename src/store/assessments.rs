@@ -64,8 +64,12 @@ impl AssessmentRecord {
 }
 
 /// A rating's row, read, inserted and overwritten whole.
+///
+/// `treat_none_as_default_value = false`: a `None` is bound as NULL (what these columns
+/// default to anyway) rather than written `DEFAULT`, so the statement's text never varies
+/// and diesel keeps it prepared (a `DEFAULT` makes it prepare the insert anew each time).
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = a, treat_none_as_null = true)]
+#[diesel(table_name = a, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct AssessmentRow {
     id: DbUuid,
     clinic_id: DbUuid,

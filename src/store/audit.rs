@@ -86,9 +86,10 @@ pub fn append_all(conn: &mut Db, entries: Vec<AuditEntry>) -> QueryResult<()> {
     crate::db::write_tx(conn, |conn| entries.into_iter().try_for_each(|entry| record(conn, entry)))
 }
 
-/// An event's row, as appended and read back.
+/// An event's row, as appended and read back. Its `None`s are bound as NULL, so the insert
+/// is kept prepared (see `AssessmentRow`).
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = a)]
+#[diesel(table_name = a, treat_none_as_default_value = false)]
 struct AuditRow {
     id: DbUuid,
     clinic_id: Option<DbUuid>,
@@ -420,4 +421,23 @@ pub fn list(conn: &mut Db, clinic: Uuid, filter: &AuditFilter, page: Page) -> Qu
         })
         .collect();
     Ok(split_page(events, page, |e| e.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::pg::Pg;
+    use diesel::query_builder::QueryFragment;
+
+    /// An event with no clinic, actor or entity (a failed login) is inserted by the same
+    /// kept statement as any other: its `None`s are bound, not written `DEFAULT`.
+    #[test]
+    fn an_event_with_nones_is_inserted_by_a_kept_statement() {
+        let entry = AuditEntry { clinic_id: None, actor_id: None, actor_email: None, action: "auth.login_failed".into(), entity: "user", entity_id: None, detail: serde_json::json!({}) };
+        let row = AuditRow::new(entry);
+        let insert = diesel::insert_into(a::table).values(&row);
+        assert!(QueryFragment::<Pg>::is_safe_to_cache_prepared(&insert, &Pg).unwrap());
+        let sql = diesel::debug_query::<Pg, _>(&insert).to_string();
+        assert!(!sql.contains("DEFAULT"), "{sql}");
+    }
 }

@@ -35,9 +35,10 @@ impl NewRevision {
     }
 }
 
-/// A revision's row, as inserted and read back.
+/// A revision's row, as inserted and read back. Its `None` is bound as NULL, so the insert
+/// is kept prepared (see `AssessmentRow`).
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = r)]
+#[diesel(table_name = r, treat_none_as_default_value = false)]
 pub struct RevisionRow {
     id: DbUuid,
     clinic_id: DbUuid,
