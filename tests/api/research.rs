@@ -382,3 +382,53 @@ async fn the_command_line_export_is_audited_in_each_clinic_before_it_writes() {
     assert_eq!(south_events.len(), 2, "{south_events:?}");
     assert_eq!(south_events[0]["detail"]["kind"], "infusions");
 }
+
+#[actix_rt::test]
+async fn a_long_export_keeps_every_consenting_patient_once_and_in_id_order() {
+    // Patients are read 200 at a time, and on PostgreSQL two loaders take the pages in turn:
+    // 520 demo patients (about 440 consenting) make several pages for each.
+    let app = spawn_app().await;
+    let pool = app.state.pool.clone();
+    actix_web::web::block(move || onset::demo::run(&pool, JWT_SECRET, 520, 11, |_, _| {}).unwrap()).await.unwrap();
+    let (email, password) = onset::demo::admin_credentials(11, JWT_SECRET);
+    let login = app.login(&email, &password).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let admin = TestUser::from_login(&app, &email, &login).await;
+    let mut consenting: Vec<String> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app.get(&format!("/api/v1/patients?limit=500{cursor}"), &admin.token).await;
+        let items = page.body["items"].as_array().unwrap();
+        consenting.extend(items.iter().filter(|p| p["research_consent"] == json!(true)).map(|p| p["id"].as_str().unwrap().to_string()));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert!(consenting.len() > 2 * 200, "{} consenting patients make fewer than three pages", consenting.len());
+    consenting.sort();
+
+    for format in ["csv", "ndjson"] {
+        let export = app.get(&format!("/api/v1/exports/assessments?format={format}"), &admin.token).await;
+        assert_eq!(export.status, 200, "{}", export.text);
+        let subjects: Vec<String> = match format {
+            "csv" => {
+                let (header, rows) = csv_rows(&export.text);
+                let column = header.iter().position(|h| h == "subject_id").unwrap();
+                rows.into_iter().map(|row| row[column].clone()).collect()
+            }
+            _ => ndjson_rows(&export.text).iter().map(|row| row["subject_id"].as_str().unwrap().to_string()).collect(),
+        };
+        // Each patient's rows are one run, and the runs follow the patients' ids.
+        let mut runs: Vec<String> = Vec::new();
+        for subject in subjects {
+            if runs.last() != Some(&subject) {
+                runs.push(subject);
+            }
+        }
+        let expected: Vec<String> = consenting.iter().map(|id| subject(id)).filter(|s| runs.contains(s)).collect();
+        let first_difference = runs.iter().zip(&expected).position(|(run, patient)| run != patient);
+        assert_eq!((first_difference, runs.len()), (None, expected.len()), "{format}: a patient's rows split, repeated or out of order");
+        assert!(runs.len() * 10 >= consenting.len() * 9, "{format}: {} of {} consenting patients exported", runs.len(), consenting.len());
+    }
+}
