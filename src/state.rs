@@ -96,13 +96,18 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Db) -> ApiResult<T> + Send + 'static,
     {
+        self.read_pool_as(caller, move |pool| work(&mut *pool.get()?)).await
+    }
+
+    /// As `read_as`, for work that reads on more than one connection of the read pool at once.
+    pub async fn read_pool_as<T, F>(&self, caller: &crate::auth::Caller, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Pool) -> ApiResult<T> + Send + 'static,
+    {
         self.db_as(caller, |_| Ok(())).await?;
         let pool = self.read_pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
-        })
-        .await?
+        actix_web::web::block(move || work(&pool)).await?
     }
 
     /// As `db_as`, for what an account may do before enrolling in MFA its clinic requires:

@@ -16,15 +16,21 @@ use crate::domain::onset::{CohortAccumulator, OnsetReport, report};
 use crate::domain::outcomes::{CONSENSUS_2016, Endpoint};
 use crate::domain::patient::Sex;
 use crate::domain::fields::one_of;
-use crate::db::Db;
+use crate::db::Pool;
 use crate::domain::predictors::{Covariate, Levels, Subject, TermName, age_band, design, model};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{audit, clinic_instruments};
-use crate::store::summaries::{self, Member};
+use crate::store::summaries::{self, CohortSlice, Member};
+use std::sync::mpsc;
 
 /// Summaries read at a time: memory is bounded by the page, not the cohort.
 const COHORT_PAGE: i64 = 5_000;
+
+/// Readers of a cohort at once (`each_member`), and the slices of it they take in turn:
+/// enough slices that enrolment uneven over time still keeps both readers busy.
+const COHORT_READERS: usize = 2;
+const COHORT_SLICES: u128 = 8;
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -183,17 +189,93 @@ pub async fn onset_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequ
     Ok(super::svg(onset_svg_text(&view.report, view.instrument, view.endpoint.code(), min_cell)))
 }
 
-/// Visits the cohort's members the filters keep, a page at a time so that memory is
-/// bounded by the page, not the cohort: one kept summary a patient (store::summaries),
-/// never their records; consenting patients only for researchers.
-fn each_member(conn: &mut Db, clinic: uuid::Uuid, filters: &Filters, researcher: bool, mut visit: impl FnMut(&Member)) -> ApiResult<()> {
-    let mut after = None;
-    loop {
-        let page = summaries::cohort_page(conn, clinic, filters.instrument, filters.sex, researcher, after, COHORT_PAGE)?;
-        let Some(last) = page.last().map(|m| m.patient_id) else { return Ok(()) };
-        page.iter().filter(|m| filters.keeps(m)).for_each(&mut visit);
-        after = Some(last);
+/// Visits the cohort's members the filters keep, in patient id order, a page at a time so
+/// that memory is bounded by the pages, not the cohort: one kept summary a patient
+/// (store::summaries), never their records; consenting patients only for researchers.
+///
+/// Two readers read at once, each on a connection of its own: the cohort's id range is
+/// cut into slices dealt in turn (slice k to reader k mod 2), and their pages are visited
+/// in the same turn, so the order stays the patients'. One reader kept a single core busy,
+/// reading and decoding (SQLite) or decoding while PostgreSQL waited and then waiting
+/// while it ran the query.
+fn each_member(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, researcher: bool, mut visit: impl FnMut(&Member)) -> ApiResult<()> {
+    let Some((first, last)) = summaries::cohort_ends(&mut *pool.get()?, clinic, filters.instrument)? else { return Ok(()) };
+    let ends = slice_ends(first, last, COHORT_SLICES);
+    let cohort = Cohort { clinic, filters, researcher, ends: &ends };
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..COHORT_READERS)
+            .map(|reader| {
+                let (pages, read) = mpsc::sync_channel(1);
+                scope.spawn(move || {
+                    if let Err(e) = cohort.read_slices(pool, reader, &pages) {
+                        let _ = pages.send(Err(e));
+                    }
+                });
+                read
+            })
+            .collect();
+        for k in 0..ends.len() {
+            loop {
+                match readers[k % COHORT_READERS].recv().map_err(|_| ApiError::Internal("a cohort reader stopped".into()))?? {
+                    Read::Page(members) => members.iter().for_each(&mut visit),
+                    Read::SliceDone => break,
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// What a cohort reader hands on: a page of the members the filters keep, or the end of
+/// the slice it was reading.
+enum Read {
+    Page(Vec<Member>),
+    SliceDone,
+}
+
+/// A cohort being read: whose, which members, and where its slices end.
+#[derive(Clone, Copy)]
+struct Cohort<'a> {
+    clinic: uuid::Uuid,
+    filters: &'a Filters,
+    researcher: bool,
+    ends: &'a [Option<uuid::Uuid>],
+}
+
+impl Cohort<'_> {
+    /// Reads slices `reader`, `reader` + COHORT_READERS, … a page at a time, handing each on,
+    /// until they are done or the visitor has stopped taking them.
+    fn read_slices(&self, pool: &Pool, reader: usize, pages: &mpsc::SyncSender<ApiResult<Read>>) -> ApiResult<()> {
+        let mut conn = pool.get()?;
+        for k in (reader..self.ends.len()).step_by(COHORT_READERS) {
+            let mut slice = CohortSlice { after: k.checked_sub(1).and_then(|before| self.ends[before]), up_to: self.ends[k], limit: COHORT_PAGE };
+            loop {
+                let page = summaries::cohort_page(&mut conn, self.clinic, self.filters.instrument, self.filters.sex, self.researcher, slice)?;
+                let more = page.len() as i64 == slice.limit;
+                slice.after = page.last().map(|m| m.patient_id).or(slice.after);
+                let kept = page.into_iter().filter(|m| self.filters.keeps(m)).collect();
+                if pages.send(Ok(Read::Page(kept))).is_err() {
+                    return Ok(());
+                }
+                if !more {
+                    break;
+                }
+            }
+            if pages.send(Ok(Read::SliceDone)).is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
+}
+
+/// The upper end of each slice of a cohort whose patient ids run from `first` to `last`:
+/// the range cut evenly, the last slice open. Patient ids are UUIDv7, whose leading bits
+/// are when the patient was added, so even cuts are even spans of enrolment.
+fn slice_ends(first: uuid::Uuid, last: uuid::Uuid, slices: u128) -> Vec<Option<uuid::Uuid>> {
+    let (low, high) = (first.as_u128(), last.as_u128());
+    let step = high.saturating_sub(low) / slices;
+    (1..slices).map(|k| Some(uuid::Uuid::from_u128(low + step * k))).chain([None]).collect()
 }
 
 /// The cohort a query selects, as the caller may see it: the filters (the instrument one
@@ -226,9 +308,9 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
         let filters = filters.clone();
         // A replica may serve it: a cohort is a report, never the check of a write just made.
         state
-            .read_as(&caller, move |conn| {
+            .read_pool_as(&caller, move |pool| {
                 let mut cohort = CohortAccumulator::new(filters.endpoint);
-                each_member(conn, actor.clinic_id, &filters, researcher, |member| cohort.add_onset(&member.onset))?;
+                each_member(pool, actor.clinic_id, &filters, researcher, |member| cohort.add_onset(&member.onset))?;
                 Ok(cohort.finish())
             })
             .await?
@@ -331,9 +413,9 @@ async fn cox_model(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
     let subjects = {
         let filters = filters.clone();
         state
-            .read_as(&caller, move |conn| {
+            .read_pool_as(&caller, move |pool| {
                 let mut subjects = Vec::new();
-                each_member(conn, actor.clinic_id, &filters, researcher, |member| subjects.extend(subject(member, filters.endpoint)))?;
+                each_member(pool, actor.clinic_id, &filters, researcher, |member| subjects.extend(subject(member, filters.endpoint)))?;
                 Ok(subjects)
             })
             .await?
@@ -398,4 +480,31 @@ fn subject(member: &Member, endpoint: Endpoint) -> Option<Subject> {
         sex: member.sex.code(),
         age_band: age_band(age),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_cohorts_id_range_is_cut_into_even_slices_the_last_open() {
+        // Ids 100 to 900 in 8 slices: steps of 800 / 8 = 100, so the slices end at 200, 300,
+        // …, 800 and the last runs on past 900 (a patient added while it is read).
+        let ends = slice_ends(Uuid::from_u128(100), Uuid::from_u128(900), 8);
+        let expected: Vec<Option<Uuid>> = (2..=8).map(|k| Some(Uuid::from_u128(k * 100))).chain([None]).collect();
+        assert_eq!(ends, expected);
+        // 100 to 107: a step of 7 / 8, rounded down to 0. Every end is the first id, so the
+        // first slice holds it alone, the middle six nothing, and the last the rest.
+        let ends = slice_ends(Uuid::from_u128(100), Uuid::from_u128(107), 8);
+        assert_eq!(ends, [Some(Uuid::from_u128(100)); 7].into_iter().chain([None]).collect::<Vec<_>>());
+        // One patient: the same.
+        let one = Uuid::now_v7();
+        assert_eq!(slice_ends(one, one, 8), [Some(one); 7].into_iter().chain([None]).collect::<Vec<_>>());
+        // The whole range of ids, without overflowing.
+        let ends = slice_ends(Uuid::nil(), Uuid::max(), 8);
+        assert_eq!(ends[0], Some(Uuid::from_u128(u128::MAX / 8)));
+        assert_eq!(ends[6], Some(Uuid::from_u128(u128::MAX / 8 * 7)));
+        assert_eq!(ends[7], None);
+    }
 }

@@ -557,14 +557,32 @@ impl SummaryRow {
 
 /// A page of a clinic's cohort for an instrument: the summaries of up to `limit`
 /// patients after `after` (by id), with what the filters need of the patient.
-pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, after: Option<Uuid>, limit: i64) -> ApiResult<Vec<Member>> {
+/// The lowest and the highest patient id among a clinic's summaries of an instrument
+/// (none when it has none), from the ends of the clinic's index.
+pub fn cohort_ends(conn: &mut Db, clinic: Uuid, instrument: Instrument) -> ApiResult<Option<(Uuid, Uuid)>> {
+    let of_cohort = || s::table.filter(s::clinic_id.eq(DbUuid(clinic))).filter(s::instrument.eq(instrument.code())).select(s::patient_id);
+    let first = of_cohort().order(s::patient_id.asc()).first::<DbUuid>(conn).optional()?;
+    let last = of_cohort().order(s::patient_id.desc()).first::<DbUuid>(conn).optional()?;
+    Ok(first.zip(last).map(|(first, last)| (first.0, last.0)))
+}
+
+/// Which of a cohort's patients a page reads: those after `after` (from the first without
+/// it) up to `up_to` included (to the last without it), at most `limit`, in id order.
+#[derive(Debug, Clone, Copy)]
+pub struct CohortSlice {
+    pub after: Option<Uuid>,
+    pub up_to: Option<Uuid>,
+    pub limit: i64,
+}
+
+pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, slice: CohortSlice) -> ApiResult<Vec<Member>> {
     let mut query = s::table
         .inner_join(p::table)
         .filter(s::clinic_id.eq(DbUuid(clinic)))
         .filter(s::instrument.eq(instrument.code()))
         .select((SummaryRow::as_select(), p::birth_date, p::sex))
         .order(s::patient_id.asc())
-        .limit(limit)
+        .limit(slice.limit)
         .into_boxed();
     if let Some(sex) = sex {
         query = query.filter(p::sex.eq(sex.code()));
@@ -572,8 +590,11 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     if consenting_only {
         query = query.filter(p::research_consent.eq(true));
     }
-    if let Some(after) = after {
+    if let Some(after) = slice.after {
         query = query.filter(s::patient_id.gt(DbUuid(after)));
+    }
+    if let Some(up_to) = slice.up_to {
+        query = query.filter(s::patient_id.le(DbUuid(up_to)));
     }
     query
         .load::<(SummaryRow, NaiveDate, String)>(conn)?

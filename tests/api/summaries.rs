@@ -75,7 +75,7 @@ async fn kept_summaries_match_the_records_after_any_writes() {
     let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=partial_response", &admin.token).await;
     assert_eq!(onset.status, 200, "{}", onset.text);
     let mut conn = app.state.pool.get().unwrap();
-    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, None, 100).unwrap();
+    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 }).unwrap();
     assert_eq!(onset.body["n_patients"], members.len(), "{}", onset.text);
 }
 
@@ -186,7 +186,7 @@ async fn ratings_judged_from_the_kept_fold_raise_what_a_whole_course_raises() {
     assert_eq!(alerts(reversed.clone()).await, raised, "written backwards, judged whole: the same alerts");
     let mut conn = app.state.pool.get().unwrap();
     let members =
-        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, None, 100)
+        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 })
             .unwrap();
     assert_eq!(members.len(), 2);
     assert_eq!(members[0].onset, members[1].onset, "the same summary from the fold as from the whole course");
