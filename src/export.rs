@@ -172,16 +172,14 @@ struct Batch {
     ratings: Vec<AssessmentRecord>,
 }
 
-/// Loaders reading batches at once on PostgreSQL, each on a connection of its own: while
-/// one waits for the database to run its query, another turns its rows into records. One
-/// loader left the database idle while it decoded and itself idle while the database ran
-/// (20,000 patients: 0.75 s of PostgreSQL's CPU and 0.9 s of the loader's, one after the
-/// other, in an export of 1.65 s; two loaders took 1.43 s). SQLite runs its queries in the
-/// loader's own thread, so a second loader has no idle core to use: it cost 14 % more CPU
-/// (each connection its own page cache) for the same time.
-fn loaders(pool: &Pool) -> ApiResult<usize> {
-    Ok(if pool.get()?.runs_queries_apart() { 2 } else { 1 })
-}
+/// Loaders reading batches at once, each on a connection of its own: while one waits for
+/// the database to run its query (PostgreSQL) or runs it (SQLite), another turns its rows
+/// into records. One loader left PostgreSQL idle while it decoded and itself idle while
+/// PostgreSQL ran (20,000 patients: 0.75 s of PostgreSQL's CPU and 0.9 s of the loader's,
+/// one after the other, in an export of 1.65 s; two loaders took 1.43 s). On SQLite two
+/// loaders took 1.04-1.12 s against 1.21-1.27 s, for the same CPU, once its connections no
+/// longer shared one page cache lock (.cargo/config.toml).
+const LOADERS: usize = 2;
 
 /// The records of a page of patients, chosen by clinic and consent.
 fn load_batch(pool: &Pool, request: &ExportRequest, patients: Vec<Demographics>) -> ApiResult<Batch> {
@@ -315,11 +313,10 @@ pub fn run(pool: &Pool, key: &[u8], request: &ExportRequest, mut sink: impl FnMu
     // The pages are dealt to the loaders in turn and their batches formatted in the same
     // turn, so rows keep the patients' order. Each loader hands on at most one batch ahead,
     // so memory stays bounded by a few batches.
-    let loaders = loaders(pool)?;
     std::thread::scope(|scope| {
         let mut deal = Vec::new();
         let mut turns = Vec::new();
-        for _ in 0..loaders {
+        for _ in 0..LOADERS {
             let (page, pages) = mpsc::sync_channel::<ApiResult<Vec<Demographics>>>(1);
             let (loaded, batches) = mpsc::sync_channel::<ApiResult<Batch>>(1);
             // Unbounded, so that handing one back never waits: the loader takes them back

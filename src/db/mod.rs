@@ -23,14 +23,6 @@ pub enum Db {
     Sqlite(SqliteConnection),
 }
 
-impl Db {
-    /// Whether its queries run in the database's own process (PostgreSQL), so that a thread
-    /// waiting for one leaves its core to other work; SQLite runs them in the caller's.
-    pub fn runs_queries_apart(&self) -> bool {
-        matches!(self, Db::Pg(_))
-    }
-}
-
 pub type Pool = r2d2::Pool<DbManager>;
 pub type Conn = r2d2::PooledConnection<DbManager>;
 

@@ -385,7 +385,7 @@ async fn the_command_line_export_is_audited_in_each_clinic_before_it_writes() {
 
 #[actix_rt::test]
 async fn a_long_export_keeps_every_consenting_patient_once_and_in_id_order() {
-    // Patients are read 200 at a time, and on PostgreSQL two loaders take the pages in turn:
+    // Patients are read 200 at a time, and two loaders take the pages in turn:
     // 520 demo patients (about 440 consenting) make several pages for each.
     let app = spawn_app().await;
     let pool = app.state.pool.clone();
