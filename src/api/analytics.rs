@@ -16,7 +16,7 @@ use crate::domain::onset::{CohortAccumulator, OnsetReport, report};
 use crate::domain::outcomes::{CONSENSUS_2016, Endpoint};
 use crate::domain::patient::Sex;
 use crate::domain::fields::one_of;
-use crate::db::Pool;
+use crate::db::{Db, Pool};
 use crate::domain::predictors::{Covariate, Levels, Subject, TermName, age_band, design, model};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -27,8 +27,8 @@ use std::sync::mpsc;
 /// Summaries read at a time: memory is bounded by the page, not the cohort.
 const COHORT_PAGE: i64 = 5_000;
 
-/// Readers of a cohort at once (`each_member`), and the slices of it they take in turn:
-/// enough slices that enrolment uneven over time still keeps both readers busy.
+/// Readers of a cohort at once at most (`each_member`), and the slices of it they take in
+/// turn: enough slices that enrolment uneven over time still keeps both readers busy.
 const COHORT_READERS: usize = 2;
 const COHORT_SLICES: u128 = 8;
 
@@ -199,15 +199,23 @@ pub async fn onset_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequ
 /// reading and decoding (SQLite) or decoding while PostgreSQL waited and then waiting
 /// while it ran the query.
 fn each_member(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, researcher: bool, mut visit: impl FnMut(&Member)) -> ApiResult<()> {
-    let Some((first, last)) = summaries::cohort_ends(&mut *pool.get()?, clinic, filters.instrument)? else { return Ok(()) };
+    // The first connection is waited for, as any read's; the others are taken only if
+    // free at once. A reader holds its connection while it waits for its turn, so readers
+    // that each waited for a second one could hold the whole pool between them, every one
+    // waiting for a connection another holds. A busy pool gets one reader, as before.
+    let mut conns = vec![pool.get()?];
+    conns.extend((1..COHORT_READERS).map_while(|_| pool.try_get()));
+    let Some((first, last)) = summaries::cohort_ends(&mut conns[0], clinic, filters.instrument)? else { return Ok(()) };
     let ends = slice_ends(first, last, COHORT_SLICES);
-    let cohort = Cohort { clinic, filters, researcher, ends: &ends };
+    let cohort = Cohort { clinic, filters, researcher, ends: &ends, readers: conns.len() };
     std::thread::scope(|scope| {
-        let readers: Vec<_> = (0..COHORT_READERS)
-            .map(|reader| {
+        let readers: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(reader, mut conn)| {
                 let (pages, read) = mpsc::sync_channel(1);
                 scope.spawn(move || {
-                    if let Err(e) = cohort.read_slices(pool, reader, &pages) {
+                    if let Err(e) = cohort.read_slices(&mut conn, reader, &pages) {
                         let _ = pages.send(Err(e));
                     }
                 });
@@ -216,7 +224,7 @@ fn each_member(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, researcher: b
             .collect();
         for k in 0..ends.len() {
             loop {
-                match readers[k % COHORT_READERS].recv().map_err(|_| ApiError::Internal("a cohort reader stopped".into()))?? {
+                match readers[k % readers.len()].recv().map_err(|_| ApiError::Internal("a cohort reader stopped".into()))?? {
                     Read::Page(members) => members.iter().for_each(&mut visit),
                     Read::SliceDone => break,
                 }
@@ -240,17 +248,18 @@ struct Cohort<'a> {
     filters: &'a Filters,
     researcher: bool,
     ends: &'a [Option<uuid::Uuid>],
+    /// How many read it.
+    readers: usize,
 }
 
 impl Cohort<'_> {
-    /// Reads slices `reader`, `reader` + COHORT_READERS, … a page at a time, handing each on,
-    /// until they are done or the visitor has stopped taking them.
-    fn read_slices(&self, pool: &Pool, reader: usize, pages: &mpsc::SyncSender<ApiResult<Read>>) -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        for k in (reader..self.ends.len()).step_by(COHORT_READERS) {
+    /// Reads slices `reader`, `reader` + the number of readers, … a page at a time, handing
+    /// each on, until they are done or the visitor has stopped taking them.
+    fn read_slices(&self, conn: &mut Db, reader: usize, pages: &mpsc::SyncSender<ApiResult<Read>>) -> ApiResult<()> {
+        for k in (reader..self.ends.len()).step_by(self.readers) {
             let mut slice = CohortSlice { after: k.checked_sub(1).and_then(|before| self.ends[before]), up_to: self.ends[k], limit: COHORT_PAGE };
             loop {
-                let page = summaries::cohort_page(&mut conn, self.clinic, self.filters.instrument, self.filters.sex, self.researcher, slice)?;
+                let page = summaries::cohort_page(conn, self.clinic, self.filters.instrument, self.filters.sex, self.researcher, slice)?;
                 let more = page.len() as i64 == slice.limit;
                 slice.after = page.last().map(|m| m.patient_id).or(slice.after);
                 let kept = page.into_iter().filter(|m| self.filters.keeps(m)).collect();

@@ -80,6 +80,19 @@ async fn the_onset_curve_matches_the_hand_worked_cohort() {
 }
 
 #[actix_rt::test]
+async fn a_cohort_is_read_whole_when_the_pool_has_one_connection_to_give() {
+    // Cohorts are read by two readers when two connections are free: with one, one reader
+    // reads every slice, rather than waiting for a second that only it could free.
+    let app = spawn_with(|c| c.pool_size = 1).await;
+    let admin = app.admin("North").await;
+    cohort(&app, &admin).await;
+    let r = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=response", &admin.token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["n_patients"].clone(), r.body["n_events"].clone()), (json!(3), json!(2)));
+    assert_eq!(km_counts(&r.body), vec![(4.0, 3, 1, 0), (24.0, 2, 1, 0), (168.0, 1, 0, 1)]);
+}
+
+#[actix_rt::test]
 async fn analytics_input_is_validated() {
     let app = spawn_app().await;
     let admin = app.admin("North").await;
