@@ -1,8 +1,8 @@
 //! The pseudonymised research export, shared by the HTTP endpoints and `onset export`.
 //!
-//! Patients are read in batches by id; each batch's rows are formatted and handed to a
-//! sink before the next is read, with no database connection held while the sink
-//! waits. Memory is bounded by the batch, whatever the export's size.
+//! Patients are read in batches by id, two loaders reading the next while one batch's
+//! rows are formatted and handed to a sink, with no database connection held while the
+//! sink waits. Memory is bounded by a few batches, whatever the export's size.
 
 use std::collections::HashMap;
 use std::sync::{Arc, mpsc};
@@ -202,17 +202,19 @@ fn load_batch(pool: &Pool, request: &ExportRequest, patients: Vec<Demographics>)
 fn deal_pages(pool: &Pool, request: &ExportRequest, loaders: Vec<mpsc::SyncSender<ApiResult<Vec<Demographics>>>>) {
     let mut after = None;
     for loader in loaders.iter().cycle() {
-        let page = pool.get().map_err(ApiError::from).and_then(|mut conn| research::consenting_patients(&mut conn, request.clinic, after, BATCH_PATIENTS));
-        let last = match &page {
+        match pool.get().map_err(ApiError::from).and_then(|mut conn| research::consenting_patients(&mut conn, request.clinic, after, BATCH_PATIENTS)) {
             Ok(page) if page.is_empty() => return,
-            Ok(page) => page.last().map(|p| p.id),
-            Err(_) => None,
-        };
-        let failed = page.is_err();
-        if loader.send(page).is_err() || failed {
-            return;
+            Ok(page) => {
+                after = page.last().map(|p| p.id);
+                if loader.send(Ok(page)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = loader.send(Err(e));
+                return;
+            }
         }
-        after = last;
     }
 }
 

@@ -555,8 +555,6 @@ impl SummaryRow {
     }
 }
 
-/// A page of a clinic's cohort for an instrument: the summaries of up to `limit`
-/// patients after `after` (by id), with what the filters need of the patient.
 /// The lowest and the highest patient id among a clinic's summaries of an instrument
 /// (none when it has none), from the ends of the clinic's index.
 pub fn cohort_ends(conn: &mut Db, clinic: Uuid, instrument: Instrument) -> ApiResult<Option<(Uuid, Uuid)>> {
@@ -575,6 +573,8 @@ pub struct CohortSlice {
     pub limit: i64,
 }
 
+/// A page of a clinic's cohort for an instrument: the summaries of the slice's patients,
+/// with what the filters need of the patient.
 pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, slice: CohortSlice) -> ApiResult<Vec<Member>> {
     let mut query = s::table
         .inner_join(p::table)
