@@ -40,6 +40,8 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     /// Groups the audit events that requests append at once on the primary (PostgreSQL).
     pub audit: Arc<crate::store::audit::Appender>,
+    /// Trajectories as last rendered, answered again while the course is unchanged.
+    pub renderings: Arc<crate::api::renderings::Renderings>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             webhooks: Sender::new(config.webhook_allow_private, config.webhook_timeout),
             sealer: Arc::new(Sealer::new(&config.jwt_secret)),
             audit: Arc::default(),
+            renderings: Arc::default(),
             read_pool: read_pool.unwrap_or_else(|| pool.clone()),
             pool,
             config,

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod patients;
 pub mod protocols;
 pub mod records;
+pub mod renderings;
 pub mod rems;
 pub mod self_report;
 pub mod users;
@@ -190,7 +191,7 @@ async fn console_style() -> HttpResponse {
 
 /// An SVG chart: never cached by shared caches (it shows a patient's or a cohort's data),
 /// and inert when opened on its own (no script, no outside resource).
-pub fn svg(body: String) -> HttpResponse {
+pub fn svg(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("image/svg+xml; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "private, no-store"))

@@ -113,6 +113,7 @@ diesel::table! {
         created_by -> PortableUuid,
         updated_by -> PortableUuid,
         research_consent_changed_at -> Nullable<PortableTime>,
+        course_stamp -> BigInt,
     }
 }
 

@@ -207,6 +207,13 @@ pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Patient> {
     row.map(PatientRow::into_patient).ok_or(ApiError::NotFound)
 }
 
+/// The patient's `course_stamp`, which each write of their records raises
+/// (`summaries::Course::lock`); 404 unless the patient is the clinic's.
+pub fn course_stamp(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<i64> {
+    let stamp = p::table.filter(p::id.eq(DbUuid(id))).filter(p::clinic_id.eq(DbUuid(clinic))).select(p::course_stamp).first(conn).optional()?;
+    stamp.ok_or(ApiError::NotFound)
+}
+
 pub fn exists(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<()> {
     let n: i64 = p::table.filter(p::id.eq(DbUuid(id))).filter(p::clinic_id.eq(DbUuid(clinic))).count().get_result(conn)?;
     if n == 1 { Ok(()) } else { Err(ApiError::NotFound) }
@@ -227,16 +234,9 @@ fn list(conn: &mut Db, clinic: Uuid, page: Page) -> ApiResult<(Vec<Patient>, Opt
 }
 
 /// What a trajectory is drawn from: the start of each active session and each active
-/// rating as the outcome rules read it. Audited as a read of the patient.
-pub fn course(conn: &mut Db, actor: &Actor, id: Uuid) -> ApiResult<(Vec<DateTime<Utc>>, Vec<RatingPoint>)> {
-    let course = course_unaudited(conn, actor.clinic_id, id)?;
-    audit_course(conn, actor, id)?;
-    Ok(course)
-}
-
-/// The course alone, for a read a replica may serve (a chart); `audit_course` on the
-/// primary before it is shown.
-pub fn course_unaudited(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<(Vec<DateTime<Utc>>, Vec<RatingPoint>)> {
+/// rating as the outcome rules read it. Not audited: `audit_course` on the primary before
+/// it is shown (a chart's course may come from a replica).
+pub fn course(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<(Vec<DateTime<Utc>>, Vec<RatingPoint>)> {
     // Not found here when the patient is not the clinic's.
     let starts = infusions::active_starts(conn, clinic, id)?;
     let points = assessments::active_points(conn, clinic, id)?;

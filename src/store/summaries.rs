@@ -251,15 +251,17 @@ impl Course {
     /// same round trip. Every write of a patient's record takes it first, before its
     /// reactions touch due ratings, alerts and summaries, so two writes to one patient
     /// never hold those rows in opposite orders (a deadlock: two self-reports of one
-    /// patient at once met one in the benchmark). `FOR NO KEY UPDATE` does not conflict
-    /// with the key-share lock each write's foreign key already holds on the row.
+    /// patient at once met one in the benchmark). An UPDATE of a column no key holds
+    /// takes `FOR NO KEY UPDATE`, which does not conflict with the key-share lock each
+    /// write's foreign key already holds on the row.
+    ///
+    /// The update raises the patient's `course_stamp`, in the write's transaction: a
+    /// trajectory kept under the stamp before it is no longer answered (`api::renderings`).
     pub fn lock(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
-        if let Db::Pg(pg) = conn {
-            use diesel::sql_types::Uuid as SqlUuid;
-            let locked = crate::db::fixed("SELECT id FROM patients WHERE id = $1 AND clinic_id = $2 FOR NO KEY UPDATE").bind::<SqlUuid, _>(patient).bind::<SqlUuid, _>(clinic).execute(pg)?;
-            return if locked == 1 { Ok(()) } else { Err(crate::error::ApiError::NotFound) };
-        }
-        super::patients::exists(conn, clinic, patient)
+        let raised = diesel::update(p::table.filter(p::id.eq(DbUuid(patient))).filter(p::clinic_id.eq(DbUuid(clinic))))
+            .set(p::course_stamp.eq(p::course_stamp + 1))
+            .execute(conn)?;
+        if raised == 1 { Ok(()) } else { Err(crate::error::ApiError::NotFound) }
     }
 
     /// Start times of the active sessions, in order.

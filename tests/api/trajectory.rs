@@ -128,3 +128,76 @@ async fn a_patient_without_ratings_has_an_empty_trajectory() {
     let t = app.get(&format!("/api/v1/patients/{patient}/trajectory"), &admin.token).await;
     assert_eq!(t.body, json!({"patient_id": patient, "definition_set": "consensus-2016", "first_infusion_at": null, "series": []}));
 }
+
+/// A trajectory read of an unchanged course is answered as last rendered (`api::renderings`),
+/// and every change of the course, by any path, shows at the next read: a new rating, an
+/// amendment, a retraction, a new session; the chart the same. Each read is audited.
+#[actix_rt::test]
+async fn a_kept_trajectory_is_answered_only_while_the_course_is_unchanged() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let path = format!("/api/v1/patients/{patient}/trajectory");
+    let chart = format!("/api/v1/patients/{patient}/trajectory.svg");
+    let ratings = format!("/api/v1/patients/{patient}/assessments");
+    assert_eq!(app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T09:00:00Z")).await.status, 201);
+    assert_eq!(app.post(&ratings, &admin.token, rating_body("2026-02-27T09:00:00Z", 30)).await.status, 201);
+    let later = app.post(&ratings, &admin.token, rating_body("2026-03-03T09:00:00Z", 20)).await.id();
+    let totals = |t: &Value| t["series"][0]["ratings"].as_array().unwrap().iter().map(|r| r["total"].as_u64().unwrap()).collect::<Vec<_>>();
+    let audited = || async { app.get("/api/v1/audit?action=patient.trajectory&limit=200", &admin.token).await.body["items"].as_array().unwrap().len() };
+
+    let first = app.get(&path, &admin.token).await;
+    let answered = app.state.renderings.answered();
+    let again = app.get(&path, &admin.token).await;
+    assert_eq!(app.state.renderings.answered(), answered + 1, "the second read is answered as kept");
+    assert_eq!((again.status, again.text.clone()), (200, first.text.clone()));
+    assert_eq!(totals(&again.body), [30, 20]);
+    assert_eq!(audited().await, 2, "a kept answer is audited as a read all the same");
+    let drawn = app.get(&chart, &admin.token).await;
+    assert_eq!(app.get(&chart, &admin.token).await.text, drawn.text);
+
+    // A new rating.
+    assert_eq!(app.post(&ratings, &admin.token, rating_body("2026-03-09T09:00:00Z", 14)).await.status, 201);
+    assert_eq!(totals(&app.get(&path, &admin.token).await.body), [30, 20, 14]);
+    let redrawn = app.get(&chart, &admin.token).await;
+    assert_ne!(redrawn.text, drawn.text, "the chart shows the new rating");
+    // An amendment.
+    let amended = app.patch(&format!("/api/v1/assessments/{later}"), &admin.token, json!({"items": ybocs_items(22), "reason": "misread"})).await;
+    assert_eq!(amended.status, 200, "{}", amended.text);
+    assert_eq!(totals(&app.get(&path, &admin.token).await.body), [30, 22, 14]);
+    // A retraction.
+    assert_eq!(app.delete(&format!("/api/v1/assessments/{later}"), &admin.token, json!({"reason": "wrong patient"})).await.status, 200);
+    assert_eq!(totals(&app.get(&path, &admin.token).await.body), [30, 14]);
+    // A new session, earlier than the first: every rating's hours move.
+    assert_eq!(app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-01T09:00:00Z")).await.status, 201);
+    let moved = app.get(&path, &admin.token).await;
+    assert_eq!(moved.body["first_infusion_at"], "2026-03-01T09:00:00Z");
+    assert_eq!(moved.body["series"][0]["ratings"][1]["hours_since_first_infusion"], json!(192.0));
+    assert_ne!(app.get(&chart, &admin.token).await.text, redrawn.text);
+    // Another clinic's caller is not answered what was kept.
+    let other = app.admin("South").await;
+    app.get(&path, &other.token).await.assert_problem(404);
+}
+
+/// Two instances on one database, each keeping what it rendered: a rating written through
+/// one shows at the next read through the other.
+#[actix_rt::test]
+async fn a_write_through_another_instance_shows_in_what_this_one_kept() {
+    let app = spawn_app().await;
+    let database_url = app.state.config.database_url.clone();
+    let other = spawn_with(move |config| config.database_url = database_url).await;
+    let admin = app.admin("North").await;
+    let patient = app.patient(&admin).await;
+    let path = format!("/api/v1/patients/{patient}/trajectory");
+    let ratings = format!("/api/v1/patients/{patient}/assessments");
+    assert_eq!(app.post(&ratings, &admin.token, rating_body("2026-02-27T09:00:00Z", 30)).await.status, 201);
+    let count = |t: &Value| t["series"][0]["ratings_total"].clone();
+    assert_eq!(count(&app.get(&path, &admin.token).await.body), 1);
+    assert_eq!(count(&app.get(&path, &admin.token).await.body), 1);
+    let kept = app.state.renderings.answered();
+    assert!(kept >= 1, "the second read was answered as kept");
+
+    assert_eq!(other.post(&ratings, &admin.token, rating_body("2026-03-03T09:00:00Z", 20)).await.status, 201);
+    assert_eq!(count(&app.get(&path, &admin.token).await.body), 2);
+    assert_eq!(app.state.renderings.answered(), kept, "not answered from what was kept");
+}
