@@ -7,14 +7,15 @@
 //! PostgreSQL the ratings' query was the costliest statement (0.12–0.23 ms of the
 //! server's time each, `pg_stat_statements`).
 //!
-//! Why it is never stale: each patient row carries a `course_stamp`, which every write of
-//! the patient's records raises in its own transaction (`summaries::Course::lock`, which
-//! each such write takes first). A read reads the stamp before the course, so what it
-//! renders is at least as new as the stamp it is kept under, and a kept rendering is
-//! answered only to a read that finds the same stamp. The stamp lives in the database, so
-//! a write through another instance is seen. Not kept: a course naming a clinic's own
-//! scale, whose rendering follows the clinic's current definition of it, which changes
-//! without the patient's records changing. Every read is audited, kept or not.
+//! Why it is never stale: each patient row carries a `course_stamp`, a random number that
+//! every write of the patient's records draws anew in its own transaction
+//! (`summaries::Course::lock`, which each such write takes first). A read reads the stamp
+//! before the course, so what it renders is at least as new as the stamp it is kept
+//! under, and a kept rendering is answered only to a read that finds the same stamp. The
+//! stamp lives in the database, so a write through another instance is seen. Not kept: a
+//! course naming a clinic's own scale, whose rendering follows the clinic's current
+//! definition of it, which changes without the patient's records changing. Every read is
+//! audited, kept or not.
 //!
 //! Bounded: at most `BUDGET` bytes in all, the oldest kept leaving first, and no one
 //! rendering over an eighth of it (a history of thousands is rendered afresh each time).

@@ -207,7 +207,7 @@ pub fn find(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<Patient> {
     row.map(PatientRow::into_patient).ok_or(ApiError::NotFound)
 }
 
-/// The patient's `course_stamp`, which each write of their records raises
+/// The patient's `course_stamp`, which each write of their records draws anew
 /// (`summaries::Course::lock`); 404 unless the patient is the clinic's.
 pub fn course_stamp(conn: &mut Db, clinic: Uuid, id: Uuid) -> ApiResult<i64> {
     let stamp = p::table.filter(p::id.eq(DbUuid(id))).filter(p::clinic_id.eq(DbUuid(clinic))).select(p::course_stamp).first(conn).optional()?;

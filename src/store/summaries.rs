@@ -255,13 +255,16 @@ impl Course {
     /// takes `FOR NO KEY UPDATE`, which does not conflict with the key-share lock each
     /// write's foreign key already holds on the row.
     ///
-    /// The update raises the patient's `course_stamp`, in the write's transaction: a
+    /// The update gives the patient a new `course_stamp`, in the write's transaction: a
     /// trajectory kept under the stamp before it is no longer answered (`api::renderings`).
+    /// A random number, not a count: a database restored or failed over to an earlier
+    /// state would count again through numbers kept for a course it no longer has.
     pub fn lock(conn: &mut Db, clinic: Uuid, patient: Uuid) -> ApiResult<()> {
-        let raised = diesel::update(p::table.filter(p::id.eq(DbUuid(patient))).filter(p::clinic_id.eq(DbUuid(clinic))))
-            .set(p::course_stamp.eq(p::course_stamp + 1))
+        let stamp = Uuid::new_v4().as_u64_pair().0 as i64;
+        let locked = diesel::update(p::table.filter(p::id.eq(DbUuid(patient))).filter(p::clinic_id.eq(DbUuid(clinic))))
+            .set(p::course_stamp.eq(stamp))
             .execute(conn)?;
-        if raised == 1 { Ok(()) } else { Err(crate::error::ApiError::NotFound) }
+        if locked == 1 { Ok(()) } else { Err(crate::error::ApiError::NotFound) }
     }
 
     /// Start times of the active sessions, in order.

@@ -1,4 +1,4 @@
--- A number each write of a patient's record raises (store::summaries::Course::lock, which
--- every such write takes first, in its transaction): a trajectory rendered when the stamp
--- read N is still the patient's while the stamp reads N (api::renderings).
+-- A random number each write of a patient's record draws anew (store::summaries::Course::lock,
+-- which every such write takes first, in its transaction): a trajectory rendered when the
+-- stamp read N is still the patient's while the stamp reads N (api::renderings).
 ALTER TABLE patients ADD COLUMN course_stamp INTEGER NOT NULL DEFAULT 0;
