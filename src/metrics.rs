@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latency by route and status, pool state.
+//! Prometheus metrics: request counts and latency by route and status, pool state,
+//! trajectories answered as kept.
 
 use std::sync::atomic::AtomicI64;
 
@@ -45,6 +46,8 @@ pub struct Metrics {
     latency: LatencyFamily,
     pool_connections: Gauge<i64, AtomicI64>,
     pool_idle: Gauge<i64, AtomicI64>,
+    /// Trajectory reads answered as kept (`api::renderings`), beside the route's count.
+    pub trajectories_kept: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -63,7 +66,9 @@ impl Default for Metrics {
         registry.register("onset_http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("onset_db_pool_connections", "Open database connections", pool_connections.clone());
         registry.register("onset_db_pool_idle_connections", "Idle database connections", pool_idle.clone());
-        Metrics { registry, requests, latency, pool_connections, pool_idle }
+        let trajectories_kept = Counter::default();
+        registry.register("onset_trajectories_answered_as_kept", "Trajectory reads answered as last rendered, the course unchanged", trajectories_kept.clone());
+        Metrics { registry, requests, latency, pool_connections, pool_idle, trajectories_kept }
     }
 }
 

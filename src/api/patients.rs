@@ -118,7 +118,10 @@ where
             .await?
     };
     let (stamp, starts, points) = match found {
-        Found::Kept(bytes) => return Ok(bytes),
+        Found::Kept(bytes) => {
+            state.metrics.trajectories_kept.inc();
+            return Ok(bytes);
+        }
         Found::Course { stamp, starts, points } => (stamp, starts, points),
     };
     let renderings = state.renderings.clone();

@@ -22,7 +22,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::web::Bytes;
 use uuid::Uuid;
@@ -48,8 +47,6 @@ pub struct Rendering {
 pub struct Renderings {
     kept: Mutex<Kept>,
     budget: usize,
-    /// Reads answered from what was kept.
-    answered: AtomicU64,
 }
 
 #[derive(Default)]
@@ -68,22 +65,13 @@ impl Default for Renderings {
 
 impl Renderings {
     pub fn with_budget(budget: usize) -> Renderings {
-        Renderings { kept: Mutex::new(Kept::default()), budget, answered: AtomicU64::new(0) }
-    }
-
-    /// How many reads were answered from what was kept.
-    pub fn answered(&self) -> u64 {
-        self.answered.load(Ordering::Relaxed)
+        Renderings { kept: Mutex::new(Kept::default()), budget }
     }
 
     /// The bytes kept for `rendering` if they were rendered under `stamp`.
     pub fn get(&self, rendering: &Rendering, stamp: i64) -> Option<Bytes> {
         let kept = self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let bytes = kept.by_rendering.get(rendering).filter(|(kept_stamp, _)| *kept_stamp == stamp).map(|(_, bytes)| bytes.clone());
-        if bytes.is_some() {
-            self.answered.fetch_add(1, Ordering::Relaxed);
-        }
-        bytes
+        kept.by_rendering.get(rendering).filter(|(kept_stamp, _)| *kept_stamp == stamp).map(|(_, bytes)| bytes.clone())
     }
 
     /// Keeps `bytes` as `rendering` under `stamp`, in place of what was kept for it.
