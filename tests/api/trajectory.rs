@@ -207,3 +207,31 @@ async fn a_write_through_another_instance_shows_in_what_this_one_kept() {
     assert_eq!(count(&app.get(&path, &admin.token).await.body), 2);
     assert_eq!(kept(&app).await, 1, "not answered from what was kept");
 }
+
+/// A course naming a clinic's own scale is rendered afresh at every read: it is judged by
+/// the clinic's current definition, which a new version changes without the patient's
+/// records changing. Version 1 counts a total of 2 as remission, version 2 only 1 or less.
+#[actix_rt::test]
+async fn a_course_on_a_clinics_own_scale_follows_its_current_definition() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    assert_eq!(app.post("/api/v1/clinic/instruments", &admin.token, crate::spectrum::wellbeing_definition()).await.status, 201);
+    let patient = app.patient(&admin).await;
+    let path = format!("/api/v1/patients/{patient}/trajectory");
+    assert_eq!(app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T09:00:00Z")).await.status, 201);
+    // calm is worded the other way (3 − its points): 0 + 3 + 3 = 6, then 0 + 2 + 0 = 2.
+    for (at, items) in [("2026-03-01T09:00:00Z", json!({"calm": 3, "worried": 3, "tense": 3})), ("2026-03-03T09:00:00Z", json!({"calm": 3, "worried": 2, "tense": 0}))] {
+        let body = json!({"instrument": "x_wellbeing", "rated_at": at, "recall": "NOW", "items": items, "rater": "self", "collected_via": "app"});
+        assert_eq!(app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, body).await.status, 201);
+    }
+    let after = |t: &Value| (t["series"][0]["ratings"][1]["total"].clone(), t["series"][0]["ratings"][1]["remission"].clone());
+    assert_eq!(after(&app.get(&path, &admin.token).await.body), (json!(2), json!(true)));
+    assert_eq!(after(&app.get(&path, &admin.token).await.body), (json!(2), json!(true)));
+    assert_eq!(kept(&app).await, 0, "never answered as kept");
+
+    let mut stricter = crate::spectrum::wellbeing_definition();
+    stricter["outcomes"]["remission"] = json!({"max": 1});
+    let put = app.request(awc::http::Method::PUT, "/api/v1/clinic/instruments/x_wellbeing", Some(&admin.token), Some(&stricter), &[]).await;
+    assert_eq!((put.status, put.body["version"].clone()), (200, json!(2)), "{}", put.text);
+    assert_eq!(after(&app.get(&path, &admin.token).await.body), (json!(2), json!(false)));
+}
