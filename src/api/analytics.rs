@@ -260,14 +260,13 @@ impl Cohort<'_> {
             let mut slice = CohortSlice { after: k.checked_sub(1).and_then(|before| self.ends[before]), up_to: self.ends[k], limit: COHORT_PAGE };
             loop {
                 let page = summaries::cohort_page(conn, self.clinic, self.filters.instrument, self.filters.sex, self.researcher, slice)?;
-                let more = page.len() as i64 == slice.limit;
-                slice.after = page.last().map(|m| m.patient_id).or(slice.after);
-                let kept = page.into_iter().filter(|m| self.filters.keeps(m)).collect();
+                let kept = page.members.into_iter().filter(|m| self.filters.keeps(m)).collect();
                 if pages.send(Ok(Read::Page(kept))).is_err() {
                     return Ok(());
                 }
-                if !more {
-                    break;
+                match page.next {
+                    Some(next) => slice.after = Some(next),
+                    None => break,
                 }
             }
             if pages.send(Ok(Read::SliceDone)).is_err() {

@@ -578,32 +578,59 @@ pub struct CohortSlice {
     pub limit: i64,
 }
 
-/// A page of a clinic's cohort for an instrument: the summaries of the slice's patients,
-/// with what the filters need of the patient.
-pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, slice: CohortSlice) -> ApiResult<Vec<Member>> {
-    let mut query = s::table
-        .inner_join(p::table)
+/// A page of a clinic's cohort for an instrument: the members the filters on the patient
+/// keep among the slice's next `limit` summaries, and where the next page starts (none
+/// when the slice is done).
+pub struct CohortPage {
+    pub members: Vec<Member>,
+    pub next: Option<Uuid>,
+}
+
+/// Reads a page of a clinic's cohort for an instrument: the summaries of the slice's
+/// patients, with what the filters need of the patient.
+///
+/// Two range reads in patient order, merged here, instead of a join: the join looked each
+/// summary's patient up on its own (an index seek and a table read a row), half of the
+/// cohort's SQLite time at 100,000 patients; the patients of a range are read whole from
+/// `patients_by_clinic`, which covers what the filters need, in the summaries' order.
+pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Option<Sex>, consenting_only: bool, slice: CohortSlice) -> ApiResult<CohortPage> {
+    let mut summaries = s::table
         .filter(s::clinic_id.eq(DbUuid(clinic)))
         .filter(s::instrument.eq(instrument.code()))
-        .select((SummaryRow::as_select(), p::birth_date, p::sex))
+        .select(SummaryRow::as_select())
         .order(s::patient_id.asc())
         .limit(slice.limit)
         .into_boxed();
-    if let Some(sex) = sex {
-        query = query.filter(p::sex.eq(sex.code()));
-    }
-    if consenting_only {
-        query = query.filter(p::research_consent.eq(true));
-    }
     if let Some(after) = slice.after {
-        query = query.filter(s::patient_id.gt(DbUuid(after)));
+        summaries = summaries.filter(s::patient_id.gt(DbUuid(after)));
     }
     if let Some(up_to) = slice.up_to {
-        query = query.filter(s::patient_id.le(DbUuid(up_to)));
+        summaries = summaries.filter(s::patient_id.le(DbUuid(up_to)));
     }
-    query
-        .load::<(SummaryRow, NaiveDate, String)>(conn)?
-        .into_iter()
-        .map(|(row, birth_date, sex)| row.member(instrument, birth_date, stored("sex", Sex::parse(&sex))?))
-        .collect()
+    let rows: Vec<SummaryRow> = summaries.load(conn)?;
+    let next = if rows.len() as i64 == slice.limit { rows.last().map(|row| row.patient_id.0) } else { None };
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(CohortPage { members: Vec::new(), next }) };
+    let mut patients = p::table
+        .filter(p::clinic_id.eq(DbUuid(clinic)))
+        .filter(p::id.ge(first.patient_id))
+        .filter(p::id.le(last.patient_id))
+        .select((p::id, p::birth_date, p::sex))
+        .order(p::id.asc())
+        .into_boxed();
+    if let Some(sex) = sex {
+        patients = patients.filter(p::sex.eq(sex.code()));
+    }
+    if consenting_only {
+        patients = patients.filter(p::research_consent.eq(true));
+    }
+    let mut patients = patients.load::<(DbUuid, NaiveDate, String)>(conn)?.into_iter().peekable();
+    let mut members = Vec::with_capacity(rows.len());
+    for row in rows {
+        // Both in id order: pass the patients before the row's, then take its own if kept.
+        while patients.next_if(|(id, _, _)| id.0 < row.patient_id.0).is_some() {}
+        if let Some((_, birth_date, sex)) = patients.next_if(|(id, _, _)| id.0 == row.patient_id.0) {
+            members.push(row.member(instrument, birth_date, stored("sex", Sex::parse(&sex))?)?);
+        }
+    }
+    Ok(CohortPage { members, next })
 }

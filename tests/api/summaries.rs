@@ -75,8 +75,72 @@ async fn kept_summaries_match_the_records_after_any_writes() {
     let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=partial_response", &admin.token).await;
     assert_eq!(onset.status, 200, "{}", onset.text);
     let mut conn = app.state.pool.get().unwrap();
-    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 }).unwrap();
+    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 }).unwrap().members;
     assert_eq!(onset.body["n_patients"], members.len(), "{}", onset.text);
+}
+
+/// Every member of a cohort read a page at a time, following each page's `next`.
+fn cohort_in_pages(app: &TestApp, clinic: uuid::Uuid, sex: Option<onset::domain::patient::Sex>, consenting_only: bool, limit: i64) -> (Vec<uuid::Uuid>, usize) {
+    use onset::store::summaries::{CohortSlice, cohort_page};
+    let mut conn = app.state.pool.get().unwrap();
+    let (mut members, mut pages, mut after) = (Vec::new(), 0, None);
+    loop {
+        let page = cohort_page(&mut conn, clinic, onset::domain::instruments::Instrument::named("ybocs"), sex, consenting_only, CohortSlice { after, up_to: None, limit }).unwrap();
+        pages += 1;
+        members.extend(page.members.iter().map(|m| m.patient_id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return (members, pages),
+        }
+    }
+}
+
+/// A cohort page reads the summaries and their patients apart and merges them in patient
+/// order: a filter on the patient keeps exactly the patients it names, and a page whose
+/// summaries the filter all leaves out still leads on to the next (fails if the cohort
+/// were read in pages of members kept rather than of summaries read).
+#[actix_rt::test]
+async fn a_cohort_read_in_pages_keeps_the_patients_its_filters_name_and_no_other() {
+    use onset::domain::patient::Sex;
+    let app = spawn_app().await;
+    let admin = app.admin("Paged cohort clinic").await;
+    let other = app.admin("Another clinic").await;
+    // Ten patients, male and female in turn, the first four not consenting, and one
+    // without a Y-BOCS rating (no summary).
+    let mut summarised = Vec::new();
+    for k in 0..10 {
+        let sex = if k % 2 == 0 { Sex::Male } else { Sex::Female };
+        let body = json!({"display_name": format!("Patient {k}"), "birth_date": "1980-01-01", "sex": sex.code(), "diagnosis": "F42.2", "research_consent": k >= 4});
+        let patient = app.post("/api/v1/patients", &admin.token, body).await.id();
+        assert_eq!(app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body(&at(8))).await.status, 201);
+        if k == 5 {
+            continue;
+        }
+        for (when, total) in [(0, 30), (12, 12)] {
+            assert_eq!(app.post(&format!("/api/v1/patients/{patient}/assessments"), &admin.token, rating_body(&at(when), total)).await.status, 201);
+        }
+        summarised.push((patient.parse::<uuid::Uuid>().unwrap(), sex, k >= 4));
+    }
+    summarised.sort_by_key(|(id, _, _)| *id);
+    let with = |keep: &dyn Fn(Sex, bool) -> bool| summarised.iter().filter(|(_, sex, consents)| keep(*sex, *consents)).map(|(id, _, _)| *id).collect::<Vec<_>>();
+    let all = with(&|_, _| true);
+    // Another clinic's patient with a summary is never read.
+    let outsider = app.patient(&other).await;
+    app.post(&format!("/api/v1/patients/{outsider}/infusions"), &other.token, infusion_body(&at(8))).await;
+    app.post(&format!("/api/v1/patients/{outsider}/assessments"), &other.token, rating_body(&at(0), 30)).await;
+    app.post(&format!("/api/v1/patients/{outsider}/assessments"), &other.token, rating_body(&at(12), 12)).await;
+
+    assert_eq!(cohort_in_pages(&app, admin.clinic_id, None, false, 100), (all.clone(), 1));
+    assert_eq!(cohort_in_pages(&app, admin.clinic_id, None, false, 2).0, all, "nine summaries in pages of two");
+    // Pages of two: the first two summaries are of patients not consenting, so the first
+    // page keeps none, and the read goes on.
+    let (female_consenting, pages) = cohort_in_pages(&app, admin.clinic_id, Some(Sex::Female), true, 2);
+    assert_eq!(female_consenting, with(&|sex, consents| sex == Sex::Female && consents));
+    assert_eq!(female_consenting.len(), 2);
+    assert_eq!(pages, 5, "nine summaries, two a page");
+    let (male, _) = cohort_in_pages(&app, admin.clinic_id, Some(Sex::Male), false, 3);
+    assert_eq!(male, with(&|sex, _| sex == Sex::Male));
+    assert_eq!(male.len(), 5);
 }
 
 #[actix_rt::test]
@@ -187,7 +251,8 @@ async fn ratings_judged_from_the_kept_fold_raise_what_a_whole_course_raises() {
     let mut conn = app.state.pool.get().unwrap();
     let members =
         onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 })
-            .unwrap();
+            .unwrap()
+            .members;
     assert_eq!(members.len(), 2);
     assert_eq!(members[0].onset, members[1].onset, "the same summary from the fold as from the whole course");
     let onset = &members[0].onset;
