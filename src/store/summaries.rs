@@ -32,13 +32,22 @@ use crate::error::ApiResult;
 /// Patients summarised per transaction by `rebuild` and per page by `verify`.
 const PAGE: i64 = 1_000;
 
-/// A summary's row, compared whole.
+/// A summary's row, compared whole: whose, of which instrument, and what a cohort reads.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = s, primary_key(patient_id, instrument), treat_none_as_null = true)]
-pub struct SummaryRow {
+struct SummaryRow {
     patient_id: DbUuid,
     instrument: String,
     clinic_id: DbUuid,
+    #[diesel(embed)]
+    summary: Summary,
+}
+
+/// What a cohort reads of a summary: a page of a clinic's cohort of an instrument has its
+/// clinic and instrument already, so they are not read again with every row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = s, treat_none_as_null = true)]
+struct Summary {
     first_infusion_at: DbTime,
     first_drug: String,
     first_route: String,
@@ -111,22 +120,24 @@ fn summary_row(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], instrum
         patient_id: DbUuid(patient),
         instrument: onset.instrument.code().to_string(),
         clinic_id: DbUuid(clinic),
-        first_infusion_at: *first_at,
-        first_drug: drug.clone(),
-        first_route: route.clone(),
-        first_guidance: guidance.clone(),
-        partial_response_hours: onset.partial_response_hours,
-        response_hours: onset.response_hours,
-        remission_hours: onset.remission_hours,
-        last_hours: onset.last_hours,
-        acute: DbJsonOf(onset.acute.to_vec()),
-        baseline_total: onset.baseline_total as i32,
-        first_dose_mg_per_kg: *dose_mg_per_kg,
-        first_cadss_total: *cadss,
-        loss_of_response_hours: onset.loss_of_response.map(|o| o.time),
-        loss_of_response_event: onset.loss_of_response.map(|o| o.event),
-        relapse_hours: onset.relapse.map(|o| o.time),
-        relapse_event: onset.relapse.map(|o| o.event),
+        summary: Summary {
+            first_infusion_at: *first_at,
+            first_drug: drug.clone(),
+            first_route: route.clone(),
+            first_guidance: guidance.clone(),
+            partial_response_hours: onset.partial_response_hours,
+            response_hours: onset.response_hours,
+            remission_hours: onset.remission_hours,
+            last_hours: onset.last_hours,
+            acute: DbJsonOf(onset.acute.to_vec()),
+            baseline_total: onset.baseline_total as i32,
+            first_dose_mg_per_kg: *dose_mg_per_kg,
+            first_cadss_total: *cadss,
+            loss_of_response_hours: onset.loss_of_response.map(|o| o.time),
+            loss_of_response_event: onset.loss_of_response.map(|o| o.event),
+            relapse_hours: onset.relapse.map(|o| o.time),
+            relapse_event: onset.relapse.map(|o| o.event),
+        },
     })
 }
 
@@ -381,22 +392,22 @@ fn update_fold_and_summary(conn: &mut Db, fold: DbJson, row: SummaryRow) -> ApiR
         .bind::<PortableUuid, _>(row.patient_id)
         .bind::<Text, _>(row.instrument)
         .bind::<PortableUuid, _>(row.clinic_id)
-        .bind::<PortableTime, _>(row.first_infusion_at)
-        .bind::<Text, _>(row.first_drug)
-        .bind::<Text, _>(row.first_route)
-        .bind::<Nullable<Text>, _>(row.first_guidance)
-        .bind::<Nullable<Double>, _>(row.partial_response_hours)
-        .bind::<Nullable<Double>, _>(row.response_hours)
-        .bind::<Nullable<Double>, _>(row.remission_hours)
-        .bind::<Double, _>(row.last_hours)
-        .bind::<PortableJson, _>(row.acute)
-        .bind::<Integer, _>(row.baseline_total)
-        .bind::<Nullable<Double>, _>(row.first_dose_mg_per_kg)
-        .bind::<Nullable<Integer>, _>(row.first_cadss_total)
-        .bind::<Nullable<Double>, _>(row.loss_of_response_hours)
-        .bind::<Nullable<Bool>, _>(row.loss_of_response_event)
-        .bind::<Nullable<Double>, _>(row.relapse_hours)
-        .bind::<Nullable<Bool>, _>(row.relapse_event)
+        .bind::<PortableTime, _>(row.summary.first_infusion_at)
+        .bind::<Text, _>(row.summary.first_drug)
+        .bind::<Text, _>(row.summary.first_route)
+        .bind::<Nullable<Text>, _>(row.summary.first_guidance)
+        .bind::<Nullable<Double>, _>(row.summary.partial_response_hours)
+        .bind::<Nullable<Double>, _>(row.summary.response_hours)
+        .bind::<Nullable<Double>, _>(row.summary.remission_hours)
+        .bind::<Double, _>(row.summary.last_hours)
+        .bind::<PortableJson, _>(row.summary.acute)
+        .bind::<Integer, _>(row.summary.baseline_total)
+        .bind::<Nullable<Double>, _>(row.summary.first_dose_mg_per_kg)
+        .bind::<Nullable<Integer>, _>(row.summary.first_cadss_total)
+        .bind::<Nullable<Double>, _>(row.summary.loss_of_response_hours)
+        .bind::<Nullable<Bool>, _>(row.summary.loss_of_response_event)
+        .bind::<Nullable<Double>, _>(row.summary.relapse_hours)
+        .bind::<Nullable<Bool>, _>(row.summary.relapse_event)
         .execute(pg)?;
     Ok(())
 }
@@ -526,15 +537,15 @@ fn observed(time: Option<f64>, event: Option<bool>) -> Option<Observation> {
     Some(Observation { time: time?, event: event? })
 }
 
-impl SummaryRow {
-    /// The member's onset on `instrument`, the one the cohort's rows were read for.
-    fn member(self, instrument: Instrument, birth_date: NaiveDate, sex: Sex) -> ApiResult<Member> {
+impl Summary {
+    /// The patient's membership of a cohort on `instrument`, the one the summary is of.
+    fn member(self, patient_id: Uuid, instrument: Instrument, birth_date: NaiveDate, sex: Sex) -> ApiResult<Member> {
         let mut buckets = [None; ACUTE_BUCKETS.len()];
         for (slot, value) in buckets.iter_mut().zip(self.acute.0) {
             *slot = value;
         }
         Ok(Member {
-            patient_id: self.patient_id.0,
+            patient_id,
             birth_date,
             sex,
             first: FirstSession {
@@ -597,7 +608,7 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     let mut summaries = s::table
         .filter(s::clinic_id.eq(DbUuid(clinic)))
         .filter(s::instrument.eq(instrument.code()))
-        .select(SummaryRow::as_select())
+        .select((s::patient_id, Summary::as_select()))
         .order(s::patient_id.asc())
         .limit(slice.limit)
         .into_boxed();
@@ -607,13 +618,13 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     if let Some(up_to) = slice.up_to {
         summaries = summaries.filter(s::patient_id.le(DbUuid(up_to)));
     }
-    let rows: Vec<SummaryRow> = summaries.load(conn)?;
-    let next = if rows.len() as i64 == slice.limit { rows.last().map(|row| row.patient_id.0) } else { None };
-    let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(CohortPage { members: Vec::new(), next }) };
+    let rows: Vec<(DbUuid, Summary)> = summaries.load(conn)?;
+    let next = if rows.len() as i64 == slice.limit { rows.last().map(|(patient, _)| patient.0) } else { None };
+    let (Some((first, _)), Some((last, _))) = (rows.first(), rows.last()) else { return Ok(CohortPage { members: Vec::new(), next }) };
     let mut patients = p::table
         .filter(p::clinic_id.eq(DbUuid(clinic)))
-        .filter(p::id.ge(first.patient_id))
-        .filter(p::id.le(last.patient_id))
+        .filter(p::id.ge(*first))
+        .filter(p::id.le(*last))
         .select((p::id, p::birth_date, p::sex))
         .order(p::id.asc())
         .into_boxed();
@@ -625,11 +636,11 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     }
     let mut patients = patients.load::<(DbUuid, NaiveDate, String)>(conn)?.into_iter().peekable();
     let mut members = Vec::with_capacity(rows.len());
-    for row in rows {
-        // Both in id order: pass the patients before the row's, then take its own if kept.
-        while patients.next_if(|(id, _, _)| id.0 < row.patient_id.0).is_some() {}
-        if let Some((_, birth_date, sex)) = patients.next_if(|(id, _, _)| id.0 == row.patient_id.0) {
-            members.push(row.member(instrument, birth_date, stored("sex", Sex::parse(&sex))?)?);
+    for (patient, summary) in rows {
+        // Both in id order: pass the patients before the summary's, then take its own if kept.
+        while patients.next_if(|(id, _, _)| id.0 < patient.0).is_some() {}
+        if let Some((_, birth_date, sex)) = patients.next_if(|(id, _, _)| *id == patient) {
+            members.push(summary.member(patient.0, instrument, birth_date, stored("sex", Sex::parse(&sex))?)?);
         }
     }
     Ok(CohortPage { members, next })
