@@ -15,7 +15,7 @@ use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConne
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use fixed::{Bind, fixed};
-pub use types::{DbJson, DbJsonOf, DbTime, DbUuid};
+pub use types::{DbDate, DbJson, DbJsonOf, DbTime, DbUuid};
 
 #[derive(diesel::MultiConnection)]
 pub enum Db {

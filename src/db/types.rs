@@ -6,12 +6,12 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::{HasSqlType, SqlType, Text};
+use diesel::sql_types::{Date, HasSqlType, SqlType, Text};
 use diesel::sqlite::{Sqlite, SqliteValue};
 use diesel::query_builder::QueryId;
 use serde::Serialize;
@@ -41,6 +41,12 @@ pub struct DbUuid(pub uuid::Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, AsExpression, FromSqlRow)]
 #[diesel(sql_type = PortableTime)]
 pub struct DbTime(pub DateTime<Utc>);
+
+/// A `date` column read (never written) as a plain date: on SQLite, whose dates are
+/// `YYYY-MM-DD` text, without chrono's format parser, which took 4 % of the time of a
+/// cohort of 100,000 patients, each with a birth date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromSqlRow)]
+pub struct DbDate(pub NaiveDate);
 
 /// A JSON column read straight into the Rust type it holds (a rating's item scores, a
 /// summary's acute means): by way of a `serde_json::Value` every key and number was
@@ -114,15 +120,46 @@ impl FromSql<PortableTime, Sqlite> for DbTime {
 /// parser: reading times dominated cohort loading.
 fn parse_sqlite_time(text: &str) -> Option<DateTime<Utc>> {
     let b = text.as_bytes();
-    if b.len() != 27 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[26] != b'Z' {
+    if b.len() != 27 || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[26] != b'Z' {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
-    };
-    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
-    let time = chrono::NaiveTime::from_hms_micro_opt(num(11..13)?, num(14..16)?, num(17..19)?, num(20..26)?)?;
+    let date = parse_sqlite_date(&text[..10])?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?, digits(&b[20..26])?)?;
     Some(date.and_time(time).and_utc())
+}
+
+/// The `YYYY-MM-DD` text SQLite keeps dates as (diesel's `%Y-%m-%d`).
+fn parse_sqlite_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)
+}
+
+/// The number a run of ASCII digits writes; `None` if any is not a digit.
+fn digits(run: &[u8]) -> Option<u32> {
+    run.iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+}
+
+impl FromSql<Date, Pg> for DbDate {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        <NaiveDate as FromSql<Date, Pg>>::from_sql(bytes).map(DbDate)
+    }
+}
+impl FromSql<Date, Sqlite> for DbDate {
+    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let text = sqlite_text(bytes)?;
+        match parse_sqlite_date(&text) {
+            Some(date) => Ok(DbDate(date)),
+            None => Ok(DbDate(NaiveDate::parse_from_str(&text, "%Y-%m-%d")?)),
+        }
+    }
+}
+impl FromSql<Date, MultiBackend> for DbDate {
+    fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<DbDate, Date>()
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +174,16 @@ mod tests {
         }
         assert_eq!(parse_sqlite_time("2026-13-02T09:00:00.000000Z"), None);
         assert_eq!(parse_sqlite_time("2026-03-02 09:00:00"), None);
+    }
+
+    #[test]
+    fn sqlite_dates_are_read_as_diesel_writes_them_and_nothing_else() {
+        for date in [NaiveDate::from_ymd_opt(1988, 7, 14).unwrap(), NaiveDate::from_ymd_opt(2000, 2, 29).unwrap(), NaiveDate::from_ymd_opt(1, 1, 1).unwrap()] {
+            assert_eq!(parse_sqlite_date(&date.format("%Y-%m-%d").to_string()), Some(date));
+        }
+        for not_one in ["2001-02-29", "1988-7-14", "1988-07-14T00:00:00", "1988/07/14", "19a8-07-14", ""] {
+            assert_eq!(parse_sqlite_date(not_one), None, "{not_one}");
+        }
     }
 }
 

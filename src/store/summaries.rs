@@ -18,7 +18,7 @@ use super::assessments::{PointColumns, stored_point};
 use super::clinic_instruments::Resolver;
 use super::stored;
 use crate::db::schema::{assessments as a, infusions as i, onset_summaries as s, patients as p, series_folds as f};
-use crate::db::{Bind, Db, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
+use crate::db::{Bind, Db, DbDate, DbJson, DbJsonOf, DbTime, DbUuid, write_tx};
 use crate::domain::RecordStatus;
 use crate::domain::infusion::{Drug, Guidance, Route};
 use crate::domain::instruments::Instrument;
@@ -634,13 +634,13 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     if consenting_only {
         patients = patients.filter(p::research_consent.eq(true));
     }
-    let mut patients = patients.load::<(DbUuid, NaiveDate, String)>(conn)?.into_iter().peekable();
+    let mut patients = patients.load::<(DbUuid, DbDate, String)>(conn)?.into_iter().peekable();
     let mut members = Vec::with_capacity(rows.len());
     for (patient, summary) in rows {
         // Both in id order: pass the patients before the summary's, then take its own if kept.
         while patients.next_if(|(id, _, _)| id.0 < patient.0).is_some() {}
         if let Some((_, birth_date, sex)) = patients.next_if(|(id, _, _)| *id == patient) {
-            members.push(summary.member(patient.0, instrument, birth_date, stored("sex", Sex::parse(&sex))?)?);
+            members.push(summary.member(patient.0, instrument, birth_date.0, stored("sex", Sex::parse(&sex))?)?);
         }
     }
     Ok(CohortPage { members, next })
