@@ -232,53 +232,50 @@ fn pg_append_alone(pg: &mut diesel::PgConnection, row: &AuditRow) -> QueryResult
 }
 
 /// A group's events, their links and its chain's moved head, in one statement of fixed
-/// text: the events and links are bound as arrays and unnested, so the statement is kept
-/// prepared whatever the group's size (a multi-row `VALUES` is a new text for each size,
-/// parsed and planned each time). Binds: the events' columns as arrays ($1-$9), the chain,
-/// the links' seq, prev hash and hash as arrays, the head's new seq and hash.
-const PG_APPEND_GROUP: &str = "WITH events AS (INSERT INTO audit_events (id, clinic_id, actor_id, actor_email, action, entity, entity_id, detail, at) \
-               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::timestamptz[])), \
-     links AS (INSERT INTO audit_chain (event_id, chain, seq, prev_hash, hash) \
-               SELECT event_id, $10, seq, prev_hash, hash FROM unnest($1::uuid[], $11::bigint[], $12::text[], $13::text[]) AS l (event_id, seq, prev_hash, hash)) \
-     UPDATE audit_heads SET seq = $14, hash = $15 WHERE chain = $10";
+/// text, on its own an atomic write with no BEGIN and COMMIT of its own: lock the chain's
+/// head, link the events from it in order (`links`, hashing with PostgreSQL's own `sha256`
+/// exactly as `link` does, each link from the one before), write the events and their
+/// links, move the head to the last link. Writes nothing while the chain has no head. The
+/// events are bound as arrays and unnested, so the statement is kept prepared whatever the
+/// group's size (a multi-row `VALUES` is a new text for each size, parsed and planned each
+/// time). Binds: the events' columns as arrays ($1-$9), the chain, their contents.
+///
+/// One round trip where the group took four (BEGIN, the head read, the write, COMMIT):
+/// the head of a clinic's chain is locked from the first to the flush of the last, so
+/// every round trip in between was time no other group of the clinic could be written.
+const PG_APPEND_GROUP: &str = "WITH RECURSIVE head AS (SELECT seq, hash FROM audit_heads WHERE chain = $10 FOR UPDATE), \
+     contents AS (SELECT content, n FROM unnest($11::text[]) WITH ORDINALITY AS c (content, n)), \
+     links (n, seq, prev_hash, hash) AS ( \
+               SELECT 0::bigint, seq, NULL::text, hash FROM head \
+               UNION ALL \
+               SELECT l.n + 1, l.seq + 1, l.hash, encode(sha256(convert_to(l.hash || ':' || c.content, 'UTF8')), 'hex') \
+               FROM links l JOIN contents c ON c.n = l.n + 1), \
+     events AS (INSERT INTO audit_events (id, clinic_id, actor_id, actor_email, action, entity, entity_id, detail, at) \
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::timestamptz[]) \
+               WHERE EXISTS (SELECT 1 FROM head)), \
+     chained AS (INSERT INTO audit_chain (event_id, chain, seq, prev_hash, hash) \
+               SELECT e.event_id, $10, l.seq, l.prev_hash, l.hash FROM links l JOIN unnest($1::uuid[]) WITH ORDINALITY AS e (event_id, n) ON e.n = l.n) \
+     UPDATE audit_heads h SET seq = last.seq, hash = last.hash \
+     FROM (SELECT seq, hash FROM links ORDER BY n DESC LIMIT 1) last WHERE h.chain = $10";
 
-/// Events of one chain appended together, in order, in one transaction: lock the head,
-/// then write the events, their links (hashed here, as `link` verifies them) and the moved
-/// head in one statement. Fails, writing nothing, if the chain has no head yet (each is
-/// then appended alone).
+/// Events of one chain appended together, in order, in one statement (`PG_APPEND_GROUP`).
+/// Fails, writing nothing, if the chain has no head yet (each is then appended alone).
 fn pg_append_together(pg: &mut diesel::PgConnection, rows: &[AuditRow]) -> QueryResult<()> {
-    use crate::db::schema::audit_heads as h;
-    use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    let chain = chain_of(&rows[0]);
-    pg.transaction(|pg| {
-        let (mut seq, mut hash): (i64, String) = h::table.find(&chain).select((h::seq, h::hash)).for_update().first(pg)?;
-        let (mut seqs, mut prevs, mut hashes) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
-        for row in rows {
-            let next = link(&hash, &content(row));
-            seq += 1;
-            seqs.push(seq);
-            prevs.push(std::mem::replace(&mut hash, next.clone()));
-            hashes.push(next);
-        }
-        crate::db::fixed(PG_APPEND_GROUP)
-            .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.id.0).collect::<Vec<_>>())
-            .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|r| r.clinic_id.map(|c| c.0)).collect::<Vec<_>>())
-            .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|r| r.actor_id.map(|u| u.0)).collect::<Vec<_>>())
-            .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.actor_email.as_deref()).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.entity.as_str()).collect::<Vec<_>>())
-            .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|r| r.entity_id.map(|e| e.0)).collect::<Vec<_>>())
-            .bind::<Array<Jsonb>, _>(rows.iter().map(|r| &r.detail.0).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.at.0).collect::<Vec<_>>())
-            .bind::<Text, _>(&chain)
-            .bind::<Array<BigInt>, _>(seqs)
-            .bind::<Array<Text>, _>(prevs)
-            .bind::<Array<Text>, _>(hashes)
-            .bind::<BigInt, _>(seq)
-            .bind::<Text, _>(&hash)
-            .execute(pg)?;
-        Ok(())
-    })
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let moved = crate::db::fixed(PG_APPEND_GROUP)
+        .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.id.0).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|r| r.clinic_id.map(|c| c.0)).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|r| r.actor_id.map(|u| u.0)).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.actor_email.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.entity.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|r| r.entity_id.map(|e| e.0)).collect::<Vec<_>>())
+        .bind::<Array<Jsonb>, _>(rows.iter().map(|r| &r.detail.0).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.at.0).collect::<Vec<_>>())
+        .bind::<Text, _>(chain_of(&rows[0]))
+        .bind::<Array<Text>, _>(rows.iter().map(content).collect::<Vec<_>>())
+        .execute(pg)?;
+    if moved == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) }
 }
 
 fn extend_chain(conn: &mut Db, row: &AuditRow) -> QueryResult<()> {
