@@ -621,27 +621,38 @@ pub fn cohort_page(conn: &mut Db, clinic: Uuid, instrument: Instrument, sex: Opt
     let rows: Vec<(DbUuid, Summary)> = summaries.load(conn)?;
     let next = if rows.len() as i64 == slice.limit { rows.last().map(|(patient, _)| patient.0) } else { None };
     let (Some((first, _)), Some((last, _))) = (rows.first(), rows.last()) else { return Ok(CohortPage { members: Vec::new(), next }) };
-    let mut patients = p::table
-        .filter(p::clinic_id.eq(DbUuid(clinic)))
-        .filter(p::id.ge(*first))
-        .filter(p::id.le(*last))
-        .select((p::id, p::birth_date, p::sex))
-        .order(p::id.asc())
-        .into_boxed();
-    if let Some(sex) = sex {
-        patients = patients.filter(p::sex.eq(sex.code()));
-    }
-    if consenting_only {
-        patients = patients.filter(p::research_consent.eq(true));
-    }
-    let mut patients = patients.load::<(DbUuid, DbDate, String)>(conn)?.into_iter().peekable();
+    let (first, last) = (*first, *last);
     let mut members = Vec::with_capacity(rows.len());
-    for (patient, summary) in rows {
-        // Both in id order: pass the patients before the summary's, then take its own if kept.
-        while patients.next_if(|(id, _, _)| id.0 < patient.0).is_some() {}
-        if let Some((_, birth_date, sex)) = patients.next_if(|(id, _, _)| *id == patient) {
-            members.push(summary.member(patient.0, instrument, birth_date.0, stored("sex", Sex::parse(&sex))?)?);
+    let mut rows = rows.into_iter().peekable();
+    // The patients of the page's id range, `limit` at a time too: an instrument that few of
+    // the clinic's patients have spreads a page of its summaries over many more patients.
+    let mut read_up_to: Option<DbUuid> = None;
+    loop {
+        let mut patients = p::table.filter(p::clinic_id.eq(DbUuid(clinic))).filter(p::id.le(last)).select((p::id, p::birth_date, p::sex)).order(p::id.asc()).limit(slice.limit).into_boxed();
+        patients = match read_up_to {
+            Some(read) => patients.filter(p::id.gt(read)),
+            None => patients.filter(p::id.ge(first)),
+        };
+        if let Some(sex) = sex {
+            patients = patients.filter(p::sex.eq(sex.code()));
+        }
+        if consenting_only {
+            patients = patients.filter(p::research_consent.eq(true));
+        }
+        let patients = patients.load::<(DbUuid, DbDate, String)>(conn)?;
+        let range_done = (patients.len() as i64) < slice.limit;
+        read_up_to = patients.last().map(|(id, _, _)| *id);
+        let mut patients = patients.into_iter().peekable();
+        // Both in id order: each summary up to the last patient read (every one left when
+        // the range is done) passes the patients before its own, then takes its own if kept.
+        while let Some((patient, summary)) = rows.next_if(|(patient, _)| range_done || read_up_to.is_some_and(|read| *patient <= read)) {
+            while patients.next_if(|(id, _, _)| *id < patient).is_some() {}
+            if let Some((_, birth_date, sex)) = patients.next_if(|(id, _, _)| *id == patient) {
+                members.push(summary.member(patient.0, instrument, birth_date.0, stored("sex", Sex::parse(&sex))?)?);
+            }
+        }
+        if range_done || rows.peek().is_none() {
+            return Ok(CohortPage { members, next });
         }
     }
-    Ok(CohortPage { members, next })
 }

@@ -98,7 +98,9 @@ fn cohort_in_pages(app: &TestApp, clinic: uuid::Uuid, sex: Option<onset::domain:
 /// A cohort page reads the summaries and their patients apart and merges them in patient
 /// order: a filter on the patient keeps exactly the patients it names, and a page whose
 /// summaries the filter all leaves out still leads on to the next (fails if the cohort
-/// were read in pages of members kept rather than of summaries read).
+/// were read in pages of members kept rather than of summaries read). The patients of a
+/// page's id range are read `limit` at a time too, and a patient without a summary between
+/// two with one pushes the second into the next read (fails if only the first is read).
 #[actix_rt::test]
 async fn a_cohort_read_in_pages_keeps_the_patients_its_filters_name_and_no_other() {
     use onset::domain::patient::Sex;
