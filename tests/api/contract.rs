@@ -78,3 +78,62 @@ fn severity_is_free_text_in_the_contract() {
     let block: Vec<&str> = spec[at..].lines().skip(1).take_while(|l| l.starts_with("          ")).collect();
     assert!(block.iter().all(|l| !l.trim_start().starts_with("enum:")), "{block:?}");
 }
+
+/// An operation that takes a `cursor` says its answer may carry the next one, and an
+/// answer that may carry one belongs to an operation that takes it back: a list whose
+/// `next_cursor` the contract pins to null while the code pages it broke schemathesis's
+/// response check (`GET /api/v1/rems/pending?limit=1`).
+#[test]
+fn a_paged_list_says_so_in_its_answer_and_only_a_paged_one_does() {
+    let spec = onset::api::health::OPENAPI;
+    let mut checked = 0;
+    for (operation, block) in operation_blocks(spec) {
+        let pages = block.contains("#/components/parameters/Cursor'");
+        let Some(next_cursor) = next_cursor_of(spec, &block) else {
+            assert!(!pages, "{operation} takes a cursor but its answer has no next_cursor");
+            continue;
+        };
+        let may_carry_one = next_cursor.contains("#/components/schemas/NextCursor'");
+        assert_eq!(pages, may_carry_one, "{operation}: cursor parameter {pages}, but next_cursor is `{}`", next_cursor.trim());
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} lists found: the parser has lost its way in openapi.yaml");
+}
+
+/// ("METHOD /path", the operation's lines) for every operation under `paths:`.
+fn operation_blocks(spec: &str) -> Vec<(String, String)> {
+    let (mut blocks, mut in_paths, mut path) = (Vec::<(String, String)>::new(), false, "");
+    for line in spec.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /") {
+            path = p.trim_end().trim_end_matches(':');
+        } else if let Some(method) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')).filter(|m| METHODS.contains(m)) {
+            blocks.push((format!("{} /{path}", method.to_uppercase()), String::new()));
+        } else if line.starts_with("      ") {
+            if let Some((_, block)) = blocks.last_mut() {
+                block.push_str(line);
+                block.push('\n');
+            }
+        }
+    }
+    blocks
+}
+
+/// The `next_cursor` line of an operation's 200 answer, inline or in the schema it names.
+fn next_cursor_of(spec: &str, block: &str) -> Option<String> {
+    let answer = &block[block.find("'200':")?..];
+    let answer = &answer[..answer[1..].find("\n        '").map_or(answer.len(), |end| end + 1)];
+    if let Some(at) = answer.find("next_cursor:") {
+        return answer[at..].lines().next().map(str::to_string);
+    }
+    let name = answer.split("$ref: '#/components/schemas/").nth(1)?.split('\'').next()?;
+    let schemas = &spec[spec.find("\ncomponents:")?..];
+    let schema = &schemas[schemas.find(&format!("\n    {name}:\n"))? + 1..];
+    schema.lines().skip(1).take_while(|l| l.starts_with("      ")).find(|l| l.trim_start().starts_with("next_cursor:")).map(str::to_string)
+}
