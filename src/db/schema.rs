@@ -353,7 +353,6 @@ diesel::table! {
         response_hours -> Nullable<Double>,
         remission_hours -> Nullable<Double>,
         last_hours -> Double,
-        acute -> PortableJson,
         baseline_total -> Integer,
         first_dose_mg_per_kg -> Nullable<Double>,
         first_cadss_total -> Nullable<Integer>,
@@ -361,6 +360,13 @@ diesel::table! {
         loss_of_response_event -> Nullable<Bool>,
         relapse_hours -> Nullable<Double>,
         relapse_event -> Nullable<Bool>,
+        acute_0_4h -> Nullable<Double>,
+        acute_4_24h -> Nullable<Double>,
+        acute_1_3d -> Nullable<Double>,
+        acute_3_7d -> Nullable<Double>,
+        acute_7_14d -> Nullable<Double>,
+        acute_14_28d -> Nullable<Double>,
+        acute_after_28d -> Nullable<Double>,
     }
 }
 

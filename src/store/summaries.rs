@@ -56,9 +56,8 @@ struct Summary {
     response_hours: Option<f64>,
     remission_hours: Option<f64>,
     last_hours: f64,
-    /// By `ACUTE_BUCKETS`: read whatever its length, so that a summary kept before a
-    /// bucket was added still reads.
-    acute: DbJsonOf<Vec<Option<f64>>>,
+    #[diesel(embed)]
+    acute: AcuteMeans,
     baseline_total: i32,
     first_dose_mg_per_kg: Option<f64>,
     first_cadss_total: Option<i32>,
@@ -66,6 +65,34 @@ struct Summary {
     loss_of_response_event: Option<bool>,
     relapse_hours: Option<f64>,
     relapse_event: Option<bool>,
+}
+
+/// A summary's mean percent change in each of `ACUTE_BUCKETS`, a column each: PostgreSQL
+/// sends a double as its eight bytes but printed the JSON array they were kept in number
+/// by number, a third of the time it took to send a cohort of 100,000 patients.
+#[derive(Debug, Clone, Copy, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = s, treat_none_as_null = true)]
+struct AcuteMeans {
+    acute_0_4h: Option<f64>,
+    acute_4_24h: Option<f64>,
+    acute_1_3d: Option<f64>,
+    acute_3_7d: Option<f64>,
+    acute_7_14d: Option<f64>,
+    acute_14_28d: Option<f64>,
+    acute_after_28d: Option<f64>,
+}
+
+impl From<[Option<f64>; ACUTE_BUCKETS.len()]> for AcuteMeans {
+    fn from(means: [Option<f64>; ACUTE_BUCKETS.len()]) -> Self {
+        let [acute_0_4h, acute_4_24h, acute_1_3d, acute_3_7d, acute_7_14d, acute_14_28d, acute_after_28d] = means;
+        AcuteMeans { acute_0_4h, acute_4_24h, acute_1_3d, acute_3_7d, acute_7_14d, acute_14_28d, acute_after_28d }
+    }
+}
+
+impl From<AcuteMeans> for [Option<f64>; ACUTE_BUCKETS.len()] {
+    fn from(a: AcuteMeans) -> Self {
+        [a.acute_0_4h, a.acute_4_24h, a.acute_1_3d, a.acute_3_7d, a.acute_7_14d, a.acute_14_28d, a.acute_after_28d]
+    }
 }
 
 /// The first session of a patient, as cohort filters read it.
@@ -129,7 +156,7 @@ fn summary_row(clinic: Uuid, patient: Uuid, sessions: &[SessionColumns], instrum
             response_hours: onset.response_hours,
             remission_hours: onset.remission_hours,
             last_hours: onset.last_hours,
-            acute: DbJsonOf(onset.acute.to_vec()),
+            acute: onset.acute.into(),
             baseline_total: onset.baseline_total as i32,
             first_dose_mg_per_kg: *dose_mg_per_kg,
             first_cadss_total: *cadss,
@@ -374,9 +401,10 @@ pub fn extend(conn: &mut Db, clinic: Uuid, patient: Uuid, point: &RatingPoint) -
 /// (nearly every new rating changes its summary's `last_hours`).
 const PG_UPDATE_FOLD_AND_SUMMARY: &str = "WITH moved AS (UPDATE series_folds SET fold = $1 WHERE patient_id = $2 AND instrument = $3) \
     UPDATE onset_summaries SET clinic_id = $4, first_infusion_at = $5, first_drug = $6, first_route = $7, first_guidance = $8, \
-    partial_response_hours = $9, response_hours = $10, remission_hours = $11, last_hours = $12, acute = $13, baseline_total = $14, \
-    first_dose_mg_per_kg = $15, first_cadss_total = $16, loss_of_response_hours = $17, loss_of_response_event = $18, \
-    relapse_hours = $19, relapse_event = $20 WHERE patient_id = $2 AND instrument = $3";
+    partial_response_hours = $9, response_hours = $10, remission_hours = $11, last_hours = $12, acute_0_4h = $13, acute_4_24h = $14, \
+    acute_1_3d = $15, acute_3_7d = $16, acute_7_14d = $17, acute_14_28d = $18, acute_after_28d = $19, baseline_total = $20, \
+    first_dose_mg_per_kg = $21, first_cadss_total = $22, loss_of_response_hours = $23, loss_of_response_event = $24, \
+    relapse_hours = $25, relapse_event = $26 WHERE patient_id = $2 AND instrument = $3";
 
 fn update_fold_and_summary(conn: &mut Db, fold: DbJson, row: SummaryRow) -> ApiResult<()> {
     let key = (row.patient_id, row.instrument.as_str());
@@ -400,7 +428,13 @@ fn update_fold_and_summary(conn: &mut Db, fold: DbJson, row: SummaryRow) -> ApiR
         .bind::<Nullable<Double>, _>(row.summary.response_hours)
         .bind::<Nullable<Double>, _>(row.summary.remission_hours)
         .bind::<Double, _>(row.summary.last_hours)
-        .bind::<PortableJson, _>(row.summary.acute)
+        .bind::<Nullable<Double>, _>(row.summary.acute.acute_0_4h)
+        .bind::<Nullable<Double>, _>(row.summary.acute.acute_4_24h)
+        .bind::<Nullable<Double>, _>(row.summary.acute.acute_1_3d)
+        .bind::<Nullable<Double>, _>(row.summary.acute.acute_3_7d)
+        .bind::<Nullable<Double>, _>(row.summary.acute.acute_7_14d)
+        .bind::<Nullable<Double>, _>(row.summary.acute.acute_14_28d)
+        .bind::<Nullable<Double>, _>(row.summary.acute.acute_after_28d)
         .bind::<Integer, _>(row.summary.baseline_total)
         .bind::<Nullable<Double>, _>(row.summary.first_dose_mg_per_kg)
         .bind::<Nullable<Integer>, _>(row.summary.first_cadss_total)
@@ -540,10 +574,6 @@ fn observed(time: Option<f64>, event: Option<bool>) -> Option<Observation> {
 impl Summary {
     /// The patient's membership of a cohort on `instrument`, the one the summary is of.
     fn member(self, patient_id: Uuid, instrument: Instrument, birth_date: NaiveDate, sex: Sex) -> ApiResult<Member> {
-        let mut buckets = [None; ACUTE_BUCKETS.len()];
-        for (slot, value) in buckets.iter_mut().zip(self.acute.0) {
-            *slot = value;
-        }
         Ok(Member {
             patient_id,
             birth_date,
@@ -562,7 +592,7 @@ impl Summary {
                 response_hours: self.response_hours,
                 remission_hours: self.remission_hours,
                 last_hours: self.last_hours,
-                acute: buckets,
+                acute: self.acute.into(),
                 baseline_total: self.baseline_total as u32,
                 loss_of_response: observed(self.loss_of_response_hours, self.loss_of_response_event),
                 relapse: observed(self.relapse_hours, self.relapse_event),

@@ -264,3 +264,72 @@ async fn ratings_judged_from_the_kept_fold_raise_what_a_whole_course_raises() {
     assert_eq!((onset.response_hours, onset.remission_hours, onset.last_hours), (Some(4.0), Some(24.0), 1296.0));
     assert_eq!(onset.relapse.map(|o| (o.time, o.event)), Some((1008.0, true)), "from the confirmation to the rating completing the month");
 }
+
+/// Migration 000028 moved a summary's acute means from one JSON array to a column each.
+/// Taken back to the array and forward again, every kept summary still equals the one
+/// derived afresh from the records, to the last bit (means such as 100 × 8 / 29 / 3 are
+/// no short decimals), and analytics answer the same.
+#[actix_rt::test]
+async fn the_acute_means_move_between_json_and_their_columns_exactly() {
+    let app = spawn_app().await;
+    let admin = app.admin("North").await;
+    // A baseline of 29 the day before a session at 09:00, then ratings 1 h, 2 h, 6 h, 30 h,
+    // 200 h and 800 h after it: five of the seven buckets, one of them averaging two ratings.
+    for totals in [[21, 26, 17, 23, 12, 9], [28, 24, 19, 25, 14, 11], [27, 22, 28, 20, 16, 13]] {
+        let patient = app.patient(&admin).await;
+        let path = format!("/api/v1/patients/{patient}/assessments");
+        assert_eq!(app.post(&path, &admin.token, rating_body("2026-03-01T09:00:00Z", 29)).await.status, 201);
+        assert_eq!(app.post(&format!("/api/v1/patients/{patient}/infusions"), &admin.token, infusion_body("2026-03-02T09:00:00Z")).await.status, 201);
+        let start = time(&json!("2026-03-02T09:00:00Z"));
+        for (hours, total) in [1, 2, 6, 30, 200, 800].into_iter().zip(totals) {
+            let rated = app.post(&path, &admin.token, rating_body(&rfc3339(start + chrono::Duration::hours(hours)), total)).await;
+            assert_eq!(rated.status, 201, "{}", rated.text);
+        }
+    }
+    let before = app.get("/api/v1/analytics/onset?instrument=ybocs", &admin.token).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    let means: Vec<f64> = before.body["acute_curve"].as_array().unwrap().iter().filter_map(|b| b["mean_percent_change"].as_f64()).collect();
+    assert_eq!(means.len(), 5, "{}", before.text);
+
+    let mut conn = app.state.pool.get().unwrap();
+    let (down, up) = match **conn {
+        onset::db::Db::Pg(_) => (
+            include_str!("../../migrations/postgres/2026-12-13-000028_acute_columns/down.sql"),
+            include_str!("../../migrations/postgres/2026-12-13-000028_acute_columns/up.sql"),
+        ),
+        onset::db::Db::Sqlite(_) => (
+            include_str!("../../migrations/sqlite/2026-12-13-000028_acute_columns/down.sql"),
+            include_str!("../../migrations/sqlite/2026-12-13-000028_acute_columns/up.sql"),
+        ),
+    };
+    diesel::connection::SimpleConnection::batch_execute(&mut **conn, down).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Kept {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        acute: String,
+    }
+    let kept: Vec<Kept> = diesel::RunQueryDsl::load(diesel::sql_query("SELECT CAST(acute AS TEXT) AS acute FROM onset_summaries"), &mut **conn).unwrap();
+    assert_eq!(kept.len(), 3);
+    for array in &kept {
+        let means: Vec<Option<f64>> = serde_json::from_str(&array.acute).unwrap();
+        assert_eq!((means.len(), means.iter().flatten().count()), (7, 5), "{means:?}");
+        // Written again as onset wrote it before the columns (serde_json's shortest
+        // digits), which is what the migration met in a clinic's database.
+        let update = match **conn {
+            onset::db::Db::Pg(_) => "UPDATE onset_summaries SET acute = CAST($1 AS jsonb) WHERE CAST(acute AS TEXT) = $2",
+            onset::db::Db::Sqlite(_) => "UPDATE onset_summaries SET acute = $1 WHERE acute = $2",
+        };
+        let rewritten = diesel::RunQueryDsl::execute(
+            diesel::sql_query(update).bind::<diesel::sql_types::Text, _>(serde_json::to_string(&means).unwrap()).bind::<diesel::sql_types::Text, _>(&array.acute),
+            &mut **conn,
+        )
+        .unwrap();
+        assert_eq!(rewritten, 1);
+    }
+    diesel::connection::SimpleConnection::batch_execute(&mut **conn, up).unwrap();
+    drop(conn);
+
+    check(&app, 0).await;
+    let after = app.get("/api/v1/analytics/onset?instrument=ybocs", &admin.token).await;
+    assert_eq!(after.body, before.body);
+}
