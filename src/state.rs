@@ -75,7 +75,9 @@ impl AppState {
         let (pool, audit) = (self.pool.clone(), self.audit.clone());
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
-            crate::store::audit::grouping(&audit, || work(&mut conn))
+            let (done, waiting) = crate::store::audit::grouping(&audit, || work(&mut conn));
+            audit.append_waiting(conn, &pool, waiting)?;
+            done
         })
         .await?
     }

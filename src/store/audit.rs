@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::groups::Groups;
+use super::groups::{Groups, Lender};
 use super::{Actor, Page, now, split_page};
 use crate::db::schema::audit_events as a;
-use crate::db::{Bind, Db, DbJson, DbJsonOf, DbTime, DbUuid};
+use crate::db::{Bind, Conn, Db, DbJson, DbJsonOf, DbTime, DbUuid, Pool};
 
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -40,15 +40,17 @@ impl Actor {
 }
 
 /// Appends an event on its own (a read, a login), in a write transaction of its own. On
-/// PostgreSQL, inside `grouping`, events of one chain that come at once are appended
-/// together (`Appender`); otherwise each is the one statement that writes it and its link.
+/// PostgreSQL, inside `grouping`, the event waits until the work is done and is then
+/// appended with the events of its chain that come at once (`Appender::append_waiting`);
+/// otherwise it is the one statement that writes it and its link.
 pub fn append(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
     if let Db::Pg(pg) = conn {
         let row = AuditRow::new(entry);
-        return match APPENDER.with(|appender| appender.borrow().clone()) {
-            Some(appender) if !crate::db::in_transaction(pg) => appender.0.write(pg, &chain_of(&row), row, pg_append_alone, pg_append_together),
-            _ => pg_append_alone(pg, &row),
-        };
+        if APPENDER.with(|appender| appender.borrow().is_some()) && !crate::db::in_transaction(pg) {
+            WAITING.with(|waiting| waiting.borrow_mut().push(row));
+            return Ok(());
+        }
+        return pg_append_alone(pg, &row);
     }
     crate::db::write_tx(conn, |conn| record(conn, entry))
 }
@@ -61,24 +63,73 @@ pub fn append(conn: &mut Db, entry: AuditEntry) -> QueryResult<()> {
 /// pg_stat_activity waiting in the audit statement (issue 31). Grouped, the events that
 /// queue up while one group is appended share the next lock and flush. Each caller still
 /// returns only once its own event is committed: no read is shown unaudited.
+///
+/// A caller whose event waits for another's group hands its connection back to the pool
+/// meanwhile: trajectory reads holding all of the pool's connections idle, each waiting
+/// for its group's flush, had kept the CPU a quarter idle (issue 31).
 #[derive(Default)]
 pub struct Appender(Groups<AuditRow>);
 
+/// The events a unit of work appended on its own, not yet written (`grouping`).
+#[must_use = "the events must be appended before the work is answered"]
+pub struct Waiting(Vec<AuditRow>);
+
 thread_local! {
     static APPENDER: std::cell::RefCell<Option<Arc<Appender>>> = const { std::cell::RefCell::new(None) };
+    static WAITING: std::cell::RefCell<Vec<AuditRow>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Runs `work` with `appender` grouping what it appends on its own: the appender of the
-/// database `work`'s connection belongs to (a connection does not know its pool).
-pub fn grouping<T>(appender: &Arc<Appender>, work: impl FnOnce() -> T) -> T {
+/// database `work`'s connection belongs to (a connection does not know its pool). What
+/// `work` appended on its own on PostgreSQL is returned beside its result, to be given to
+/// `Appender::append_waiting` before the work is answered.
+pub fn grouping<T>(appender: &Arc<Appender>, work: impl FnOnce() -> T) -> (T, Waiting) {
     struct Restore(Option<Arc<Appender>>);
     impl Drop for Restore {
         fn drop(&mut self) {
             APPENDER.with(|appender| *appender.borrow_mut() = self.0.take());
+            // Only what a panic left behind is still here.
+            WAITING.with(|waiting| waiting.borrow_mut().clear());
         }
     }
     let _restore = Restore(APPENDER.with(|current| current.borrow_mut().replace(appender.clone())));
-    work()
+    let done = work();
+    (done, Waiting(WAITING.with(|waiting| std::mem::take(&mut *waiting.borrow_mut()))))
+}
+
+impl Appender {
+    /// Appends what a unit of work left waiting, each event with those of its chain that
+    /// come at once, starting on `conn`, the connection the work ran on. A caller that
+    /// waits for another's group hands `conn` back to `pool`.
+    pub fn append_waiting(&self, conn: Conn, pool: &Pool, waiting: Waiting) -> QueryResult<()> {
+        let mut lent = Lent { held: Some(conn), pool };
+        waiting.0.into_iter().try_for_each(|row| self.0.write(&mut lent, &chain_of(&row), row, pg_append_alone, pg_append_together))
+    }
+}
+
+/// A pooled connection that can be handed back while its caller waits, and taken again.
+struct Lent<'a> {
+    held: Option<Conn>,
+    pool: &'a Pool,
+}
+
+impl Lender for Lent<'_> {
+    type Conn = diesel::PgConnection;
+
+    fn hand_back(&mut self) {
+        self.held = None;
+    }
+
+    fn conn(&mut self) -> QueryResult<&mut diesel::PgConnection> {
+        let held = match &mut self.held {
+            Some(held) => held,
+            empty => empty.insert(self.pool.get().map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?),
+        };
+        match &mut ***held {
+            Db::Pg(pg) => Ok(pg),
+            Db::Sqlite(_) => Err(diesel::result::Error::QueryBuilderError("events wait for a group on PostgreSQL only".into())),
+        }
+    }
 }
 
 /// Appends several events in one transaction: all of them or none.

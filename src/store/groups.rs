@@ -1,6 +1,7 @@
 //! Writes that queue up while one is made are made together by one of them: group commit
 //! with a leader, as PostgreSQL's own WAL flush and SQLite's writer (`db::writer`) do it,
-//! but on the callers' own threads and connections, with no thread of its own.
+//! but on the callers' own threads and connections, with no thread of its own. A caller
+//! who waits hands its connection back meanwhile (`Lender`).
 //!
 //! Each key (an audit chain) has a queue. A caller that finds no one leading leads: it
 //! takes what waits (itself first, at most `MOST_PER_GROUP`), writes it together, hands
@@ -57,10 +58,19 @@ fn lock<S>(mutex: &Mutex<S>) -> MutexGuard<'_, S> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Where a caller's connection comes from. A caller that only waits for its group to be
+/// written hands back the one it holds, so that others can use it meanwhile, and takes
+/// one again only if it is handed the lead or must write its item alone.
+pub trait Lender {
+    type Conn;
+    fn hand_back(&mut self);
+    fn conn(&mut self) -> QueryResult<&mut Self::Conn>;
+}
+
 impl<T> Groups<T> {
-    /// Writes `item` of `key` on `conn`: `alone` writes one item, `together` a group of
-    /// two or more (in one transaction, all or none).
-    pub fn write<C>(&self, conn: &mut C, key: &str, item: T, alone: fn(&mut C, &T) -> QueryResult<()>, together: fn(&mut C, &[T]) -> QueryResult<()>) -> QueryResult<()> {
+    /// Writes `item` of `key` on a connection of `lender`: `alone` writes one item,
+    /// `together` a group of two or more (in one transaction, all or none).
+    pub fn write<L: Lender>(&self, lender: &mut L, key: &str, item: T, alone: fn(&mut L::Conn, &T) -> QueryResult<()>, together: fn(&mut L::Conn, &[T]) -> QueryResult<()>) -> QueryResult<()> {
         let queue = self.queue(key);
         let (turn, told) = sync_channel(1);
         let leads = {
@@ -69,10 +79,11 @@ impl<T> Groups<T> {
             !std::mem::replace(&mut state.led, true)
         };
         if !leads {
+            lender.hand_back();
             match told.recv() {
                 Ok(Turn::Lead) => {}
                 Ok(Turn::Written) => return Ok(()),
-                Ok(Turn::Alone(item)) => return alone(conn, &item),
+                Ok(Turn::Alone(item)) => return alone(lender.conn()?, &item),
                 // The leader panicked holding this item; the panic is its caller's to report.
                 Err(_) => return Err(diesel::result::Error::QueryBuilderError("the group this write was in failed".into())),
             }
@@ -86,10 +97,10 @@ impl<T> Groups<T> {
         };
         let handing_on = HandOn(&queue);
         let (items, turns): (Vec<T>, Vec<SyncSender<Turn<T>>>) = group.into_iter().map(|w| (w.item, w.turn)).unzip();
-        let written = match items.as_slice() {
+        let written = lender.conn().and_then(|conn| match items.as_slice() {
             [one] => alone(conn, one),
             all => together(conn, all),
-        };
+        });
         drop(handing_on);
         match written {
             Ok(()) => {
@@ -101,7 +112,7 @@ impl<T> Groups<T> {
                 let mut each = items.into_iter().zip(turns);
                 let (own, _) = each.next().expect("a group holds its leader");
                 each.for_each(|(item, turn)| drop(turn.send(Turn::Alone(item))));
-                alone(conn, &own)
+                alone(lender.conn()?, &own)
             }
         }
     }
@@ -147,6 +158,10 @@ mod tests {
         callers: usize,
         first: Arc<AtomicBool>,
         log: Arc<Mutex<Vec<Vec<u32>>>>,
+        /// Whether this caller holds its connection, and how many callers handed theirs
+        /// back and took one again.
+        held: bool,
+        lending: Arc<Mutex<(usize, usize)>>,
     }
 
     impl Store {
@@ -156,6 +171,21 @@ mod tests {
                     std::thread::yield_now();
                 }
             }
+        }
+    }
+
+    /// A store is its own connection, counting how often it is handed back and taken again.
+    impl Lender for Store {
+        type Conn = Store;
+        fn hand_back(&mut self) {
+            assert!(std::mem::replace(&mut self.held, false), "handed back twice");
+            lock(&self.lending).0 += 1;
+        }
+        fn conn(&mut self) -> QueryResult<&mut Store> {
+            if !std::mem::replace(&mut self.held, true) {
+                lock(&self.lending).1 += 1;
+            }
+            Ok(self)
         }
     }
 
@@ -180,12 +210,14 @@ mod tests {
     /// Each caller's item and what its write returned.
     type Answers = Vec<(u32, QueryResult<()>)>;
 
-    fn write_from_threads(items: Vec<u32>) -> (Vec<Vec<u32>>, Answers) {
+    /// The groups written, each caller's answer, and how many callers handed their
+    /// connection back and took one again.
+    fn write_from_threads(items: Vec<u32>) -> (Vec<Vec<u32>>, Answers, (usize, usize)) {
         let groups = Arc::new(Groups::<u32>::default());
-        let (first, log) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
+        let (first, log, lending) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new((0, 0))));
         let callers = items.len();
         let spawn = |item: u32| {
-            let mut store = Store { groups: groups.clone(), callers, first: first.clone(), log: log.clone() };
+            let mut store = Store { groups: groups.clone(), callers, first: first.clone(), log: log.clone(), held: true, lending: lending.clone() };
             std::thread::spawn(move || {
                 let groups = store.groups.clone();
                 (item, groups.write(&mut store, "chain", item, alone, together))
@@ -199,14 +231,17 @@ mod tests {
         threads.extend(items.map(spawn));
         let answers = threads.into_iter().map(|t| t.join().unwrap()).collect();
         let written = std::mem::take(&mut *lock(&log));
-        (written, answers)
+        (written, answers, *lock(&lending))
     }
 
     #[test]
     fn what_queues_behind_a_write_is_written_together_and_each_caller_answered() {
-        let (groups, answers) = write_from_threads((0..40).collect());
+        let (groups, answers, lending) = write_from_threads((0..40).collect());
         let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![1, 39], "{groups:?}");
+        // The 39 who queued behind the first waited without their connections; the one
+        // of them handed the lead took one again to write the group.
+        assert_eq!(lending, (39, 1));
         let mut written: Vec<u32> = groups.concat();
         written.sort();
         assert_eq!(written, (0..40).collect::<Vec<_>>());
@@ -215,7 +250,7 @@ mod tests {
 
     #[test]
     fn at_most_sixty_four_share_a_write() {
-        let (groups, answers) = write_from_threads((0..100).collect());
+        let (groups, answers, _) = write_from_threads((0..100).collect());
         let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![1, 64, 35], "{groups:?}");
         assert!(answers.iter().all(|(_, answer)| answer.is_ok()));
@@ -223,7 +258,7 @@ mod tests {
 
     #[test]
     fn a_group_that_fails_is_written_one_by_one_and_only_the_bad_item_fails() {
-        let (groups, answers) = write_from_threads((0..40).chain([999]).collect());
+        let (groups, answers, lending) = write_from_threads((0..40).chain([999]).collect());
         let failed: Vec<u32> = answers.iter().filter(|(_, a)| a.is_err()).map(|(i, _)| *i).collect();
         assert_eq!(failed, vec![999]);
         let mut written: Vec<u32> = groups.concat();
@@ -233,12 +268,16 @@ mod tests {
         // it fails, and each of the 40 is written alone: 999 to its own error.
         let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![1; 40], "{groups:?}");
+        // Each of the 40 behind the first waited without its connection and took one
+        // again to write its own item: the one who led the failed group, to write its own.
+        assert_eq!(lending, (40, 40));
     }
 
     #[test]
     fn one_caller_alone_writes_alone() {
-        let (groups, answers) = write_from_threads(vec![7]);
+        let (groups, answers, lending) = write_from_threads(vec![7]);
         assert_eq!(groups, vec![vec![7]]);
+        assert_eq!(lending, (0, 0), "a caller who leads keeps its connection");
         assert!(answers[0].1.is_ok());
     }
 }
