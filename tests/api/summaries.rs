@@ -267,8 +267,8 @@ async fn ratings_judged_from_the_kept_fold_raise_what_a_whole_course_raises() {
 
 /// Migration 000028 moved a summary's acute means from one JSON array to a column each.
 /// Taken back to the array and forward again, every kept summary still equals the one
-/// derived afresh from the records, to the last bit (means such as 100 × 8 / 29 / 3 are
-/// no short decimals), and analytics answer the same.
+/// derived afresh from the records, to the last bit (percent changes from a baseline of
+/// 29, such as 100 × 8 / 29, have no short decimals), and analytics answer the same.
 #[actix_rt::test]
 async fn the_acute_means_move_between_json_and_their_columns_exactly() {
     let app = spawn_app().await;
