@@ -103,6 +103,9 @@ fn a_paged_list_says_so_in_its_answer_and_only_a_paged_one_does() {
 /// ("METHOD /path", the operation's lines) for every operation under `paths:`.
 fn operation_blocks(spec: &str) -> Vec<(String, String)> {
     let (mut blocks, mut in_paths, mut path) = (Vec::<(String, String)>::new(), false, "");
+    // Whether the lines now read belong to the last operation (not to a path's own
+    // `parameters`, nor to the next path).
+    let mut in_operation = false;
     for line in spec.lines() {
         if !line.starts_with(' ') && !line.trim().is_empty() {
             in_paths = line.trim_end() == "paths:";
@@ -112,14 +115,15 @@ fn operation_blocks(spec: &str) -> Vec<(String, String)> {
             continue;
         }
         if let Some(p) = line.strip_prefix("  /") {
-            path = p.trim_end().trim_end_matches(':');
-        } else if let Some(method) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')).filter(|m| METHODS.contains(m)) {
-            blocks.push((format!("{} /{path}", method.to_uppercase()), String::new()));
-        } else if line.starts_with("      ") {
-            if let Some((_, block)) = blocks.last_mut() {
-                block.push_str(line);
-                block.push('\n');
+            (path, in_operation) = (p.trim_end().trim_end_matches(':'), false);
+        } else if let Some(key) = line.strip_prefix("    ").filter(|l| !l.starts_with(' ')) {
+            in_operation = key.strip_suffix(':').is_some_and(|m| METHODS.contains(&m));
+            if in_operation {
+                blocks.push((format!("{} /{path}", key.trim_end_matches(':').to_uppercase()), String::new()));
             }
+        } else if in_operation && let Some((_, block)) = blocks.last_mut() {
+            block.push_str(line);
+            block.push('\n');
         }
     }
     blocks
