@@ -87,7 +87,8 @@ fn severity_is_free_text_in_the_contract() {
 fn a_paged_list_says_so_in_its_answer_and_only_a_paged_one_does() {
     let spec = onset::api::health::OPENAPI;
     let mut checked = 0;
-    for (operation, block) in operation_blocks(spec) {
+    for op in operations() {
+        let (operation, block) = (format!("{} {}", op.method, op.path), op.text);
         let pages = block.contains("#/components/parameters/Cursor'");
         let Some(next_cursor) = next_cursor_of(spec, &block) else {
             assert!(!pages, "{operation} takes a cursor but its answer has no next_cursor");
@@ -98,35 +99,6 @@ fn a_paged_list_says_so_in_its_answer_and_only_a_paged_one_does() {
         checked += 1;
     }
     assert!(checked > 20, "only {checked} lists found: the parser has lost its way in openapi.yaml");
-}
-
-/// ("METHOD /path", the operation's lines) for every operation under `paths:`.
-fn operation_blocks(spec: &str) -> Vec<(String, String)> {
-    let (mut blocks, mut in_paths, mut path) = (Vec::<(String, String)>::new(), false, "");
-    // Whether the lines now read belong to the last operation (not to a path's own
-    // `parameters`, nor to the next path).
-    let mut in_operation = false;
-    for line in spec.lines() {
-        if !line.starts_with(' ') && !line.trim().is_empty() {
-            in_paths = line.trim_end() == "paths:";
-            continue;
-        }
-        if !in_paths {
-            continue;
-        }
-        if let Some(p) = line.strip_prefix("  /") {
-            (path, in_operation) = (p.trim_end().trim_end_matches(':'), false);
-        } else if let Some(key) = line.strip_prefix("    ").filter(|l| !l.starts_with(' ')) {
-            in_operation = key.strip_suffix(':').is_some_and(|m| METHODS.contains(&m));
-            if in_operation {
-                blocks.push((format!("{} /{path}", key.trim_end_matches(':').to_uppercase()), String::new()));
-            }
-        } else if in_operation && let Some((_, block)) = blocks.last_mut() {
-            block.push_str(line);
-            block.push('\n');
-        }
-    }
-    blocks
 }
 
 /// The `next_cursor` line of an operation's 200 answer, inline or in the schema it names.

@@ -316,17 +316,22 @@ pub fn infusion_body(started_at: &str) -> Value {
     json!({"drug": "ketamine", "route": "iv", "started_at": started_at, "dose_mg": 35.0, "weight_kg": 70.0, "guidance": "guided"})
 }
 
-/// An operation of openapi.yaml: its method, path and `x-roles` (none when public).
+/// An operation of openapi.yaml: its method, path, `x-roles` (none when public) and its
+/// own lines (not its path's `parameters`).
 pub struct Operation {
     pub method: String,
     pub path: String,
     pub roles: Option<Vec<String>>,
+    pub text: String,
 }
 
 /// Every operation of the contract, read from openapi.yaml's `paths`.
 pub fn operations() -> Vec<Operation> {
     let mut ops: Vec<Operation> = Vec::new();
     let (mut in_paths, mut path) = (false, String::new());
+    // Whether the lines now read belong to the last operation (not to a path's own
+    // `parameters`, nor to the next path).
+    let mut in_operation = false;
     for line in onset::api::health::OPENAPI.lines() {
         if !line.starts_with(' ') && !line.trim().is_empty() {
             in_paths = line.trim_end() == "paths:";
@@ -336,11 +341,19 @@ pub fn operations() -> Vec<Operation> {
             continue;
         }
         if let Some(p) = line.strip_prefix("  /") {
-            path = format!("/{}", p.trim_end().trim_end_matches(':'));
-        } else if let Some(method) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')).filter(|m| ["get", "post", "patch", "delete", "put"].contains(m)) {
-            ops.push(Operation { method: method.to_uppercase(), path: path.clone(), roles: None });
-        } else if let Some(roles) = line.trim().strip_prefix("x-roles: [").and_then(|r| r.strip_suffix(']')) {
-            ops.last_mut().expect("x-roles follows an operation").roles = Some(roles.split(',').map(|r| r.trim().to_string()).collect());
+            (path, in_operation) = (format!("/{}", p.trim_end().trim_end_matches(':')), false);
+        } else if let Some(key) = line.strip_prefix("    ").filter(|l| !l.starts_with(' ')) {
+            let method = key.strip_suffix(':').filter(|m| ["get", "post", "patch", "delete", "put"].contains(m));
+            in_operation = method.is_some();
+            if let Some(method) = method {
+                ops.push(Operation { method: method.to_uppercase(), path: path.clone(), roles: None, text: String::new() });
+            }
+        } else if in_operation && let Some(op) = ops.last_mut() {
+            if let Some(roles) = line.trim().strip_prefix("x-roles: [").and_then(|r| r.strip_suffix(']')) {
+                op.roles = Some(roles.split(',').map(|r| r.trim().to_string()).collect());
+            }
+            op.text.push_str(line);
+            op.text.push('\n');
         }
     }
     ops
