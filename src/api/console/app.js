@@ -60,10 +60,18 @@
   // An SVG chart from the API, parsed as XML and adopted into the page: its text stays
   // text, and nothing in it runs.
   async function chart(path, into) {
+    place(await svgOf(path), into);
+  }
+
+  // A chart read, not yet shown: a view drawn from several answers shows them together.
+  async function svgOf(path) {
     const text = await (await call(path)).text();
-    const doc = new DOMParser().parseFromString(text, "image/svg+xml");
-    const svg = doc.documentElement;
+    const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
     if (svg.nodeName !== "svg") throw new Error("the chart could not be read");
+    return svg;
+  }
+
+  function place(svg, into) {
     while (into.firstChild) into.removeChild(into.firstChild);
     into.appendChild(document.importNode(svg, true));
   }
@@ -93,12 +101,15 @@
     say("");
     show("patient");
     $("patient-name").textContent = patientNames.get(id) || "Patient";
-    const [trajectory, sessions, plans] = await Promise.all([
+    // The chart is placed with the table, not before it: both are the same ratings, and
+    // a chart shown early stood beside the table of the patient opened before.
+    const [trajectory, sessions, plans, drawn] = await Promise.all([
       json(`/api/v1/patients/${id}/trajectory`),
       json(`/api/v1/patients/${id}/infusions?limit=200`),
       json(`/api/v1/patients/${id}/home-plans?limit=50`),
-      chart(`/api/v1/patients/${id}/trajectory.svg`, $("trajectory-chart")),
+      svgOf(`/api/v1/patients/${id}/trajectory.svg`),
     ]);
+    place(drawn, $("trajectory-chart"));
     showSessions(sessions.items);
     showPlans(plans.items);
     const tbody = $("ratings").tBodies[0];
