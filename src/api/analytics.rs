@@ -1,7 +1,7 @@
 //! Cohort onset analytics (clinicians, admins; researchers with small cells suppressed).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -21,7 +21,7 @@ use crate::domain::predictors::{Covariate, Levels, Subject, TermName, age_band, 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{audit, clinic_instruments};
-use crate::store::summaries::{self, CohortSlice, Member};
+use crate::store::summaries::{self, CohortFilter, CohortPage, CohortSlice, Member};
 use std::sync::mpsc;
 
 /// Summaries read at a time: memory is bounded by the page, not the cohort.
@@ -80,7 +80,9 @@ fn date(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) -> Optio
     let value = value?;
     let parsed = NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .ok()
-        .or_else(|| DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc).date_naive()));
+        .or_else(|| DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc).date_naive()))
+        // Four-digit years, as stored times have: the query compares them as bounds.
+        .filter(|d| (0..=9999).contains(&d.year()));
     if parsed.is_none() {
         errors.push(FieldError::new(field, "must be a date (YYYY-MM-DD) or an RFC 3339 date-time"));
     }
@@ -152,19 +154,22 @@ impl Filters {
         if e.is_empty() { Ok(()) } else { Err(validation(e)) }
     }
 
-    /// Whether a cohort member's first infusion and age pass the filters (sex and consent
-    /// are applied by the query).
-    fn keeps(&self, member: &Member) -> bool {
-        let first = &member.first;
-        let Some(age) = age_at_first_infusion(member.birth_date, Some(first.started_at)) else { return false };
-        let day = first.started_at.date_naive();
-        self.route.is_none_or(|r| first.route == r)
-            && self.drug.is_none_or(|d| first.drug == d)
-            && self.guidance.is_none_or(|g| first.guidance == Some(g))
-            && self.age_min.is_none_or(|min| age >= min)
-            && self.age_max.is_none_or(|max| age <= max)
-            && self.from.is_none_or(|from| day >= from)
-            && self.to.is_none_or(|to| day <= to)
+    /// The filters as the cohort's query applies them: researchers see consenting
+    /// patients only; `from` and `to` are whole UTC days.
+    fn cohort(&self, researcher: bool) -> CohortFilter {
+        let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+        CohortFilter {
+            sex: self.sex,
+            consenting_only: researcher,
+            age_min: self.age_min,
+            age_max: self.age_max,
+            route: self.route,
+            drug: self.drug,
+            guidance: self.guidance,
+            first_from: self.from.map(midnight),
+            // Up to the end of 9999-12-31 is every stored time: no bound.
+            first_before: self.to.and_then(|to| to.succ_opt()).filter(|next| next.year() <= 9999).map(midnight),
+        }
     }
 }
 
@@ -192,13 +197,15 @@ pub async fn onset_svg(state: web::Data<AppState>, caller: Caller, req: HttpRequ
 /// Visits the cohort's members the filters keep, in patient id order, a page at a time so
 /// that memory is bounded by the pages, not the cohort: one kept summary a patient
 /// (store::summaries), never their records; consenting patients only for researchers.
+/// `read_page` reads a page of members (`summaries::cohort_page` whole, or
+/// `summaries::onset_page` as the onset report needs them).
 ///
 /// Two readers read at once, each on a connection of its own: the cohort's id range is
 /// cut into slices dealt in turn (slice k to reader k mod 2), and their pages are visited
 /// in the same turn, so the order stays the patients'. One reader kept a single core busy,
 /// reading and decoding (SQLite) or decoding while PostgreSQL waited and then waiting
 /// while it ran the query.
-fn each_member(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, researcher: bool, mut visit: impl FnMut(&Member)) -> ApiResult<()> {
+fn each_member<M: Send>(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, researcher: bool, read_page: PageReader<M>, mut visit: impl FnMut(&M)) -> ApiResult<()> {
     // The first connection is waited for, as any read's; the others are taken only if
     // free at once. A reader holds its connection while it waits for its turn, so readers
     // that each waited for a second one could hold the whole pool between them, every one
@@ -207,7 +214,7 @@ fn each_member(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, researcher: b
     conns.extend((1..COHORT_READERS).map_while(|_| pool.try_get()));
     let Some((first, last)) = summaries::cohort_ends(&mut conns[0], clinic, filters.instrument)? else { return Ok(()) };
     let ends = slice_ends(first, last, COHORT_SLICES);
-    let cohort = Cohort { clinic, filters, researcher, ends: &ends, readers: conns.len() };
+    let cohort = &Cohort { clinic, instrument: filters.instrument, filter: filters.cohort(researcher), read_page, ends: &ends, readers: conns.len() };
     std::thread::scope(|scope| {
         let readers: Vec<_> = conns
             .into_iter()
@@ -234,34 +241,36 @@ fn each_member(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, researcher: b
     })
 }
 
+/// Reads a page of a clinic's cohort of an instrument.
+type PageReader<M> = fn(&mut Db, uuid::Uuid, Instrument, &CohortFilter, CohortSlice) -> ApiResult<CohortPage<M>>;
+
 /// What a cohort reader hands on: a page of the members the filters keep, or the end of
 /// the slice it was reading.
-enum Read {
-    Page(Vec<Member>),
+enum Read<M> {
+    Page(Vec<M>),
     SliceDone,
 }
 
-/// A cohort being read: whose, which members, and where its slices end.
-#[derive(Clone, Copy)]
-struct Cohort<'a> {
+/// A cohort being read: whose, which members and how, and where its slices end.
+struct Cohort<'a, M> {
     clinic: uuid::Uuid,
-    filters: &'a Filters,
-    researcher: bool,
+    instrument: Instrument,
+    filter: CohortFilter,
+    read_page: PageReader<M>,
     ends: &'a [Option<uuid::Uuid>],
     /// How many read it.
     readers: usize,
 }
 
-impl Cohort<'_> {
+impl<M> Cohort<'_, M> {
     /// Reads slices `reader`, `reader` + the number of readers, … a page at a time, handing
     /// each on, until they are done or the visitor has stopped taking them.
-    fn read_slices(&self, conn: &mut Db, reader: usize, pages: &mpsc::SyncSender<ApiResult<Read>>) -> ApiResult<()> {
+    fn read_slices(&self, conn: &mut Db, reader: usize, pages: &mpsc::SyncSender<ApiResult<Read<M>>>) -> ApiResult<()> {
         for k in (reader..self.ends.len()).step_by(self.readers) {
             let mut slice = CohortSlice { after: k.checked_sub(1).and_then(|before| self.ends[before]), up_to: self.ends[k], limit: COHORT_PAGE };
             loop {
-                let page = summaries::cohort_page(conn, self.clinic, self.filters.instrument, self.filters.sex, self.researcher, slice)?;
-                let kept = page.members.into_iter().filter(|m| self.filters.keeps(m)).collect();
-                if pages.send(Ok(Read::Page(kept))).is_err() {
+                let page = (self.read_page)(conn, self.clinic, self.instrument, &self.filter, slice)?;
+                if pages.send(Ok(Read::Page(page.members))).is_err() {
                     return Ok(());
                 }
                 match page.next {
@@ -318,7 +327,7 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
         state
             .read_pool_as(&caller, move |pool| {
                 let mut cohort = CohortAccumulator::new(filters.endpoint);
-                each_member(pool, actor.clinic_id, &filters, researcher, |member| cohort.add_onset(&member.onset))?;
+                each_member(pool, actor.clinic_id, &filters, researcher, summaries::onset_page, |member| cohort.add_onset(&member.onset))?;
                 Ok(cohort.finish())
             })
             .await?
@@ -423,7 +432,7 @@ async fn cox_model(state: web::Data<AppState>, caller: Caller, req: HttpRequest)
         state
             .read_pool_as(&caller, move |pool| {
                 let mut subjects = Vec::new();
-                each_member(pool, actor.clinic_id, &filters, researcher, |member| subjects.extend(subject(member, filters.endpoint)))?;
+                each_member(pool, actor.clinic_id, &filters, researcher, summaries::cohort_page, |member| subjects.extend(subject(member, filters.endpoint)))?;
                 Ok(subjects)
             })
             .await?

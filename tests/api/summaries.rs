@@ -75,22 +75,34 @@ async fn kept_summaries_match_the_records_after_any_writes() {
     let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=partial_response", &admin.token).await;
     assert_eq!(onset.status, 200, "{}", onset.text);
     let mut conn = app.state.pool.get().unwrap();
-    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 }).unwrap().members;
+    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), &Default::default(), onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 }).unwrap().members;
     assert_eq!(onset.body["n_patients"], members.len(), "{}", onset.text);
 }
 
-/// Every member of a cohort read a page at a time, following each page's `next`.
+/// Every member of a cohort read a page at a time, following each page's `next`, and how
+/// many pages it took: read whole (`cohort_page`) and as the onset report reads it
+/// (`onset_page`, which reads the patients only for a filter on them), which must agree
+/// member for member.
 fn cohort_in_pages(app: &TestApp, clinic: uuid::Uuid, sex: Option<onset::domain::patient::Sex>, consenting_only: bool, limit: i64) -> (Vec<uuid::Uuid>, usize) {
-    use onset::store::summaries::{CohortSlice, cohort_page};
+    use onset::store::summaries::{CohortFilter, CohortSlice, cohort_page, onset_page};
+    let ybocs = onset::domain::instruments::Instrument::named("ybocs");
+    let filter = CohortFilter { sex, consenting_only, ..Default::default() };
     let mut conn = app.state.pool.get().unwrap();
-    let (mut members, mut pages, mut after) = (Vec::new(), 0, None);
+    let (mut whole, mut onsets, mut pages, mut after) = (Vec::new(), Vec::new(), 0, None);
     loop {
-        let page = cohort_page(&mut conn, clinic, onset::domain::instruments::Instrument::named("ybocs"), sex, consenting_only, CohortSlice { after, up_to: None, limit }).unwrap();
+        let slice = CohortSlice { after, up_to: None, limit };
+        let page = cohort_page(&mut conn, clinic, ybocs, &filter, slice).unwrap();
+        let onset = onset_page(&mut conn, clinic, ybocs, &filter, slice).unwrap();
+        assert_eq!(page.next, onset.next);
         pages += 1;
-        members.extend(page.members.iter().map(|m| m.patient_id));
+        whole.extend(page.members.into_iter().map(|m| (m.patient_id, m.onset)));
+        onsets.extend(onset.members.into_iter().map(|m| (m.patient_id, m.onset)));
         match page.next {
             Some(next) => after = Some(next),
-            None => return (members, pages),
+            None => {
+                assert_eq!(onsets, whole, "the onset report reads the members the whole read does");
+                return (whole.into_iter().map(|(id, _)| id).collect(), pages);
+            }
         }
     }
 }
@@ -252,7 +264,7 @@ async fn ratings_judged_from_the_kept_fold_raise_what_a_whole_course_raises() {
     assert_eq!(alerts(reversed.clone()).await, raised, "written backwards, judged whole: the same alerts");
     let mut conn = app.state.pool.get().unwrap();
     let members =
-        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), None, false, onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 })
+        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), &Default::default(), onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 })
             .unwrap()
             .members;
     assert_eq!(members.len(), 2);
