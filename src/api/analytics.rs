@@ -214,7 +214,7 @@ fn each_member<M: Send>(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, rese
     conns.extend((1..COHORT_READERS).map_while(|_| pool.try_get()));
     let Some((first, last)) = summaries::cohort_ends(&mut conns[0], clinic, filters.instrument)? else { return Ok(()) };
     let ends = slice_ends(first, last, COHORT_SLICES);
-    let cohort = &Cohort { clinic, instrument: filters.instrument, filter: filters.cohort(researcher), read_page, ends: &ends, readers: conns.len() };
+    let cohort = &Cohort { clinic, instrument: filters.instrument, endpoint: filters.endpoint, filter: filters.cohort(researcher), read_page, ends: &ends, readers: conns.len() };
     std::thread::scope(|scope| {
         let readers: Vec<_> = conns
             .into_iter()
@@ -241,8 +241,8 @@ fn each_member<M: Send>(pool: &Pool, clinic: uuid::Uuid, filters: &Filters, rese
     })
 }
 
-/// Reads a page of a clinic's cohort of an instrument.
-type PageReader<M> = fn(&mut Db, uuid::Uuid, Instrument, &CohortFilter, CohortSlice) -> ApiResult<CohortPage<M>>;
+/// Reads a page of a clinic's cohort of an instrument and an endpoint.
+type PageReader<M> = fn(&mut Db, uuid::Uuid, Instrument, Endpoint, &CohortFilter, CohortSlice) -> ApiResult<CohortPage<M>>;
 
 /// What a cohort reader hands on: a page of the members the filters keep, or the end of
 /// the slice it was reading.
@@ -255,6 +255,7 @@ enum Read<M> {
 struct Cohort<'a, M> {
     clinic: uuid::Uuid,
     instrument: Instrument,
+    endpoint: Endpoint,
     filter: CohortFilter,
     read_page: PageReader<M>,
     ends: &'a [Option<uuid::Uuid>],
@@ -269,7 +270,7 @@ impl<M> Cohort<'_, M> {
         for k in (reader..self.ends.len()).step_by(self.readers) {
             let mut slice = CohortSlice { after: k.checked_sub(1).and_then(|before| self.ends[before]), up_to: self.ends[k], limit: COHORT_PAGE };
             loop {
-                let page = (self.read_page)(conn, self.clinic, self.instrument, &self.filter, slice)?;
+                let page = (self.read_page)(conn, self.clinic, self.instrument, self.endpoint, &self.filter, slice)?;
                 if pages.send(Ok(Read::Page(page.members))).is_err() {
                     return Ok(());
                 }
@@ -327,7 +328,7 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
         state
             .read_pool_as(&caller, move |pool| {
                 let mut cohort = CohortAccumulator::new(filters.endpoint);
-                each_member(pool, actor.clinic_id, &filters, researcher, summaries::onset_page, |member| cohort.add_onset(&member.onset))?;
+                each_member(pool, actor.clinic_id, &filters, researcher, summaries::onset_page, |member| cohort.add(member.observation, member.acute))?;
                 Ok(cohort.finish())
             })
             .await?

@@ -89,7 +89,8 @@ pub struct PatientOnset {
 impl PatientOnset {
     /// The patient's Kaplan–Meier observation for an endpoint: its first meeting, or a
     /// censoring at the last treated rating; for a durability endpoint, `None` where the
-    /// patient was never at risk (no response, no confirmed remission).
+    /// patient was never at risk (no response, no confirmed remission). The onset report's
+    /// query says the same in SQL (`store::summaries::observation_sql`).
     pub fn observation(&self, endpoint: Endpoint) -> Option<Observation> {
         let met = match endpoint {
             Endpoint::PartialResponse => self.partial_response_hours,
@@ -137,9 +138,16 @@ impl CohortAccumulator {
     /// Adds a patient from their kept onset summary.
     pub fn add_onset(&mut self, onset: &PatientOnset) {
         // A durability endpoint's cohort is the patients at risk of it.
-        let Some(observation) = onset.observation(self.endpoint) else { return };
+        if let Some(observation) = onset.observation(self.endpoint) {
+            self.add(observation, onset.acute);
+        }
+    }
+
+    /// Adds a patient at risk of the endpoint: their observation of it and their mean
+    /// percent change in each acute bucket.
+    pub fn add(&mut self, observation: Observation, acute: [Option<f64>; ACUTE_BUCKETS.len()]) {
         self.observations.push(observation);
-        for (bucket, value) in self.by_bucket.iter_mut().zip(onset.acute) {
+        for (bucket, value) in self.by_bucket.iter_mut().zip(acute) {
             bucket.extend(value);
         }
     }

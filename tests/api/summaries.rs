@@ -75,36 +75,59 @@ async fn kept_summaries_match_the_records_after_any_writes() {
     let onset = app.get("/api/v1/analytics/onset?instrument=ybocs&endpoint=partial_response", &admin.token).await;
     assert_eq!(onset.status, 200, "{}", onset.text);
     let mut conn = app.state.pool.get().unwrap();
-    let members = onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), &Default::default(), onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 }).unwrap().members;
+    let all = onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 };
+    let members = cohort_page_read_both_ways(&mut conn, admin.clinic_id, onset::domain::outcomes::Endpoint::PartialResponse, &Default::default(), all).members;
     assert_eq!(onset.body["n_patients"], members.len(), "{}", onset.text);
 }
 
-/// Every member of a cohort read a page at a time, following each page's `next`, and how
-/// many pages it took: read whole (`cohort_page`) and as the onset report reads it
-/// (`onset_page`, which reads the patients only for a filter on them), which must agree
-/// member for member.
-fn cohort_in_pages(app: &TestApp, clinic: uuid::Uuid, sex: Option<onset::domain::patient::Sex>, consenting_only: bool, limit: i64) -> (Vec<uuid::Uuid>, usize) {
-    use onset::store::summaries::{CohortFilter, CohortSlice, cohort_page, onset_page};
+/// A page of a cohort read whole (`cohort_page`) and as the onset report reads it
+/// (`onset_page`: the endpoint's observation and the acute means in SQL, the patients only
+/// for a filter on them), which must agree member for member: the observation the query
+/// selects is `PatientOnset::observation` of the whole summary, and a durability
+/// endpoint's cohort is the patients at risk of it in both.
+fn cohort_page_read_both_ways(
+    conn: &mut onset::db::Db,
+    clinic: uuid::Uuid,
+    endpoint: onset::domain::outcomes::Endpoint,
+    filter: &onset::store::summaries::CohortFilter,
+    slice: onset::store::summaries::CohortSlice,
+) -> onset::store::summaries::CohortPage<onset::store::summaries::Member> {
+    use onset::store::summaries::{OnsetMember, cohort_page, onset_page};
     let ybocs = onset::domain::instruments::Instrument::named("ybocs");
+    let whole = cohort_page(conn, clinic, ybocs, endpoint, filter, slice).unwrap();
+    let onset = onset_page(conn, clinic, ybocs, endpoint, filter, slice).unwrap();
+    assert_eq!(whole.next, onset.next);
+    let expected: Vec<OnsetMember> =
+        whole.members.iter().map(|m| OnsetMember { patient_id: m.patient_id, observation: m.onset.observation(endpoint).expect("at risk"), acute: m.onset.acute }).collect();
+    assert_eq!(onset.members, expected, "{endpoint:?}");
+    whole
+}
+
+/// Every member of a cohort read a page at a time, following each page's `next`, and how
+/// many pages it took, read both ways for every endpoint (`cohort_page_read_both_ways`);
+/// the members of the response endpoint's cohort.
+fn cohort_in_pages(app: &TestApp, clinic: uuid::Uuid, sex: Option<onset::domain::patient::Sex>, consenting_only: bool, limit: i64) -> (Vec<uuid::Uuid>, usize) {
+    use onset::domain::outcomes::Endpoint;
+    use onset::store::summaries::{CohortFilter, CohortSlice};
     let filter = CohortFilter { sex, consenting_only, ..Default::default() };
     let mut conn = app.state.pool.get().unwrap();
-    let (mut whole, mut onsets, mut pages, mut after) = (Vec::new(), Vec::new(), 0, None);
-    loop {
-        let slice = CohortSlice { after, up_to: None, limit };
-        let page = cohort_page(&mut conn, clinic, ybocs, &filter, slice).unwrap();
-        let onset = onset_page(&mut conn, clinic, ybocs, &filter, slice).unwrap();
-        assert_eq!(page.next, onset.next);
-        pages += 1;
-        whole.extend(page.members.into_iter().map(|m| (m.patient_id, m.onset)));
-        onsets.extend(onset.members.into_iter().map(|m| (m.patient_id, m.onset)));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => {
-                assert_eq!(onsets, whole, "the onset report reads the members the whole read does");
-                return (whole.into_iter().map(|(id, _)| id).collect(), pages);
+    let mut response = None;
+    for &endpoint in Endpoint::ALL {
+        let (mut members, mut pages, mut after) = (Vec::new(), 0, None);
+        loop {
+            let page = cohort_page_read_both_ways(&mut conn, clinic, endpoint, &filter, CohortSlice { after, up_to: None, limit });
+            pages += 1;
+            members.extend(page.members.iter().map(|m| m.patient_id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
+        if endpoint == Endpoint::Response {
+            response = Some((members, pages));
+        }
     }
+    response.unwrap()
 }
 
 /// A cohort page reads the summaries and their patients apart and merges them in patient
@@ -263,11 +286,12 @@ async fn ratings_judged_from_the_kept_fold_raise_what_a_whole_course_raises() {
     );
     assert_eq!(alerts(reversed.clone()).await, raised, "written backwards, judged whole: the same alerts");
     let mut conn = app.state.pool.get().unwrap();
-    let members =
-        onset::store::summaries::cohort_page(&mut conn, admin.clinic_id, onset::domain::instruments::Instrument::named("ybocs"), &Default::default(), onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 })
-            .unwrap()
-            .members;
+    let all = onset::store::summaries::CohortSlice { after: None, up_to: None, limit: 100 };
+    let members = cohort_page_read_both_ways(&mut conn, admin.clinic_id, onset::domain::outcomes::Endpoint::Response, &Default::default(), all).members;
     assert_eq!(members.len(), 2);
+    // Both relapsed: the relapse endpoint's cohort is both, read both ways alike.
+    let relapse = cohort_page_read_both_ways(&mut conn, admin.clinic_id, onset::domain::outcomes::Endpoint::Relapse, &Default::default(), all).members;
+    assert_eq!(relapse.len(), 2);
     assert_eq!(members[0].onset, members[1].onset, "the same summary from the fold as from the whole course");
     let onset = &members[0].onset;
     // Hours from the session (Jan 2, 09:00): 18 of 30 at 4 h is a response (40 %, no CGI-I
