@@ -327,7 +327,7 @@ async fn cohort_report(state: web::Data<AppState>, caller: Caller, req: HttpRequ
         // A replica may serve it: a cohort is a report, never the check of a write just made.
         state
             .read_pool_as(&caller, move |pool| {
-                let mut cohort = CohortAccumulator::new(filters.endpoint);
+                let mut cohort = CohortAccumulator::new();
                 each_member(pool, actor.clinic_id, &filters, researcher, summaries::onset_page, |member| cohort.add(member.observation, member.acute))?;
                 Ok(cohort.finish())
             })

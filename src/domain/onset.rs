@@ -12,7 +12,8 @@ use super::outcomes::{DefinitionSet, Endpoint};
 use super::trajectory::{RatingPoint, instrument_series};
 
 /// One patient's data for one instrument: active infusion starts and active ratings. The
-/// service reads kept summaries (`add_onset`); the tests build cohorts from records.
+/// service reads each patient's observation and acute means from the kept summaries
+/// (`store::summaries::onset_page`); the tests build cohorts from records.
 #[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct CohortPatient {
@@ -125,22 +126,13 @@ fn sample_sd(values: &[f64]) -> Option<f64> {
 /// Builds a cohort's onset figures patient by patient, so a large cohort can be read in
 /// pages: only the observations (two numbers a patient) and the bucket values stay.
 pub struct CohortAccumulator {
-    endpoint: Endpoint,
     observations: Vec<Observation>,
     by_bucket: Vec<Vec<f64>>,
 }
 
 impl CohortAccumulator {
-    pub fn new(endpoint: Endpoint) -> Self {
-        CohortAccumulator { endpoint, observations: Vec::new(), by_bucket: vec![Vec::new(); ACUTE_BUCKETS.len()] }
-    }
-
-    /// Adds a patient from their kept onset summary.
-    pub fn add_onset(&mut self, onset: &PatientOnset) {
-        // A durability endpoint's cohort is the patients at risk of it.
-        if let Some(observation) = onset.observation(self.endpoint) {
-            self.add(observation, onset.acute);
-        }
+    pub fn new() -> Self {
+        CohortAccumulator { observations: Vec::new(), by_bucket: vec![Vec::new(); ACUTE_BUCKETS.len()] }
     }
 
     /// Adds a patient at risk of the endpoint: their observation of it and their mean
@@ -166,12 +158,15 @@ impl CohortAccumulator {
 /// way in; the service reads the kept summaries.
 #[cfg(test)]
 pub fn cohort_onset(def: &'static DefinitionSet, instrument: Instrument, endpoint: Endpoint, patients: &[CohortPatient]) -> CohortOnset {
-    let mut cohort = CohortAccumulator::new(endpoint);
+    let mut cohort = CohortAccumulator::new();
     for patient in patients {
         let mut starts = patient.infusion_starts.clone();
         starts.sort();
-        if let Some(onset) = patient_onset(def, instrument, &starts, &patient.ratings) {
-            cohort.add_onset(&onset);
+        // A durability endpoint's cohort is the patients at risk of it.
+        if let Some(onset) = patient_onset(def, instrument, &starts, &patient.ratings)
+            && let Some(observation) = onset.observation(endpoint)
+        {
+            cohort.add(observation, onset.acute);
         }
     }
     cohort.finish()
